@@ -1,0 +1,627 @@
+/*
+ * HOTP (RFC 4226) and TOTP (RFC 6238).
+ *
+ * The HMAC key schedule (inner and outer hash states) is computed once when
+ * the key or algorithm is set; each candidate then costs two compression
+ * functions for SHA-1/SHA-256 (three for SHA-512 blocks).  Verification
+ * computes every candidate of the window, folds the comparisons with masks
+ * and decides only at the end, so its running time depends on the window
+ * size alone.  Dynamic truncation and the modulo reduction avoid
+ * secret-dependent indexes and divisions.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include <nettle/hmac.h>
+#include <sodium.h>
+
+#include <mfa/otp.h>
+
+#include "internal.h"
+
+struct mfa_otp {
+    union mfa_int_hmac_ctx hmac; /* key schedule, computed once */
+    uint8_t key[MFA_KEY_MAX];
+    size_t keylen;
+    mfa_otp_type type;
+    mfa_algorithm alg;
+    unsigned digits;
+    uint32_t period;
+    int64_t t0;
+    uint64_t counter;
+    uint64_t modulus; /* 10^digits */
+    uint64_t recip;   /* floor((2^64 - 1) / modulus) */
+};
+
+static const uint64_t pow10_table[MFA_DIGITS_MAX + 1] = {
+    1ull,         10ull,         100ull,     1000ull,
+    10000ull,     100000ull,     1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull,
+};
+
+size_t
+mfa_digits_min(void)
+{
+    return MFA_DIGITS_MIN;
+}
+
+size_t
+mfa_digits_max(void)
+{
+    return MFA_DIGITS_MAX;
+}
+
+size_t
+mfa_window_max(void)
+{
+    return MFA_WINDOW_MAX;
+}
+
+size_t
+mfa_lookahead_max(void)
+{
+    return MFA_LOOKAHEAD_MAX;
+}
+
+size_t
+mfa_resync_max(void)
+{
+    return MFA_RESYNC_MAX;
+}
+
+size_t
+mfa_code_bufsize(void)
+{
+    return MFA_CODE_BUFSIZE;
+}
+
+static void
+schedule(mfa_otp_t *o)
+{
+    switch (o->alg) {
+    case MFA_SHA256:
+        hmac_sha256_set_key(&o->hmac.sha256, o->keylen, o->key);
+        break;
+    case MFA_SHA512:
+        hmac_sha512_set_key(&o->hmac.sha512, o->keylen, o->key);
+        break;
+    case MFA_SHA1:
+    default:
+        hmac_sha1_set_key(&o->hmac.sha1, o->keylen, o->key);
+        break;
+    }
+}
+
+static void
+set_digits(mfa_otp_t *o, unsigned digits)
+{
+    o->digits = digits;
+    o->modulus = pow10_table[digits];
+    o->recip = UINT64_MAX / o->modulus;
+}
+
+mfa_rc
+mfa_otp_new(mfa_otp_t **out, const uint8_t *key, size_t keylen)
+{
+    mfa_otp_t *o;
+
+    if (out == NULL)
+        return MFA_ERR_INVALID;
+    *out = NULL;
+    if (key == NULL || keylen < MFA_KEY_MIN)
+        return MFA_ERR_SECRET_SHORT;
+    if (keylen > MFA_KEY_MAX)
+        return MFA_ERR_SECRET_LONG;
+    if (mfa_int_init() != MFA_OK)
+        return MFA_ERR_INTERNAL;
+    o = sodium_malloc(sizeof(*o));
+    if (o == NULL)
+        return MFA_ERR_NOMEM;
+    memset(o, 0, sizeof(*o));
+    memcpy(o->key, key, keylen);
+    o->keylen = keylen;
+    o->type = MFA_TOTP;
+    o->alg = MFA_SHA1;
+    o->period = MFA_PERIOD_DEFAULT;
+    set_digits(o, MFA_DIGITS_DEFAULT);
+    schedule(o);
+    *out = o;
+    return MFA_OK;
+}
+
+void
+mfa_otp_free(mfa_otp_t **otp)
+{
+    if (otp == NULL || *otp == NULL)
+        return;
+    /* sodium_free wipes the whole allocation before unmapping it */
+    sodium_free(*otp);
+    *otp = NULL;
+}
+
+mfa_rc
+mfa_otp_set_type(mfa_otp_t *otp, mfa_otp_type type)
+{
+    if (otp == NULL || (type != MFA_TOTP && type != MFA_HOTP))
+        return MFA_ERR_INVALID;
+    otp->type = type;
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_set_algorithm(mfa_otp_t *otp, mfa_algorithm alg)
+{
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    if (alg != MFA_SHA1 && alg != MFA_SHA256 && alg != MFA_SHA512)
+        return MFA_ERR_ALGORITHM;
+    if (otp->alg != alg) {
+        otp->alg = alg;
+        sodium_memzero(&otp->hmac, sizeof(otp->hmac));
+        schedule(otp);
+    }
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_set_digits(mfa_otp_t *otp, unsigned digits)
+{
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    if (digits < MFA_DIGITS_MIN || digits > MFA_DIGITS_MAX)
+        return MFA_ERR_DIGITS;
+    set_digits(otp, digits);
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_set_period(mfa_otp_t *otp, uint32_t period)
+{
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    if (period < 1 || period > MFA_PERIOD_MAX)
+        return MFA_ERR_PERIOD;
+    otp->period = period;
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_set_t0(mfa_otp_t *otp, int64_t t0)
+{
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    otp->t0 = t0;
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_set_counter(mfa_otp_t *otp, uint64_t counter)
+{
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    otp->counter = counter;
+    return MFA_OK;
+}
+
+mfa_otp_type
+mfa_otp_type_get(const mfa_otp_t *otp)
+{
+    return otp ? otp->type : MFA_TOTP;
+}
+
+mfa_algorithm
+mfa_otp_algorithm(const mfa_otp_t *otp)
+{
+    return otp ? otp->alg : MFA_SHA1;
+}
+
+unsigned
+mfa_otp_digits(const mfa_otp_t *otp)
+{
+    return otp ? otp->digits : 0;
+}
+
+uint32_t
+mfa_otp_period(const mfa_otp_t *otp)
+{
+    return otp ? otp->period : 0;
+}
+
+int64_t
+mfa_otp_t0(const mfa_otp_t *otp)
+{
+    return otp ? otp->t0 : 0;
+}
+
+uint64_t
+mfa_otp_counter(const mfa_otp_t *otp)
+{
+    return otp ? otp->counter : 0;
+}
+
+const char *
+mfa_algorithm_name(mfa_algorithm alg)
+{
+    switch (alg) {
+    case MFA_SHA1:
+        return "SHA1";
+    case MFA_SHA256:
+        return "SHA256";
+    case MFA_SHA512:
+        return "SHA512";
+    default:
+        return NULL;
+    }
+}
+
+mfa_rc
+mfa_algorithm_from_name(const char *name, mfa_algorithm *alg)
+{
+    static const mfa_algorithm all[] = {MFA_SHA1, MFA_SHA256, MFA_SHA512};
+
+    if (name == NULL || alg == NULL)
+        return MFA_ERR_INVALID;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (strcmp(name, mfa_algorithm_name(all[i])) == 0) {
+            *alg = all[i];
+            return MFA_OK;
+        }
+    }
+    return MFA_ERR_ALGORITHM;
+}
+
+mfa_rc
+mfa_otp_step(const mfa_otp_t *otp, int64_t now, uint64_t *step)
+{
+    if (otp == NULL || step == NULL)
+        return MFA_ERR_INVALID;
+    if (now < otp->t0)
+        return MFA_ERR_TIME;
+    /* now >= t0, so the difference fits in 64 unsigned bits */
+    *step = ((uint64_t)now - (uint64_t)otp->t0) / otp->period;
+    return MFA_OK;
+}
+
+/* HMAC of the big-endian counter into mac; returns the MAC's length. */
+size_t
+mfa_int_otp_hmac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx,
+                 uint64_t counter, uint8_t mac[64])
+{
+    uint8_t msg[8];
+
+    for (int i = 7; i >= 0; i--) {
+        msg[i] = (uint8_t)(counter & 0xff);
+        counter >>= 8;
+    }
+    switch (o->alg) {
+    case MFA_SHA256:
+        memcpy(&ctx->sha256, &o->hmac.sha256, sizeof(ctx->sha256));
+        hmac_sha256_update(&ctx->sha256, sizeof(msg), msg);
+        hmac_sha256_digest(&ctx->sha256, SHA256_DIGEST_SIZE, mac);
+        return SHA256_DIGEST_SIZE;
+    case MFA_SHA512:
+        memcpy(&ctx->sha512, &o->hmac.sha512, sizeof(ctx->sha512));
+        hmac_sha512_update(&ctx->sha512, sizeof(msg), msg);
+        hmac_sha512_digest(&ctx->sha512, SHA512_DIGEST_SIZE, mac);
+        return SHA512_DIGEST_SIZE;
+    case MFA_SHA1:
+    default:
+        memcpy(&ctx->sha1, &o->hmac.sha1, sizeof(ctx->sha1));
+        hmac_sha1_update(&ctx->sha1, sizeof(msg), msg);
+        hmac_sha1_digest(&ctx->sha1, SHA1_DIGEST_SIZE, mac);
+        return SHA1_DIGEST_SIZE;
+    }
+}
+
+/* Dynamic truncation (RFC 4226 5.3): the 31 bits at the offset named by
+ * the last nibble, selected with masks over all 16 possible offsets instead
+ * of indexing by a secret. */
+uint32_t
+mfa_int_otp_truncate(const uint8_t *mac, size_t maclen)
+{
+    uint32_t off = mac[maclen - 1] & 0x0fu, bin = 0;
+
+    for (uint32_t i = 0; i < 16; i++) {
+        uint32_t word = ((uint32_t)mac[i] << 24) |
+                        ((uint32_t)mac[i + 1] << 16) |
+                        ((uint32_t)mac[i + 2] << 8) | (uint32_t)mac[i + 3];
+        bin |= word & mfa_int_ct_mask_eq32(i, off);
+    }
+    return bin & 0x7fffffffu;
+}
+
+/*
+ * One HOTP value: HMAC, truncation and reduction modulo 10^digits, without
+ * secret-dependent branches or indexes.  `ctx` is scratch the caller wipes.
+ */
+static uint64_t
+hotp_value(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
+{
+    uint8_t mac[64];
+    uint64_t x, r, ge, lo, hi, t, u, q;
+
+    x = mfa_int_otp_truncate(mac, mfa_int_otp_hmac(o, ctx, counter, mac));
+    sodium_memzero(mac, sizeof(mac));
+
+    /* x mod 10^digits by multiplying with a precomputed reciprocal: no
+     * division instruction, whose latency may depend on its operands.
+     * q = floor(x * recip / 2^64) is the quotient or one less. */
+    lo = o->recip & 0xffffffffu;
+    hi = o->recip >> 32;
+    t = x * lo;
+    u = x * hi + (t >> 32);
+    q = u >> 32;
+    r = x - q * o->modulus;
+    ge = ~mfa_int_ct_mask_lt63(r, o->modulus);
+    r -= o->modulus & ge;
+    return r;
+}
+
+static void
+format_code(uint64_t v, unsigned digits, char *code)
+{
+    for (unsigned i = digits; i > 0; i--) {
+        code[i - 1] = (char)('0' + (v % 10));
+        v /= 10;
+    }
+    code[digits] = '\0';
+}
+
+mfa_rc
+mfa_otp_hotp(const mfa_otp_t *otp, uint64_t counter, char *code, size_t size)
+{
+    union mfa_int_hmac_ctx ctx;
+    uint64_t v;
+
+    if (otp == NULL || code == NULL)
+        return MFA_ERR_INVALID;
+    if (size < (size_t)otp->digits + 1)
+        return MFA_ERR_BUFFER;
+    v = hotp_value(otp, &ctx, counter);
+    sodium_memzero(&ctx, sizeof(ctx));
+    format_code(v, otp->digits, code);
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_totp(const mfa_otp_t *otp, int64_t now, char *code, size_t size)
+{
+    uint64_t step;
+    mfa_rc rc;
+
+    if (otp == NULL || code == NULL)
+        return MFA_ERR_INVALID;
+    rc = mfa_otp_step(otp, now, &step);
+    if (rc != MFA_OK)
+        return rc;
+    return mfa_otp_hotp(otp, step, code, size);
+}
+
+/* Parse a typed code into its value: spaces dropped, exactly `digits`
+ * digits.  The code is the caller's input; its format may be branched on. */
+static mfa_rc
+parse_code(const char *typed, unsigned digits, uint64_t *value)
+{
+    uint64_t v = 0;
+    unsigned n = 0;
+
+    if (typed == NULL)
+        return MFA_ERR_CODE_FORMAT;
+    for (const char *p = typed; *p != '\0'; p++) {
+        if (*p == ' ')
+            continue;
+        if (*p < '0' || *p > '9' || n == digits)
+            return MFA_ERR_CODE_FORMAT;
+        v = v * 10 + (uint64_t)(*p - '0');
+        n++;
+        if (p - typed > 64)
+            return MFA_ERR_CODE_FORMAT;
+    }
+    if (n != digits)
+        return MFA_ERR_CODE_FORMAT;
+    *value = v;
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_code_canonical(const char *typed, unsigned digits, char *out, size_t size)
+{
+    uint64_t v;
+    mfa_rc rc;
+
+    if (out == NULL)
+        return MFA_ERR_INVALID;
+    if (digits < MFA_DIGITS_MIN || digits > MFA_DIGITS_MAX)
+        return MFA_ERR_DIGITS;
+    if (size < (size_t)digits + 1)
+        return MFA_ERR_BUFFER;
+    rc = parse_code(typed, digits, &v);
+    if (rc != MFA_OK)
+        return rc;
+    format_code(v, digits, out);
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code, int64_t now,
+                    unsigned past, unsigned future, int64_t last_step,
+                    uint64_t *matched_step, int32_t *offset)
+{
+    union mfa_int_hmac_ctx ctx;
+    uint64_t want, step, ok = 0, replayed = 0, sel_step = 0, sel_off = 0;
+    unsigned span;
+    mfa_rc rc;
+
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    if (otp->type != MFA_TOTP)
+        return MFA_ERR_TYPE;
+    if (past > MFA_WINDOW_MAX || future > MFA_WINDOW_MAX)
+        return MFA_ERR_WINDOW;
+    if (last_step < MFA_STEP_NONE)
+        return MFA_ERR_INVALID;
+    rc = parse_code(code, otp->digits, &want);
+    if (rc != MFA_OK)
+        return rc;
+    rc = mfa_otp_step(otp, now, &step);
+    if (rc != MFA_OK)
+        return rc;
+
+    /* Candidates in order of distance from now: 0, -1, +1, -2, +2, ...  The
+     * first fresh match wins, chosen with masks. */
+    span = past > future ? past : future;
+    for (unsigned d = 0; d <= span; d++) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            uint64_t s, eq, fresh, take;
+            int64_t k = (int64_t)sign * (int64_t)d;
+
+            if (d == 0 && sign == 1)
+                continue;
+            if ((sign < 0 && d > past) || (sign > 0 && d > future))
+                continue;
+            if (sign < 0 && step < d)
+                continue; /* before T0 */
+            if (sign > 0 && step > UINT64_MAX - d)
+                continue;
+            s = sign < 0 ? step - d : step + d;
+            eq = mfa_int_ct_mask_eq64(hotp_value(otp, &ctx, s), want);
+            /* freshness is a function of public values only */
+            fresh = (last_step < 0 || s > (uint64_t)last_step) ? ~0ull : 0;
+            take = eq & fresh & ~ok;
+            sel_step |= s & take;
+            sel_off |= (uint64_t)k & take;
+            ok |= take;
+            replayed |= eq & ~fresh;
+        }
+    }
+    sodium_memzero(&ctx, sizeof(ctx));
+    want = 0;
+
+    if (ok) {
+        if (matched_step)
+            *matched_step = sel_step;
+        if (offset)
+            *offset = (int32_t)(int64_t)sel_off;
+        return MFA_OK;
+    }
+    return replayed ? MFA_ERR_REPLAYED : MFA_ERR_CODE_WRONG;
+}
+
+mfa_rc
+mfa_otp_hotp_verify(const mfa_otp_t *otp, const char *code, uint64_t counter,
+                    unsigned lookahead, uint64_t *next_counter)
+{
+    union mfa_int_hmac_ctx ctx;
+    uint64_t want, ok = 0, sel = 0;
+    mfa_rc rc;
+
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    if (otp->type != MFA_HOTP)
+        return MFA_ERR_TYPE;
+    if (lookahead > MFA_LOOKAHEAD_MAX)
+        return MFA_ERR_WINDOW;
+    rc = parse_code(code, otp->digits, &want);
+    if (rc != MFA_OK)
+        return rc;
+    for (unsigned i = 0; i <= lookahead; i++) {
+        uint64_t c, take;
+
+        if (counter > UINT64_MAX - i)
+            break; /* public: the counter space ends here */
+        c = counter + i;
+        take = mfa_int_ct_mask_eq64(hotp_value(otp, &ctx, c), want) & ~ok;
+        sel |= c & take;
+        ok |= take;
+    }
+    sodium_memzero(&ctx, sizeof(ctx));
+    if (!ok)
+        return MFA_ERR_CODE_WRONG;
+    if (sel == UINT64_MAX)
+        return MFA_ERR_COUNTER;
+    if (next_counter)
+        *next_counter = sel + 1;
+    return MFA_OK;
+}
+
+/* Scan counters first .. first + n: report the first c with code1 at c and
+ * code2 at c + 1.  Every value is computed once; no early exit. */
+static int
+scan_pair(const mfa_otp_t *o, uint64_t w1, uint64_t w2, uint64_t first,
+          uint64_t n, uint64_t *found)
+{
+    union mfa_int_hmac_ctx ctx;
+    uint64_t ok = 0, sel = 0, prev_eq1 = 0;
+
+    for (uint64_t i = 0; i <= n + 1; i++) {
+        uint64_t c = first + i, v, take;
+
+        if (first > UINT64_MAX - i)
+            break;
+        v = hotp_value(o, &ctx, c);
+        /* value at c matches code2 and the one before matched code1 */
+        take = prev_eq1 & mfa_int_ct_mask_eq64(v, w2) & ~ok;
+        sel |= (c - 1) & take;
+        ok |= take;
+        prev_eq1 = (i <= n) ? mfa_int_ct_mask_eq64(v, w1) : 0;
+    }
+    sodium_memzero(&ctx, sizeof(ctx));
+    *found = sel;
+    return ok != 0;
+}
+
+mfa_rc
+mfa_otp_totp_resync(const mfa_otp_t *otp, const char *code1,
+                    const char *code2, int64_t now, unsigned range,
+                    uint64_t *matched_step, int32_t *offset)
+{
+    uint64_t w1, w2, step, first, found;
+    mfa_rc rc;
+
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    if (otp->type != MFA_TOTP)
+        return MFA_ERR_TYPE;
+    if (range > MFA_RESYNC_MAX)
+        return MFA_ERR_WINDOW;
+    if ((rc = parse_code(code1, otp->digits, &w1)) != MFA_OK ||
+        (rc = parse_code(code2, otp->digits, &w2)) != MFA_OK)
+        return rc;
+    rc = mfa_otp_step(otp, now, &step);
+    if (rc != MFA_OK)
+        return rc;
+    first = step > range ? step - range : 0;
+    if (!scan_pair(otp, w1, w2, first, (step - first) + range, &found))
+        return MFA_ERR_CODE_WRONG;
+    if (matched_step)
+        *matched_step = found + 1;
+    if (offset)
+        *offset = (int32_t)((int64_t)(found + 1 - step));
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_otp_hotp_resync(const mfa_otp_t *otp, const char *code1,
+                    const char *code2, uint64_t counter, unsigned range,
+                    uint64_t *next_counter)
+{
+    uint64_t w1, w2, found;
+    mfa_rc rc;
+
+    if (otp == NULL)
+        return MFA_ERR_INVALID;
+    if (otp->type != MFA_HOTP)
+        return MFA_ERR_TYPE;
+    if (range > MFA_RESYNC_MAX)
+        return MFA_ERR_WINDOW;
+    if ((rc = parse_code(code1, otp->digits, &w1)) != MFA_OK ||
+        (rc = parse_code(code2, otp->digits, &w2)) != MFA_OK)
+        return rc;
+    if (!scan_pair(otp, w1, w2, counter, range, &found))
+        return MFA_ERR_CODE_WRONG;
+    if (found >= UINT64_MAX - 1)
+        return MFA_ERR_COUNTER;
+    if (next_counter)
+        *next_counter = found + 2;
+    return MFA_OK;
+}
