@@ -5,5 +5,10 @@
 #include <mfa/err.h>
 #include <mfa/otp.h>
 #include <mfa/secret.h>
+#include <mfa/uri.h>
+#include <mfa/qr.h>
+#include <mfa/backup.h>
+#include <mfa/store.h>
+#include <mfa/service.h>
 
 #endif /* MFA_H */

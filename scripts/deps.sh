@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install the Debian packages a command needs, only those missing.
+#   scripts/deps.sh demo   what building and running the demo needs
+#   scripts/deps.sh test   what the whole test suite needs
+# Runs apt-get as root (or through sudo); never touches what is installed.
+set -euo pipefail
+
+PKGS_BUILD="meson ninja-build pkg-config gcc libc6-dev libsodium-dev nettle-dev
+  libqrencode-dev libpng-dev libsqlite3-dev libpq-dev libmicrohttpd-dev"
+PKGS_TEST="check oathtool liboath-dev zbar-tools librsvg2-bin clang-format
+  valgrind python3 postgresql procps"
+# browser end-to-end tests (Node.js itself is taken from the machine when
+# present, otherwise from Debian)
+PKGS_E2E="chromium"
+
+case "${1:-test}" in
+demo) want="$PKGS_BUILD" ;;
+test) want="$PKGS_BUILD $PKGS_TEST $PKGS_E2E" ;;
+*) echo "usage: $0 demo|test" >&2; exit 2 ;;
+esac
+if [ "${1:-test}" = test ] && ! command -v node >/dev/null 2>&1; then
+  want="$want nodejs npm"
+fi
+
+missing=()
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
