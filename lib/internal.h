@@ -47,6 +47,14 @@ int mfa_int_ct_equal(const void *a, const void *b, size_t n);
 /* mfa_init without the warn_unused_result noise, for constructors. */
 mfa_rc mfa_int_init(void);
 
+/*
+ * A secret of n bytes whose guarded buffer the caller fills through *bytes
+ * (unsealing writes the plaintext straight into guarded memory).
+ */
+struct mfa_secret;
+mfa_rc mfa_int_secret_alloc(struct mfa_secret **out, size_t n,
+                            uint8_t **bytes);
+
 /* OTP internals, exposed for the known-answer tests of RFC 4226 App. D. */
 #include <nettle/hmac.h>
 union mfa_int_hmac_ctx {

@@ -46,6 +46,20 @@ alloc_secret(mfa_secret_t **out)
     return MFA_OK;
 }
 
+mfa_rc
+mfa_int_secret_alloc(mfa_secret_t **out, size_t n, uint8_t **bytes)
+{
+    mfa_rc rc;
+
+    if (n > MFA_SECRET_MAX)
+        return MFA_ERR_SECRET_LONG;
+    if ((rc = alloc_secret(out)) != MFA_OK)
+        return rc;
+    (*out)->len = n;
+    *bytes = (*out)->bytes;
+    return MFA_OK;
+}
+
 static mfa_rc
 check_size(size_t n, unsigned flags)
 {
