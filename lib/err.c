@@ -62,6 +62,7 @@ static const struct err_entry errors[] = {
     E(MFA_ERR_IMAGE_URL, "image must be an https URL"),
     E(MFA_ERR_PROFILE, "unknown profile"),
     E(MFA_ERR_QR, "data does not fit in a QR code"),
+    E(MFA_ERR_LEADING_SPACE, "account starts with a space"),
     E(MFA_ERR_BACKUP_FORMAT, "backup code is malformed"),
     E(MFA_ERR_EXPIRED, "code or enrollment has expired"),
     E(MFA_ERR_ATTEMPTS, "no attempts left for this code"),

@@ -89,6 +89,7 @@ typedef enum mfa_rc {
     MFA_ERR_IMAGE_URL = -54,     /* image is not an https URL */
     MFA_ERR_PROFILE = -55,       /* unknown profile name */
     MFA_ERR_QR = -56,            /* data does not fit a QR symbol */
+    MFA_ERR_LEADING_SPACE = -57, /* account starts with a space */
 
     /* recovery */
     MFA_ERR_BACKUP_FORMAT = -70, /* typed backup code is malformed */
