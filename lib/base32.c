@@ -66,8 +66,7 @@ mfa_base32_encode(const uint8_t *in, size_t inlen, char *out, size_t outsize)
 }
 
 mfa_rc
-mfa_base32_decode(const char *in, uint8_t *out, size_t outsize,
-                  size_t *outlen)
+mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
 {
     uint8_t vals[MFA_BASE32_INPUT_MAX];
     uint32_t bad = 0, seen_pad = 0, misplaced = 0, any_fmt = 0;
@@ -89,10 +88,12 @@ mfa_base32_decode(const char *in, uint8_t *out, size_t outsize,
         uint32_t up = mfa_int_ct_mask_range(c, 'A', 'Z');
         uint32_t lo = mfa_int_ct_mask_range(c, 'a', 'z');
         uint32_t dg = mfa_int_ct_mask_range(c, '2', '7');
-        uint32_t sep = mfa_int_ct_mask_eq32(c, ' ') | mfa_int_ct_mask_eq32(c, '-');
+        uint32_t sep =
+            mfa_int_ct_mask_eq32(c, ' ') | mfa_int_ct_mask_eq32(c, '-');
         uint32_t pad = mfa_int_ct_mask_eq32(c, '=');
         uint32_t data = up | lo | dg;
-        uint32_t v = (up & (c - 'A')) | (lo & (c - 'a')) | (dg & (c - '2' + 26));
+        uint32_t v =
+            (up & (c - 'A')) | (lo & (c - 'a')) | (dg & (c - '2' + 26));
 
         bad |= ~(data | sep | pad);
         misplaced |= seen_pad & data;
@@ -130,9 +131,9 @@ mfa_base32_decode(const char *in, uint8_t *out, size_t outsize,
                             mfa_int_ct_mask_range(c, 'a', 'z') |
                             mfa_int_ct_mask_range(c, '2', '7');
             for (size_t k = 0; k < len; k++)
-                packed[k] |= (uint8_t)(vals[i] &
-                                       (mfa_int_ct_mask_eq32((uint32_t)k, pos) &
-                                        data));
+                packed[k] |=
+                    (uint8_t)(vals[i] &
+                              (mfa_int_ct_mask_eq32((uint32_t)k, pos) & data));
             pos += data & 1u;
         }
         memcpy(vals, packed, sizeof(vals));

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <nettle/hmac.h>
+#include <nettle/sha1.h>
 #include <sodium.h>
 
 #include <mfa/otp.h>
@@ -20,7 +21,14 @@
 #include "internal.h"
 
 struct mfa_otp {
-    union mfa_int_hmac_ctx hmac; /* key schedule, computed once */
+    union {
+        struct {
+            uint32_t inner[5]; /* SHA-1 state after key ^ ipad */
+            uint32_t outer[5]; /* SHA-1 state after key ^ opad */
+        } sha1;
+        struct hmac_sha256_ctx sha256;
+        struct hmac_sha512_ctx sha512;
+    } hmac; /* key schedule, computed once */
     uint8_t key[MFA_KEY_MAX];
     size_t keylen;
     mfa_otp_type type;
@@ -34,8 +42,8 @@ struct mfa_otp {
 };
 
 static const uint64_t pow10_table[MFA_DIGITS_MAX + 1] = {
-    1ull,         10ull,         100ull,     1000ull,
-    10000ull,     100000ull,     1000000ull, 10000000ull,
+    1ull,         10ull,         100ull,         1000ull,
+    10000ull,     100000ull,     1000000ull,     10000000ull,
     100000000ull, 1000000000ull, 10000000000ull,
 };
 
@@ -75,6 +83,33 @@ mfa_code_bufsize(void)
     return MFA_CODE_BUFSIZE;
 }
 
+static const uint32_t sha1_iv[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu,
+                                    0x10325476u, 0xC3D2E1F0u};
+
+/*
+ * HMAC-SHA1 for SHA-1 keys of at most one block: the states after
+ * compressing key ^ ipad and key ^ opad.  Each code then costs exactly two
+ * compressions (nettle's, with SHA-NI where the CPU has it) and no context
+ * bookkeeping; SHA-1 is the algorithm every authenticator app uses.
+ */
+static void
+schedule_sha1(mfa_otp_t *o)
+{
+    uint8_t pad[64];
+
+    memcpy(o->hmac.sha1.inner, sha1_iv, sizeof(sha1_iv));
+    memcpy(o->hmac.sha1.outer, sha1_iv, sizeof(sha1_iv));
+    memset(pad, 0x36, sizeof(pad));
+    for (size_t i = 0; i < o->keylen; i++)
+        pad[i] ^= o->key[i];
+    nettle_sha1_compress(o->hmac.sha1.inner, pad);
+    memset(pad, 0x5c, sizeof(pad));
+    for (size_t i = 0; i < o->keylen; i++)
+        pad[i] ^= o->key[i];
+    nettle_sha1_compress(o->hmac.sha1.outer, pad);
+    sodium_memzero(pad, sizeof(pad));
+}
+
 static void
 schedule(mfa_otp_t *o)
 {
@@ -87,7 +122,7 @@ schedule(mfa_otp_t *o)
         break;
     case MFA_SHA1:
     default:
-        hmac_sha1_set_key(&o->hmac.sha1, o->keylen, o->key);
+        schedule_sha1(o);
         break;
     }
 }
@@ -282,11 +317,93 @@ mfa_otp_step(const mfa_otp_t *otp, int64_t now, uint64_t *step)
     return MFA_OK;
 }
 
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
+#else
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+#endif
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32(p + 4, (uint32_t)v);
+}
+
+/* Padding of the two HMAC-SHA1 blocks; the data parts are written per
+ * candidate.  Bit lengths: (64 + 8) * 8 = 576 and (64 + 20) * 8 = 672. */
+static void
+sha1_scratch_init(union mfa_int_hmac_ctx *ctx)
+{
+    memset(&ctx->sha1, 0, sizeof(ctx->sha1));
+    ctx->sha1.inner[8] = 0x80;
+    ctx->sha1.inner[62] = 0x02;
+    ctx->sha1.inner[63] = 0x40;
+    ctx->sha1.outer[20] = 0x80;
+    ctx->sha1.outer[62] = 0x02;
+    ctx->sha1.outer[63] = 0xa0;
+}
+
+/* HMAC-SHA1 of the counter: two compressions; the MAC is left in
+ * ctx->sha1.state as five big-endian words. */
+static void
+sha1_mac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
+{
+    uint32_t *st = ctx->sha1.state;
+
+    put_be64(ctx->sha1.inner, counter);
+    memcpy(st, o->hmac.sha1.inner, 20);
+    nettle_sha1_compress(st, ctx->sha1.inner);
+    for (int i = 0; i < 5; i++)
+        put_be32(ctx->sha1.outer + 4 * i, st[i]);
+    memcpy(st, o->hmac.sha1.outer, 20);
+    nettle_sha1_compress(st, ctx->sha1.outer);
+}
+
+/* Dynamic truncation on the MAC's words: the offset's word and the next
+ * are selected with masks over the four possible words, then shifted by a
+ * register amount (no branch, no secret index). */
+static uint32_t
+sha1_truncate(const uint32_t st[5])
+{
+    uint32_t off = st[4] & 0x0fu, j = off >> 2, r = off & 3u, a = 0, b = 0;
+
+    for (uint32_t k = 0; k < 4; k++) {
+        uint32_t m = mfa_int_ct_mask_eq32(k, j);
+        a |= st[k] & m;
+        b |= st[k + 1] & m;
+    }
+    return (uint32_t)((((uint64_t)a << 32) | b) >> (32 - 8 * r)) & 0x7fffffffu;
+}
+
+void
+mfa_int_otp_scratch_init(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx)
+{
+    if (o->alg == MFA_SHA1)
+        sha1_scratch_init(ctx);
+}
+
+void
+mfa_int_otp_scratch_wipe(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx)
+{
+    sodium_memzero(ctx, o->alg == MFA_SHA1 ? sizeof(ctx->sha1) : sizeof(*ctx));
+}
+
 /* HMAC of the big-endian counter into mac; returns the MAC's length. */
 size_t
 mfa_int_otp_hmac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx,
-                 uint64_t counter, uint8_t mac[64])
+                 uint64_t counter, uint8_t *mac)
 {
+    const uint64_t c = counter;
     uint8_t msg[8];
 
     for (int i = 7; i >= 0; i--) {
@@ -306,9 +423,10 @@ mfa_int_otp_hmac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx,
         return SHA512_DIGEST_SIZE;
     case MFA_SHA1:
     default:
-        memcpy(&ctx->sha1, &o->hmac.sha1, sizeof(ctx->sha1));
-        hmac_sha1_update(&ctx->sha1, sizeof(msg), msg);
-        hmac_sha1_digest(&ctx->sha1, SHA1_DIGEST_SIZE, mac);
+        sha1_scratch_init(ctx);
+        sha1_mac(o, ctx, c);
+        for (int i = 0; i < 5; i++)
+            put_be32(mac + 4 * i, ctx->sha1.state[i]);
         return SHA1_DIGEST_SIZE;
     }
 }
@@ -337,11 +455,17 @@ mfa_int_otp_truncate(const uint8_t *mac, size_t maclen)
 static uint64_t
 hotp_value(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
 {
-    uint8_t mac[64];
+    uint8_t big[64];
     uint64_t x, r, ge, lo, hi, t, u, q;
 
-    x = mfa_int_otp_truncate(mac, mfa_int_otp_hmac(o, ctx, counter, mac));
-    sodium_memzero(mac, sizeof(mac));
+    if (o->alg == MFA_SHA1) {
+        /* the MAC stays in the scratch the caller wipes once */
+        sha1_mac(o, ctx, counter);
+        x = sha1_truncate(ctx->sha1.state);
+    } else {
+        x = mfa_int_otp_truncate(big, mfa_int_otp_hmac(o, ctx, counter, big));
+        sodium_memzero(big, sizeof(big));
+    }
 
     /* x mod 10^digits by multiplying with a precomputed reciprocal: no
      * division instruction, whose latency may depend on its operands.
@@ -377,8 +501,9 @@ mfa_otp_hotp(const mfa_otp_t *otp, uint64_t counter, char *code, size_t size)
         return MFA_ERR_INVALID;
     if (size < (size_t)otp->digits + 1)
         return MFA_ERR_BUFFER;
+    mfa_int_otp_scratch_init(otp, &ctx);
     v = hotp_value(otp, &ctx, counter);
-    sodium_memzero(&ctx, sizeof(ctx));
+    mfa_int_otp_scratch_wipe(otp, &ctx);
     format_code(v, otp->digits, code);
     return MFA_OK;
 }
@@ -470,6 +595,7 @@ mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code, int64_t now,
     /* Candidates in order of distance from now: 0, -1, +1, -2, +2, ...  The
      * first fresh match wins, chosen with masks. */
     span = past > future ? past : future;
+    mfa_int_otp_scratch_init(otp, &ctx);
     for (unsigned d = 0; d <= span; d++) {
         for (int sign = -1; sign <= 1; sign += 2) {
             uint64_t s, eq, fresh, take;
@@ -494,7 +620,7 @@ mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code, int64_t now,
             replayed |= eq & ~fresh;
         }
     }
-    sodium_memzero(&ctx, sizeof(ctx));
+    mfa_int_otp_scratch_wipe(otp, &ctx);
     want = 0;
 
     if (ok) {
@@ -524,6 +650,7 @@ mfa_otp_hotp_verify(const mfa_otp_t *otp, const char *code, uint64_t counter,
     rc = parse_code(code, otp->digits, &want);
     if (rc != MFA_OK)
         return rc;
+    mfa_int_otp_scratch_init(otp, &ctx);
     for (unsigned i = 0; i <= lookahead; i++) {
         uint64_t c, take;
 
@@ -534,7 +661,7 @@ mfa_otp_hotp_verify(const mfa_otp_t *otp, const char *code, uint64_t counter,
         sel |= c & take;
         ok |= take;
     }
-    sodium_memzero(&ctx, sizeof(ctx));
+    mfa_int_otp_scratch_wipe(otp, &ctx);
     if (!ok)
         return MFA_ERR_CODE_WRONG;
     if (sel == UINT64_MAX)
@@ -553,6 +680,7 @@ scan_pair(const mfa_otp_t *o, uint64_t w1, uint64_t w2, uint64_t first,
     union mfa_int_hmac_ctx ctx;
     uint64_t ok = 0, sel = 0, prev_eq1 = 0;
 
+    mfa_int_otp_scratch_init(o, &ctx);
     for (uint64_t i = 0; i <= n + 1; i++) {
         uint64_t c = first + i, v, take;
 
@@ -565,15 +693,15 @@ scan_pair(const mfa_otp_t *o, uint64_t w1, uint64_t w2, uint64_t first,
         ok |= take;
         prev_eq1 = (i <= n) ? mfa_int_ct_mask_eq64(v, w1) : 0;
     }
-    sodium_memzero(&ctx, sizeof(ctx));
+    mfa_int_otp_scratch_wipe(o, &ctx);
     *found = sel;
     return ok != 0;
 }
 
 mfa_rc
-mfa_otp_totp_resync(const mfa_otp_t *otp, const char *code1,
-                    const char *code2, int64_t now, unsigned range,
-                    uint64_t *matched_step, int32_t *offset)
+mfa_otp_totp_resync(const mfa_otp_t *otp, const char *code1, const char *code2,
+                    int64_t now, unsigned range, uint64_t *matched_step,
+                    int32_t *offset)
 {
     uint64_t w1, w2, step, first, found;
     mfa_rc rc;
@@ -601,9 +729,8 @@ mfa_otp_totp_resync(const mfa_otp_t *otp, const char *code1,
 }
 
 mfa_rc
-mfa_otp_hotp_resync(const mfa_otp_t *otp, const char *code1,
-                    const char *code2, uint64_t counter, unsigned range,
-                    uint64_t *next_counter)
+mfa_otp_hotp_resync(const mfa_otp_t *otp, const char *code1, const char *code2,
+                    uint64_t counter, unsigned range, uint64_t *next_counter)
 {
     uint64_t w1, w2, found;
     mfa_rc rc;

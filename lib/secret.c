@@ -63,8 +63,8 @@ mfa_int_secret_alloc(mfa_secret_t **out, size_t n, uint8_t **bytes)
 static mfa_rc
 check_size(size_t n, unsigned flags)
 {
-    size_t min = (flags & MFA_SECRET_LEGACY) ? MFA_SECRET_LEGACY_MIN
-                                             : MFA_SECRET_MIN;
+    size_t min =
+        (flags & MFA_SECRET_LEGACY) ? MFA_SECRET_LEGACY_MIN : MFA_SECRET_MIN;
     if (n < min)
         return MFA_ERR_SECRET_SHORT;
     if (n > MFA_SECRET_MAX)

@@ -25,9 +25,9 @@ START_TEST(rfc4648_vectors)
         snprintf(unpadded, sizeof(unpadded), "%s", padded);
         for (char *p = strchr(unpadded, '='); p; p = NULL)
             *p = '\0';
-        ck_assert_int_eq(mfa_base32_encode((const uint8_t *)in, inlen, out,
-                                           sizeof(out)),
-                         MFA_OK);
+        ck_assert_int_eq(
+            mfa_base32_encode((const uint8_t *)in, inlen, out, sizeof(out)),
+            MFA_OK);
         ck_assert_str_eq(out, unpadded);
         ck_assert_uint_eq(mfa_base32_encoded_len(inlen), strlen(unpadded));
         if (inlen > 0) {
@@ -52,7 +52,7 @@ START_TEST(tolerant_reading)
     uint8_t dec[64];
     size_t n;
     static const char *same[] = {
-        "JBSWY3DPEHPK3PXP", "jbswy3dpehpk3pxp", "JBSW Y3DP EHPK 3PXP",
+        "JBSWY3DPEHPK3PXP",    "jbswy3dpehpk3pxp",   "JBSW Y3DP EHPK 3PXP",
         "jbsw-y3dp-ehpk-3pxp", " JBSWY3DPEHPK3PXP ", "JbSw y3Dp-EhPk 3pXp",
     };
 
@@ -78,9 +78,9 @@ START_TEST(errors)
                      MFA_ERR_BASE32_CHAR);
     ck_assert_int_eq(mfa_base32_decode("JBSW_Y3DP", dec, sizeof(dec), &n),
                      MFA_ERR_BASE32_CHAR);
-    ck_assert_int_eq(mfa_base32_decode("JBSW\xc3\xa9Y3DP", dec, sizeof(dec),
-                                       &n),
-                     MFA_ERR_BASE32_CHAR);
+    ck_assert_int_eq(
+        mfa_base32_decode("JBSW\xc3\xa9Y3DP", dec, sizeof(dec), &n),
+        MFA_ERR_BASE32_CHAR);
     ck_assert_int_eq(mfa_base32_decode("", dec, sizeof(dec), &n),
                      MFA_ERR_BASE32_LENGTH);
     ck_assert_int_eq(mfa_base32_decode("   ", dec, sizeof(dec), &n),

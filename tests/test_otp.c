@@ -16,7 +16,8 @@ static mfa_otp_t *
 make(size_t keylen)
 {
     mfa_otp_t *o = NULL;
-    ck_assert_int_eq(mfa_otp_new(&o, (const uint8_t *)rfc_seed, keylen), MFA_OK);
+    ck_assert_int_eq(mfa_otp_new(&o, (const uint8_t *)rfc_seed, keylen),
+                     MFA_OK);
     return o;
 }
 
@@ -35,7 +36,8 @@ START_TEST(rfc4226_appendix_d)
         size_t n;
 
         ck_assert_int_eq(sscanf(line, "%llu %63s %15s %llu %15s", &count,
-                                hmac_hex, trunc_hex, &dec, hotp), 5);
+                                hmac_hex, trunc_hex, &dec, hotp),
+                         5);
         tu_unhex(hmac_hex, want, sizeof(want));
         n = mfa_int_otp_hmac(o, &ctx, count, mac);
         ck_assert_uint_eq(n, 20);
@@ -76,9 +78,9 @@ START_TEST(rfc6238_appendix_b)
         ck_assert_int_eq(mfa_otp_set_digits(o, 8), MFA_OK);
         ck_assert_int_eq(mfa_otp_totp(o, t, code, sizeof(code)), MFA_OK);
         ck_assert_str_eq(code, want);
-        ck_assert_int_eq(mfa_otp_totp_verify(o, want, t, 1, 1, MFA_STEP_NONE,
-                                             &step, &off),
-                         MFA_OK);
+        ck_assert_int_eq(
+            mfa_otp_totp_verify(o, want, t, 1, 1, MFA_STEP_NONE, &step, &off),
+            MFA_OK);
         ck_assert_uint_eq(step, (uint64_t)t / 30);
         ck_assert_int_eq(off, 0);
         mfa_otp_free(&o);
@@ -113,7 +115,7 @@ START_TEST(setters_validate)
     ck_assert_int_eq(mfa_otp_new(NULL, (const uint8_t *)rfc_seed, 20),
                      MFA_ERR_INVALID);
     mfa_otp_free(&o);
-    mfa_otp_free(&o);  /* NULL is fine */
+    mfa_otp_free(&o); /* NULL is fine */
     mfa_otp_free(NULL);
 }
 END_TEST
@@ -135,24 +137,23 @@ START_TEST(code_format)
     mfa_otp_t *o = make(20);
     char code[MFA_CODE_BUFSIZE], canon[MFA_CODE_BUFSIZE];
     const int64_t t = 1700000000;
-    static const char *bad[] = {"", "12345", "1234567", "12a456", "12345 ",
-                                "-12345", "+123456", "１２３４５６", "123\t456",
-                                "0x1234", "      ", "12345\n"};
+    static const char *bad[] = {"",         "12345",  "1234567", "12a456",
+                                "12345 ",   "-12345", "+123456", "１２３４５６",
+                                "123\t456", "0x1234", "      ",  "12345\n"};
 
     ck_assert_int_eq(mfa_otp_totp(o, t, code, sizeof(code)), MFA_OK);
     ck_assert_int_eq(mfa_otp_totp_verify(o, NULL, t, 1, 1, -1, NULL, NULL),
                      MFA_ERR_CODE_FORMAT);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_int_eq(mfa_otp_totp_verify(o, bad[i], t, 1, 1, -1, NULL,
-                                             NULL),
-                         MFA_ERR_CODE_FORMAT);
+        ck_assert_int_eq(
+            mfa_otp_totp_verify(o, bad[i], t, 1, 1, -1, NULL, NULL),
+            MFA_ERR_CODE_FORMAT);
     /* spaces anywhere are dropped: "123 456" is "123456" */
     {
         char spaced[16];
         snprintf(spaced, sizeof(spaced), " %.3s %s ", code, code + 3);
-        ck_assert_int_eq(mfa_otp_totp_verify(o, spaced, t, 0, 0, -1, NULL,
-                                             NULL),
-                         MFA_OK);
+        ck_assert_int_eq(
+            mfa_otp_totp_verify(o, spaced, t, 0, 0, -1, NULL, NULL), MFA_OK);
         ck_assert_int_eq(mfa_code_canonical(spaced, 6, canon, sizeof(canon)),
                          MFA_OK);
         ck_assert_str_eq(canon, code);
@@ -189,9 +190,9 @@ START_TEST(window_property)
             int32_t off;
             mfa_rc rc;
 
-            ck_assert_int_eq(mfa_otp_totp(o, t + k * (int64_t)period, code,
-                                          sizeof(code)),
-                             MFA_OK);
+            ck_assert_int_eq(
+                mfa_otp_totp(o, t + k * (int64_t)period, code, sizeof(code)),
+                MFA_OK);
             rc = mfa_otp_totp_verify(o, code, t, past, future, MFA_STEP_NONE,
                                      &ms, &off);
             if (k >= -(int)past && k <= (int)future) {
@@ -233,29 +234,29 @@ START_TEST(replay)
 
     ck_assert_int_eq(mfa_otp_step(o, t, &step), MFA_OK);
     ck_assert_int_eq(mfa_otp_totp(o, t, code, sizeof(code)), MFA_OK);
-    ck_assert_int_eq(mfa_otp_totp_verify(o, code, t, 1, 1, MFA_STEP_NONE, &ms,
-                                         &off),
-                     MFA_OK);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, code, t, 1, 1, MFA_STEP_NONE, &ms, &off),
+        MFA_OK);
     ck_assert_uint_eq(ms, step);
     /* at the last step and below: replayed */
-    ck_assert_int_eq(mfa_otp_totp_verify(o, code, t, 1, 1, (int64_t)step, &ms,
-                                         &off),
-                     MFA_ERR_REPLAYED);
-    ck_assert_int_eq(mfa_otp_totp_verify(o, code, t + 30, 1, 1, (int64_t)step,
-                                         &ms, &off),
-                     MFA_ERR_REPLAYED);
-    ck_assert_int_eq(mfa_otp_totp_verify(o, code, t, 1, 1,
-                                         (int64_t)step + 5, NULL, NULL),
-                     MFA_ERR_REPLAYED);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, code, t, 1, 1, (int64_t)step, &ms, &off),
+        MFA_ERR_REPLAYED);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, code, t + 30, 1, 1, (int64_t)step, &ms, &off),
+        MFA_ERR_REPLAYED);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, code, t, 1, 1, (int64_t)step + 5, NULL, NULL),
+        MFA_ERR_REPLAYED);
     /* below the last step: fresh */
-    ck_assert_int_eq(mfa_otp_totp_verify(o, code, t, 1, 1,
-                                         (int64_t)step - 1, NULL, NULL),
-                     MFA_OK);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, code, t, 1, 1, (int64_t)step - 1, NULL, NULL),
+        MFA_OK);
     /* the next step's code is fresh after this one */
     ck_assert_int_eq(mfa_otp_totp(o, t + 30, code, sizeof(code)), MFA_OK);
-    ck_assert_int_eq(mfa_otp_totp_verify(o, code, t + 30, 1, 1, (int64_t)step,
-                                         &ms, &off),
-                     MFA_OK);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, code, t + 30, 1, 1, (int64_t)step, &ms, &off),
+        MFA_OK);
     ck_assert_uint_eq(ms, step + 1);
     ck_assert_int_eq(mfa_otp_totp_verify(o, code, t, 1, 1, -2, NULL, NULL),
                      MFA_ERR_INVALID);
@@ -273,12 +274,12 @@ START_TEST(windows_capped)
                                          MFA_WINDOW_MAX + 1, -1, NULL, NULL),
                      MFA_ERR_WINDOW);
     ck_assert_int_eq(mfa_otp_set_type(o, MFA_HOTP), MFA_OK);
-    ck_assert_int_eq(mfa_otp_hotp_verify(o, "123456", 0,
-                                         MFA_LOOKAHEAD_MAX + 1, NULL),
-                     MFA_ERR_WINDOW);
-    ck_assert_int_eq(mfa_otp_totp_verify(o, "123456", 1000, 1, 1, -1, NULL,
-                                         NULL),
-                     MFA_ERR_TYPE);
+    ck_assert_int_eq(
+        mfa_otp_hotp_verify(o, "123456", 0, MFA_LOOKAHEAD_MAX + 1, NULL),
+        MFA_ERR_WINDOW);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, "123456", 1000, 1, 1, -1, NULL, NULL),
+        MFA_ERR_TYPE);
     ck_assert_int_eq(mfa_otp_set_type(o, MFA_TOTP), MFA_OK);
     ck_assert_int_eq(mfa_otp_hotp_verify(o, "123456", 0, 1, NULL),
                      MFA_ERR_TYPE);
@@ -303,9 +304,9 @@ START_TEST(time_edges)
     ck_assert_int_eq(mfa_otp_set_t0(o, 1000), MFA_OK);
     ck_assert_int_eq(mfa_otp_totp(o, 999, code, sizeof(code)), MFA_ERR_TIME);
     ck_assert_int_eq(mfa_otp_step(o, 999, &step), MFA_ERR_TIME);
-    ck_assert_int_eq(mfa_otp_totp_verify(o, "123456", 999, 1, 1, -1, NULL,
-                                         NULL),
-                     MFA_ERR_TIME);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, "123456", 999, 1, 1, -1, NULL, NULL),
+        MFA_ERR_TIME);
     /* step 0: the past window has nothing before T0 */
     ck_assert_int_eq(mfa_otp_totp(o, 1000, code, sizeof(code)), MFA_OK);
     ck_assert_int_eq(mfa_otp_step(o, 1029, &step), MFA_OK);
@@ -317,15 +318,15 @@ START_TEST(time_edges)
     ck_assert_int_eq(mfa_otp_set_t0(o, 0), MFA_OK);
     /* the year 2100, 2038's rollover, 9999 and the end of int64 */
     {
-        static const int64_t times[] = {
-            2147483647LL, 2147483648LL, 4102444800LL, 253402300799LL,
-            INT64_MAX - 100, INT64_MAX};
+        static const int64_t times[] = {2147483647LL,    2147483648LL,
+                                        4102444800LL,    253402300799LL,
+                                        INT64_MAX - 100, INT64_MAX};
         for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
             ck_assert_int_eq(mfa_otp_totp(o, times[i], code, sizeof(code)),
                              MFA_OK);
-            ck_assert_int_eq(mfa_otp_totp_verify(o, code, times[i], 1, 1, -1,
-                                                 &ms, &off),
-                             MFA_OK);
+            ck_assert_int_eq(
+                mfa_otp_totp_verify(o, code, times[i], 1, 1, -1, &ms, &off),
+                MFA_OK);
             ck_assert_uint_eq(ms, (uint64_t)times[i] / 30);
         }
     }
@@ -333,9 +334,8 @@ START_TEST(time_edges)
     ck_assert_int_eq(mfa_otp_set_t0(o, INT64_MIN), MFA_OK);
     ck_assert_int_eq(mfa_otp_set_period(o, 1), MFA_OK);
     ck_assert_int_eq(mfa_otp_totp(o, INT64_MAX, code, sizeof(code)), MFA_OK);
-    ck_assert_int_eq(mfa_otp_totp_verify(o, code, INT64_MAX, 2, 2, -1, &ms,
-                                         &off),
-                     MFA_OK);
+    ck_assert_int_eq(
+        mfa_otp_totp_verify(o, code, INT64_MAX, 2, 2, -1, &ms, &off), MFA_OK);
     ck_assert_uint_eq(ms, UINT64_MAX);
     mfa_otp_free(&o);
 }
@@ -386,25 +386,25 @@ START_TEST(resync)
         int64_t pt = t + (int64_t)drifts[i] * 30;
         ck_assert_int_eq(mfa_otp_totp(o, pt, c1, sizeof(c1)), MFA_OK);
         ck_assert_int_eq(mfa_otp_totp(o, pt + 30, c2, sizeof(c2)), MFA_OK);
-        ck_assert_int_eq(mfa_otp_totp_resync(o, c1, c2, t, MFA_RESYNC_MAX, &ms,
-                                             &off),
-                         MFA_OK);
+        ck_assert_int_eq(
+            mfa_otp_totp_resync(o, c1, c2, t, MFA_RESYNC_MAX, &ms, &off),
+            MFA_OK);
         ck_assert_int_eq(off, drifts[i] + 1);
         ck_assert_uint_eq(ms, step + (uint64_t)(int64_t)(drifts[i] + 1));
     }
     /* out of range, swapped order */
     ck_assert_int_eq(mfa_otp_totp(o, t + 3000 * 30, c1, sizeof(c1)), MFA_OK);
     ck_assert_int_eq(mfa_otp_totp(o, t + 3001 * 30, c2, sizeof(c2)), MFA_OK);
-    ck_assert_int_eq(mfa_otp_totp_resync(o, c1, c2, t, MFA_RESYNC_MAX, &ms,
-                                         &off),
-                     MFA_ERR_CODE_WRONG);
+    ck_assert_int_eq(
+        mfa_otp_totp_resync(o, c1, c2, t, MFA_RESYNC_MAX, &ms, &off),
+        MFA_ERR_CODE_WRONG);
     ck_assert_int_eq(mfa_otp_totp(o, t, c1, sizeof(c1)), MFA_OK);
     ck_assert_int_eq(mfa_otp_totp(o, t + 30, c2, sizeof(c2)), MFA_OK);
     ck_assert_int_eq(mfa_otp_totp_resync(o, c2, c1, t, 10, &ms, &off),
                      MFA_ERR_CODE_WRONG);
-    ck_assert_int_eq(mfa_otp_totp_resync(o, c1, c2, t, MFA_RESYNC_MAX + 1,
-                                         &ms, &off),
-                     MFA_ERR_WINDOW);
+    ck_assert_int_eq(
+        mfa_otp_totp_resync(o, c1, c2, t, MFA_RESYNC_MAX + 1, &ms, &off),
+        MFA_ERR_WINDOW);
     ck_assert_int_eq(mfa_otp_totp_resync(o, c1, "12", t, 10, &ms, &off),
                      MFA_ERR_CODE_FORMAT);
     /* HOTP: a token pressed 1500 times without logging in */

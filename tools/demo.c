@@ -23,7 +23,8 @@ main(void)
         return 1;
     }
     randombytes_buf(key, sizeof(key));
-    if ((rc = mfa_base32_encode(key, sizeof(key), b32, sizeof(b32))) != MFA_OK ||
+    if ((rc = mfa_base32_encode(key, sizeof(key), b32, sizeof(b32))) !=
+            MFA_OK ||
         (rc = mfa_otp_new(&otp, key, sizeof(key))) != MFA_OK ||
         (rc = mfa_otp_totp(otp, (int64_t)time(NULL), code, sizeof(code))) !=
             MFA_OK) {
@@ -34,7 +35,8 @@ main(void)
     printf("libmfa %s\n", mfa_version());
     printf("secret: %s\n", b32);
     printf("uri:    otpauth://totp/libmfa%%20demo:demo%%40example.com"
-           "?secret=%s&issuer=libmfa%%20demo\n", b32);
+           "?secret=%s&issuer=libmfa%%20demo\n",
+           b32);
     printf("code:   %s\n", code);
     mfa_otp_free(&otp);
     sodium_memzero(key, sizeof(key));

@@ -18,9 +18,9 @@
 extern "C" {
 #endif
 
-#define MFA_BACKUP_CHARS 12     /* canonical characters, 60 bits */
-#define MFA_BACKUP_DISPLAY 14   /* XXXX-XXXX-XXXX */
-#define MFA_BACKUP_BUFSIZE 15   /* display form and its NUL */
+#define MFA_BACKUP_CHARS 12   /* canonical characters, 60 bits */
+#define MFA_BACKUP_DISPLAY 14 /* XXXX-XXXX-XXXX */
+#define MFA_BACKUP_BUFSIZE 15 /* display form and its NUL */
 #define MFA_BACKUP_HASHBYTES 32
 #define MFA_BACKUP_COUNT_DEFAULT 10
 #define MFA_BACKUP_COUNT_MAX 32
@@ -43,18 +43,16 @@ MFA_API void mfa_backup_codes_free(char ***codes, size_t n);
  * out[MFA_BACKUP_CHARS + 1] gets the canonical form.  MFA_ERR_BACKUP_FORMAT
  * otherwise.
  */
-MFA_API mfa_rc mfa_backup_normalize(const char *typed,
-                                    char out[MFA_BACKUP_CHARS + 1])
-    MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_backup_normalize(
+    const char *typed, char out[MFA_BACKUP_CHARS + 1]) MFA_WARN_UNUSED;
 
 /*
  * The stored form of a typed code: keyed BLAKE2b-256 of its canonical form
  * under the backup subkey of key key_id (0: the current key).
  */
-MFA_API mfa_rc mfa_backup_hash(const mfa_keyring_t *kr, uint32_t key_id,
-                               const char *typed,
-                               uint8_t hash[MFA_BACKUP_HASHBYTES])
-    MFA_WARN_UNUSED;
+MFA_API mfa_rc
+mfa_backup_hash(const mfa_keyring_t *kr, uint32_t key_id, const char *typed,
+                uint8_t hash[MFA_BACKUP_HASHBYTES]) MFA_WARN_UNUSED;
 
 /*
  * Compare hash with every entry of set[0..n) in constant time (no early
@@ -92,10 +90,9 @@ typedef struct mfa_oob_challenge {
  */
 MFA_API mfa_rc mfa_oob_challenge_new(const mfa_keyring_t *kr,
                                      const char *account, const char *purpose,
-                                     unsigned digits, int64_t now,
-                                     int64_t ttl, int32_t attempts,
-                                     mfa_oob_challenge *c, char *code,
-                                     size_t size) MFA_WARN_UNUSED;
+                                     unsigned digits, int64_t now, int64_t ttl,
+                                     int32_t attempts, mfa_oob_challenge *c,
+                                     char *code, size_t size) MFA_WARN_UNUSED;
 
 /*
  * Check a typed code: MFA_ERR_EXPIRED when now >= expires,

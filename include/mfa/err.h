@@ -38,38 +38,38 @@ typedef enum mfa_rc {
     MFA_OK = 0,
 
     /* general */
-    MFA_ERR_INVALID = -1,   /* bad argument: NULL, out of range */
-    MFA_ERR_NOMEM = -2,     /* memory allocation failed */
-    MFA_ERR_INTERNAL = -3,  /* a library bug or a failing primitive */
+    MFA_ERR_INVALID = -1,     /* bad argument: NULL, out of range */
+    MFA_ERR_NOMEM = -2,       /* memory allocation failed */
+    MFA_ERR_INTERNAL = -3,    /* a library bug or a failing primitive */
     MFA_ERR_UNSUPPORTED = -4, /* feature not built into this library */
-    MFA_ERR_BUFFER = -5,    /* output buffer too small */
+    MFA_ERR_BUFFER = -5,      /* output buffer too small */
 
     /* OTP */
-    MFA_ERR_CODE_FORMAT = -6,  /* code is not exactly `digits` digits */
-    MFA_ERR_CODE_WRONG = -7,   /* well-formed code that does not verify */
-    MFA_ERR_REPLAYED = -8,     /* code at or below the last accepted step */
-    MFA_ERR_DIGITS = -9,       /* digits outside 6..10 */
-    MFA_ERR_PERIOD = -10,      /* period 0 or above the maximum */
-    MFA_ERR_ALGORITHM = -11,   /* unknown hash algorithm */
-    MFA_ERR_WINDOW = -12,      /* window or range above its cap */
-    MFA_ERR_TIME = -13,        /* time before T0 */
-    MFA_ERR_COUNTER = -14,     /* HOTP counter would overflow */
-    MFA_ERR_TYPE = -15,        /* operation does not fit the factor type */
-    MFA_ERR_THROTTLED = -16,   /* too many attempts: wait and retry */
+    MFA_ERR_CODE_FORMAT = -6, /* code is not exactly `digits` digits */
+    MFA_ERR_CODE_WRONG = -7,  /* well-formed code that does not verify */
+    MFA_ERR_REPLAYED = -8,    /* code at or below the last accepted step */
+    MFA_ERR_DIGITS = -9,      /* digits outside 6..10 */
+    MFA_ERR_PERIOD = -10,     /* period 0 or above the maximum */
+    MFA_ERR_ALGORITHM = -11,  /* unknown hash algorithm */
+    MFA_ERR_WINDOW = -12,     /* window or range above its cap */
+    MFA_ERR_TIME = -13,       /* time before T0 */
+    MFA_ERR_COUNTER = -14,    /* HOTP counter would overflow */
+    MFA_ERR_TYPE = -15,       /* operation does not fit the factor type */
+    MFA_ERR_THROTTLED = -16,  /* too many attempts: wait and retry */
 
     /* base32, secrets, key ring, sealing */
-    MFA_ERR_BASE32_CHAR = -20,   /* a character outside the alphabet */
-    MFA_ERR_BASE32_LENGTH = -21, /* impossible length or misplaced '=' */
-    MFA_ERR_SECRET_SHORT = -22,  /* secret below the minimum size */
-    MFA_ERR_SECRET_LONG = -23,   /* secret above 64 bytes */
+    MFA_ERR_BASE32_CHAR = -20,    /* a character outside the alphabet */
+    MFA_ERR_BASE32_LENGTH = -21,  /* impossible length or misplaced '=' */
+    MFA_ERR_SECRET_SHORT = -22,   /* secret below the minimum size */
+    MFA_ERR_SECRET_LONG = -23,    /* secret above 64 bytes */
     MFA_ERR_KEYRING_FORMAT = -24, /* key ring file is malformed */
-    MFA_ERR_KEYRING_PERMS = -25, /* key ring file readable by others */
-    MFA_ERR_KEYRING_EMPTY = -26, /* no current key for sealing */
-    MFA_ERR_KEY_UNKNOWN = -27,   /* sealed with a key id not in the ring */
-    MFA_ERR_SEALED_FORMAT = -28, /* sealed blob: bad version or length */
-    MFA_ERR_SEALED_AUTH = -29,   /* sealed blob fails authentication */
-    MFA_ERR_IO = -30,            /* file could not be read or written */
-    MFA_ERR_KEY_EXISTS = -31,    /* key id already in the ring */
+    MFA_ERR_KEYRING_PERMS = -25,  /* key ring file readable by others */
+    MFA_ERR_KEYRING_EMPTY = -26,  /* no current key for sealing */
+    MFA_ERR_KEY_UNKNOWN = -27,    /* sealed with a key id not in the ring */
+    MFA_ERR_SEALED_FORMAT = -28,  /* sealed blob: bad version or length */
+    MFA_ERR_SEALED_AUTH = -29,    /* sealed blob fails authentication */
+    MFA_ERR_IO = -30,             /* file could not be read or written */
+    MFA_ERR_KEY_EXISTS = -31,     /* key id already in the ring */
 
     /* URIs, profiles, QR codes */
     MFA_ERR_URI_SCHEME = -40,    /* not otpauth:// */
@@ -98,15 +98,15 @@ typedef enum mfa_rc {
     MFA_ERR_NO_CODES = -73,      /* no unused backup codes left */
 
     /* store and service */
-    MFA_ERR_STORE = -90,         /* the store failed; nothing accepted */
-    MFA_ERR_NOT_FOUND = -91,     /* no such account, factor or challenge */
-    MFA_ERR_EXISTS = -92,        /* the record exists already */
-    MFA_ERR_SCHEMA = -93,        /* schema newer than this library */
-    MFA_ERR_STATE = -94,         /* factor is not in the needed state */
-    MFA_ERR_NO_FACTOR = -95,     /* account has no active factor */
-    MFA_ERR_BUSY = -96,          /* store busy or locked past the timeout */
-    MFA_ERR_CORRUPT = -97,       /* stored data is corrupt */
-    MFA_ERR_READONLY = -98,      /* store is read-only or full */
+    MFA_ERR_STORE = -90,     /* the store failed; nothing accepted */
+    MFA_ERR_NOT_FOUND = -91, /* no such account, factor or challenge */
+    MFA_ERR_EXISTS = -92,    /* the record exists already */
+    MFA_ERR_SCHEMA = -93,    /* schema newer than this library */
+    MFA_ERR_STATE = -94,     /* factor is not in the needed state */
+    MFA_ERR_NO_FACTOR = -95, /* account has no active factor */
+    MFA_ERR_BUSY = -96,      /* store busy or locked past the timeout */
+    MFA_ERR_CORRUPT = -97,   /* stored data is corrupt */
+    MFA_ERR_READONLY = -98,  /* store is read-only or full */
 } mfa_rc;
 
 /* A short English sentence for rc; never NULL, also for unknown values. */
@@ -125,7 +125,7 @@ MFA_API mfa_rc mfa_init(void) MFA_WARN_UNUSED;
 #define MFA_VERSION_MAJOR 0
 #define MFA_VERSION_MINOR 1
 #define MFA_VERSION_PATCH 0
-#define MFA_VERSION_NUMBER                                                   \
+#define MFA_VERSION_NUMBER                                                     \
     ((MFA_VERSION_MAJOR << 16) | (MFA_VERSION_MINOR << 8) | MFA_VERSION_PATCH)
 
 /* The version of the library actually linked, e.g. "0.1.0". */

@@ -94,8 +94,8 @@ MFA_API mfa_rc mfa_otp_step(const mfa_otp_t *otp, int64_t now,
  * The code for an HOTP counter (or a TOTP step), as `digits` ASCII digits and
  * a NUL in code[size], size >= digits + 1.
  */
-MFA_API mfa_rc mfa_otp_hotp(const mfa_otp_t *otp, uint64_t counter,
-                            char *code, size_t size) MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_otp_hotp(const mfa_otp_t *otp, uint64_t counter, char *code,
+                            size_t size) MFA_WARN_UNUSED;
 /* The TOTP code at time now. */
 MFA_API mfa_rc mfa_otp_totp(const mfa_otp_t *otp, int64_t now, char *code,
                             size_t size) MFA_WARN_UNUSED;
@@ -104,8 +104,8 @@ MFA_API mfa_rc mfa_otp_totp(const mfa_otp_t *otp, int64_t now, char *code,
  * Canonicalise a typed code: spaces removed, then exactly `digits` ASCII
  * digits, written with a NUL into out[size].  MFA_ERR_CODE_FORMAT otherwise.
  */
-MFA_API mfa_rc mfa_code_canonical(const char *typed, unsigned digits,
-                                  char *out, size_t size) MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_code_canonical(const char *typed, unsigned digits, char *out,
+                                  size_t size) MFA_WARN_UNUSED;
 
 /*
  * Verify a TOTP code at time now against steps step-past .. step+future
@@ -118,9 +118,8 @@ MFA_API mfa_rc mfa_code_canonical(const char *typed, unsigned digits,
  * MFA_ERR_CODE_FORMAT, or an argument error otherwise.
  */
 MFA_API mfa_rc mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code,
-                                   int64_t now, unsigned past,
-                                   unsigned future, int64_t last_step,
-                                   uint64_t *matched_step,
+                                   int64_t now, unsigned past, unsigned future,
+                                   int64_t last_step, uint64_t *matched_step,
                                    int32_t *offset) MFA_WARN_UNUSED;
 
 /*

@@ -59,7 +59,8 @@ MFA_API mfa_rc mfa_qr_png(const mfa_qr_t *qr, unsigned scale, uint8_t **out,
  */
 MFA_API mfa_rc mfa_qr_text(const mfa_qr_t *qr, unsigned flags,
                            char **out) MFA_WARN_UNUSED;
-/* "data:image/svg+xml;base64,..." for an <img src>; free with mfa_string_free. */
+/* "data:image/svg+xml;base64,..." for an <img src>; free with mfa_string_free.
+ */
 MFA_API mfa_rc mfa_qr_svg_data_uri(const mfa_qr_t *qr,
                                    char **out) MFA_WARN_UNUSED;
 /* "data:image/png;base64,..."; free with mfa_string_free. */

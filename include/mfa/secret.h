@@ -46,8 +46,8 @@ MFA_API mfa_rc mfa_base32_decode(const char *in, uint8_t *out, size_t outsize,
 
 /* ---- secrets ----------------------------------------------------------- */
 
-#define MFA_SECRET_DEFAULT 20 /* bytes: 32 base32 characters exactly */
-#define MFA_SECRET_MIN 16     /* generated or imported without LEGACY */
+#define MFA_SECRET_DEFAULT 20    /* bytes: 32 base32 characters exactly */
+#define MFA_SECRET_MIN 16        /* generated or imported without LEGACY */
 #define MFA_SECRET_LEGACY_MIN 10 /* google-authenticator-libpam's size */
 #define MFA_SECRET_MAX 64
 
@@ -124,8 +124,7 @@ MFA_API int mfa_keyring_has(const mfa_keyring_t *kr, uint32_t id);
 MFA_API mfa_rc mfa_keyring_load(mfa_keyring_t **out,
                                 const char *path) MFA_WARN_UNUSED;
 /* Parse the same format from memory (no permission check). */
-MFA_API mfa_rc mfa_keyring_load_buffer(mfa_keyring_t **out,
-                                       const char *text,
+MFA_API mfa_rc mfa_keyring_load_buffer(mfa_keyring_t **out, const char *text,
                                        size_t len) MFA_WARN_UNUSED;
 /* Write the ring to path with mode 0600, atomically (temp file + rename). */
 MFA_API mfa_rc mfa_keyring_save(const mfa_keyring_t *kr,

@@ -23,15 +23,15 @@ extern "C" {
 typedef struct mfa_ctx mfa_ctx_t;
 
 /* Defaults of the policy. */
-#define MFA_PENDING_TTL_DEFAULT 600  /* seconds to confirm an enrollment */
-#define MFA_PAST_DEFAULT 1           /* steps accepted behind */
-#define MFA_FUTURE_DEFAULT 1         /* steps accepted ahead */
-#define MFA_DRIFT_MAX_DEFAULT 4      /* largest remembered drift, steps */
+#define MFA_PENDING_TTL_DEFAULT 600 /* seconds to confirm an enrollment */
+#define MFA_PAST_DEFAULT 1          /* steps accepted behind */
+#define MFA_FUTURE_DEFAULT 1        /* steps accepted ahead */
+#define MFA_DRIFT_MAX_DEFAULT 4     /* largest remembered drift, steps */
 #define MFA_HOTP_LOOKAHEAD_DEFAULT 10
 #define MFA_THROTTLE_FREE_DEFAULT 5
 #define MFA_THROTTLE_BASE_DEFAULT 30
 #define MFA_THROTTLE_MAX_DEFAULT 3600
-#define MFA_FACTORS_MAX 16           /* authenticators per account */
+#define MFA_FACTORS_MAX 16 /* authenticators per account */
 
 /* The ctx does not own store or keyring: free them after the ctx. */
 MFA_API mfa_rc mfa_ctx_new(mfa_ctx_t **out, mfa_store_t *store,
@@ -41,7 +41,8 @@ MFA_API void mfa_ctx_free(mfa_ctx_t **ctx);
 /* The clock (Unix seconds); NULL restores time(). */
 typedef int64_t (*mfa_clock_fn)(void *arg);
 MFA_API void mfa_ctx_set_clock(mfa_ctx_t *ctx, mfa_clock_fn fn, void *arg);
-/* Issuer shown in authenticator apps (e.g. "Example Mail"); default "libmfa". */
+/* Issuer shown in authenticator apps (e.g. "Example Mail"); default "libmfa".
+ */
 MFA_API mfa_rc mfa_ctx_set_issuer(mfa_ctx_t *ctx,
                                   const char *issuer) MFA_WARN_UNUSED;
 /* Windows in steps (each <= MFA_WINDOW_MAX) and the drift bound. */
@@ -50,9 +51,8 @@ MFA_API mfa_rc mfa_ctx_set_window(mfa_ctx_t *ctx, unsigned past,
                                   unsigned drift_max) MFA_WARN_UNUSED;
 MFA_API mfa_rc mfa_ctx_set_hotp_lookahead(mfa_ctx_t *ctx,
                                           unsigned lookahead) MFA_WARN_UNUSED;
-MFA_API mfa_rc mfa_ctx_set_throttle(mfa_ctx_t *ctx,
-                                    const mfa_throttle_policy *p)
-    MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_ctx_set_throttle(
+    mfa_ctx_t *ctx, const mfa_throttle_policy *p) MFA_WARN_UNUSED;
 MFA_API mfa_rc mfa_ctx_set_pending_ttl(mfa_ctx_t *ctx,
                                        int64_t seconds) MFA_WARN_UNUSED;
 /* Out-of-band codes: digits 6..8, lifetime, attempts. */
@@ -88,7 +88,7 @@ typedef struct mfa_event {
     const char *factor_id; /* NULL when no factor is concerned */
     mfa_rc rc;             /* outcome of the flow */
     int64_t time;
-    uint32_t failures;     /* throttle count after this event */
+    uint32_t failures; /* throttle count after this event */
 } mfa_event;
 
 typedef void (*mfa_event_fn)(const mfa_event *ev, void *arg);
@@ -109,12 +109,12 @@ MFA_API void mfa_ctx_set_oob_sender(mfa_ctx_t *ctx, mfa_oob_send_fn fn,
 /* ---- results ----------------------------------------------------------- */
 
 typedef struct mfa_result {
-    mfa_rc outcome;                         /* same as the return value */
-    char factor_id[MFA_FACTOR_ID_LEN + 1];  /* the matched factor, or "" */
-    int32_t offset;                         /* drift of the code, steps */
-    uint32_t retry_after;                   /* seconds, when throttled */
-    uint32_t failures;                      /* throttle count */
-    uint32_t backup_codes_left;             /* after a recovery */
+    mfa_rc outcome;                        /* same as the return value */
+    char factor_id[MFA_FACTOR_ID_LEN + 1]; /* the matched factor, or "" */
+    int32_t offset;                        /* drift of the code, steps */
+    uint32_t retry_after;                  /* seconds, when throttled */
+    uint32_t failures;                     /* throttle count */
+    uint32_t backup_codes_left;            /* after a recovery */
 } mfa_result;
 
 /* ---- enrollment -------------------------------------------------------- */
@@ -128,8 +128,7 @@ typedef struct mfa_enrollment mfa_enrollment_t;
  * MFA_FACTORS_MAX factors per account (MFA_ERR_EXISTS beyond).
  */
 MFA_API mfa_rc mfa_enroll_begin(mfa_ctx_t *ctx, const char *account,
-                                const char *label,
-                                const mfa_profile_t *profile,
+                                const char *label, const mfa_profile_t *profile,
                                 mfa_enrollment_t **out) MFA_WARN_UNUSED;
 MFA_API const char *mfa_enrollment_factor_id(const mfa_enrollment_t *e);
 MFA_API const char *mfa_enrollment_uri(const mfa_enrollment_t *e);
@@ -163,8 +162,8 @@ MFA_API mfa_rc mfa_enroll_confirm(mfa_ctx_t *ctx, const char *account,
  * (res->retry_after), MFA_ERR_CODE_FORMAT, MFA_ERR_NO_FACTOR, or a store
  * error.
  */
-MFA_API mfa_rc mfa_verify(mfa_ctx_t *ctx, const char *account,
-                          const char *code, mfa_result *res) MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_verify(mfa_ctx_t *ctx, const char *account, const char *code,
+                          mfa_result *res) MFA_WARN_UNUSED;
 
 /* Whether the account has an active factor (*has = 1) or not. */
 MFA_API mfa_rc mfa_account_has_mfa(mfa_ctx_t *ctx, const char *account,
@@ -212,7 +211,8 @@ typedef struct mfa_factor_info {
     int64_t last_used;
 } mfa_factor_info;
 
-/* The account's factors (pending ones too), oldest first; free with mfa_free. */
+/* The account's factors (pending ones too), oldest first; free with mfa_free.
+ */
 MFA_API mfa_rc mfa_factors_list(mfa_ctx_t *ctx, const char *account,
                                 mfa_factor_info **list,
                                 size_t *n) MFA_WARN_UNUSED;

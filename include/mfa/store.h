@@ -74,8 +74,8 @@ typedef struct mfa_throttle_policy {
 } mfa_throttle_policy;
 
 typedef struct mfa_throttle_state {
-    uint32_t failures;     /* attempts since the last success */
-    int64_t locked_until;  /* no attempt is checked before this time */
+    uint32_t failures;    /* attempts since the last success */
+    int64_t locked_until; /* no attempt is checked before this time */
 } mfa_throttle_state;
 
 /*
@@ -153,8 +153,8 @@ typedef struct mfa_store_ops {
                              const mfa_backup_rec *codes, size_t n,
                              int64_t now);
     /* The unused codes, at most max; *n gets the count. */
-    mfa_rc (*backup_list)(void *impl, const char *account,
-                          mfa_backup_rec *out, size_t max, size_t *n);
+    mfa_rc (*backup_list)(void *impl, const char *account, mfa_backup_rec *out,
+                          size_t max, size_t *n);
     /* Mark one unused code used (used = now); MFA_ERR_NOT_FOUND when it is
      * not there or already used (someone was first). */
     mfa_rc (*backup_spend)(void *impl, const char *account,
@@ -250,8 +250,7 @@ MFA_API mfa_rc mfa_store_factor_reseal(mfa_store_t *s, const char *account,
 MFA_API mfa_rc mfa_store_factor_expire(mfa_store_t *s, int64_t before,
                                        size_t *n) MFA_WARN_UNUSED;
 MFA_API mfa_rc mfa_store_throttle_hit(mfa_store_t *s, const char *account,
-                                      int64_t now,
-                                      const mfa_throttle_policy *p,
+                                      int64_t now, const mfa_throttle_policy *p,
                                       mfa_throttle_state *out) MFA_WARN_UNUSED;
 MFA_API mfa_rc mfa_store_throttle_reset(mfa_store_t *s,
                                         const char *account) MFA_WARN_UNUSED;
@@ -271,10 +270,9 @@ MFA_API mfa_rc mfa_store_oob_put(mfa_store_t *s, const char *account,
 MFA_API mfa_rc mfa_store_oob_take(mfa_store_t *s, const char *account,
                                   const char *purpose, int64_t now,
                                   mfa_oob_challenge *out) MFA_WARN_UNUSED;
-MFA_API mfa_rc mfa_store_oob_spend(mfa_store_t *s, const char *account,
-                                   const char *purpose,
-                                   const uint8_t hash[MFA_BACKUP_HASHBYTES])
-    MFA_WARN_UNUSED;
+MFA_API mfa_rc
+mfa_store_oob_spend(mfa_store_t *s, const char *account, const char *purpose,
+                    const uint8_t hash[MFA_BACKUP_HASHBYTES]) MFA_WARN_UNUSED;
 MFA_API mfa_rc mfa_store_account_reset(mfa_store_t *s,
                                        const char *account) MFA_WARN_UNUSED;
 

@@ -58,7 +58,8 @@ MFA_API size_t mfa_profile_secret_bytes(const mfa_profile_t *p);
 typedef struct mfa_uri mfa_uri_t;
 
 /* mfa_uri_format flags */
-#define MFA_URI_EXPLICIT 0x1u /* emit algorithm, digits, period even if default */
+#define MFA_URI_EXPLICIT                                                       \
+    0x1u /* emit algorithm, digits, period even if default */
 
 /* mfa_uri_parse warnings (a bit set) */
 #define MFA_URI_WARN_LOWERCASE_ALGORITHM 0x1u /* "sha1" read as SHA1 */
@@ -107,9 +108,9 @@ MFA_API mfa_rc mfa_uri_format(const mfa_uri_t *u, unsigned flags,
 MFA_API mfa_rc mfa_uri_parse(const char *text, mfa_uri_t **out,
                              unsigned *warnings) MFA_WARN_UNUSED;
 
-MFA_API const char *mfa_uri_issuer(const mfa_uri_t *u);  /* "" if none */
+MFA_API const char *mfa_uri_issuer(const mfa_uri_t *u); /* "" if none */
 MFA_API const char *mfa_uri_account(const mfa_uri_t *u);
-MFA_API const char *mfa_uri_image(const mfa_uri_t *u);   /* NULL if none */
+MFA_API const char *mfa_uri_image(const mfa_uri_t *u); /* NULL if none */
 MFA_API const mfa_secret_t *mfa_uri_secret(const mfa_uri_t *u);
 MFA_API mfa_otp_type mfa_uri_type(const mfa_uri_t *u);
 MFA_API mfa_algorithm mfa_uri_algorithm(const mfa_uri_t *u);
@@ -155,9 +156,8 @@ MFA_API const char *mfa_verdict_name(mfa_verdict v); /* "works", ... */
 MFA_API mfa_rc mfa_lint_uri(const mfa_uri_t *u,
                             mfa_lint_entry out[MFA_APP_COUNT]) MFA_WARN_UNUSED;
 /* The same for a profile (secret length from the profile). */
-MFA_API mfa_rc mfa_lint_profile(const mfa_profile_t *p,
-                                mfa_lint_entry out[MFA_APP_COUNT])
-    MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_lint_profile(
+    const mfa_profile_t *p, mfa_lint_entry out[MFA_APP_COUNT]) MFA_WARN_UNUSED;
 
 #ifdef __cplusplus
 }
