@@ -1,0 +1,404 @@
+/*
+ * App-compatibility profiles and the lint.  The facts are INTEROP.md's
+ * per-app table (docs/interop.md): each rule below cites the column it
+ * comes from, and tests/test_lint.c has a case for every row.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mfa/uri.h>
+
+#include "internal.h"
+
+struct mfa_profile {
+    const char *name;
+    mfa_otp_type type;
+    mfa_algorithm alg;
+    unsigned digits;
+    uint32_t period;
+    size_t secret_bytes;
+    int custom;
+};
+
+/*
+ * The app profiles are the parameter set each app is known to read
+ * correctly.  Today every one of them is the universal set: they exist so
+ * that a service records which app it targeted and so that a change of
+ * facts about one app changes one line here.
+ */
+static const struct mfa_profile builtin[] = {
+    {"universal", MFA_TOTP, MFA_SHA1, 6, 30, MFA_SECRET_DEFAULT, 0},
+    {"google", MFA_TOTP, MFA_SHA1, 6, 30, MFA_SECRET_DEFAULT, 0},
+    {"microsoft", MFA_TOTP, MFA_SHA1, 6, 30, MFA_SECRET_DEFAULT, 0},
+    {"authy", MFA_TOTP, MFA_SHA1, 6, 30, MFA_SECRET_DEFAULT, 0},
+};
+
+#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
+
+mfa_rc
+mfa_profile_get(const char *name, const mfa_profile_t **out)
+{
+    if (out == NULL)
+        return MFA_ERR_INVALID;
+    *out = NULL;
+    if (name == NULL)
+        return MFA_ERR_INVALID;
+    for (size_t i = 0; i < NBUILTIN; i++) {
+        if (strcmp(name, builtin[i].name) == 0) {
+            *out = &builtin[i];
+            return MFA_OK;
+        }
+    }
+    return MFA_ERR_PROFILE;
+}
+
+const mfa_profile_t *
+mfa_profile_default(void)
+{
+    return &builtin[0];
+}
+
+mfa_rc
+mfa_profile_custom_new(mfa_profile_t **out, mfa_otp_type type,
+                       mfa_algorithm alg, unsigned digits, uint32_t period,
+                       size_t secret_bytes)
+{
+    mfa_profile_t *p;
+
+    if (out == NULL)
+        return MFA_ERR_INVALID;
+    *out = NULL;
+    if (type != MFA_TOTP && type != MFA_HOTP)
+        return MFA_ERR_TYPE;
+    if (mfa_algorithm_name(alg) == NULL)
+        return MFA_ERR_ALGORITHM;
+    if (digits < MFA_DIGITS_MIN || digits > MFA_DIGITS_MAX)
+        return MFA_ERR_DIGITS;
+    if (period == 0 || period > MFA_PERIOD_MAX)
+        return MFA_ERR_PERIOD;
+    if (secret_bytes == 0)
+        secret_bytes = MFA_SECRET_DEFAULT;
+    if (secret_bytes < MFA_SECRET_MIN)
+        return MFA_ERR_SECRET_SHORT;
+    if (secret_bytes > MFA_SECRET_MAX)
+        return MFA_ERR_SECRET_LONG;
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return MFA_ERR_NOMEM;
+    p->name = "custom";
+    p->type = type;
+    p->alg = alg;
+    p->digits = digits;
+    p->period = period;
+    p->secret_bytes = secret_bytes;
+    p->custom = 1;
+    *out = p;
+    return MFA_OK;
+}
+
+void
+mfa_profile_free(mfa_profile_t **p)
+{
+    if (p == NULL || *p == NULL)
+        return;
+    if ((*p)->custom)
+        free(*p);
+    *p = NULL;
+}
+
+const char *
+mfa_profile_name(const mfa_profile_t *p)
+{
+    return p ? p->name : NULL;
+}
+
+mfa_otp_type
+mfa_profile_type(const mfa_profile_t *p)
+{
+    return p ? p->type : MFA_TOTP;
+}
+
+mfa_algorithm
+mfa_profile_algorithm(const mfa_profile_t *p)
+{
+    return p ? p->alg : MFA_SHA1;
+}
+
+unsigned
+mfa_profile_digits(const mfa_profile_t *p)
+{
+    return p ? p->digits : 0;
+}
+
+uint32_t
+mfa_profile_period(const mfa_profile_t *p)
+{
+    return p ? p->period : 0;
+}
+
+size_t
+mfa_profile_secret_bytes(const mfa_profile_t *p)
+{
+    return p ? p->secret_bytes : 0;
+}
+
+/* ---- lint ---------------------------------------------------------------- */
+
+static const char *const app_names[MFA_APP_COUNT] = {
+    "Google Authenticator",
+    "Microsoft Authenticator",
+    "Authy",
+    "Aegis",
+    "FreeOTP",
+    "KeePassXC/Bitwarden",
+};
+
+const char *
+mfa_app_name(mfa_app app)
+{
+    if ((unsigned)app >= MFA_APP_COUNT)
+        return NULL;
+    return app_names[app];
+}
+
+const char *
+mfa_verdict_name(mfa_verdict v)
+{
+    switch (v) {
+    case MFA_VERDICT_WORKS:
+        return "works";
+    case MFA_VERDICT_WRONG_CODES:
+        return "wrong codes";
+    case MFA_VERDICT_REFUSED:
+        return "refused";
+    case MFA_VERDICT_UNKNOWN:
+        return "unknown";
+    }
+    return NULL;
+}
+
+struct lint_in {
+    mfa_otp_type type;
+    mfa_algorithm alg;
+    unsigned digits;
+    uint32_t period;
+    size_t secret_len;
+    int issuer; /* 1 present, 0 empty, -1 not applicable (a profile) */
+};
+
+/* How bad a verdict is, so an entry keeps the worst of its findings. */
+static int
+severity(mfa_verdict v)
+{
+    switch (v) {
+    case MFA_VERDICT_WORKS:
+        return 0;
+    case MFA_VERDICT_UNKNOWN:
+        return 1;
+    case MFA_VERDICT_WRONG_CODES:
+        return 2;
+    case MFA_VERDICT_REFUSED:
+        return 3;
+    }
+    return 3;
+}
+
+/*
+ * Record a finding: it replaces the entry's verdict and reason when it is
+ * worse, so the reason always explains the verdict.  A "works" note only
+ * fills an empty reason.
+ */
+static void find(mfa_lint_entry *e, mfa_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+find(mfa_lint_entry *e, mfa_verdict v, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (severity(v) < severity(e->verdict))
+        return;
+    if (severity(v) == severity(e->verdict) && e->reason[0] != '\0')
+        return;
+    e->verdict = v;
+    va_start(ap, fmt);
+    vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+    va_end(ap);
+}
+
+static void
+lint_google(const struct lint_in *in, mfa_lint_entry *e)
+{
+    const char *n = app_names[MFA_APP_GOOGLE];
+
+    if (in->secret_len < MFA_SECRET_LEGACY_MIN)
+        find(e, MFA_VERDICT_REFUSED, "%s refuses keys under 10 bytes", n);
+    if (in->alg != MFA_SHA1)
+        find(e, MFA_VERDICT_UNKNOWN,
+             "%s reads algorithm=%s only in newer builds; older ones show "
+             "SHA1 codes",
+             n, mfa_algorithm_name(in->alg));
+    if (in->digits == 8)
+        find(e, MFA_VERDICT_UNKNOWN,
+             "%s shows 8-digit codes only on newer Android builds", n);
+    else if (in->digits != 6)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s ignores digits=%u and will show 6-digit codes", n, in->digits);
+    if (in->type == MFA_TOTP && in->period != 30)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s ignores period=%u and will show codes for 30-second steps", n,
+             (unsigned)in->period);
+}
+
+static void
+lint_microsoft(const struct lint_in *in, mfa_lint_entry *e)
+{
+    const char *n = app_names[MFA_APP_MICROSOFT];
+
+    if (in->type == MFA_HOTP)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s treats an HOTP key as TOTP and will show time-based codes", n);
+    if (in->alg != MFA_SHA1)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s accepts algorithm=%s but computes SHA1 codes", n,
+             mfa_algorithm_name(in->alg));
+    if (in->digits != 6)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s ignores digits=%u and will show 6-digit codes", n, in->digits);
+    if (in->type == MFA_TOTP && in->period != 30)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s ignores period=%u and will show codes for 30-second steps", n,
+             (unsigned)in->period);
+    if (in->issuer == 0)
+        find(e, MFA_VERDICT_WORKS,
+             "%s works, but titles the entry from the issuer prefix, which "
+             "is empty",
+             n);
+}
+
+static void
+lint_authy(const struct lint_in *in, mfa_lint_entry *e)
+{
+    const char *n = app_names[MFA_APP_AUTHY];
+
+    if (in->type == MFA_HOTP)
+        find(e, MFA_VERDICT_REFUSED, "%s does not support HOTP keys", n);
+    if (in->alg != MFA_SHA1)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s accepts algorithm=%s but computes SHA1 codes", n,
+             mfa_algorithm_name(in->alg));
+    if (in->digits == 7)
+        find(e, MFA_VERDICT_UNKNOWN,
+             "%s is reported to show 7-digit codes, but not on every version",
+             n);
+    else if (in->digits != 6)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s fails with digits=%u: its codes will not verify", n,
+             in->digits);
+    if (in->type == MFA_TOTP && in->period != 30)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s ignores period=%u and will show codes for 30-second steps", n,
+             (unsigned)in->period);
+}
+
+static void
+lint_aegis(const struct lint_in *in, mfa_lint_entry *e)
+{
+    /* SHA1/256/512, 1-10 digits, any period > 0, HOTP: everything libmfa
+     * can express.  Its base32 refusal (length 1, 3 or 6 mod 8) only hits
+     * impossible lengths, which libmfa never writes. */
+    (void)in;
+    (void)e;
+}
+
+static void
+lint_freeotp(const struct lint_in *in, mfa_lint_entry *e)
+{
+    const char *n = app_names[MFA_APP_FREEOTP];
+
+    if (in->digits > 9)
+        find(e, MFA_VERDICT_REFUSED, "%s refuses digits=%u (it reads 6 to 9)",
+             n, in->digits);
+    if (in->type == MFA_TOTP && in->period < 5)
+        find(e, MFA_VERDICT_REFUSED,
+             "%s refuses period=%u (it needs at least 5 seconds)", n,
+             (unsigned)in->period);
+    if (in->secret_len < 16)
+        find(e, MFA_VERDICT_WORKS,
+             "%s works, but warns that a %zu-byte secret is under 128 bits", n,
+             in->secret_len);
+}
+
+static void
+lint_keepassxc(const struct lint_in *in, mfa_lint_entry *e)
+{
+    const char *n = app_names[MFA_APP_KEEPASSXC];
+
+    if (in->type == MFA_HOTP)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s silently treats an HOTP key as TOTP and will show "
+             "time-based codes",
+             n);
+}
+
+static void
+lint(const struct lint_in *in, mfa_lint_entry out[MFA_APP_COUNT])
+{
+    static void (*const rules[MFA_APP_COUNT])(const struct lint_in *,
+                                              mfa_lint_entry *) = {
+        lint_google, lint_microsoft, lint_authy,
+        lint_aegis,  lint_freeotp,   lint_keepassxc,
+    };
+
+    for (int i = 0; i < MFA_APP_COUNT; i++) {
+        mfa_lint_entry *e = &out[i];
+
+        memset(e, 0, sizeof(*e));
+        e->app = (mfa_app)i;
+        e->verdict = MFA_VERDICT_WORKS;
+        rules[i](in, e);
+        if (in->issuer == 0)
+            find(e, MFA_VERDICT_WORKS,
+                 "%s works, but the entry has no issuer, only the account "
+                 "name",
+                 app_names[i]);
+        if (e->reason[0] == '\0')
+            snprintf(e->reason, sizeof(e->reason), "%s reads these parameters",
+                     app_names[i]);
+    }
+}
+
+mfa_rc
+mfa_lint_uri(const mfa_uri_t *u, mfa_lint_entry out[MFA_APP_COUNT])
+{
+    struct lint_in in;
+
+    if (u == NULL || out == NULL)
+        return MFA_ERR_INVALID;
+    in.type = mfa_uri_type(u);
+    in.alg = mfa_uri_algorithm(u);
+    in.digits = mfa_uri_digits(u);
+    in.period = mfa_uri_period(u);
+    in.secret_len = mfa_secret_len(mfa_uri_secret(u));
+    in.issuer = mfa_uri_issuer(u)[0] != '\0';
+    lint(&in, out);
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_lint_profile(const mfa_profile_t *p, mfa_lint_entry out[MFA_APP_COUNT])
+{
+    struct lint_in in;
+
+    if (p == NULL || out == NULL)
+        return MFA_ERR_INVALID;
+    in.type = p->type;
+    in.alg = p->alg;
+    in.digits = p->digits;
+    in.period = p->period;
+    in.secret_len = p->secret_bytes;
+    in.issuer = -1;
+    lint(&in, out);
+    return MFA_OK;
+}

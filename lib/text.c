@@ -1,0 +1,144 @@
+/* UTF-8 validation and percent-encoding for key URIs. */
+#include <string.h>
+
+#include "text.h"
+
+static int
+hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+mfa_rc
+mfa_int_text_check(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = p[i];
+        uint32_t cp;
+        size_t len;
+
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f)
+                return MFA_ERR_CONTROL_CHAR;
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07u;
+        } else {
+            return MFA_ERR_UTF8;
+        }
+        if (n - i < len)
+            return MFA_ERR_UTF8;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return MFA_ERR_UTF8;
+            cp = (cp << 6) | (p[i + k] & 0x3fu);
+        }
+        /* overlong forms, UTF-16 surrogates, beyond Unicode */
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return MFA_ERR_UTF8;
+        /* C1 controls render as nothing or garbage in every app */
+        if (cp >= 0x80 && cp <= 0x9f)
+            return MFA_ERR_CONTROL_CHAR;
+        i += len;
+    }
+    return MFA_OK;
+}
+
+int
+mfa_int_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '~';
+}
+
+size_t
+mfa_int_pct_encoded_max(size_t n)
+{
+    return 3 * n + 1;
+}
+
+mfa_rc
+mfa_int_pct_encode(const char *s, size_t n, const char *keep, char *out,
+                   size_t outsize, size_t *outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (mfa_int_unreserved(c) ||
+            (keep != NULL && c != '\0' && strchr(keep, c) != NULL)) {
+            if (o + 1 >= outsize)
+                return MFA_ERR_BUFFER;
+            out[o++] = (char)c;
+        } else {
+            if (o + 3 >= outsize)
+                return MFA_ERR_BUFFER;
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    if (o >= outsize)
+        return MFA_ERR_BUFFER;
+    out[o] = '\0';
+    if (outlen != NULL)
+        *outlen = o;
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_int_pct_decode(const char *s, size_t n, char *out, size_t outsize,
+                   size_t *outlen)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '%') {
+            int hi, lo;
+
+            if (n - i < 3)
+                return MFA_ERR_URI_ENCODING;
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return MFA_ERR_URI_ENCODING;
+            c = (unsigned char)(hi << 4 | lo);
+            if (c == 0)
+                return MFA_ERR_CONTROL_CHAR;
+            i += 2;
+        }
+        if (o + 1 >= outsize)
+            return MFA_ERR_BUFFER;
+        out[o++] = (char)c;
+    }
+    if (o >= outsize)
+        return MFA_ERR_BUFFER;
+    out[o] = '\0';
+    if (outlen != NULL)
+        *outlen = o;
+    return MFA_OK;
+}
