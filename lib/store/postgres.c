@@ -83,10 +83,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FACTOR_GET] =
         "SELECT " FACTOR_COLS " FROM @.factor WHERE account = $1 AND id = $2",
     [ST_FACTOR_LIST] = "SELECT " FACTOR_COLS " FROM @.factor WHERE account = "
-                       "$1 ORDER BY created, seq",
+                       "$1 ORDER BY created, id",
     /* keyset pagination: no lock or cursor held while callbacks run */
-    [ST_FACTOR_EACH] = "SELECT " FACTOR_COLS " FROM @.factor WHERE id > $1 "
-                       "ORDER BY id LIMIT " PG_EACH_BATCH,
+    [ST_FACTOR_EACH] = "SELECT " FACTOR_COLS " FROM @.factor WHERE (account, "
+                       "created, id) > ($1, $2, $3) ORDER BY account, "
+                       "created, id LIMIT " PG_EACH_BATCH,
     [ST_FACTOR_ACTIVATE] =
         "UPDATE @.factor SET status = 1, last_step = $3, drift = $4, "
         "confirmed = $6, last_used = $6 WHERE account = $1 AND id = $2 AND "
@@ -126,8 +127,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "created, used) VALUES ($1, $2, $3, $4, NULL)",
     [ST_BACKUP_LIST] = "SELECT hash, key_id FROM @.backup_code WHERE account "
                        "= $1 AND used IS NULL ORDER BY seq LIMIT $2",
-    [ST_BACKUP_SPEND] = "UPDATE @.backup_code SET used = $3 WHERE account = "
-                        "$1 AND hash = $2 AND used IS NULL RETURNING 1",
+    [ST_BACKUP_SPEND] =
+        "UPDATE @.backup_code SET used = greatest($3, 1) WHERE account = "
+        "$1 AND hash = $2 AND used IS NULL RETURNING 1",
     [ST_OOB_PUT] =
         "INSERT INTO @.oob_challenge (account, purpose, hash, key_id, "
         "created, expires, attempts_left) VALUES ($1, $2, $3, $4, $5, $6, "
@@ -158,9 +160,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 static const char *const migration[] = {
     /* 0 -> 1 */
     "CREATE TABLE @.factor ("
-    " seq bigserial NOT NULL,"
-    " id text PRIMARY KEY,"
-    " account text NOT NULL,"
+    " id text COLLATE \"C\" PRIMARY KEY,"
+    " account text COLLATE \"C\" NOT NULL,"
     " label text NOT NULL,"
     " type bigint NOT NULL,"
     " algorithm bigint NOT NULL,"
@@ -174,23 +175,23 @@ static const char *const migration[] = {
     " confirmed bigint NOT NULL,"
     " last_used bigint NOT NULL,"
     " sealed bytea NOT NULL);"
-    "CREATE INDEX factor_account ON @.factor (account, created, seq);"
+    "CREATE INDEX factor_account ON @.factor (account, created, id);"
     "CREATE INDEX factor_pending ON @.factor (created) WHERE status = 0;"
     "CREATE TABLE @.backup_code ("
     " seq bigserial NOT NULL,"
-    " account text NOT NULL,"
+    " account text COLLATE \"C\" NOT NULL,"
     " hash bytea NOT NULL,"
     " key_id bigint NOT NULL,"
     " created bigint NOT NULL,"
     " used bigint,"
     " PRIMARY KEY (account, hash));"
     "CREATE TABLE @.throttle ("
-    " account text PRIMARY KEY,"
+    " account text COLLATE \"C\" PRIMARY KEY,"
     " failures bigint NOT NULL,"
     " locked_until bigint NOT NULL);"
     "CREATE TABLE @.oob_challenge ("
-    " account text NOT NULL,"
-    " purpose text NOT NULL,"
+    " account text COLLATE \"C\" NOT NULL,"
+    " purpose text COLLATE \"C\" NOT NULL,"
     " hash bytea NOT NULL,"
     " key_id bigint NOT NULL,"
     " created bigint NOT NULL,"
@@ -882,7 +883,8 @@ pg_factor_list(void *impl, const char *account, mfa_factor_cb cb, void *arg)
 static mfa_rc
 pg_factor_each(void *impl, mfa_factor_cb cb, void *arg)
 {
-    char last[MFA_FACTOR_ID_LEN + 1] = "";
+    char account[MFA_ACCOUNT_MAX + 1] = "", id[MFA_FACTOR_ID_LEN + 1] = "";
+    int64_t created = INT64_MIN;
     PGresult *r;
     mfa_rc rc;
     int n;
@@ -891,12 +893,17 @@ pg_factor_each(void *impl, mfa_factor_cb cb, void *arg)
         pg_params p = {0};
         int ok = 1;
 
-        p_text(&p, last);
+        p_text(&p, account);
+        p_int(&p, created);
+        p_text(&p, id);
         if ((rc = run1(impl, ST_FACTOR_EACH, &p, &r)) != MFA_OK)
             return rc;
         n = PQntuples(r);
-        if (n > 0)
-            get_text(r, n - 1, 0, last, sizeof(last), &ok);
+        if (n > 0) {
+            get_text(r, n - 1, 1, account, sizeof(account), &ok);
+            created = get_i64(r, n - 1, 11, &ok);
+            get_text(r, n - 1, 0, id, sizeof(id), &ok);
+        }
         rc = ok ? each_row(r, cb, arg) : MFA_ERR_CORRUPT;
         PQclear(r);
     } while (rc == MFA_OK && n == atoi(PG_EACH_BATCH));
