@@ -1,0 +1,643 @@
+/* otpauth:// URIs: exact output, tolerant parsing, every error class, and
+ * the round-trip property parse(format(x)) == x. */
+#include <inttypes.h>
+
+#include <sodium.h>
+
+#include <mfa.h>
+
+#include "testutil.h"
+
+#define RFC_B32 "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" /* "12345678901234567890" */
+#define RFC_B32_32 "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA"
+
+static mfa_secret_t *
+rfc_secret(void)
+{
+    mfa_secret_t *s = NULL;
+    ck_assert_int_eq(mfa_secret_from_base32(&s, RFC_B32, 0), MFA_OK);
+    return s;
+}
+
+/* Format a URI for profile/issuer/account and compare with want. */
+static void
+expect_format(const mfa_profile_t *p, const char *issuer, const char *account,
+              unsigned flags, const char *want)
+{
+    mfa_secret_t *s = rfc_secret();
+    mfa_uri_t *u = NULL;
+    char *text = NULL;
+
+    ck_assert_int_eq(mfa_uri_new(&u, p, s, issuer, account), MFA_OK);
+    ck_assert_int_eq(mfa_uri_format(u, flags, &text), MFA_OK);
+    ck_assert_str_eq(text, want);
+    mfa_string_free(&text);
+    mfa_uri_free(&u);
+    ck_assert_ptr_null(u);
+    mfa_secret_free(&s);
+}
+
+START_TEST(format_exact)
+{
+    mfa_profile_t *c = NULL;
+
+    expect_format(NULL, "Example Co", "alice@example.com", 0,
+                  "otpauth://totp/Example%20Co:alice%40example.com?secret=" RFC_B32
+                  "&issuer=Example%20Co");
+    expect_format(mfa_profile_default(), "Example Co", "alice@example.com",
+                  MFA_URI_EXPLICIT,
+                  "otpauth://totp/Example%20Co:alice%40example.com?secret=" RFC_B32
+                  "&issuer=Example%20Co&algorithm=SHA1&digits=6&period=30");
+    /* UTF-8, and '+' never stands for a space */
+    expect_format(NULL, "Soci\xc3\xa9t\xc3\xa9 G+", "zo\xc3\xab", 0,
+                  "otpauth://totp/Soci%C3%A9t%C3%A9%20G%2B:zo%C3%AB?secret=" RFC_B32
+                  "&issuer=Soci%C3%A9t%C3%A9%20G%2B");
+    expect_format(NULL, "", "alice", 0, "otpauth://totp/alice?secret=" RFC_B32);
+    expect_format(NULL, NULL, "a-b.c_d~e", 0,
+                  "otpauth://totp/a-b.c_d~e?secret=" RFC_B32);
+    expect_format(NULL, "A&B?C#D%E/F=G", "\"q\" 'x'", 0,
+                  "otpauth://totp/A%26B%3FC%23D%25E%2FF%3DG:%22q%22%20%27x%27"
+                  "?secret=" RFC_B32 "&issuer=A%26B%3FC%23D%25E%2FF%3DG");
+
+    ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA256, 8, 60, 32),
+                     MFA_OK);
+    expect_format(c, "X", "y", 0,
+                  "otpauth://totp/X:y?secret=" RFC_B32
+                  "&issuer=X&algorithm=SHA256&digits=8&period=60");
+    mfa_profile_free(&c);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA512, 6, 30, 0),
+                     MFA_OK);
+    expect_format(c, "X", "y", 0,
+                  "otpauth://totp/X:y?secret=" RFC_B32
+                  "&issuer=X&algorithm=SHA512");
+    mfa_profile_free(&c);
+    ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_HOTP, MFA_SHA1, 6, 30, 20),
+                     MFA_OK);
+    expect_format(c, "X", "y", 0,
+                  "otpauth://hotp/X:y?secret=" RFC_B32 "&issuer=X&counter=0");
+    mfa_profile_free(&c);
+}
+END_TEST
+
+START_TEST(format_counter_image)
+{
+    mfa_secret_t *s = rfc_secret();
+    mfa_profile_t *c = NULL;
+    mfa_uri_t *u = NULL;
+    char *text = NULL;
+
+    ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_HOTP, MFA_SHA1, 6, 30, 20),
+                     MFA_OK);
+    ck_assert_int_eq(mfa_uri_new(&u, c, s, "X", "y"), MFA_OK);
+    ck_assert_int_eq(mfa_uri_set_counter(u, UINT64_MAX), MFA_OK);
+    ck_assert_int_eq(mfa_uri_set_image(u, "https://example.com/logo.png"),
+                     MFA_OK);
+    ck_assert_str_eq(mfa_uri_image(u), "https://example.com/logo.png");
+    ck_assert_int_eq(mfa_uri_format(u, MFA_URI_EXPLICIT, &text), MFA_OK);
+    /* no period for HOTP, even explicit */
+    ck_assert_str_eq(text, "otpauth://hotp/X:y?secret=" RFC_B32
+                           "&issuer=X&algorithm=SHA1&digits=6"
+                           "&counter=18446744073709551615"
+                           "&image=https://example.com/logo.png");
+    mfa_string_free(&text);
+    ck_assert_int_eq(mfa_uri_set_image(u, NULL), MFA_OK);
+    ck_assert_ptr_null(mfa_uri_image(u));
+    ck_assert_int_eq(mfa_uri_set_image(u, "http://example.com/logo.png"),
+                     MFA_ERR_IMAGE_URL);
+    ck_assert_int_eq(mfa_uri_set_image(u, "javascript:alert(1)"),
+                     MFA_ERR_IMAGE_URL);
+    ck_assert_int_eq(mfa_uri_set_image(u, "https://"), MFA_ERR_IMAGE_URL);
+    ck_assert_int_eq(mfa_uri_set_image(u, "https://a b/"), MFA_ERR_IMAGE_URL);
+    ck_assert_int_eq(mfa_uri_set_image(u, "https://a/\n"),
+                     MFA_ERR_CONTROL_CHAR);
+    {
+        char longurl[MFA_IMAGE_MAX + 2];
+        memcpy(longurl, "https://", 8);
+        memset(longurl + 8, 'a', sizeof(longurl) - 9);
+        longurl[sizeof(longurl) - 1] = '\0';
+        ck_assert_int_eq(mfa_uri_set_image(u, longurl), MFA_ERR_TOO_LONG);
+        longurl[sizeof(longurl) - 2] = '\0';
+        ck_assert_int_eq(mfa_uri_set_image(u, longurl), MFA_OK);
+    }
+    mfa_uri_free(&u);
+    mfa_profile_free(&c);
+
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, s, "X", "y"), MFA_OK);
+    ck_assert_int_eq(mfa_uri_set_counter(u, 5), MFA_ERR_TYPE);
+    ck_assert_int_eq(mfa_uri_format(u, 0x10, &text), MFA_ERR_INVALID);
+    ck_assert_ptr_null(text);
+    mfa_uri_free(&u);
+    mfa_uri_free(&u);
+    mfa_uri_free(NULL);
+    mfa_secret_free(&s);
+}
+END_TEST
+
+START_TEST(new_errors)
+{
+    mfa_secret_t *s = rfc_secret();
+    mfa_uri_t *u = NULL;
+    char big[MFA_ACCOUNT_MAX + 2];
+    static const struct {
+        const char *issuer, *account;
+        mfa_rc rc;
+    } cases[] = {
+        {"Big:Corp", "alice", MFA_ERR_COLON},
+        {"Big", "alice:1", MFA_ERR_COLON},
+        {"Big\xc3\x28", "alice", MFA_ERR_UTF8},       /* bad continuation */
+        {"Big", "\xc0\xaf", MFA_ERR_UTF8},            /* overlong '/' */
+        {"Big", "\xed\xa0\x80", MFA_ERR_UTF8},        /* surrogate */
+        {"Big", "\xf4\x90\x80\x80", MFA_ERR_UTF8},    /* above U+10FFFF */
+        {"Big", "caf\xc3", MFA_ERR_UTF8},             /* truncated */
+        {"Big\t", "alice", MFA_ERR_CONTROL_CHAR},
+        {"Big", "al\x7fice", MFA_ERR_CONTROL_CHAR},
+        {"Big", "al\xc2\x85ice", MFA_ERR_CONTROL_CHAR}, /* C1 NEL */
+        {"Big", "", MFA_ERR_EMPTY},
+        {"Big", " alice", MFA_ERR_LEADING_SPACE},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        u = (mfa_uri_t *)&u;
+        ck_assert_msg(mfa_uri_new(&u, NULL, s, cases[i].issuer,
+                                  cases[i].account) == cases[i].rc,
+                      "case %zu", i);
+        ck_assert_ptr_null(u);
+    }
+    memset(big, 'a', sizeof(big));
+    big[MFA_ISSUER_MAX + 1] = '\0';
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, s, big, "a"), MFA_ERR_TOO_LONG);
+    big[MFA_ISSUER_MAX] = '\0';
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, s, big, "a"), MFA_OK);
+    mfa_uri_free(&u);
+    memset(big, 'a', sizeof(big));
+    big[MFA_ACCOUNT_MAX + 1] = '\0';
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, s, "I", big), MFA_ERR_TOO_LONG);
+    big[MFA_ACCOUNT_MAX] = '\0';
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, s, "I", big), MFA_OK);
+    mfa_uri_free(&u);
+    /* a trailing space and inner spaces are fine */
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, s, " I ", "a b "), MFA_OK);
+    mfa_uri_free(&u);
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, NULL, "I", "a"), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_uri_new(&u, NULL, s, "I", NULL), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_uri_new(NULL, NULL, s, "I", "a"), MFA_ERR_INVALID);
+    mfa_secret_free(&s);
+}
+END_TEST
+
+/* Parse text, expect MFA_OK with exactly these warnings. */
+static mfa_uri_t *
+parse_ok(const char *text, unsigned want_warn)
+{
+    mfa_uri_t *u = NULL;
+    unsigned warn = 0xffff;
+    mfa_rc rc = mfa_uri_parse(text, &u, &warn);
+
+    ck_assert_msg(rc == MFA_OK, "%s: %s", text, mfa_strerror_name(rc));
+    ck_assert_msg(warn == want_warn, "%s: warnings %#x, want %#x", text, warn,
+                  want_warn);
+    return u;
+}
+
+START_TEST(parse_real_world)
+{
+    mfa_uri_t *u;
+
+    /* Google's key URI format example: a 10-byte secret */
+    u = parse_ok("otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP"
+                 "&issuer=Example",
+                 MFA_URI_WARN_SHORT_SECRET);
+    ck_assert_str_eq(mfa_uri_issuer(u), "Example");
+    ck_assert_str_eq(mfa_uri_account(u), "alice@google.com");
+    ck_assert_uint_eq(mfa_secret_len(mfa_uri_secret(u)), 10);
+    ck_assert_int_eq(mfa_uri_type(u), MFA_TOTP);
+    ck_assert_int_eq(mfa_uri_algorithm(u), MFA_SHA1);
+    ck_assert_uint_eq(mfa_uri_digits(u), 6);
+    ck_assert_uint_eq(mfa_uri_period(u), 30);
+    ck_assert_ptr_null(mfa_uri_image(u));
+    mfa_uri_free(&u);
+
+    u = parse_ok("otpauth://totp/ACME%20Co:john.doe@email.com?secret="
+                 "HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ&issuer=ACME%20Co"
+                 "&algorithm=SHA1&digits=6&period=30",
+                 0);
+    ck_assert_str_eq(mfa_uri_issuer(u), "ACME Co");
+    ck_assert_str_eq(mfa_uri_account(u), "john.doe@email.com");
+    mfa_uri_free(&u);
+
+    /* %3A separator, space after it (allowed by Google's format) */
+    u = parse_ok("otpauth://totp/ACME%3A%20bob?secret=" RFC_B32
+                 "&issuer=ACME",
+                 MFA_URI_WARN_ENCODED_COLON);
+    ck_assert_str_eq(mfa_uri_issuer(u), "ACME");
+    ck_assert_str_eq(mfa_uri_account(u), "bob");
+    mfa_uri_free(&u);
+    u = parse_ok("otpauth://totp/ACME%3a  bob?secret=" RFC_B32 "&issuer=ACME",
+                 MFA_URI_WARN_ENCODED_COLON);
+    ck_assert_str_eq(mfa_uri_account(u), "bob");
+    mfa_uri_free(&u);
+
+    /* issuer from one side only */
+    u = parse_ok("otpauth://totp/bob?secret=" RFC_B32 "&issuer=Foo%20Bar",
+                 MFA_URI_WARN_ISSUER_PARAM_ONLY);
+    ck_assert_str_eq(mfa_uri_issuer(u), "Foo Bar");
+    ck_assert_str_eq(mfa_uri_account(u), "bob");
+    mfa_uri_free(&u);
+    u = parse_ok("otpauth://totp/Foo:bob?secret=" RFC_B32,
+                 MFA_URI_WARN_ISSUER_PREFIX_ONLY);
+    ck_assert_str_eq(mfa_uri_issuer(u), "Foo");
+    mfa_uri_free(&u);
+    u = parse_ok("otpauth://totp/bob?secret=" RFC_B32, 0);
+    ck_assert_str_eq(mfa_uri_issuer(u), "");
+    mfa_uri_free(&u);
+
+    /* padded, lowercase secret; lowercase algorithm */
+    u = parse_ok("otpauth://totp/I:a?secret=gezdgnbvgy3tqojqgezdgnbvgy%3D%3D%3D%3D%3D%3D"
+                 "&issuer=I&algorithm=sha256",
+                 MFA_URI_WARN_PADDED_SECRET | MFA_URI_WARN_LOWERCASE_SECRET |
+                     MFA_URI_WARN_LOWERCASE_ALGORITHM);
+    ck_assert_uint_eq(mfa_secret_len(mfa_uri_secret(u)), 16);
+    ck_assert_mem_eq(mfa_secret_bytes(mfa_uri_secret(u)), "1234567890123456", 16);
+    ck_assert_int_eq(mfa_uri_algorithm(u), MFA_SHA256);
+    mfa_uri_free(&u);
+    u = parse_ok("otpauth://totp/I:a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY======"
+                 "&issuer=I&algorithm=Sha512",
+                 MFA_URI_WARN_PADDED_SECRET | MFA_URI_WARN_LOWERCASE_ALGORITHM);
+    ck_assert_int_eq(mfa_uri_algorithm(u), MFA_SHA512);
+    mfa_uri_free(&u);
+
+    /* '+' is kept literally, as apps show it, with a warning */
+    u = parse_ok("otpauth://totp/Big+Corp:al+ice?secret=" RFC_B32
+                 "&issuer=Big+Corp",
+                 MFA_URI_WARN_PLUS_SPACE);
+    ck_assert_str_eq(mfa_uri_issuer(u), "Big+Corp");
+    ck_assert_str_eq(mfa_uri_account(u), "al+ice");
+    mfa_uri_free(&u);
+
+    /* unknown parameters, a trailing '&', raw UTF-8 and spaces, case of
+     * scheme and type, parameters in any order, a fragment */
+    u = parse_ok("OTPAUTH://TOTP/Caf\xc3\xa9 Z:z\xc3\xb6\x65?foo=bar&period=60&"
+                 "digits=8&algorithm=SHA512&issuer=Caf%C3%A9%20Z&color=&secret="
+                 RFC_B32 "&#frag",
+                 0);
+    ck_assert_str_eq(mfa_uri_issuer(u), "Caf\xc3\xa9 Z");
+    ck_assert_str_eq(mfa_uri_account(u), "z\xc3\xb6\x65");
+    ck_assert_uint_eq(mfa_uri_digits(u), 8);
+    ck_assert_uint_eq(mfa_uri_period(u), 60);
+    ck_assert_int_eq(mfa_uri_algorithm(u), MFA_SHA512);
+    mfa_uri_free(&u);
+
+    /* HOTP with its counter; a counter on a TOTP URI is ignored */
+    u = parse_ok("otpauth://hotp/I:a?secret=" RFC_B32 "&issuer=I&counter=42", 0);
+    ck_assert_int_eq(mfa_uri_type(u), MFA_HOTP);
+    ck_assert_uint_eq(mfa_uri_counter(u), 42);
+    mfa_uri_free(&u);
+    u = parse_ok("otpauth://totp/I:a?secret=" RFC_B32 "&issuer=I&counter=x", 0);
+    ck_assert_uint_eq(mfa_uri_counter(u), 0);
+    mfa_uri_free(&u);
+
+    u = parse_ok("otpauth://totp/I:a?secret=" RFC_B32 "&issuer=I&image="
+                 "https%3A%2F%2Fexample.com%2Fa.png%3Fs%3D1",
+                 0);
+    ck_assert_str_eq(mfa_uri_image(u), "https://example.com/a.png?s=1");
+    mfa_uri_free(&u);
+    /* the warnings pointer may be NULL */
+    ck_assert_int_eq(mfa_uri_parse("otpauth://totp/a?secret=" RFC_B32, &u, NULL),
+                     MFA_OK);
+    mfa_uri_free(&u);
+}
+END_TEST
+
+START_TEST(parse_errors)
+{
+    static const struct {
+        const char *text;
+        mfa_rc rc;
+    } cases[] = {
+        {"http://totp/I:a?secret=" RFC_B32, MFA_ERR_URI_SCHEME},
+        {"otpauth:/totp/I:a?secret=" RFC_B32, MFA_ERR_URI_SCHEME},
+        {"otpauth//totp/I:a?secret=" RFC_B32, MFA_ERR_URI_SCHEME},
+        {"", MFA_ERR_URI_SCHEME},
+        {"otpauth://motp/I:a?secret=" RFC_B32, MFA_ERR_URI_TYPE},
+        {"otpauth://totpx/I:a?secret=" RFC_B32, MFA_ERR_URI_TYPE},
+        {"otpauth://steam/I:a?secret=" RFC_B32, MFA_ERR_URI_TYPE},
+        {"otpauth://", MFA_ERR_URI_TYPE},
+        {"otpauth://totp?secret=" RFC_B32, MFA_ERR_URI_LABEL},
+        {"otpauth://totp/?secret=" RFC_B32, MFA_ERR_URI_LABEL},
+        {"otpauth://totp/:a?secret=" RFC_B32, MFA_ERR_URI_LABEL},
+        {"otpauth://totp/I:?secret=" RFC_B32, MFA_ERR_URI_LABEL},
+        {"otpauth://totp/I:%20?secret=" RFC_B32, MFA_ERR_URI_LABEL},
+        {"otpauth://totp/I:a:b?secret=" RFC_B32, MFA_ERR_URI_LABEL},
+        {"otpauth://totp/I:a%3Ab?secret=" RFC_B32, MFA_ERR_URI_LABEL},
+        {"otpauth://totp/I:a", MFA_ERR_URI_SECRET},
+        {"otpauth://totp/I:a?issuer=I", MFA_ERR_URI_SECRET},
+        {"otpauth://totp/I:a?secret=&issuer=I", MFA_ERR_URI_SECRET},
+        {"otpauth://totp/I:a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1",
+         MFA_ERR_URI_SECRET},
+        {"otpauth://totp/I:a?secret=GEZDGNBVGY3TQOJQGEZDGNBVG",
+         MFA_ERR_URI_SECRET},
+        {"otpauth://totp/I:a?secret=GEZDGNBVGY3TQOJQ=GEZDGNBVGY3TQOJQ",
+         MFA_ERR_URI_SECRET},
+        {"otpauth://totp/I:a?secret=GEZDGNBVGY3TQOI", MFA_ERR_SECRET_SHORT},
+        {"otpauth://totp/I:a?secret=" RFC_B32 RFC_B32 RFC_B32 RFC_B32 "GE",
+         MFA_ERR_SECRET_LONG},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&digits=5", MFA_ERR_DIGITS},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&digits=11", MFA_ERR_DIGITS},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&digits=0", MFA_ERR_DIGITS},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&digits=six", MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&digits=-6", MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&digits=", MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&period=0", MFA_ERR_PERIOD},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&period=86401", MFA_ERR_PERIOD},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&period=99999999999999999999999",
+         MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&period=30s", MFA_ERR_URI_PARAM},
+        {"otpauth://hotp/I:a?secret=" RFC_B32, MFA_ERR_URI_COUNTER},
+        {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=", MFA_ERR_URI_COUNTER},
+        {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=-1", MFA_ERR_URI_COUNTER},
+        {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=18446744073709551616",
+         MFA_ERR_URI_COUNTER},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&secret=" RFC_B32,
+         MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer=I&issuer=I",
+         MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&digits=6&digits=6",
+         MFA_ERR_URI_PARAM},
+        {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=1&counter=2",
+         MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer", MFA_ERR_URI_PARAM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer=J", MFA_ERR_URI_ISSUER},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer=i", MFA_ERR_URI_ISSUER},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer=", MFA_ERR_URI_ISSUER},
+        {"otpauth://totp/I%20:a?secret=" RFC_B32 "&issuer=I", MFA_ERR_URI_ISSUER},
+        {"otpauth://totp/a?secret=" RFC_B32 "&issuer=I%3AJ", MFA_ERR_COLON},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=MD5", MFA_ERR_ALGORITHM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=SHA-1",
+         MFA_ERR_ALGORITHM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=SHA224",
+         MFA_ERR_ALGORITHM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=", MFA_ERR_ALGORITHM},
+        {"otpauth://totp/I:a%zz?secret=" RFC_B32, MFA_ERR_URI_ENCODING},
+        {"otpauth://totp/I:a%4?secret=" RFC_B32, MFA_ERR_URI_ENCODING},
+        {"otpauth://totp/I:a%?secret=" RFC_B32, MFA_ERR_URI_ENCODING},
+        {"otpauth://totp/a?secret=" RFC_B32 "&issuer=%G0", MFA_ERR_URI_ENCODING},
+        {"otpauth://totp/I:a%C3%28?secret=" RFC_B32, MFA_ERR_UTF8},
+        {"otpauth://totp/I:a%ED%A0%80?secret=" RFC_B32, MFA_ERR_UTF8},
+        {"otpauth://totp/I:a\xff?secret=" RFC_B32, MFA_ERR_UTF8},
+        {"otpauth://totp/I:a%0A?secret=" RFC_B32, MFA_ERR_CONTROL_CHAR},
+        {"otpauth://totp/I:a%00?secret=" RFC_B32, MFA_ERR_CONTROL_CHAR},
+        {"otpauth://totp/I:a\n?secret=" RFC_B32, MFA_ERR_CONTROL_CHAR},
+        {"otpauth://totp/a?secret=" RFC_B32 "&issuer=%C2%9B", MFA_ERR_CONTROL_CHAR},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&image=http%3A%2F%2Fx.org%2Fa.png",
+         MFA_ERR_IMAGE_URL},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&image=data:image/png;base64,AA",
+         MFA_ERR_IMAGE_URL},
+        {"otpauth://totp/%20a?secret=" RFC_B32, MFA_ERR_LEADING_SPACE},
+    };
+    mfa_uri_t *u;
+    unsigned warn;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mfa_rc rc;
+
+        u = (mfa_uri_t *)&warn;
+        warn = 0xffff;
+        rc = mfa_uri_parse(cases[i].text, &u, &warn);
+        ck_assert_msg(rc == cases[i].rc, "%s: got %s, want %s", cases[i].text,
+                      mfa_strerror_name(rc), mfa_strerror_name(cases[i].rc));
+        ck_assert_ptr_null(u);
+        ck_assert_uint_eq(warn, 0);
+    }
+    ck_assert_int_eq(mfa_uri_parse(NULL, &u, &warn), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_uri_parse("otpauth://totp/a?secret=" RFC_B32, NULL,
+                                   &warn),
+                     MFA_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(parse_limits)
+{
+    char text[MFA_URI_MAX + 64];
+    char field[3 * MFA_ACCOUNT_MAX + 8];
+    mfa_uri_t *u = NULL;
+    size_t n;
+
+    /* a valid URI padded with an unknown parameter to exactly the limit */
+    n = (size_t)snprintf(text, sizeof(text), "otpauth://totp/I:a?secret=" RFC_B32
+                                             "&x=");
+    memset(text + n, 'y', MFA_URI_MAX - n);
+    text[MFA_URI_MAX] = '\0';
+    ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_OK);
+    mfa_uri_free(&u);
+    text[MFA_URI_MAX] = 'y';
+    text[MFA_URI_MAX + 1] = '\0';
+    ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_ERR_URI_TOO_LONG);
+    ck_assert_ptr_null(u);
+
+    /* text fields: the limits are in decoded UTF-8 bytes */
+    memset(field, 0, sizeof(field));
+    for (size_t i = 0; i < MFA_ISSUER_MAX / 2; i++)
+        memcpy(field + 6 * i, "%C3%A9", 6); /* é, 2 bytes */
+    snprintf(text, sizeof(text), "otpauth://totp/%s:a?secret=" RFC_B32, field);
+    ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_OK);
+    ck_assert_uint_eq(strlen(mfa_uri_issuer(u)), MFA_ISSUER_MAX);
+    mfa_uri_free(&u);
+    snprintf(text, sizeof(text), "otpauth://totp/%sx:a?secret=" RFC_B32, field);
+    ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_ERR_TOO_LONG);
+    snprintf(text, sizeof(text), "otpauth://totp/a?secret=" RFC_B32
+                                 "&issuer=%sx", field);
+    ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_ERR_TOO_LONG);
+    memset(field, 'b', MFA_ACCOUNT_MAX + 1);
+    field[MFA_ACCOUNT_MAX + 1] = '\0';
+    snprintf(text, sizeof(text), "otpauth://totp/I:%s?secret=" RFC_B32, field);
+    ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_ERR_TOO_LONG);
+    field[MFA_ACCOUNT_MAX] = '\0';
+    snprintf(text, sizeof(text), "otpauth://totp/I:%s?secret=" RFC_B32, field);
+    ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_OK);
+    mfa_uri_free(&u);
+}
+END_TEST
+
+START_TEST(to_otp_codes)
+{
+    mfa_uri_t *u = NULL;
+    mfa_otp_t *o = NULL;
+    char code[MFA_CODE_BUFSIZE];
+
+    /* RFC 6238 appendix B, T = 59 */
+    u = parse_ok("otpauth://totp/I:a?secret=" RFC_B32 "&issuer=I&digits=8", 0);
+    ck_assert_int_eq(mfa_uri_to_otp(u, &o), MFA_OK);
+    ck_assert_int_eq(mfa_otp_totp(o, 59, code, sizeof(code)), MFA_OK);
+    ck_assert_str_eq(code, "94287082");
+    mfa_otp_free(&o);
+    mfa_uri_free(&u);
+    u = parse_ok("otpauth://totp/I:a?secret=" RFC_B32_32
+                 "&issuer=I&digits=8&algorithm=SHA256",
+                 0);
+    ck_assert_int_eq(mfa_uri_to_otp(u, &o), MFA_OK);
+    ck_assert_int_eq(mfa_otp_totp(o, 59, code, sizeof(code)), MFA_OK);
+    ck_assert_str_eq(code, "46119246");
+    mfa_otp_free(&o);
+    mfa_uri_free(&u);
+    /* RFC 4226 appendix D, counter 5 */
+    u = parse_ok("otpauth://hotp/I:a?secret=" RFC_B32 "&issuer=I&counter=5", 0);
+    ck_assert_int_eq(mfa_uri_to_otp(u, &o), MFA_OK);
+    ck_assert_int_eq(mfa_otp_type_get(o), MFA_HOTP);
+    ck_assert_uint_eq(mfa_otp_counter(o), 5);
+    ck_assert_int_eq(mfa_otp_hotp(o, 5, code, sizeof(code)), MFA_OK);
+    ck_assert_str_eq(code, "254676");
+    mfa_otp_free(&o);
+    mfa_uri_free(&u);
+    ck_assert_int_eq(mfa_uri_to_otp(NULL, &o), MFA_ERR_INVALID);
+}
+END_TEST
+
+/* ---- round-trip property ------------------------------------------------ */
+
+static uint64_t rng_state;
+
+static uint32_t
+rnd(uint32_t n)
+{
+    /* xorshift64*: reproducible from the printed seed */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 2685821657736338717ull) >> 32) % n;
+}
+
+static const char *const pieces[] = {
+    "a", "Z", "0", " ", "&", "?", "#", "%", "+", "/", "=", "@", "\"", "'",
+    "-", ".", "_", "~", "!", "*", "(", ")", ";", ",", "[", "]", "<", ">",
+    "\\", "%20", "%3A", "\xc3\xa9", "\xc3\xbc", "\xc3\x9f", "\xe6\x97\xa5",
+    "\xe6\x9c\xac", "\xd0\x96", "\xd7\x90", "\xf0\x9f\x98\x80",
+    "\xf0\x9f\x94\x90", "\xe2\x82\xac", "\xef\xbb\xbf", "Acme", "example.com",
+};
+
+/* Random text of at most max bytes, no colon, no control character. */
+static void
+random_text(char *out, size_t max, int allow_empty, int no_leading_space)
+{
+    size_t len = 0, want = rnd(4) == 0 ? max : rnd((uint32_t)max + 1);
+
+    out[0] = '\0';
+    for (;;) {
+        const char *p = pieces[rnd(sizeof(pieces) / sizeof(pieces[0]))];
+        size_t pl = strlen(p);
+        if (len + pl > want)
+            break;
+        if (len == 0 && no_leading_space && p[0] == ' ')
+            continue;
+        memcpy(out + len, p, pl + 1);
+        len += pl;
+    }
+    if (len == 0 && !allow_empty)
+        memcpy(out, "x", 2);
+}
+
+START_TEST(round_trip_property)
+{
+    const char *seed_env = getenv("MFA_TEST_SEED");
+    uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : 20240611u;
+    int checked = 0;
+
+    rng_state = seed | 1;
+    for (int iter = 0; iter < 5000; iter++) {
+        char issuer[MFA_ISSUER_MAX + 1], account[MFA_ACCOUNT_MAX + 1];
+        char image[MFA_IMAGE_MAX + 1];
+        static const mfa_algorithm algs[] = {MFA_SHA1, MFA_SHA256, MFA_SHA512};
+        mfa_otp_type type = rnd(3) == 0 ? MFA_HOTP : MFA_TOTP;
+        mfa_algorithm alg = rnd(2) ? MFA_SHA1 : algs[rnd(3)];
+        unsigned digits = rnd(2) ? 6 : 6 + rnd(5);
+        uint32_t period = rnd(2) ? 30 : 1 + rnd(MFA_PERIOD_MAX);
+        size_t slen = rnd(3) ? 20 : 10 + rnd(55);
+        uint64_t counter = ((uint64_t)rnd(UINT32_MAX) << 32) | rnd(UINT32_MAX);
+        uint8_t key[MFA_SECRET_MAX];
+        mfa_profile_t *p = NULL;
+        mfa_secret_t *s = NULL;
+        mfa_uri_t *u = NULL, *v = NULL;
+        char *text = NULL, *text2 = NULL;
+        unsigned warn = 0, flags = rnd(2) ? MFA_URI_EXPLICIT : 0;
+        int with_image = rnd(4) == 0;
+        mfa_rc rc;
+
+        random_text(issuer, MFA_ISSUER_MAX, 1, 0);
+        random_text(account, MFA_ACCOUNT_MAX, 0, 1);
+        if (with_image) {
+            snprintf(image, sizeof(image), "https://img.example/");
+            random_text(image + 20, 120, 1, 0);
+            for (char *c = image; *c; c++)
+                if (*c == ' ')
+                    *c = '_'; /* spaces are not allowed in the URL */
+        }
+        for (size_t i = 0; i < slen; i++)
+            key[i] = (uint8_t)rnd(256);
+        ck_assert_int_eq(mfa_profile_custom_new(&p, type, alg, digits, period,
+                                                20),
+                         MFA_OK);
+        ck_assert_int_eq(mfa_secret_import(&s, key, slen, MFA_SECRET_LEGACY),
+                         MFA_OK);
+        ck_assert_int_eq(mfa_uri_new(&u, p, s, issuer, account), MFA_OK);
+        if (type == MFA_HOTP)
+            ck_assert_int_eq(mfa_uri_set_counter(u, counter), MFA_OK);
+        if (with_image)
+            ck_assert_int_eq(mfa_uri_set_image(u, image), MFA_OK);
+        ck_assert_int_eq(mfa_uri_format(u, flags, &text), MFA_OK);
+        /* what apps need: ASCII only, no raw space or '+', one ':' at most
+         * in the label */
+        for (const char *c = text; *c; c++)
+            ck_assert_msg(*c > 0x20 && *c < 0x7f && *c != '+', "%s", text);
+
+        rc = mfa_uri_parse(text, &v, &warn);
+        ck_assert_msg(rc == MFA_OK, "seed %" PRIu64 " iter %d: %s: %s", seed,
+                      iter, text, mfa_strerror_name(rc));
+        ck_assert_uint_eq(warn, slen < 16 ? MFA_URI_WARN_SHORT_SECRET : 0);
+        ck_assert_str_eq(mfa_uri_issuer(v), issuer);
+        ck_assert_str_eq(mfa_uri_account(v), account);
+        ck_assert_int_eq(mfa_uri_type(v), type);
+        ck_assert_int_eq(mfa_uri_algorithm(v), alg);
+        ck_assert_uint_eq(mfa_uri_digits(v), digits);
+        if (type == MFA_TOTP)
+            ck_assert_uint_eq(mfa_uri_period(v), period);
+        else
+            ck_assert_uint_eq(mfa_uri_counter(v), counter);
+        ck_assert_uint_eq(mfa_secret_len(mfa_uri_secret(v)), slen);
+        ck_assert_mem_eq(mfa_secret_bytes(mfa_uri_secret(v)), key, slen);
+        if (with_image)
+            ck_assert_str_eq(mfa_uri_image(v), image);
+        else
+            ck_assert_ptr_null(mfa_uri_image(v));
+        /* and formatting is a fixed point */
+        ck_assert_int_eq(mfa_uri_format(v, flags, &text2), MFA_OK);
+        ck_assert_str_eq(text, text2);
+        checked++;
+
+        mfa_string_free(&text);
+        mfa_string_free(&text2);
+        mfa_uri_free(&u);
+        mfa_uri_free(&v);
+        mfa_secret_free(&s);
+        mfa_profile_free(&p);
+    }
+    ck_assert_int_eq(checked, 5000);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("uri");
+    TCase *tc = tcase_create("uri");
+
+    tcase_add_test(tc, format_exact);
+    tcase_add_test(tc, format_counter_image);
+    tcase_add_test(tc, new_errors);
+    tcase_add_test(tc, parse_real_world);
+    tcase_add_test(tc, parse_errors);
+    tcase_add_test(tc, parse_limits);
+    tcase_add_test(tc, to_otp_codes);
+    tcase_add_test(tc, round_trip_property);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
