@@ -15,6 +15,7 @@
 
 #include <mfa/secret.h>
 
+#include "ct.h"
 #include "internal.h"
 
 size_t
@@ -102,7 +103,13 @@ mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
         ndata += data & 1u;
         vals[i] = (uint8_t)(v & data);
     }
-    /* Only aggregate facts are branched on from here. */
+    /* Only aggregate facts are branched on from here: validity, the
+     * number of data characters (the key's length) and whether separators
+     * or padding occur at all, not where. */
+    MFA_CT_PUBLIC(bad);
+    MFA_CT_PUBLIC(misplaced);
+    MFA_CT_PUBLIC(ndata);
+    MFA_CT_PUBLIC(any_fmt);
     if (bad) {
         rc = MFA_ERR_BASE32_CHAR;
         goto done;

@@ -18,6 +18,7 @@
 
 #include <mfa/otp.h>
 
+#include "ct.h"
 #include "internal.h"
 
 struct mfa_otp {
@@ -623,6 +624,11 @@ mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code, int64_t now,
     mfa_int_otp_scratch_wipe(otp, &ctx);
     want = 0;
 
+    /* the verdict and the step it names are the result: public */
+    MFA_CT_PUBLIC(ok);
+    MFA_CT_PUBLIC(replayed);
+    MFA_CT_PUBLIC(sel_step);
+    MFA_CT_PUBLIC(sel_off);
     if (ok) {
         if (matched_step)
             *matched_step = sel_step;
@@ -662,6 +668,8 @@ mfa_otp_hotp_verify(const mfa_otp_t *otp, const char *code, uint64_t counter,
         ok |= take;
     }
     mfa_int_otp_scratch_wipe(otp, &ctx);
+    MFA_CT_PUBLIC(ok); /* the verdict and the matched counter: public */
+    MFA_CT_PUBLIC(sel);
     if (!ok)
         return MFA_ERR_CODE_WRONG;
     if (sel == UINT64_MAX)
@@ -694,6 +702,8 @@ scan_pair(const mfa_otp_t *o, uint64_t w1, uint64_t w2, uint64_t first,
         prev_eq1 = (i <= n) ? mfa_int_ct_mask_eq64(v, w1) : 0;
     }
     mfa_int_otp_scratch_wipe(o, &ctx);
+    MFA_CT_PUBLIC(ok); /* the verdict and the matched counter: public */
+    MFA_CT_PUBLIC(sel);
     *found = sel;
     return ok != 0;
 }

@@ -199,7 +199,9 @@ mfa_secret_grouped(const mfa_secret_t *s, char **out)
     *out = NULL;
     if ((rc = mfa_secret_base32(s, &plain)) != MFA_OK)
         return rc;
-    n = strlen(plain);
+    /* the length from the secret's size: strlen would branch on each of
+     * the key's characters */
+    n = mfa_base32_encoded_len(s->len);
     if ((g = malloc(n + n / 4 + 1)) == NULL) {
         mfa_string_free(&plain);
         return MFA_ERR_NOMEM;

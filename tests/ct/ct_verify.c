@@ -1,0 +1,437 @@
+/*
+ * Constant-time test in the ctgrind style: run under
+ *   valgrind --error-exitcode=1 --track-origins=yes
+ * (tests/ct/meson.build does).  Secrets (OTP keys, key-ring keys, and so
+ * everything derived from them: expected codes, backup-code hashes,
+ * out-of-band hashes, sealing keys) are marked undefined with
+ * VALGRIND_MAKE_MEM_UNDEFINED before the call; memcheck then reports every
+ * conditional jump and every memory index that depends on them.  The only
+ * values the library makes public are its verdicts, through MFA_CT_PUBLIC
+ * (lib/ct.h), which this build turns on with -DMFA_CT_VALGRIND.
+ *
+ * Each case also checks the functional result (the right code is accepted,
+ * a wrong one refused), so a case cannot pass by computing nothing.  A case
+ * fails when memcheck's error count grows during it.  `--canary` runs a
+ * deliberately leaky comparison instead, which memcheck must catch (the
+ * meson test expects that run to fail).
+ *
+ * Prints "N passed, N failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <valgrind/memcheck.h>
+
+#include <mfa/backup.h>
+#include <mfa/otp.h>
+#include <mfa/secret.h>
+
+#define SECRET(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+#define PUBLIC(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+
+static int case_ok; /* functional checks of the running case */
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            printf("  %s:%d: check failed: %s\n", __FILE__, __LINE__,        \
+                   #cond);                                                   \
+            case_ok = 0;                                                     \
+        }                                                                    \
+    } while (0)
+
+/* The verdict is public: declassify before the test branches on it. */
+static mfa_rc
+verdict(mfa_rc rc)
+{
+    PUBLIC(&rc, sizeof(rc));
+    return rc;
+}
+
+static void
+fill(uint8_t *p, size_t n, uint8_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(seed + 37u * i);
+}
+
+/* ---- OTP -------------------------------------------------------------- */
+
+static mfa_otp_t *
+secret_otp(mfa_algorithm alg, unsigned digits, size_t keylen)
+{
+    uint8_t key[MFA_KEY_MAX];
+    mfa_otp_t *otp = NULL;
+
+    fill(key, keylen, (uint8_t)(alg * 16 + keylen));
+    SECRET(key, keylen);
+    CHECK(verdict(mfa_otp_new(&otp, key, keylen)) == MFA_OK);
+    if (otp != NULL) {
+        CHECK(mfa_otp_set_algorithm(otp, alg) == MFA_OK);
+        CHECK(mfa_otp_set_digits(otp, digits) == MFA_OK);
+    }
+    return otp;
+}
+
+/* The code the user's app shows for counter c: typed, hence public. */
+static void
+typed_code(const mfa_otp_t *otp, uint64_t c, char code[MFA_CODE_BUFSIZE])
+{
+    CHECK(verdict(mfa_otp_hotp(otp, c, code, MFA_CODE_BUFSIZE)) == MFA_OK);
+    PUBLIC(code, MFA_CODE_BUFSIZE);
+}
+
+/* A well-formed code that is not the one at counter c. */
+static void
+wrong_code(const mfa_otp_t *otp, uint64_t c, char code[MFA_CODE_BUFSIZE])
+{
+    typed_code(otp, c, code);
+    code[0] = code[0] == '9' ? '0' : (char)(code[0] + 1);
+}
+
+static void
+totp_case(mfa_algorithm alg, unsigned digits, size_t keylen)
+{
+    const int64_t now = 1111111109;
+    const uint64_t step = (uint64_t)now / 30;
+    mfa_otp_t *otp = secret_otp(alg, digits, keylen);
+    char code[MFA_CODE_BUFSIZE];
+    uint64_t matched = 0;
+    int32_t off = 0;
+
+    if (otp == NULL)
+        return;
+    /* right code now, early and late in the window */
+    for (int d = -2; d <= 2; d++) {
+        typed_code(otp, step + (uint64_t)(int64_t)d, code);
+        CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, MFA_STEP_NONE,
+                                          &matched, &off)) == MFA_OK);
+        PUBLIC(&matched, sizeof(matched));
+        PUBLIC(&off, sizeof(off));
+        CHECK(matched == step + (uint64_t)(int64_t)d && off == d);
+    }
+    /* outside the window, wrong, replayed */
+    typed_code(otp, step + 3, code);
+    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, MFA_STEP_NONE,
+                                      NULL, NULL)) != MFA_OK);
+    wrong_code(otp, step, code);
+    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, MFA_STEP_NONE,
+                                      NULL, NULL)) != MFA_OK);
+    typed_code(otp, step - 1, code);
+    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, (int64_t)step,
+                                      NULL, NULL)) == MFA_ERR_REPLAYED);
+    /* generation itself */
+    CHECK(verdict(mfa_otp_totp(otp, now, code, sizeof(code))) == MFA_OK);
+    mfa_otp_free(&otp);
+}
+
+static void
+ct_totp_sha1(void)
+{
+    totp_case(MFA_SHA1, 6, 20);
+}
+static void
+ct_totp_sha256(void)
+{
+    totp_case(MFA_SHA256, 8, 32);
+}
+static void
+ct_totp_sha512(void)
+{
+    totp_case(MFA_SHA512, 10, 64);
+}
+static void
+ct_totp_longkey(void)
+{
+    /* a key longer than the hash block is hashed first */
+    totp_case(MFA_SHA1, 6, 64);
+}
+
+static void
+ct_hotp(void)
+{
+    mfa_otp_t *otp = secret_otp(MFA_SHA1, 6, 20);
+    char code[MFA_CODE_BUFSIZE];
+    uint64_t next = 0;
+
+    if (otp == NULL)
+        return;
+    CHECK(mfa_otp_set_type(otp, MFA_HOTP) == MFA_OK);
+    for (uint64_t at = 0; at <= 10; at += 5) { /* first, middle, last */
+        typed_code(otp, 100 + at, code);
+        CHECK(verdict(mfa_otp_hotp_verify(otp, code, 100, 10, &next)) ==
+              MFA_OK);
+        PUBLIC(&next, sizeof(next));
+        CHECK(next == 101 + at);
+    }
+    wrong_code(otp, 100, code);
+    CHECK(verdict(mfa_otp_hotp_verify(otp, code, 100, 10, &next)) ==
+          MFA_ERR_CODE_WRONG);
+    mfa_otp_free(&otp);
+}
+
+static void
+ct_resync(void)
+{
+    mfa_otp_t *otp = secret_otp(MFA_SHA1, 6, 20);
+    char c1[MFA_CODE_BUFSIZE], c2[MFA_CODE_BUFSIZE];
+    uint64_t next = 0;
+
+    if (otp == NULL)
+        return;
+    CHECK(mfa_otp_set_type(otp, MFA_HOTP) == MFA_OK);
+    typed_code(otp, 57, c1);
+    typed_code(otp, 58, c2);
+    CHECK(verdict(mfa_otp_hotp_resync(otp, c1, c2, 40, 30, &next)) == MFA_OK);
+    PUBLIC(&next, sizeof(next));
+    CHECK(next == 59);
+    CHECK(verdict(mfa_otp_hotp_resync(otp, c2, c1, 40, 30, &next)) !=
+          MFA_OK);
+    mfa_otp_free(&otp);
+}
+
+/* ---- base32 reading of secrets ------------------------------------------ */
+
+static void
+base32_case(const char *text, size_t want_len, int grouped)
+{
+    char buf[MFA_BASE32_INPUT_MAX + 1];
+    uint8_t out[MFA_BASE32_INPUT_MAX];
+    mfa_secret_t *s = NULL;
+    size_t n = 0, len = strlen(text);
+
+    memcpy(buf, text, len + 1);
+    /* the characters are secret; only the NUL ending them is not */
+    SECRET(buf, len);
+    CHECK(verdict(mfa_base32_decode(buf, out, sizeof(out), &n)) == MFA_OK);
+    PUBLIC(&n, sizeof(n));
+    CHECK(n == want_len);
+    CHECK(verdict(mfa_secret_from_base32(&s, buf, MFA_SECRET_LEGACY)) ==
+          MFA_OK);
+    if (s != NULL) {
+        char *again = NULL;
+        /* and writing it back */
+        CHECK(verdict(grouped ? mfa_secret_grouped(s, &again)
+                              : mfa_secret_base32(s, &again)) == MFA_OK);
+        mfa_string_free(&again);
+    }
+    mfa_secret_free(&s);
+}
+
+static void
+ct_base32(void)
+{
+    base32_case("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 20, 0);
+    base32_case("jbsw y3dp ehpk 3pxp", 10, 1);
+    base32_case("GEZD-GNBV-GY3T-QOJQ-GEZD-GNBV-GY3T-QOJQ======", 20, 0);
+}
+
+/* ---- key ring: backup codes, out-of-band codes, sealing ------------------ */
+
+static mfa_keyring_t *
+secret_ring(void)
+{
+    uint8_t key[MFA_KEYRING_KEYBYTES];
+    mfa_keyring_t *kr = NULL;
+
+    CHECK(mfa_keyring_new(&kr) == MFA_OK);
+    if (kr == NULL)
+        return NULL;
+    for (uint32_t id = 1; id <= 2; id++) {
+        fill(key, sizeof(key), (uint8_t)(0xa0 + id));
+        SECRET(key, sizeof(key));
+        CHECK(verdict(mfa_keyring_add(kr, id, key, id == 2)) == MFA_OK);
+    }
+    return kr;
+}
+
+static void
+ct_backup(void)
+{
+    static const char *typed[4] = {"7K3M-9QXD-2VBN", "ABCD-EFGH-JKMN",
+                                   "0123-4567-89AB", "ZZZZ-YYYY-XXXX"};
+    uint8_t set[4][MFA_BACKUP_HASHBYTES], h[MFA_BACKUP_HASHBYTES];
+    mfa_keyring_t *kr = secret_ring();
+    size_t idx = 99;
+
+    if (kr == NULL)
+        return;
+    for (size_t i = 0; i < 4; i++)
+        CHECK(verdict(mfa_backup_hash(kr, 0, typed[i], set[i])) == MFA_OK);
+    SECRET(set, sizeof(set)); /* stored hashes: secret as the keys */
+    /* a typed code: public text, hashed under a secret key; the match at
+     * the first, a middle and the last position, and none */
+    for (size_t i = 0; i < 4; i += 3) {
+        CHECK(verdict(mfa_backup_hash(kr, 0, typed[i], h)) == MFA_OK);
+        CHECK(verdict(mfa_backup_match(h, (const uint8_t(*)[32])set, 4,
+                                       &idx)) == MFA_OK);
+        PUBLIC(&idx, sizeof(idx));
+        CHECK(idx == i);
+    }
+    /* "7k3m 9qxd 2vbn" folds to the first code */
+    CHECK(verdict(mfa_backup_hash(kr, 0, "7k3m 9qxd 2vbn", h)) == MFA_OK);
+    CHECK(verdict(mfa_backup_match(h, (const uint8_t(*)[32])set, 4, &idx)) ==
+          MFA_OK);
+    CHECK(verdict(mfa_backup_hash(kr, 0, "7K3M-9QXD-2VBP", h)) == MFA_OK);
+    CHECK(verdict(mfa_backup_match(h, (const uint8_t(*)[32])set, 4, &idx)) ==
+          MFA_ERR_CODE_WRONG);
+    mfa_keyring_free(&kr);
+}
+
+static void
+ct_oob(void)
+{
+    mfa_keyring_t *kr = secret_ring();
+    mfa_oob_challenge c;
+    char code[16], wrong[16];
+
+    if (kr == NULL)
+        return;
+    CHECK(verdict(mfa_oob_challenge_new(kr, "alice", "sms", 6, 1000, 0, 0, &c,
+                                        code, sizeof(code))) == MFA_OK);
+    /* the stored hash is secret; the code reaches the user and comes back
+     * typed, public */
+    SECRET(c.hash, sizeof(c.hash));
+    PUBLIC(code, sizeof(code));
+    memcpy(wrong, code, sizeof(code));
+    wrong[5] = wrong[5] == '9' ? '0' : (char)(wrong[5] + 1);
+    CHECK(verdict(mfa_oob_challenge_check(kr, "alice", &c, wrong, 1001)) ==
+          MFA_ERR_CODE_WRONG);
+    CHECK(verdict(mfa_oob_challenge_check(kr, "alice", &c, code, 1002)) ==
+          MFA_OK);
+    CHECK(verdict(mfa_oob_challenge_check(kr, "bob", &c, code, 1003)) ==
+          MFA_ERR_CODE_WRONG);
+    mfa_keyring_free(&kr);
+}
+
+static void
+ct_sealed(void)
+{
+    uint8_t bytes[20], blob[MFA_SEALED_MAX], blob2[MFA_SEALED_MAX];
+    mfa_keyring_t *kr = secret_ring();
+    mfa_secret_t *s = NULL, *back = NULL;
+    size_t len = 0, len2 = 0;
+
+    if (kr == NULL)
+        return;
+    fill(bytes, sizeof(bytes), 7);
+    SECRET(bytes, sizeof(bytes));
+    CHECK(verdict(mfa_secret_import(&s, bytes, sizeof(bytes), 0)) == MFA_OK);
+    CHECK(verdict(mfa_seal(kr, "alice", "f1", s, blob, sizeof(blob), &len)) ==
+          MFA_OK);
+    PUBLIC(&len, sizeof(len));
+    /* the blob is what the database holds: public */
+    PUBLIC(blob, len);
+    CHECK(verdict(mfa_unseal(kr, "alice", "f1", blob, len, &back)) == MFA_OK);
+    CHECK(back != NULL && mfa_secret_len(back) == 20);
+    mfa_secret_free(&back);
+    /* another row, a flipped ciphertext bit, a flipped tag bit */
+    CHECK(verdict(mfa_unseal(kr, "alice", "f2", blob, len, &back)) ==
+          MFA_ERR_SEALED_AUTH);
+    blob[30] ^= 1;
+    CHECK(verdict(mfa_unseal(kr, "alice", "f1", blob, len, &back)) ==
+          MFA_ERR_SEALED_AUTH);
+    blob[30] ^= 1;
+    blob[len - 1] ^= 0x80;
+    CHECK(verdict(mfa_unseal(kr, "alice", "f1", blob, len, &back)) ==
+          MFA_ERR_SEALED_AUTH);
+    blob[len - 1] ^= 0x80;
+    /* resealing under the current key */
+    CHECK(verdict(mfa_reseal(kr, "alice", "f1", blob, len, blob2,
+                             sizeof(blob2), &len2)) == MFA_OK);
+    CHECK(back == NULL);
+    mfa_secret_free(&s);
+    mfa_keyring_free(&kr);
+}
+
+/* ---- the canary ----------------------------------------------------------- */
+
+/* What liboath does: compare codes with an early exit.  memcheck must
+ * report it, or this test proves nothing. */
+__attribute__((noinline)) static int
+leaky_equal(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static void
+ct_canary(void)
+{
+    mfa_otp_t *otp = secret_otp(MFA_SHA1, 6, 20);
+    char expected[MFA_CODE_BUFSIZE];
+
+    if (otp == NULL)
+        return;
+    CHECK(verdict(mfa_otp_hotp(otp, 1, expected, sizeof(expected))) ==
+          MFA_OK);
+    /* expected is still secret here */
+    printf("  leaky comparison says %d\n",
+           leaky_equal(expected, "123456", 6) ? 1 : 0);
+    mfa_otp_free(&otp);
+}
+
+/* ---------------------------------------------------------------------------- */
+
+struct ct_case {
+    const char *name;
+    void (*fn)(void);
+};
+
+static const struct ct_case cases[] = {
+    {"totp-sha1", ct_totp_sha1},     {"totp-sha256", ct_totp_sha256},
+    {"totp-sha512", ct_totp_sha512}, {"totp-long-key", ct_totp_longkey},
+    {"hotp", ct_hotp},               {"hotp-resync", ct_resync},
+    {"base32-secret", ct_base32},    {"backup-codes", ct_backup},
+    {"oob-codes", ct_oob},           {"sealed-secret", ct_sealed},
+};
+
+static int
+run(const struct ct_case *c, unsigned *passed, unsigned *failed)
+{
+    unsigned long before = VALGRIND_COUNT_ERRORS, errors;
+
+    case_ok = 1;
+    c->fn();
+    errors = VALGRIND_COUNT_ERRORS - before;
+    if (case_ok && errors == 0) {
+        printf("ok   %s\n", c->name);
+        (*passed)++;
+        return 1;
+    }
+    printf("FAIL %s: %lu memcheck error(s)%s\n", c->name, errors,
+           case_ok ? "" : ", wrong results");
+    (*failed)++;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    unsigned passed = 0, failed = 0;
+    const char *only = NULL;
+
+    if (!RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "ct: run me under valgrind (memcheck)\n");
+        return 77; /* skipped */
+    }
+    if (sodium_init() < 0)
+        return 1;
+    if (argc > 1 && strcmp(argv[1], "--canary") == 0) {
+        struct ct_case canary = {"canary (must be reported)", ct_canary};
+        run(&canary, &passed, &failed);
+        /* memcheck's exit code is the verdict here */
+        return 0;
+    }
+    if (argc > 1)
+        only = argv[1];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (only == NULL || strcmp(only, cases[i].name) == 0)
+            run(&cases[i], &passed, &failed);
+    printf("%u passed, %u failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
