@@ -340,7 +340,7 @@ mfa_oob_challenge_new(const mfa_keyring_t *kr, const char *account,
     tmp.created = now;
     tmp.expires = now + ttl;
     tmp.attempts_left = attempts;
-    *c = tmp;
+    memcpy(c, &tmp, sizeof(tmp)); /* padding included: no stack bytes */
     memcpy(code, buf, (size_t)digits + 1);
     sodium_memzero(buf, sizeof(buf));
     return MFA_OK;
