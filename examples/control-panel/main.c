@@ -1,0 +1,420 @@
+/*
+ * mfa-control-panel: start-up, options, the libmfa context and the HTTP
+ * daemon.  See docs/control-panel.md.
+ */
+#include "cp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+cp_app cp;
+
+int64_t
+cp_now(void)
+{
+    int64_t now = (int64_t)time(NULL);
+    if (cp.clock_file) {
+        /* Test-only: seconds added to the real clock, re-read every time so
+         * that a test can move time forward without sleeping. */
+        FILE *f = fopen(cp.clock_file, "r");
+        long long off = 0;
+        if (f) {
+            if (fscanf(f, "%lld", &off) != 1)
+                off = 0;
+            fclose(f);
+        }
+        now += (int64_t)off;
+    }
+    return now;
+}
+
+static int64_t
+clock_fn(void *arg)
+{
+    (void)arg;
+    return cp_now();
+}
+
+void
+cp_log(const char *fmt, ...)
+{
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s ", when);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* libmfa's events carry no secret and no code: log them as they are. */
+static void
+on_event(const mfa_event *ev, void *arg)
+{
+    (void)arg;
+    cp_log("event %s account=%s factor=%s rc=%s failures=%u",
+           mfa_event_name(ev->type), ev->account ? ev->account : "-",
+           ev->factor_id ? ev->factor_id : "-", mfa_strerror_name(ev->rc),
+           (unsigned)ev->failures);
+}
+
+/*
+ * The out-of-band sender: where a real deployment hands the text to an SMS
+ * gateway, the demo writes it to the outbox page.  The code goes into the
+ * message only, never into a log line.
+ */
+static mfa_rc
+oob_send(const char *account, const char *purpose, const char *code, void *arg)
+{
+    (void)arg;
+    cp_user u;
+    if (cp_users_get(cp.users, account, &u) != 0)
+        return MFA_ERR_NOT_FOUND;
+    const char *to =
+        strcmp(purpose, "phone-setup") == 0 ? u.phone_pending : u.phone;
+    if (!to[0])
+        return MFA_ERR_NOT_FOUND;
+    char text[160];
+    snprintf(text, sizeof text,
+             "%s: your verification code is %s. It expires in 10 minutes. "
+             "Do not share it.",
+             cp.issuer, code);
+    cp_outbox_add(cp_now(), to, account, text);
+    sodium_memzero(text, sizeof text);
+    cp_log("outbox: text message for %s (%s)", account, purpose);
+    return MFA_OK;
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mfa-control-panel [options]\n"
+            "  --listen ADDR:PORT   address to serve (default "
+            "127.0.0.1:8080; port 0 picks a free one)\n"
+            "  --data DIR           data directory (default: control-panel-data"
+            " next to the program)\n"
+            "  --store SPEC         libmfa store: sqlite:PATH (default "
+            "DIR/mfa.db) or postgres:CONNINFO\n"
+            "  --keyring PATH       key ring file (default DIR/keyring, "
+            "created with mode 0600)\n"
+            "  --issuer NAME        issuer shown in authenticator apps "
+            "(default \"Control Panel\")\n"
+            "  --tls-cert FILE --tls-key FILE   serve HTTPS (Secure cookies)\n"
+            "  --secure-cookies     Secure cookies behind a TLS proxy\n"
+            "  --no-demo-admin      do not (re)set the demo administrator\n"
+            "  --help\n");
+}
+
+static char *
+read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    cp_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        cp_buf_putn(&b, chunk, n);
+    fclose(f);
+    if (b.oom) {
+        cp_buf_free(&b);
+        return NULL;
+    }
+    return b.p;
+}
+
+static int
+parse_listen(const char *s, char *host, size_t hostsize, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || (size_t)(colon - s) >= hostsize)
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* A readable random password for the demo administrator. */
+static void
+demo_password(char out[20])
+{
+    static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
+    size_t j = 0;
+    for (int g = 0; g < 4; g++) {
+        for (int i = 0; i < 4; i++)
+            out[j++] = alphabet[randombytes_uniform(sizeof alphabet - 1)];
+        out[j++] = g < 3 ? '-' : '\0';
+    }
+}
+
+static int
+default_data_dir(char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return snprintf(out, size, "control-panel-data") >= (int)size ? -1 : 0;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    return snprintf(out, size, "%s/control-panel-data", exe) >= (int)size ? -1
+                                                                          : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *listen = "127.0.0.1:8080", *data = NULL, *store_spec = NULL,
+               *keyring_path = NULL, *tls_cert = NULL, *tls_key = NULL;
+    int demo_admin = 1;
+    cp.issuer = "Control Panel";
+    enum {
+        O_LISTEN = 256,
+        O_DATA,
+        O_STORE,
+        O_KEYRING,
+        O_ISSUER,
+        O_CERT,
+        O_KEY,
+        O_SECURE,
+        O_NODEMO,
+        O_HELP
+    };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"data", required_argument, NULL, O_DATA},
+        {"store", required_argument, NULL, O_STORE},
+        {"keyring", required_argument, NULL, O_KEYRING},
+        {"issuer", required_argument, NULL, O_ISSUER},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"secure-cookies", no_argument, NULL, O_SECURE},
+        {"no-demo-admin", no_argument, NULL, O_NODEMO},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+            listen = optarg;
+            break;
+        case O_DATA:
+            data = optarg;
+            break;
+        case O_STORE:
+            store_spec = optarg;
+            break;
+        case O_KEYRING:
+            keyring_path = optarg;
+            break;
+        case O_ISSUER:
+            cp.issuer = optarg;
+            break;
+        case O_CERT:
+            tls_cert = optarg;
+            break;
+        case O_KEY:
+            tls_key = optarg;
+            break;
+        case O_SECURE:
+            cp.secure_cookies = 1;
+            break;
+        case O_NODEMO:
+            demo_admin = 0;
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (!tls_cert) != (!tls_key)) {
+        usage(stderr);
+        return 2;
+    }
+    char host[256];
+    uint16_t port;
+    if (parse_listen(listen, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "mfa-control-panel: bad --listen %s\n", listen);
+        return 2;
+    }
+    if (mfa_init() != MFA_OK || sodium_init() < 0) {
+        fprintf(stderr, "mfa-control-panel: cannot initialise libmfa\n");
+        return 1;
+    }
+    cp.clock_file = getenv("MFA_CP_TEST_CLOCK_FILE");
+    if (cp.clock_file && !cp.clock_file[0])
+        cp.clock_file = NULL;
+    if (cp.clock_file)
+        cp_log("warning: test clock enabled (MFA_CP_TEST_CLOCK_FILE)");
+
+    char datadir[PATH_MAX], path[PATH_MAX + 32], spec[PATH_MAX + 32],
+        krpath[PATH_MAX + 32];
+    if (data)
+        snprintf(datadir, sizeof datadir, "%s", data);
+    else if (default_data_dir(datadir, sizeof datadir) != 0)
+        return 1;
+    if (mkdir(datadir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mfa-control-panel: cannot create %s: %s\n", datadir,
+                strerror(errno));
+        return 1;
+    }
+
+    snprintf(krpath, sizeof krpath, "%s/keyring", datadir);
+    if (!keyring_path)
+        keyring_path = krpath;
+    mfa_rc rc;
+    if (access(keyring_path, F_OK) != 0) {
+        rc = mfa_keyring_create_file(keyring_path);
+        if (rc != MFA_OK) {
+            fprintf(stderr,
+                    "mfa-control-panel: cannot create key ring %s: %s\n",
+                    keyring_path, mfa_strerror(rc));
+            return 1;
+        }
+        cp_log("created key ring %s (mode 0600)", keyring_path);
+    }
+    rc = mfa_keyring_load(&cp.keyring, keyring_path);
+    if (rc != MFA_OK) {
+        fprintf(stderr, "mfa-control-panel: key ring %s: %s\n", keyring_path,
+                mfa_strerror(rc));
+        return 1;
+    }
+
+    snprintf(spec, sizeof spec, "sqlite:%s/mfa.db", datadir);
+    if (!store_spec)
+        store_spec = spec;
+    rc = mfa_store_open(&cp.store, store_spec);
+    if (rc != MFA_OK) {
+        /* The spec may hold a password (postgres:...): name only the kind. */
+        fprintf(stderr, "mfa-control-panel: cannot open the %.8s store: %s\n",
+                store_spec, mfa_strerror(rc));
+        return 1;
+    }
+    rc = mfa_ctx_new(&cp.ctx, cp.store, cp.keyring);
+    if (rc == MFA_OK)
+        rc = mfa_ctx_set_issuer(cp.ctx, cp.issuer);
+    if (rc != MFA_OK) {
+        fprintf(stderr, "mfa-control-panel: %s\n", mfa_strerror(rc));
+        return 1;
+    }
+    mfa_ctx_set_clock(cp.ctx, clock_fn, NULL);
+    mfa_ctx_set_event_cb(cp.ctx, on_event, NULL);
+    mfa_ctx_set_oob_sender(cp.ctx, oob_send, NULL);
+
+    snprintf(path, sizeof path, "%s/users.db", datadir);
+    if (cp_users_open(&cp.users, path) != 0)
+        return 1;
+    char password[20] = "";
+    if (demo_admin) {
+        demo_password(password);
+        if (cp_users_set_password(cp.users, "admin", password, 1) != 0) {
+            fprintf(stderr, "mfa-control-panel: cannot create the demo "
+                            "administrator\n");
+            return 1;
+        }
+    }
+
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "mfa-control-panel: --listen needs an IPv4 address\n");
+        return 2;
+    }
+
+    /* Signals are taken by sigwait below, not by the daemon's thread. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char *cert = NULL, *key = NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (tls_cert) {
+        cert = read_file(tls_cert);
+        key = read_file(tls_key);
+        if (!cert || !key) {
+            fprintf(stderr, "mfa-control-panel: cannot read the TLS files\n");
+            return 1;
+        }
+        flags |= MHD_USE_TLS;
+        cp.secure_cookies = 1;
+    }
+    struct MHD_Daemon *d;
+    if (tls_cert)
+        d = MHD_start_daemon(
+            flags, port, NULL, NULL, cp_handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+            MHD_OPTION_NOTIFY_COMPLETED, cp_request_completed, NULL,
+            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_HTTPS_MEM_CERT, cert,
+            MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    else
+        d = MHD_start_daemon(
+            flags, port, NULL, NULL, cp_handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+            MHD_OPTION_NOTIFY_COMPLETED, cp_request_completed, NULL,
+            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "mfa-control-panel: cannot listen on %s\n", listen);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned bound = info ? info->port : port;
+    printf("mfa-control-panel: listening on %s://%s:%u/\n",
+           tls_cert ? "https" : "http", host, bound);
+    printf("mfa-control-panel: data in %s, store %s\n", datadir,
+           mfa_store_name(cp.store));
+    if (demo_admin)
+        printf("Demo administrator: user name \"admin\", password \"%s\"\n",
+               password);
+    printf("Open the address above in a browser; Ctrl-C stops the server.\n");
+    fflush(stdout);
+    sodium_memzero(password, sizeof password);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    cp_log("stopping (signal %d)", sig);
+    MHD_stop_daemon(d);
+    cp_sessions_free_all();
+    cp_outbox_clear();
+    mfa_ctx_free(&cp.ctx);
+    mfa_store_free(&cp.store);
+    mfa_keyring_free(&cp.keyring);
+    cp_users_close(&cp.users);
+    if (key) {
+        sodium_memzero(key, strlen(key));
+        free(key);
+    }
+    free(cert);
+    return 0;
+}
