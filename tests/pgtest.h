@@ -13,6 +13,8 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include <mfa.h>
+
 /*
  * The connection string of the test cluster, or NULL after saying why.  A
  * missing cluster is a failure, never a skip: in CI the PostgreSQL store
@@ -135,6 +137,87 @@ pgt_drop_schemas(const char *conninfo, const char *prefix)
     PQclear(r);
     PQfinish(c);
     return rc;
+}
+
+/* ---- the service layer over PostgreSQL ----------------------------------- */
+
+/* A ctx clock that reads an int64_t the test sets. */
+static inline int64_t
+pgt_clock(void *arg)
+{
+    return *(const int64_t *)arg;
+}
+
+/* An enrolled, confirmed TOTP factor and a generator of its codes. */
+typedef struct pgt_user {
+    char account[64];
+    char factor[MFA_FACTOR_ID_LEN + 1];
+    mfa_otp_t *otp;
+} pgt_user;
+
+/*
+ * Enroll account through ctx at the ctx's current time *now and confirm it
+ * with the code of that time (which spends its step).  0 on success.
+ */
+static inline int
+pgt_enroll(mfa_ctx_t *ctx, const int64_t *now, const char *account, pgt_user *u)
+{
+    mfa_enrollment_t *e = NULL;
+    mfa_secret_t *sec = NULL;
+    mfa_result res;
+    char code[16];
+    mfa_rc rc;
+
+    memset(u, 0, sizeof(*u));
+    snprintf(u->account, sizeof(u->account), "%s", account);
+    rc = mfa_enroll_begin(ctx, account, "phone", NULL, &e);
+    if (rc != MFA_OK) {
+        fprintf(stderr, "enroll_begin: %s\n", mfa_strerror_name(rc));
+        return -1;
+    }
+    snprintf(u->factor, sizeof(u->factor), "%s", mfa_enrollment_factor_id(e));
+    rc = mfa_secret_from_base32(&sec, mfa_enrollment_secret(e), 0);
+    mfa_enrollment_free(&e);
+    if (rc == MFA_OK)
+        rc = mfa_otp_new(&u->otp, mfa_secret_bytes(sec), mfa_secret_len(sec));
+    mfa_secret_free(&sec);
+    if (rc == MFA_OK)
+        rc = mfa_otp_totp(u->otp, *now, code, sizeof(code));
+    if (rc == MFA_OK)
+        rc = mfa_enroll_confirm(ctx, account, u->factor, code, &res);
+    if (rc != MFA_OK) {
+        fprintf(stderr, "enroll: %s\n", mfa_strerror_name(rc));
+        mfa_otp_free(&u->otp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The valid code of time now. */
+static inline void
+pgt_code(const pgt_user *u, int64_t now, char code[16])
+{
+    if (mfa_otp_totp(u->otp, now, code, 16) != MFA_OK)
+        code[0] = '\0'; /* rejected as malformed: a test sees it */
+}
+
+/* A well-formed code that matches no step within 10 of now. */
+static inline void
+pgt_wrong_code(const pgt_user *u, int64_t now, char code[16])
+{
+    char near[21][16];
+    long guess;
+    int i, clash;
+
+    for (i = 0; i < 21; i++)
+        pgt_code(u, now + (i - 10) * 30, near[i]);
+    guess = (strtol(near[10], NULL, 10) + 500000) % 1000000;
+    do {
+        snprintf(code, 16, "%06ld", guess);
+        for (clash = 0, i = 0; i < 21; i++)
+            clash |= strcmp(code, near[i]) == 0;
+        guess = (guess + 7919) % 1000000;
+    } while (clash);
 }
 
 #endif
