@@ -29,6 +29,7 @@ typedef struct cli {
     const char *command;      /* "secret", "keyring", ... */
     const char *store_spec;   /* --store or $MFA_STORE */
     const char *keyring_path; /* --keyring or $MFA_KEYRING */
+    const char *pg_schema;    /* --schema: PostgreSQL schema, default mfa */
     int json;
     int have_time;
     int64_t time; /* --time, for `code`, `verify` and the service clock */

@@ -36,7 +36,13 @@ open_store(cli *c, mfa_store_t **st)
         strncmp(c->store_spec, "memory:", 7) != 0)
         return usage_error(c, "--store must be sqlite:PATH or "
                               "postgres:CONNINFO");
-    rc = mfa_store_open(st, c->store_spec);
+    if (c->pg_schema != NULL) {
+        if (strncmp(c->store_spec, "postgres:", 9) != 0)
+            return usage_error(c, "--schema is for a postgres: store");
+        rc = mfa_store_postgres_open(st, c->store_spec + 9, c->pg_schema);
+    } else {
+        rc = mfa_store_open(st, c->store_spec);
+    }
     if (rc != MFA_OK)
         return fail(c, rc, EXIT_STORE, "cannot open the store (%s)",
                     store_kind(c->store_spec));

@@ -145,6 +145,7 @@ static const char global_help[] =
     "Global options (also accepted after the command):\n"
     "  --store sqlite:PATH | postgres:CONNINFO   (default: $MFA_STORE)\n"
     "  --keyring FILE                            (default: $MFA_KEYRING)\n"
+    "  --schema NAME   PostgreSQL schema (default: mfa)\n"
     "  --json          machine-readable output on stdout\n"
     "  --time SECONDS  the current time (Unix seconds), for tests\n"
     "  --help, --version\n"
@@ -179,7 +180,7 @@ option_allowed(const char *list, const char *name, size_t namelen,
     return 0;
 }
 
-static const char global_options[] = "store= keyring= json time= help";
+static const char global_options[] = "store= keyring= schema= json time= help";
 
 static int
 set_global(cli *c, const char *name, const char *value)
@@ -188,6 +189,8 @@ set_global(cli *c, const char *name, const char *value)
         c->store_spec = value;
     else if (strcmp(name, "keyring") == 0)
         c->keyring_path = value;
+    else if (strcmp(name, "schema") == 0)
+        c->pg_schema = value;
     else if (strcmp(name, "json") == 0)
         c->json = 1;
     else if (strcmp(name, "time") == 0) {

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""An account's whole life through `mfa` on a store: keyring new, migrate,
+enroll (the terminal QR code scans and matches the key), confirm, check,
+replay refused, throttling, backup codes, recover, list, rename, remove,
+rotate-keys, a wrong key ring, reset.  SQLite always; PostgreSQL too when
+MFA_PG_CONNINFO is set (scripts/test sets it)."""
+import json
+import os
+import re
+import secrets
+import stat
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import (Suite, text_qr_to_pgm, zbar, EXIT_OK, EXIT_REJECTED,  # noqa: E402
+                     EXIT_USAGE, EXIT_THROTTLED, EXIT_STORE)
+
+t = Suite("store")
+
+
+def lifecycle(kind, spec, db_file=None, schema=None):
+    ring = t.path(f"{kind}.ring")
+    opts = ["--schema", schema] if schema else []
+    account = f"alice-{secrets.token_hex(4)}@example.com"
+    T = int(time.time()) // 30 * 30  # a step boundary: codes at T+30k are deterministic
+
+    def m(*args, now=T, **kw):
+        return t.mfa("--store", spec, *opts, "--keyring", ring, "--time", now, *args, **kw)
+
+    def code(secret, now):
+        return t.mfa("code", "--time", now, input=secret).out.strip()
+
+    t.expect(f"{kind}: keyring new", t.mfa("keyring", "new", ring), EXIT_OK)
+    t.check(stat.S_IMODE(os.stat(ring).st_mode) == 0o600, f"{kind}: key ring mode 0600")
+    r = t.expect(f"{kind}: migrate", t.mfa("--store", spec, *opts, "migrate"), EXIT_OK, "schema version")
+    r = t.expect(f"{kind}: migrate --json", t.mfa("--store", spec, *opts, "migrate", "--json"), EXIT_OK)
+    t.check(json.loads(r.out or "{}").get("schema_version", 0) >= 1, f"{kind}: schema version", r)
+    r = t.expect(f"{kind}: list of a new account", m("list", account), EXIT_OK, "no factors")
+
+    # enroll: plain output has the QR code and the grouped key
+    r = t.expect(f"{kind}: enroll", m("enroll", account, "--label", "phone", "--issuer", "Example"),
+                 EXIT_OK, "Scan the QR code")
+    key = re.search(r"^    ((?:[A-Z2-7]{4} ){7}[A-Z2-7]{4})$", r.out, re.M)
+    fid = re.search(r"^Factor:  ([0-9a-f]{16}) \(pending\)$", r.out, re.M)
+    t.check(key and fid, f"{kind}: enroll prints the grouped key and factor", r)
+    if key and fid:
+        qr_text = r.out[:r.out.index("\n\nScan")]
+        pgm = t.path(f"{kind}-enroll.pgm")
+        text_qr_to_pgm(qr_text, pgm)
+        uri = zbar(pgm)
+        t.check(uri is not None and f"secret={key.group(1).replace(' ', '')}" in uri
+                and uri.startswith("otpauth://totp/Example:"),
+                f"{kind}: the enrollment QR code scans and holds the key", uri)
+        # an unconfirmed factor is removed again
+        r = t.expect(f"{kind}: remove the pending factor", m("remove", account, fid.group(1)), EXIT_OK)
+        t.expect(f"{kind}: remove it again", m("remove", account, fid.group(1)), EXIT_STORE)
+
+    r = t.expect(f"{kind}: enroll --json", m("enroll", account, "--label", "phone", "--json"), EXIT_OK)
+    e = json.loads(r.out)
+    secret, factor = e["secret"], e["factor_id"]
+    t.check(e["status"] == "pending" and secret in e["uri"] and len(factor) == 16,
+            f"{kind}: enroll --json fields", e)
+    r = t.expect(f"{kind}: list shows the pending factor", m("list", account), EXIT_OK, "pending")
+    t.check(secret not in r.out, f"{kind}: list shows no secret")
+    t.expect(f"{kind}: check before confirm", m("check", account, code(secret, T)), EXIT_STORE)
+
+    # confirm
+    wrong = "%06d" % ((int(code(secret, T)) + 500000) % 1000000)
+    t.expect(f"{kind}: confirm with a wrong code", m("confirm", account, factor, wrong), EXIT_REJECTED)
+    t.expect(f"{kind}: confirm an unknown factor", m("confirm", account, "0" * 16, code(secret, T)),
+             EXIT_STORE)
+    r = t.expect(f"{kind}: confirm", m("confirm", account, factor, code(secret, T)), EXIT_OK, "ok")
+    t.expect(f"{kind}: confirm twice", m("confirm", account, factor, code(secret, T)), EXIT_STORE)
+    r = t.expect(f"{kind}: list shows it active", m("list", account, "--json"), EXIT_OK)
+    fl = json.loads(r.out)["factors"]
+    t.check(len(fl) == 1 and fl[0]["status"] == "active" and fl[0]["label"] == "phone",
+            f"{kind}: list --json", fl)
+
+    # check, replay
+    t.expect(f"{kind}: the confirming code is spent", m("check", account, code(secret, T)), EXIT_REJECTED)
+    c1 = code(secret, T + 30)
+    r = t.expect(f"{kind}: check", m("check", account, c1, now=T + 30), EXIT_OK, factor)
+    r = t.expect(f"{kind}: replay refused", m("check", account, c1, "--json", now=T + 30), EXIT_REJECTED)
+    t.check(json.loads(r.out or "{}").get("outcome") == "MFA_ERR_REPLAYED", f"{kind}: replay outcome", r)
+    r = t.expect(f"{kind}: next step ahead (drift +1)", m("check", account, code(secret, T + 90),
+                                                        "--json", now=T + 60), EXIT_OK)
+    t.check(json.loads(r.out)["offset"] == 1, f"{kind}: check --json offset", r)
+    t.expect(f"{kind}: malformed code", m("check", account, "12ab56", now=T + 120), EXIT_REJECTED)
+
+    # throttling: wrong codes until the store says wait, then even the right code waits
+    now = T + 150
+    bad = "%06d" % ((int(code(secret, now)) + 1) % 1000000)
+    rcs = [m("check", account, bad, now=now).rc for _ in range(8)]
+    t.check(rcs[0] == EXIT_REJECTED and EXIT_THROTTLED in rcs, f"{kind}: throttled after failures", rcs)
+    r = t.mfa("--store", spec, *opts, "--keyring", ring, "--time", now, "check", account, code(secret, now),
+              "--json")
+    t.check(r.rc == EXIT_THROTTLED and json.loads(r.out)["retry_after"] > 0 and
+            r.err.startswith("mfa: "), f"{kind}: throttled: exit 3 with retry_after", r)
+    now = T + 4 * 3600 // 30 * 30
+    t.expect(f"{kind}: after the delay the right code works", m("check", account, code(secret, now),
+                                                               now=now), EXIT_OK)
+
+    # backup codes and recovery
+    r = t.expect(f"{kind}: backup-codes", m("backup-codes", account, "--count", 5, now=now), EXIT_OK)
+    codes = r.out.split()
+    t.check(len(codes) == 5 and all(re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", c)
+                                    for c in codes), f"{kind}: 5 codes XXXX-XXXX-XXXX", codes)
+    if len(codes) == 5:
+        r = t.expect(f"{kind}: backup-codes --left", m("backup-codes", account, "--left"), EXIT_OK)
+        t.check(r.out.strip() == "5", f"{kind}: 5 left", r)
+        r = t.expect(f"{kind}: recover", m("recover", account, codes[0], now=now), EXIT_OK, "4 backup codes left")
+        t.expect(f"{kind}: recover with a spent code", m("recover", account, codes[0], now=now), EXIT_REJECTED)
+        typed = codes[1].replace("-", " ").lower()
+        r = t.expect(f"{kind}: recover with a typed variant", m("recover", account, typed, "--json", now=now),
+                     EXIT_OK)
+        t.check(json.loads(r.out)["backup_codes_left"] == 3, f"{kind}: recover --json count", r)
+        t.expect(f"{kind}: recover with garbage", m("recover", account, "not-a-code", now=now), EXIT_REJECTED)
+        r = t.expect(f"{kind}: new set replaces the old", m("backup-codes", account, "--json", now=now), EXIT_OK)
+        t.check(len(json.loads(r.out)["codes"]) == 10, f"{kind}: default 10 codes", r)
+        t.expect(f"{kind}: old code invalid after a new set", m("recover", account, codes[2], now=now),
+                 EXIT_REJECTED)
+
+    # a second factor: rename, list
+    r = t.expect(f"{kind}: enroll a second factor", m("enroll", account, "--json", "--profile", "google",
+                                                      now=now), EXIT_OK)
+    f2 = json.loads(r.out)
+    t.expect(f"{kind}: confirm it", m("confirm", account, f2["factor_id"], code(f2["secret"], now),
+                                      now=now), EXIT_OK)
+    t.expect(f"{kind}: rename", m("rename", account, f2["factor_id"], "tablet"), EXIT_OK)
+    r = t.expect(f"{kind}: list two factors", m("list", account), EXIT_OK, "tablet")
+    t.check(r.out.count("active") == 2, f"{kind}: both active", r)
+    t.expect(f"{kind}: rename an unknown factor", m("rename", account, "f" * 16, "x"), EXIT_STORE)
+
+    # key rotation: secrets resealed, codes still verify, the ring grew
+    before = open(ring).read()
+    r = t.expect(f"{kind}: rotate-keys", m("rotate-keys", "--json", now=now), EXIT_OK)
+    j = json.loads(r.out or "{}")
+    t.check(j.get("resealed", 0) >= 2, f"{kind}: rotate-keys resealed the factors", j)
+    t.check(open(ring).read() != before, f"{kind}: key ring file has a new key")
+    r = t.expect(f"{kind}: rotate-keys --reseal-only", m("rotate-keys", "--reseal-only", "--json", now=now),
+                 EXIT_OK)
+    t.check(json.loads(r.out or "{}").get("resealed", -1) == 0, f"{kind}: nothing left to reseal", r)
+    now += 30
+    t.expect(f"{kind}: check after rotation", m("check", account, code(secret, now), now=now), EXIT_OK)
+    # the old ring alone no longer opens the secrets
+    old_ring = t.path(f"{kind}-old.ring")
+    with open(old_ring, "w") as fh:
+        fh.write(before)
+    os.chmod(old_ring, 0o600)
+    now += 30
+    r = t.mfa("--store", spec, *opts, "--keyring", old_ring, "--time", now, "check", account, code(secret, now))
+    t.check(r.rc in (EXIT_STORE, EXIT_REJECTED), f"{kind}: the old key ring is refused", r)
+    # a foreign key ring cannot open them either
+    other = t.path(f"{kind}-other.ring")
+    t.mfa("keyring", "new", other)
+    r = t.mfa("--store", spec, *opts, "--keyring", other, "--time", now, "check", account, code(secret, now))
+    t.check(r.rc in (EXIT_STORE, EXIT_REJECTED), f"{kind}: a foreign key ring is refused", r)
+
+    # secrets are sealed at rest
+    if db_file:
+        data = b""
+        for suffix in ("", "-wal"):
+            if os.path.exists(db_file + suffix):
+                data += open(db_file + suffix, "rb").read()
+        t.check(secret.encode() not in data and f2["secret"].encode() not in data,
+                f"{kind}: no base32 secret in the database file")
+        import base64
+        raw = base64.b32decode(secret)
+        t.check(raw not in data, f"{kind}: no raw secret in the database file")
+
+    # remove and reset
+    t.expect(f"{kind}: remove", m("remove", account, f2["factor_id"]), EXIT_OK)
+    r = t.expect(f"{kind}: reset", m("reset", account, "--json"), EXIT_OK)
+    r = t.expect(f"{kind}: list after reset", m("list", account), EXIT_OK, "no factors")
+    now += 30
+    t.expect(f"{kind}: check after reset", m("check", account, code(secret, now), now=now), EXIT_STORE)
+    t.expect(f"{kind}: recover after reset", m("recover", account, "AAAA-BBBB-CCCC", now=now), EXIT_REJECTED)
+    t.expect(f"{kind}: usage on a store command", m("check", account), EXIT_USAGE)
+
+
+db = t.path("mfa.db")
+lifecycle("sqlite", "sqlite:" + db, db)
+pg = os.environ.get("MFA_PG_CONNINFO")
+if pg:
+    # a schema of its own: rotate-keys reseals every factor of the store
+    schema = "mfa_cli_" + secrets.token_hex(4)
+    lifecycle("postgres", "postgres:" + pg, schema=schema)
+    t.expect("--schema with a sqlite store", t.mfa("--store", "sqlite:" + db, "--schema", schema,
+                                                   "migrate"), EXIT_USAGE)
+else:
+    print("MFA_PG_CONNINFO not set: PostgreSQL part skipped")
+t.finish()
