@@ -156,7 +156,7 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 static void
 sb_printf(struct sbuf *b, const char *fmt, ...)
 {
-    char tmp[128];
+    char tmp[512];
     va_list ap;
     int n;
 

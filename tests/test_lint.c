@@ -45,13 +45,13 @@ verdict(const char *params, mfa_app app, char *reason, size_t rsize)
 #define TOTP "otpauth://totp/Acme:alice?issuer=Acme&secret=" B32_20
 #define HOTP "otpauth://hotp/Acme:alice?issuer=Acme&counter=0&secret=" B32_20
 
-#define EXPECT(params, app, want)                                             \
-    do {                                                                      \
-        char r_[160];                                                         \
-        mfa_verdict v_ = verdict(params, app, r_, sizeof(r_));                \
-        ck_assert_msg(v_ == (want), "%s / %s: %s (%s), want %s", params,      \
-                      mfa_app_name(app), mfa_verdict_name(v_), r_,            \
-                      mfa_verdict_name(want));                                \
+#define EXPECT(params, app, want)                                              \
+    do {                                                                       \
+        char r_[160];                                                          \
+        mfa_verdict v_ = verdict(params, app, r_, sizeof(r_));                 \
+        ck_assert_msg(v_ == (want), "%s / %s: %s (%s), want %s", params,       \
+                      mfa_app_name(app), mfa_verdict_name(v_), r_,             \
+                      mfa_verdict_name(want));                                 \
     } while (0)
 
 START_TEST(universal_works_everywhere)
@@ -199,8 +199,8 @@ START_TEST(profiles)
     ck_assert_int_eq(mfa_profile_get("custom", &p), MFA_ERR_PROFILE);
     ck_assert_int_eq(mfa_profile_get(NULL, &p), MFA_ERR_INVALID);
 
-    ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA256, 8, 60, 32),
-                     MFA_OK);
+    ck_assert_int_eq(
+        mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA256, 8, 60, 32), MFA_OK);
     ck_assert_str_eq(mfa_profile_name(c), "custom");
     ck_assert_int_eq(mfa_profile_algorithm(c), MFA_SHA256);
     ck_assert_uint_eq(mfa_profile_digits(c), 8);
@@ -219,13 +219,13 @@ START_TEST(profiles)
     mfa_profile_free(NULL);
 
     c = (mfa_profile_t *)&c;
-    ck_assert_int_eq(mfa_profile_custom_new(&c, (mfa_otp_type)7, MFA_SHA1, 6,
-                                            30, 20),
-                     MFA_ERR_TYPE);
+    ck_assert_int_eq(
+        mfa_profile_custom_new(&c, (mfa_otp_type)7, MFA_SHA1, 6, 30, 20),
+        MFA_ERR_TYPE);
     ck_assert_ptr_null(c);
-    ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_TOTP, (mfa_algorithm)9, 6,
-                                            30, 20),
-                     MFA_ERR_ALGORITHM);
+    ck_assert_int_eq(
+        mfa_profile_custom_new(&c, MFA_TOTP, (mfa_algorithm)9, 6, 30, 20),
+        MFA_ERR_ALGORITHM);
     ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA1, 5, 30, 20),
                      MFA_ERR_DIGITS);
     ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA1, 11, 30, 20),

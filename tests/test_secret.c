@@ -93,9 +93,9 @@ START_TEST(base32_forms)
     ck_assert_uint_eq(mfa_secret_len(t), 20);
     ck_assert_mem_eq(mfa_secret_bytes(t), rfc_key, 20);
     mfa_secret_free(&t);
-    ck_assert_int_eq(
-        mfa_secret_from_base32(&t, "gezd-gnbv-gy3t-qojq gezd gnbv gy3t qojq", 0),
-        MFA_OK);
+    ck_assert_int_eq(mfa_secret_from_base32(
+                         &t, "gezd-gnbv-gy3t-qojq gezd gnbv gy3t qojq", 0),
+                     MFA_OK);
     ck_assert_mem_eq(mfa_secret_bytes(t), rfc_key, 20);
     mfa_secret_free(&t);
     mfa_string_free(&g);
@@ -135,8 +135,8 @@ END_TEST
 START_TEST(forms_round_trip)
 {
     for (int iter = 0; iter < 2000; iter++) {
-        size_t n = MFA_SECRET_MIN + (size_t)(iter % (MFA_SECRET_MAX -
-                                                    MFA_SECRET_MIN + 1));
+        size_t n = MFA_SECRET_MIN +
+                   (size_t)(iter % (MFA_SECRET_MAX - MFA_SECRET_MIN + 1));
         mfa_secret_t *s = NULL, *t = NULL, *u = NULL;
         char *b = NULL, *g = NULL;
         size_t groups = 0;
@@ -147,8 +147,7 @@ START_TEST(forms_round_trip)
         ck_assert_uint_eq(strlen(b), mfa_base32_encoded_len(n));
         ck_assert_ptr_null(strchr(b, '='));
         for (const char *p = b; *p; p++)
-            ck_assert(isupper((unsigned char)*p) ||
-                      (*p >= '2' && *p <= '7'));
+            ck_assert(isupper((unsigned char)*p) || (*p >= '2' && *p <= '7'));
         /* groups of four, single spaces, the last one possibly short */
         for (const char *p = g; *p; p += strcspn(p, " "), p += *p == ' ') {
             size_t len = strcspn(p, " ");

@@ -8,7 +8,8 @@
 
 #include "testutil.h"
 
-#define RFC_B32 "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" /* "12345678901234567890" */
+#define RFC_B32 "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" /* "12345678901234567890"   \
+                                                    */
 #define RFC_B32_32 "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA"
 
 static mfa_secret_t *
@@ -41,17 +42,20 @@ START_TEST(format_exact)
 {
     mfa_profile_t *c = NULL;
 
-    expect_format(NULL, "Example Co", "alice@example.com", 0,
-                  "otpauth://totp/Example%20Co:alice%40example.com?secret=" RFC_B32
-                  "&issuer=Example%20Co");
-    expect_format(mfa_profile_default(), "Example Co", "alice@example.com",
-                  MFA_URI_EXPLICIT,
-                  "otpauth://totp/Example%20Co:alice%40example.com?secret=" RFC_B32
-                  "&issuer=Example%20Co&algorithm=SHA1&digits=6&period=30");
+    expect_format(
+        NULL, "Example Co", "alice@example.com", 0,
+        "otpauth://totp/Example%20Co:alice%40example.com?secret=" RFC_B32
+        "&issuer=Example%20Co");
+    expect_format(
+        mfa_profile_default(), "Example Co", "alice@example.com",
+        MFA_URI_EXPLICIT,
+        "otpauth://totp/Example%20Co:alice%40example.com?secret=" RFC_B32
+        "&issuer=Example%20Co&algorithm=SHA1&digits=6&period=30");
     /* UTF-8, and '+' never stands for a space */
-    expect_format(NULL, "Soci\xc3\xa9t\xc3\xa9 G+", "zo\xc3\xab", 0,
-                  "otpauth://totp/Soci%C3%A9t%C3%A9%20G%2B:zo%C3%AB?secret=" RFC_B32
-                  "&issuer=Soci%C3%A9t%C3%A9%20G%2B");
+    expect_format(
+        NULL, "Soci\xc3\xa9t\xc3\xa9 G+", "zo\xc3\xab", 0,
+        "otpauth://totp/Soci%C3%A9t%C3%A9%20G%2B:zo%C3%AB?secret=" RFC_B32
+        "&issuer=Soci%C3%A9t%C3%A9%20G%2B");
     expect_format(NULL, "", "alice", 0, "otpauth://totp/alice?secret=" RFC_B32);
     expect_format(NULL, NULL, "a-b.c_d~e", 0,
                   "otpauth://totp/a-b.c_d~e?secret=" RFC_B32);
@@ -59,8 +63,8 @@ START_TEST(format_exact)
                   "otpauth://totp/A%26B%3FC%23D%25E%2FF%3DG:%22q%22%20%27x%27"
                   "?secret=" RFC_B32 "&issuer=A%26B%3FC%23D%25E%2FF%3DG");
 
-    ck_assert_int_eq(mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA256, 8, 60, 32),
-                     MFA_OK);
+    ck_assert_int_eq(
+        mfa_profile_custom_new(&c, MFA_TOTP, MFA_SHA256, 8, 60, 32), MFA_OK);
     expect_format(c, "X", "y", 0,
                   "otpauth://totp/X:y?secret=" RFC_B32
                   "&issuer=X&algorithm=SHA256&digits=8&period=60");
@@ -145,11 +149,11 @@ START_TEST(new_errors)
     } cases[] = {
         {"Big:Corp", "alice", MFA_ERR_COLON},
         {"Big", "alice:1", MFA_ERR_COLON},
-        {"Big\xc3\x28", "alice", MFA_ERR_UTF8},       /* bad continuation */
-        {"Big", "\xc0\xaf", MFA_ERR_UTF8},            /* overlong '/' */
-        {"Big", "\xed\xa0\x80", MFA_ERR_UTF8},        /* surrogate */
-        {"Big", "\xf4\x90\x80\x80", MFA_ERR_UTF8},    /* above U+10FFFF */
-        {"Big", "caf\xc3", MFA_ERR_UTF8},             /* truncated */
+        {"Big\xc3\x28", "alice", MFA_ERR_UTF8},    /* bad continuation */
+        {"Big", "\xc0\xaf", MFA_ERR_UTF8},         /* overlong '/' */
+        {"Big", "\xed\xa0\x80", MFA_ERR_UTF8},     /* surrogate */
+        {"Big", "\xf4\x90\x80\x80", MFA_ERR_UTF8}, /* above U+10FFFF */
+        {"Big", "caf\xc3", MFA_ERR_UTF8},          /* truncated */
         {"Big\t", "alice", MFA_ERR_CONTROL_CHAR},
         {"Big", "al\x7fice", MFA_ERR_CONTROL_CHAR},
         {"Big", "al\xc2\x85ice", MFA_ERR_CONTROL_CHAR}, /* C1 NEL */
@@ -205,9 +209,10 @@ START_TEST(parse_real_world)
     mfa_uri_t *u;
 
     /* Google's key URI format example: a 10-byte secret */
-    u = parse_ok("otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP"
-                 "&issuer=Example",
-                 MFA_URI_WARN_SHORT_SECRET);
+    u = parse_ok(
+        "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP"
+        "&issuer=Example",
+        MFA_URI_WARN_SHORT_SECRET);
     ck_assert_str_eq(mfa_uri_issuer(u), "Example");
     ck_assert_str_eq(mfa_uri_account(u), "alice@google.com");
     ck_assert_uint_eq(mfa_secret_len(mfa_uri_secret(u)), 10);
@@ -227,8 +232,7 @@ START_TEST(parse_real_world)
     mfa_uri_free(&u);
 
     /* %3A separator, space after it (allowed by Google's format) */
-    u = parse_ok("otpauth://totp/ACME%3A%20bob?secret=" RFC_B32
-                 "&issuer=ACME",
+    u = parse_ok("otpauth://totp/ACME%3A%20bob?secret=" RFC_B32 "&issuer=ACME",
                  MFA_URI_WARN_ENCODED_COLON);
     ck_assert_str_eq(mfa_uri_issuer(u), "ACME");
     ck_assert_str_eq(mfa_uri_account(u), "bob");
@@ -253,12 +257,14 @@ START_TEST(parse_real_world)
     mfa_uri_free(&u);
 
     /* padded, lowercase secret; lowercase algorithm */
-    u = parse_ok("otpauth://totp/I:a?secret=gezdgnbvgy3tqojqgezdgnbvgy%3D%3D%3D%3D%3D%3D"
-                 "&issuer=I&algorithm=sha256",
-                 MFA_URI_WARN_PADDED_SECRET | MFA_URI_WARN_LOWERCASE_SECRET |
-                     MFA_URI_WARN_LOWERCASE_ALGORITHM);
+    u = parse_ok(
+        "otpauth://totp/I:a?secret=gezdgnbvgy3tqojqgezdgnbvgy%3D%3D%3D%3D%3D%3D"
+        "&issuer=I&algorithm=sha256",
+        MFA_URI_WARN_PADDED_SECRET | MFA_URI_WARN_LOWERCASE_SECRET |
+            MFA_URI_WARN_LOWERCASE_ALGORITHM);
     ck_assert_uint_eq(mfa_secret_len(mfa_uri_secret(u)), 16);
-    ck_assert_mem_eq(mfa_secret_bytes(mfa_uri_secret(u)), "1234567890123456", 16);
+    ck_assert_mem_eq(mfa_secret_bytes(mfa_uri_secret(u)), "1234567890123456",
+                     16);
     ck_assert_int_eq(mfa_uri_algorithm(u), MFA_SHA256);
     mfa_uri_free(&u);
     u = parse_ok("otpauth://totp/I:a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY======"
@@ -277,10 +283,11 @@ START_TEST(parse_real_world)
 
     /* unknown parameters, a trailing '&', raw UTF-8 and spaces, case of
      * scheme and type, parameters in any order, a fragment */
-    u = parse_ok("OTPAUTH://TOTP/Caf\xc3\xa9 Z:z\xc3\xb6\x65?foo=bar&period=60&"
-                 "digits=8&algorithm=SHA512&issuer=Caf%C3%A9%20Z&color=&secret="
-                 RFC_B32 "&#frag",
-                 0);
+    u = parse_ok(
+        "OTPAUTH://TOTP/Caf\xc3\xa9 Z:z\xc3\xb6\x65?foo=bar&period=60&"
+        "digits=8&algorithm=SHA512&issuer=Caf%C3%A9%20Z&color=&secret=" RFC_B32
+        "&#frag",
+        0);
     ck_assert_str_eq(mfa_uri_issuer(u), "Caf\xc3\xa9 Z");
     ck_assert_str_eq(mfa_uri_account(u), "z\xc3\xb6\x65");
     ck_assert_uint_eq(mfa_uri_digits(u), 8);
@@ -289,7 +296,8 @@ START_TEST(parse_real_world)
     mfa_uri_free(&u);
 
     /* HOTP with its counter; a counter on a TOTP URI is ignored */
-    u = parse_ok("otpauth://hotp/I:a?secret=" RFC_B32 "&issuer=I&counter=42", 0);
+    u = parse_ok("otpauth://hotp/I:a?secret=" RFC_B32 "&issuer=I&counter=42",
+                 0);
     ck_assert_int_eq(mfa_uri_type(u), MFA_HOTP);
     ck_assert_uint_eq(mfa_uri_counter(u), 42);
     mfa_uri_free(&u);
@@ -303,8 +311,8 @@ START_TEST(parse_real_world)
     ck_assert_str_eq(mfa_uri_image(u), "https://example.com/a.png?s=1");
     mfa_uri_free(&u);
     /* the warnings pointer may be NULL */
-    ck_assert_int_eq(mfa_uri_parse("otpauth://totp/a?secret=" RFC_B32, &u, NULL),
-                     MFA_OK);
+    ck_assert_int_eq(
+        mfa_uri_parse("otpauth://totp/a?secret=" RFC_B32, &u, NULL), MFA_OK);
     mfa_uri_free(&u);
 }
 END_TEST
@@ -355,7 +363,8 @@ START_TEST(parse_errors)
         {"otpauth://totp/I:a?secret=" RFC_B32 "&period=30s", MFA_ERR_URI_PARAM},
         {"otpauth://hotp/I:a?secret=" RFC_B32, MFA_ERR_URI_COUNTER},
         {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=", MFA_ERR_URI_COUNTER},
-        {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=-1", MFA_ERR_URI_COUNTER},
+        {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=-1",
+         MFA_ERR_URI_COUNTER},
         {"otpauth://hotp/I:a?secret=" RFC_B32 "&counter=18446744073709551616",
          MFA_ERR_URI_COUNTER},
         {"otpauth://totp/I:a?secret=" RFC_B32 "&secret=" RFC_B32,
@@ -370,9 +379,11 @@ START_TEST(parse_errors)
         {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer=J", MFA_ERR_URI_ISSUER},
         {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer=i", MFA_ERR_URI_ISSUER},
         {"otpauth://totp/I:a?secret=" RFC_B32 "&issuer=", MFA_ERR_URI_ISSUER},
-        {"otpauth://totp/I%20:a?secret=" RFC_B32 "&issuer=I", MFA_ERR_URI_ISSUER},
+        {"otpauth://totp/I%20:a?secret=" RFC_B32 "&issuer=I",
+         MFA_ERR_URI_ISSUER},
         {"otpauth://totp/a?secret=" RFC_B32 "&issuer=I%3AJ", MFA_ERR_COLON},
-        {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=MD5", MFA_ERR_ALGORITHM},
+        {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=MD5",
+         MFA_ERR_ALGORITHM},
         {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=SHA-1",
          MFA_ERR_ALGORITHM},
         {"otpauth://totp/I:a?secret=" RFC_B32 "&algorithm=SHA224",
@@ -381,15 +392,18 @@ START_TEST(parse_errors)
         {"otpauth://totp/I:a%zz?secret=" RFC_B32, MFA_ERR_URI_ENCODING},
         {"otpauth://totp/I:a%4?secret=" RFC_B32, MFA_ERR_URI_ENCODING},
         {"otpauth://totp/I:a%?secret=" RFC_B32, MFA_ERR_URI_ENCODING},
-        {"otpauth://totp/a?secret=" RFC_B32 "&issuer=%G0", MFA_ERR_URI_ENCODING},
+        {"otpauth://totp/a?secret=" RFC_B32 "&issuer=%G0",
+         MFA_ERR_URI_ENCODING},
         {"otpauth://totp/I:a%C3%28?secret=" RFC_B32, MFA_ERR_UTF8},
         {"otpauth://totp/I:a%ED%A0%80?secret=" RFC_B32, MFA_ERR_UTF8},
         {"otpauth://totp/I:a\xff?secret=" RFC_B32, MFA_ERR_UTF8},
         {"otpauth://totp/I:a%0A?secret=" RFC_B32, MFA_ERR_CONTROL_CHAR},
         {"otpauth://totp/I:a%00?secret=" RFC_B32, MFA_ERR_CONTROL_CHAR},
         {"otpauth://totp/I:a\n?secret=" RFC_B32, MFA_ERR_CONTROL_CHAR},
-        {"otpauth://totp/a?secret=" RFC_B32 "&issuer=%C2%9B", MFA_ERR_CONTROL_CHAR},
-        {"otpauth://totp/I:a?secret=" RFC_B32 "&image=http%3A%2F%2Fx.org%2Fa.png",
+        {"otpauth://totp/a?secret=" RFC_B32 "&issuer=%C2%9B",
+         MFA_ERR_CONTROL_CHAR},
+        {"otpauth://totp/I:a?secret=" RFC_B32
+         "&image=http%3A%2F%2Fx.org%2Fa.png",
          MFA_ERR_IMAGE_URL},
         {"otpauth://totp/I:a?secret=" RFC_B32 "&image=data:image/png;base64,AA",
          MFA_ERR_IMAGE_URL},
@@ -410,9 +424,9 @@ START_TEST(parse_errors)
         ck_assert_uint_eq(warn, 0);
     }
     ck_assert_int_eq(mfa_uri_parse(NULL, &u, &warn), MFA_ERR_INVALID);
-    ck_assert_int_eq(mfa_uri_parse("otpauth://totp/a?secret=" RFC_B32, NULL,
-                                   &warn),
-                     MFA_ERR_INVALID);
+    ck_assert_int_eq(
+        mfa_uri_parse("otpauth://totp/a?secret=" RFC_B32, NULL, &warn),
+        MFA_ERR_INVALID);
 }
 END_TEST
 
@@ -424,8 +438,8 @@ START_TEST(parse_limits)
     size_t n;
 
     /* a valid URI padded with an unknown parameter to exactly the limit */
-    n = (size_t)snprintf(text, sizeof(text), "otpauth://totp/I:a?secret=" RFC_B32
-                                             "&x=");
+    n = (size_t)snprintf(text, sizeof(text),
+                         "otpauth://totp/I:a?secret=" RFC_B32 "&x=");
     memset(text + n, 'y', MFA_URI_MAX - n);
     text[MFA_URI_MAX] = '\0';
     ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_OK);
@@ -445,8 +459,8 @@ START_TEST(parse_limits)
     mfa_uri_free(&u);
     snprintf(text, sizeof(text), "otpauth://totp/%sx:a?secret=" RFC_B32, field);
     ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_ERR_TOO_LONG);
-    snprintf(text, sizeof(text), "otpauth://totp/a?secret=" RFC_B32
-                                 "&issuer=%sx", field);
+    snprintf(text, sizeof(text),
+             "otpauth://totp/a?secret=" RFC_B32 "&issuer=%sx", field);
     ck_assert_int_eq(mfa_uri_parse(text, &u, NULL), MFA_ERR_TOO_LONG);
     memset(field, 'b', MFA_ACCOUNT_MAX + 1);
     field[MFA_ACCOUNT_MAX + 1] = '\0';
@@ -508,11 +522,50 @@ rnd(uint32_t n)
 }
 
 static const char *const pieces[] = {
-    "a", "Z", "0", " ", "&", "?", "#", "%", "+", "/", "=", "@", "\"", "'",
-    "-", ".", "_", "~", "!", "*", "(", ")", ";", ",", "[", "]", "<", ">",
-    "\\", "%20", "%3A", "\xc3\xa9", "\xc3\xbc", "\xc3\x9f", "\xe6\x97\xa5",
-    "\xe6\x9c\xac", "\xd0\x96", "\xd7\x90", "\xf0\x9f\x98\x80",
-    "\xf0\x9f\x94\x90", "\xe2\x82\xac", "\xef\xbb\xbf", "Acme", "example.com",
+    "a",
+    "Z",
+    "0",
+    " ",
+    "&",
+    "?",
+    "#",
+    "%",
+    "+",
+    "/",
+    "=",
+    "@",
+    "\"",
+    "'",
+    "-",
+    ".",
+    "_",
+    "~",
+    "!",
+    "*",
+    "(",
+    ")",
+    ";",
+    ",",
+    "[",
+    "]",
+    "<",
+    ">",
+    "\\",
+    "%20",
+    "%3A",
+    "\xc3\xa9",
+    "\xc3\xbc",
+    "\xc3\x9f",
+    "\xe6\x97\xa5",
+    "\xe6\x9c\xac",
+    "\xd0\x96",
+    "\xd7\x90",
+    "\xf0\x9f\x98\x80",
+    "\xf0\x9f\x94\x90",
+    "\xe2\x82\xac",
+    "\xef\xbb\xbf",
+    "Acme",
+    "example.com",
 };
 
 /* Random text of at most max bytes, no colon, no control character. */
@@ -573,9 +626,8 @@ START_TEST(round_trip_property)
         }
         for (size_t i = 0; i < slen; i++)
             key[i] = (uint8_t)rnd(256);
-        ck_assert_int_eq(mfa_profile_custom_new(&p, type, alg, digits, period,
-                                                20),
-                         MFA_OK);
+        ck_assert_int_eq(
+            mfa_profile_custom_new(&p, type, alg, digits, period, 20), MFA_OK);
         ck_assert_int_eq(mfa_secret_import(&s, key, slen, MFA_SECRET_LEGACY),
                          MFA_OK);
         ck_assert_int_eq(mfa_uri_new(&u, p, s, issuer, account), MFA_OK);
