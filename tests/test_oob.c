@@ -332,8 +332,11 @@ END_TEST
  * Uniform digits.  Per position, 10 bins: 6 positions x 9 degrees of
  * freedom = 54 (mean 54, sd ~10.4; threshold 150 is ~9 sd).  The leading
  * two digits as one value, 100 bins: 99 dof (sd ~14; threshold 250).
- * A modulo bias (e.g. 2^32 mod 10^6 folded onto low values) or a stuck
- * leading digit pushes these into the thousands.
+ * Gross faults push these into the thousands: a 16-bit source (codes
+ * above 65535 never drawn), a stuck or missing digit, a digit written
+ * from the wrong position.  The 1-in-4295 bias of a plain `% 10^6` on 32
+ * bits is far too small for any feasible sample; it is excluded by
+ * construction (randombytes_uniform), not by this test.
  */
 START_TEST(digits_uniform)
 {
