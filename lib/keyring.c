@@ -698,6 +698,9 @@ mfa_seal(const mfa_keyring_t *kr, const char *account, const char *factor_id,
     mlen = mfa_secret_len(s);
     if (mlen > MFA_SECRET_MAX)
         return MFA_ERR_SECRET_LONG;
+    /* unseal refuses blobs too short for any secret: never make one */
+    if (mlen < MFA_SECRET_LEGACY_MIN)
+        return MFA_ERR_SECRET_SHORT;
     if (outsize < MFA_SEALED_OVERHEAD + mlen)
         return MFA_ERR_BUFFER;
     if ((rc = mfa_int_keyring_subkey_ref(kr, 0, MFA_INT_KEY_SEAL, &key, &id)) !=

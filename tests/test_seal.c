@@ -279,6 +279,16 @@ START_TEST(lengths_refused)
                      MFA_ERR_BUFFER);
     for (size_t i = 0; i < MFA_SEALED_OVERHEAD + 19; i++)
         ck_assert_uint_eq(t[i], 0xee);
+    /* a secret shorter than any importable one (internal allocator) */
+    {
+        mfa_secret_t *tiny = NULL;
+        uint8_t *bytes = NULL;
+        ck_assert_int_eq(mfa_int_secret_alloc(&tiny, 9, &bytes), MFA_OK);
+        memset(bytes, 1, 9);
+        ck_assert_int_eq(mfa_seal(kr, "a", "f", tiny, t, sizeof(t), &n),
+                         MFA_ERR_SECRET_SHORT);
+        mfa_secret_free(&tiny);
+    }
     ck_assert_int_eq(mfa_seal(kr, NULL, "f", s, t, sizeof(t), &n),
                      MFA_ERR_INVALID);
     ck_assert_int_eq(mfa_seal(kr, "a", NULL, s, t, sizeof(t), &n),
