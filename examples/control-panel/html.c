@@ -150,7 +150,7 @@ const char cp_style_css[] =
     ".qr img{image-rendering:pixelated;border:1px solid #dde2e9}"
     ".key{font-family:ui-monospace,monospace;font-size:1.3em;"
     "letter-spacing:.05em;background:#f3f5f8;padding:.4em .6em;"
-    "border-radius:4px;display:inline-block}"
+    "border-radius:4px;display:inline-block;white-space:nowrap}"
     "input.copy{font-family:ui-monospace,monospace;width:100%;max-width:26em}"
     "dl.details{display:grid;grid-template-columns:max-content auto;"
     "gap:.3em 1em}dl.details dt{font-weight:600}dl.details dd{margin:0}"

@@ -5,8 +5,9 @@
 #include "cp.h"
 
 #define CP_FIELDS_MAX 32
-#define CP_HTTP_UNPROCESSABLE 422 /* a refused code: the form is shown again   \
-                                   */
+#define CP_HTTP_UNPROCESSABLE                                                  \
+    422 /* a refused code: the form is shown again                             \
+         */
 
 typedef struct cp_field {
     const char *name;

@@ -314,8 +314,8 @@ main(int argc, char **argv)
     rc = mfa_store_open(&cp.store, store_spec);
     if (rc != MFA_OK) {
         /* The spec may hold a password (postgres:...): name only the kind. */
-        fprintf(stderr, "mfa-control-panel: cannot open the %.8s store: %s\n",
-                store_spec, mfa_strerror(rc));
+        fprintf(stderr, "mfa-control-panel: cannot open the %.*s store: %s\n",
+                (int)strcspn(store_spec, ":"), store_spec, mfa_strerror(rc));
         return 1;
     }
     rc = mfa_ctx_new(&cp.ctx, cp.store, cp.keyring);

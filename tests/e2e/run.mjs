@@ -1,0 +1,533 @@
+#!/usr/bin/env node
+// End-to-end tests of the control-panel example in headless Chromium.
+//
+//   node tests/e2e/run.mjs PATH/TO/mfa-control-panel [SCREENSHOT_DIR]
+//
+// Starts the server on a free loopback port with a fresh data directory,
+// drives Chromium (Debian's /usr/bin/chromium, through playwright-core) as a
+// user would, and plays the phone with independent code: jsQR reads the QR
+// code from a screenshot and the `otpauth` package computes the codes.
+// Screenshots go to SCREENSHOT_DIR, or $MFA_BUILD_ROOT/e2e-screenshots.
+// The last line is "N passed, N failed".
+//
+// Time: the server runs with MFA_CP_TEST_CLOCK_FILE, a file holding seconds
+// added to its clock, so a test moves time forward (to the next 30-second
+// code, past a throttling delay) without sleeping.  The codes are computed
+// for the same shifted time.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+let chromium, jsQR, OTPAuth, PNG;
+try {
+  ({ chromium } = await import('playwright-core'));
+  jsQR = (await import('jsqr')).default;
+  OTPAuth = await import('otpauth');
+  ({ PNG } = await import('pngjs'));
+} catch (e) {
+  console.error(`e2e: npm packages missing (run scripts/e2e-setup.sh): ${e.message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const serverBin = process.argv[2];
+if (!serverBin || !fs.existsSync(serverBin)) {
+  console.error('usage: node run.mjs PATH/TO/mfa-control-panel [SCREENSHOT_DIR]');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const chromiumPath = process.env.MFA_CHROMIUM || '/usr/bin/chromium';
+if (!fs.existsSync(chromiumPath)) {
+  console.error(`e2e: ${chromiumPath} not found (apt-get install chromium)`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const shotDir = process.argv[3] ||
+  path.join(process.env.MFA_BUILD_ROOT || process.cwd(), 'e2e-screenshots');
+fs.rmSync(shotDir, { recursive: true, force: true });
+fs.mkdirSync(shotDir, { recursive: true });
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-e2e-'));
+const clockFile = path.join(tmp, 'clock-offset');
+let offset = 0;
+fs.writeFileSync(clockFile, '0\n');
+function advance(seconds) {
+  offset += seconds;
+  fs.writeFileSync(clockFile, `${offset}\n`);
+}
+const appNowMs = () => Date.now() + offset * 1000;
+
+// Everything typed or shown that must never reach the server's log.
+const secretsSeen = new Set();
+
+// ---- the server -------------------------------------------------------------
+
+const serverLog = path.join(shotDir, 'server.log');
+const logFd = fs.openSync(serverLog, 'w');
+const serverArgs = ['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data')];
+if (process.env.MFA_E2E_STORE) serverArgs.push('--store', process.env.MFA_E2E_STORE);
+const server = spawn(serverBin, serverArgs, {
+  env: { ...process.env, MFA_CP_TEST_CLOCK_FILE: clockFile },
+  stdio: ['ignore', 'pipe', logFd],
+});
+let out = '';
+server.stdout.on('data', (d) => { out += d.toString(); });
+let base = null, adminPassword = null;
+for (let i = 0; i < 200 && !base; i++) {
+  const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)\//);
+  const p = out.match(/password "([^"]+)"/);
+  if (m && p) { base = m[1]; adminPassword = p[1]; }
+  else if (server.exitCode !== null) break;
+  else await sleep(50);
+}
+if (!base) {
+  console.error('e2e: the server did not start:\n' + out +
+                fs.readFileSync(serverLog, 'utf8'));
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+console.log(`e2e: server at ${base}, screenshots in ${shotDir}`);
+
+async function stopServer() {
+  if (server.exitCode !== null) return;
+  const done = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  await Promise.race([done, sleep(5000)]);
+  if (server.exitCode === null) server.kill('SIGKILL');
+}
+
+// ---- the browser --------------------------------------------------------------
+
+// Playwright gives the browser a fresh, temporary --user-data-dir.
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+         '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+
+let shotNo = 0;
+async function shot(page, name) {
+  shotNo++;
+  const file = path.join(shotDir, `${String(shotNo).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+}
+
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function h1(page) {
+  return (await page.locator('h1').first().textContent()).trim();
+}
+
+async function expectH1(page, text) {
+  const t = await h1(page);
+  check(t === text, `expected the page "${text}", got "${t}"`);
+}
+
+async function errorText(page) {
+  const e = page.locator('.error');
+  return (await e.count()) ? (await e.first().textContent()).trim() : '';
+}
+
+async function expectError(page, re) {
+  const t = await errorText(page);
+  check(re.test(t), `expected an error matching ${re}, got "${t}"`);
+  return t;
+}
+
+// ---- the user's side ----------------------------------------------------------
+
+let userNo = 0;
+function newUserName(tag) {
+  userNo++;
+  return `${tag}${userNo}.${process.pid % 1000}`;
+}
+
+async function signup(page, name, password) {
+  await page.goto(`${base}/signup`);
+  await page.fill('#username', name);
+  await page.fill('#password', password);
+  await page.click('button:has-text("Create account")');
+  await expectH1(page, 'Log in');
+}
+
+async function login(page, name, password) {
+  await page.goto(`${base}/login`);
+  await expectH1(page, 'Log in');
+  await page.fill('#username', name);
+  await page.fill('#password', password);
+  await page.click('main button:has-text("Log in")');
+}
+
+async function logout(page) {
+  await page.click('#logout');
+  await expectH1(page, 'Log in');
+}
+
+function totpCode(totp, steps = 0) {
+  const c = totp.generate({ timestamp: appNowMs() + steps * 30000 });
+  secretsSeen.add(c);
+  return c;
+}
+
+// A six-digit code that no step of the window [-2, +2] gives.
+function wrongCode(totp) {
+  const near = new Set([-2, -1, 0, 1, 2].map((s) => totp.generate({ timestamp: appNowMs() + s * 30000 })));
+  let n = Number(totp.generate({ timestamp: appNowMs() })) + 123457;
+  for (;;) {
+    const c = String(n % 1000000).padStart(6, '0');
+    if (!near.has(c)) return c;
+    n += 7;
+  }
+}
+
+// The phone: screenshot the QR code, decode it, and make an authenticator.
+async function scanQR(page, name) {
+  const file = path.join(shotDir, `qr-${name}.png`);
+  const buf = await page.locator('#qr').screenshot({ path: file });
+  const png = PNG.sync.read(buf);
+  const qr = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length),
+                  png.width, png.height);
+  check(qr && qr.data, 'the QR code could not be read from the screenshot');
+  check(qr.data.startsWith('otpauth://totp/'), `QR code holds "${qr.data.slice(0, 16)}...", not a key URI`);
+  const totp = OTPAuth.URI.parse(qr.data);
+  check(totp instanceof OTPAuth.TOTP, 'the key URI is not TOTP');
+  secretsSeen.add(totp.secret.base32);
+  return totp;
+}
+
+async function verifySetup(page, code) {
+  await page.fill('#code', code);
+  await page.click('button:has-text("Verify code")');
+}
+
+// From the "Choose..." page or the settings form, through the set-up page.
+async function enrollWithQR(page, name, tag) {
+  await expectH1(page, 'Set up your authenticator app');
+  const heading = await page.locator('h2').first().textContent();
+  check(heading.includes("Can't scan? Manually enter the secret key below"),
+        'the manual-entry heading is missing');
+  await shot(page, `${tag}-setup`);
+  const totp = await scanQR(page, tag);
+  check(totp.label === name, `QR label "${totp.label}" is not the account "${name}"`);
+  check(totp.issuer === 'Control Panel', `QR issuer "${totp.issuer}"`);
+  await verifySetup(page, totpCode(totp));
+  await expectH1(page, 'Multi-factor authentication setup completed successfully');
+  await shot(page, `${tag}-done`);
+  return totp;
+}
+
+// A new user: sign up, log in, choose the authenticator, enroll with the QR.
+async function newEnrolledUser(page, tag) {
+  const name = newUserName(tag);
+  const pw = `pw-${name}-Secret!`;
+  await signup(page, name, pw);
+  await login(page, name, pw);
+  await expectH1(page, 'Choose your multi-factor authentication method');
+  await page.click('#use-authenticator');
+  const totp = await enrollWithQR(page, name, tag);
+  await page.click('#got-it');
+  await expectH1(page, 'Dashboard');
+  return { name, pw, totp };
+}
+
+async function codeLogin(page, u, code) {
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  await page.fill('#code', code);
+  await page.click('button:has-text("Verify code")');
+}
+
+// ---- the tests ------------------------------------------------------------------
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+test('1 enroll by scanning the QR code, log in again with a later code', async (page) => {
+  const name = newUserName('qr');
+  const pw = 'correct horse battery';
+  await signup(page, name, pw);
+  await login(page, name, pw);
+  await expectH1(page, 'Choose your multi-factor authentication method');
+  await shot(page, 'qr-choose');
+  check(await page.locator('text=Use a backup phone number').count() === 1,
+        'the backup phone number method is not offered');
+  await page.click('text=Use an authenticator');
+  const totp = await enrollWithQR(page, name, 'qr');
+  await page.click('text=Got it');
+  await expectH1(page, 'Dashboard');
+  await logout(page);
+  advance(30);
+  await codeLogin(page, { name, pw }, totpCode(totp));
+  await expectH1(page, 'Dashboard');
+  await shot(page, 'qr-dashboard');
+});
+
+test('2 the same code twice is refused the second time', async (page) => {
+  const u = await newEnrolledUser(page, 'replay');
+  await logout(page);
+  advance(30);
+  const code = totpCode(u.totp);
+  await codeLogin(page, u, code);
+  await expectH1(page, 'Dashboard');
+  await logout(page);
+  await codeLogin(page, u, code);
+  await expectError(page, /already been used/);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  await shot(page, 'replay-refused');
+});
+
+test('3 wrong codes until throttled: wait shown, right code refused, then accepted', async (page) => {
+  const u = await newEnrolledUser(page, 'throttle');
+  await logout(page);
+  advance(30);
+  await login(page, u.name, u.pw);
+  let wait = 0;
+  for (let i = 0; i < 12 && !wait; i++) {
+    await page.fill('#code', wrongCode(u.totp));
+    await page.click('button:has-text("Verify code")');
+    const t = await errorText(page);
+    const m = t.match(/Too many attempts, try again in (\d+) seconds/);
+    if (m) wait = Number(m[1]);
+    else check(/didn't work/.test(t), `unexpected answer to a wrong code: "${t}"`);
+  }
+  check(wait > 0, 'never throttled after 12 wrong codes');
+  await shot(page, 'throttle-wait');
+  await page.fill('#code', totpCode(u.totp));
+  await page.click('button:has-text("Verify code")');
+  await expectError(page, /Too many attempts, try again in \d+ seconds/);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  // Wait out the delay the page announced (plus the one that last refused
+  // attempt may have added), on the server's clock.
+  advance(wait + 1);
+  await page.fill('#code', totpCode(u.totp));
+  await page.click('button:has-text("Verify code")');
+  const t = await errorText(page);
+  if (/Too many attempts/.test(t)) {
+    const m = t.match(/try again in (\d+) seconds/);
+    advance(Number(m[1]) + 1);
+    await page.fill('#code', totpCode(u.totp));
+    await page.click('button:has-text("Verify code")');
+  }
+  await expectH1(page, 'Dashboard');
+});
+
+test('4 manual entry of the grouped secret key', async (page) => {
+  const name = newUserName('manual');
+  const pw = 'typing-it-by-hand';
+  await signup(page, name, pw);
+  await login(page, name, pw);
+  await page.click('#use-authenticator');
+  await expectH1(page, 'Set up your authenticator app');
+  const grouped = (await page.locator('#secret-key').textContent()).trim();
+  check(/^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/.test(grouped), `key not in groups of four: "${grouped}"`);
+  const plain = await page.locator('#secret-plain').inputValue();
+  check(plain === grouped.replace(/ /g, ''), 'the copyable key differs from the grouped one');
+  const account = (await page.locator('#account-name').textContent()).trim();
+  const issuer = (await page.locator('#issuer').textContent()).trim();
+  check(account === name, `account name shown "${account}"`);
+  check(issuer === 'Control Panel', `issuer shown "${issuer}"`);
+  secretsSeen.add(plain);
+  await shot(page, 'manual-setup');
+  // As a desktop app does: a name and a key typed by hand, defaults for the rest.
+  const totp = new OTPAuth.TOTP({ issuer, label: account,
+                                  secret: OTPAuth.Secret.fromBase32(grouped.replace(/ /g, '')) });
+  await verifySetup(page, totpCode(totp));
+  await expectH1(page, 'Multi-factor authentication setup completed successfully');
+  await page.click('#got-it');
+  await logout(page);
+  advance(30);
+  await codeLogin(page, { name, pw }, totpCode(totp));
+  await expectH1(page, 'Dashboard');
+});
+
+test('5 backup code login; the same code refused the second time', async (page) => {
+  const u = await newEnrolledUser(page, 'backup');
+  await page.goto(`${base}/settings`);
+  await page.click('#new-codes');
+  await expectH1(page, 'Your backup codes');
+  const codes = (await page.locator('#backup-codes li').allTextContents()).map((s) => s.trim());
+  check(codes.length === 10, `expected 10 backup codes, got ${codes.length}`);
+  check(codes.every((c) => /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(c)), 'backup code format');
+  codes.forEach((c) => secretsSeen.add(c));
+  await shot(page, 'backup-codes');
+  await logout(page);
+  await login(page, u.name, u.pw);
+  await page.click('#use-backup');
+  await expectH1(page, 'Use a backup code');
+  await page.fill('#code', codes[3].toLowerCase());
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+  const note = await page.locator('.notice').textContent();
+  check(/9 backup codes left/.test(note), `notice "${note}"`);
+  await logout(page);
+  await login(page, u.name, u.pw);
+  await page.click('#use-backup');
+  await page.fill('#code', codes[3]);
+  await page.click('button:has-text("Verify code")');
+  await expectError(page, /didn't work/);
+  await shot(page, 'backup-reused');
+});
+
+async function outboxCode(page, user) {
+  await page.goto(`${base}/outbox`);
+  await expectH1(page, 'Outbox');
+  const demo = await page.locator('.demo').textContent();
+  check(/stands in for an SMS gateway/.test(demo), 'the outbox is not marked as the demo stand-in');
+  const text = await page.locator(`tr[data-user="${user}"] td.text`).first().textContent();
+  const m = text.match(/\b(\d{6})\b/);
+  check(m, `no code in the text message "${text}"`);
+  secretsSeen.add(m[1]);
+  return m[1];
+}
+
+test('6 backup phone number: the code from the outbox logs the user in', async (page) => {
+  const u = await newEnrolledUser(page, 'phone');
+  await page.goto(`${base}/settings`);
+  await page.click('#add-phone');
+  await expectH1(page, 'Add a backup phone number');
+  await page.fill('#phone', '+1 555 0100 123');
+  await page.click('button:has-text("Text me a code")');
+  await expectH1(page, 'Confirm your phone number');
+  const setupCode = await outboxCode(page, u.name);
+  await shot(page, 'phone-outbox');
+  await page.goBack();
+  await page.fill('#code', setupCode);
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Security settings');
+  check(/ending in 23/.test(await page.locator('#phone').textContent()), 'phone not listed');
+  await logout(page);
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  await page.click('#text-me');
+  await expectH1(page, 'Text me a code');
+  await page.click('#send-code');
+  const code = await outboxCode(page, u.name);
+  check(code !== setupCode || true, '');
+  await page.goto(`${base}/login/sms`);
+  await page.fill('#code', code);
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+});
+
+test('7 admin resets a user: enroll again, the old secret refused', async (page, context) => {
+  const u = await newEnrolledUser(page, 'reset');
+  await logout(page);
+  // The administrator, in a browser of their own.
+  const admin = await context.browser().newContext();
+  const ap = await admin.newPage();
+  ap.setDefaultTimeout(15000);
+  await login(ap, 'admin', adminPassword);
+  if ((await h1(ap)) === 'Choose your multi-factor authentication method') {
+    await ap.click('#use-authenticator');
+    await enrollWithQR(ap, 'admin', 'admin');
+    await ap.click('#got-it');
+  }
+  await ap.goto(`${base}/admin`);
+  await expectH1(ap, 'Users');
+  const row = ap.locator(`tr[data-user="${u.name}"]`);
+  check((await row.locator('td.mfa').textContent()) === 'On', 'user MFA not shown as On');
+  await row.locator('button:has-text("Reset MFA")').click();
+  check(/has been reset/.test(await ap.locator('.notice').textContent()), 'no reset notice');
+  check((await ap.locator(`tr[data-user="${u.name}"] td.mfa`).textContent()) === 'Off', 'MFA still On');
+  await shot(ap, 'reset-admin');
+  await admin.close();
+
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Choose your multi-factor authentication method');
+  await page.click('#use-authenticator');
+  await expectH1(page, 'Set up your authenticator app');
+  advance(30);
+  await verifySetup(page, totpCode(u.totp));
+  await expectError(page, /didn't work/);
+  const fresh = await enrollWithQR(page, u.name, 'reset-again');
+  check(fresh.secret.base32 !== u.totp.secret.base32, 'the same secret came back after reset');
+  await page.click('#got-it');
+  await logout(page);
+  advance(30);
+  await codeLogin(page, u, totpCode(u.totp));
+  await expectError(page, /didn't work/);
+  await page.fill('#code', totpCode(fresh));
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+});
+
+test('8 a second authenticator: either works; a removed one stops', async (page) => {
+  const u = await newEnrolledUser(page, 'two');
+  await page.goto(`${base}/settings`);
+  await page.fill('#label', 'Tablet');
+  await page.click('#add-authenticator');
+  const second = await enrollWithQR(page, u.name, 'two-second');
+  await page.click('#got-it');
+  await page.goto(`${base}/settings`);
+  const labels = (await page.locator('#factors td.label').allTextContents()).map((s) => s.trim());
+  check(labels.length === 2 && labels.includes('Tablet'), `factors listed: ${labels.join(', ')}`);
+  await shot(page, 'two-settings');
+  await logout(page);
+  advance(30);
+  await codeLogin(page, u, totpCode(u.totp));
+  await expectH1(page, 'Dashboard');
+  await logout(page);
+  advance(30);
+  await codeLogin(page, u, totpCode(second));
+  await expectH1(page, 'Dashboard');
+  await page.goto(`${base}/settings`);
+  const first = page.locator('#factors tr', { has: page.locator('td.label', { hasText: 'Authenticator app' }) });
+  await first.locator('button:has-text("Remove")').click();
+  check(/has been removed/.test(await page.locator('.notice').textContent()), 'no removal notice');
+  await logout(page);
+  advance(30);
+  await codeLogin(page, u, totpCode(u.totp));
+  await expectError(page, /didn't work/);
+  await page.fill('#code', totpCode(second));
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+});
+
+// ---- run ------------------------------------------------------------------------
+
+let passed = 0, failed = 0;
+const only = process.env.MFA_E2E_ONLY;
+for (const t of tests) {
+  if (only && !t.name.startsWith(only)) continue;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const started = Date.now();
+  try {
+    await t.fn(page, context);
+    passed++;
+    console.log(`ok   ${t.name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${t.name}: ${e.message.split('\n')[0]}`);
+    try { await shot(page, `FAILED-${t.name.split(' ')[0]}`); } catch { /* closed */ }
+  }
+  await context.close();
+}
+
+await browser.close();
+await stopServer();
+
+// The server's log must hold no code and no secret that went through a page.
+{
+  const log = fs.readFileSync(serverLog, 'utf8');
+  const leaked = [...secretsSeen].filter((s) => new RegExp(`\\b${s}\\b`).test(log));
+  const lines = log.split('\n').length;
+  if (leaked.length === 0 && secretsSeen.size > 0 && lines > 10) {
+    passed++;
+    console.log(`ok   9 no code or secret in the server log (${secretsSeen.size} checked, ${lines} lines)`);
+  } else {
+    failed++;
+    console.log(`FAIL 9 no code or secret in the server log: ${leaked.length} found`);
+  }
+}
+fs.rmSync(tmp, { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
