@@ -236,8 +236,7 @@ mfa_store_free(mfa_store_t **s)
     *s = NULL;
 }
 
-/* TEMPORARY until lib/store/sqlite.c lands (same session): UNSUPPORTED */
-#if !MFA_HAVE_SQLITE || 1
+#if !MFA_HAVE_SQLITE
 mfa_rc
 mfa_store_sqlite_open(mfa_store_t **out, const char *path)
 {
