@@ -9,11 +9,12 @@ import os
 import re
 import secrets
 import stat
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import (Suite, text_qr_to_pgm, zbar, EXIT_OK, EXIT_REJECTED,  # noqa: E402
+from clitest import (TOOL, Suite, text_qr_to_pgm, zbar, EXIT_OK, EXIT_REJECTED,  # noqa: E402
                      EXIT_USAGE, EXIT_THROTTLED, EXIT_STORE)
 
 t = Suite("store")
@@ -168,6 +169,22 @@ def lifecycle(kind, spec, db_file=None, schema=None):
         import base64
         raw = base64.b32decode(secret)
         t.check(raw not in data, f"{kind}: no raw secret in the database file")
+
+    # the same code from 8 processes at once: accepted exactly once
+    now += 30
+    c_race = code(secret, now)
+    base = ["--store", spec, *opts, "--keyring", ring, "--time", str(now), "check", account, c_race]
+    procs = [subprocess.Popen([TOOL, *base], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for _ in range(8)]
+    outs = [(p.wait(timeout=60), p.stderr.read().decode()) for p in procs]
+    rcs = [rc for rc, _ in outs]
+    # the losers are refused as replays, or throttled once the failed
+    # attempts pass the free ones
+    t.check(rcs.count(EXIT_OK) == 1 and all(rc in (EXIT_OK, EXIT_REJECTED, EXIT_THROTTLED) for rc in rcs)
+            and rcs.count(EXIT_REJECTED) >= 5, f"{kind}: 8 racing checks, one accepted", outs)
+    t.check(all(c_race not in err for _, err in outs), f"{kind}: the code is not in error messages")
+    r = m("recover", account, "K3QD-8RTW-M2XZ", now=now)
+    t.check(r.rc != EXIT_OK and "K3QD" not in r.err, f"{kind}: a backup code is not echoed", r)
 
     # remove and reset
     t.expect(f"{kind}: remove", m("remove", account, f2["factor_id"]), EXIT_OK)
