@@ -518,13 +518,14 @@ read_stdin_secret(const cli *c, const char *what, char **out)
     int restore = 0, rc;
 
     if (isatty(STDIN_FILENO)) {
-        fprintf(stderr, "%s: ", what);
-        fflush(stderr);
+        /* echo off before the prompt, so nothing typed after it shows */
         if (tcgetattr(STDIN_FILENO, &old) == 0) {
             quiet = old;
             quiet.c_lflag &= ~(tcflag_t)ECHO;
             restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
         }
+        fprintf(stderr, "%s: ", what);
+        fflush(stderr);
     }
     rc = read_fd_secure(c, STDIN_FILENO, "standard input", out);
     if (restore) {

@@ -109,6 +109,37 @@ for args in (("--digits", 5), ("--digits", 11), ("--period", 0), ("--period", 86
     t.expect(f"code {args}", t.mfa("code", *args, input=k20), EXIT_USAGE)
 t.expect("code: time before t0", t.mfa("code", "--t0", 100, "--time", 50, input=k20), EXIT_INPUT)
 
+# a secret typed at a terminal: prompt on stderr, no echo
+import pty
+import select
+import subprocess
+from clitest import TOOL  # noqa: E402
+master, slave = pty.openpty()
+p = subprocess.Popen([TOOL, "code", "--time", "59"], stdin=slave, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+os.close(slave)
+prompt = b""
+while b"Secret: " not in prompt and select.select([p.stderr], [], [], 10)[0]:
+    chunk = os.read(p.stderr.fileno(), 64)
+    if not chunk:
+        break
+    prompt += chunk
+os.write(master, (k20 + "\n").encode())
+out, err = p.communicate(timeout=10)
+echoed = b""
+while select.select([master], [], [], 0.2)[0]:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    echoed += chunk
+os.close(master)
+t.check(b"Secret: " in prompt, "terminal: prompt on stderr", prompt)
+t.check(out == b"287082\n", "terminal: code from the typed secret", out)
+t.check(k20.encode() not in echoed, "terminal: the typed secret is not echoed", echoed)
+
 # ---- verify ----
 def code_at(when, *extra, secret=k20):
     return t.mfa("code", "--time", when, *extra, input=secret).out.strip()
