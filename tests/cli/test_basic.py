@@ -310,4 +310,16 @@ for args in (("enroll",), ("enroll", "a", "b"), ("confirm", "a", "f"), ("check",
 t.expect("global options after the command", t.mfa("list", "a", "--store", db, "--keyring", kr), EXIT_OK)
 t.expect("store and key ring from the environment",
          t.mfa("list", "a", env={"MFA_STORE": db, "MFA_KEYRING": kr}), EXIT_OK)
+# ---- the man page names every command and option of the help texts ----
+import re
+man_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "man", "mfa.1")
+man = open(man_path).read().replace("\\-", "-").replace("\\fB", "").replace("\\fR", "").replace("\\fI", "")
+for c in COMMANDS:
+    t.check(re.search(rf"^\.B {re.escape(c)}\b", man, re.M) is not None, f"mfa.1 documents {c}")
+    for opt in set(re.findall(r"--[a-z][a-z0-9-]*", t.mfa(c, "--help").out)):
+        t.check(opt in man, f"mfa.1 documents {c} {opt}")
+for opt in set(re.findall(r"--[a-z][a-z0-9-]*", t.mfa("--help").out)):
+    t.check(opt in man, f"mfa.1 documents global {opt}")
+for code in range(6):
+    t.check(re.search(rf"^\.B {code}$", man, re.M) is not None, f"mfa.1 documents exit status {code}")
 t.finish()

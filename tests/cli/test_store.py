@@ -133,6 +133,21 @@ def lifecycle(kind, spec, db_file=None, schema=None):
     t.check(r.out.count("active") == 2, f"{kind}: both active", r)
     t.expect(f"{kind}: rename an unknown factor", m("rename", account, "f" * 16, "x"), EXIT_STORE)
 
+    # a custom profile through enroll
+    r = t.expect(f"{kind}: enroll a custom profile", m("enroll", account, "--json", "--algorithm", "SHA256",
+                                                       "--digits", 8, "--period", 60, "--bytes", 32,
+                                                       now=now), EXIT_OK)
+    f3 = json.loads(r.out)
+    t.check("algorithm=SHA256" in f3["uri"] and "digits=8" in f3["uri"] and "period=60" in f3["uri"]
+            and len(f3["secret"]) == 52, f"{kind}: custom enrollment URI", f3)
+    c3 = t.mfa("code", "--time", now, input=f3["uri"]).out.strip()
+    t.expect(f"{kind}: confirm the custom factor", m("confirm", account, f3["factor_id"], c3, now=now), EXIT_OK)
+    r = t.expect(f"{kind}: list shows its parameters", m("list", account, "--json"), EXIT_OK)
+    f3l = [f for f in json.loads(r.out)["factors"] if f["id"] == f3["factor_id"]]
+    t.check(f3l and f3l[0]["algorithm"] == "SHA256" and f3l[0]["digits"] == 8 and f3l[0]["period"] == 60,
+            f"{kind}: custom factor listed", f3l)
+    t.expect(f"{kind}: remove the custom factor", m("remove", account, f3["factor_id"]), EXIT_OK)
+
     # key rotation: secrets resealed, codes still verify, the ring grew
     before = open(ring).read()
     r = t.expect(f"{kind}: rotate-keys", m("rotate-keys", "--json", now=now), EXIT_OK)
