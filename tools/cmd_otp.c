@@ -90,9 +90,11 @@ load_otp(cli *c, mfa_otp_t **out)
             return fail(c, mrc, EXIT_INPUT, "secret");
     }
 
+    /* the values were range-checked above the library, so a setter that
+     * still refuses is reported as a usage error */
     if (opt_flag(c, "hotp"))
         mrc = mfa_otp_set_type(otp, MFA_HOTP);
-    if (opt_flag(c, "counter")) {
+    if (mrc == MFA_OK && opt_flag(c, "counter")) {
         if (mfa_otp_type_get(otp) != MFA_HOTP) {
             mfa_otp_free(&otp);
             return usage_error(c, "--counter needs --hotp");
@@ -103,7 +105,7 @@ load_otp(cli *c, mfa_otp_t **out)
         }
         mrc = mfa_otp_set_counter(otp, (uint64_t)v);
     }
-    if (alg_name != NULL) {
+    if (mrc == MFA_OK && alg_name != NULL) {
         char up[16];
         size_t i;
         mfa_algorithm alg;
@@ -119,12 +121,14 @@ load_otp(cli *c, mfa_otp_t **out)
         mrc = mfa_otp_set_algorithm(otp, alg);
     }
     rc = opt_int(c, "digits", MFA_DIGITS_MIN, MFA_DIGITS_MAX, &v);
-    if (rc > 0)
+    if (rc > 0 && mrc == MFA_OK)
         mrc = mfa_otp_set_digits(otp, (unsigned)v);
-    if (rc >= 0 && (rc = opt_int(c, "period", 1, MFA_PERIOD_MAX, &v)) > 0)
+    if (rc >= 0 && (rc = opt_int(c, "period", 1, MFA_PERIOD_MAX, &v)) > 0 &&
+        mrc == MFA_OK)
         mrc = mfa_otp_set_period(otp, (uint32_t)v);
     if (rc >= 0 &&
-        (rc = opt_int(c, "t0", INT64_MIN / 2, INT64_MAX / 2, &v)) > 0)
+        (rc = opt_int(c, "t0", INT64_MIN / 2, INT64_MAX / 2, &v)) > 0 &&
+        mrc == MFA_OK)
         mrc = mfa_otp_set_t0(otp, v);
     if (rc < 0) {
         mfa_otp_free(&otp);

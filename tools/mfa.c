@@ -46,12 +46,13 @@ static const struct command commands[] = {
      "input (or FILE), or for a new secret with --new, which also prints\n"
      "the secret's manual-entry form.  Profiles: universal (default),\n"
      "google, microsoft, authy.  --explicit spells out default parameters.\n"},
-    {"qr", cmd_qr, "format= output= ecc= scale= invert",
+    {"qr", cmd_qr, "format= output= ecc= scale= invert secret-file=",
      "Usage: mfa qr [--format text|svg|png] [--output FILE] [--ecc L|M|Q|H]\n"
-     "              [--scale N] [--invert] [URI|-]\n"
-     "Draw the QR code of URI (default: read from standard input).  text\n"
-     "draws it in the terminal with half blocks (--invert for dark text on\n"
-     "a light background); png needs --output or a redirected stdout.\n"
+     "              [--scale N] [--invert] [--secret-file FILE] [URI|-]\n"
+     "Draw the QR code of URI (default: read from standard input or FILE).\n"
+     "text draws it in the terminal with half blocks (--invert for dark\n"
+     "text on a light background); png needs --output or a redirected\n"
+     "stdout.  "
      "Files are created with mode 0600: the URI holds the secret.\n"},
     {"code", cmd_code, OTP_OPTS,
      "Usage: mfa code [--hotp --counter C] [--algorithm SHA1|SHA256|SHA512]\n"
@@ -65,10 +66,11 @@ static const struct command commands[] = {
      "Exit 0 and print the matched offset if CODE verifies for the secret\n"
      "on standard input; exit 1 otherwise.  The window counts time steps\n"
      "(default 1:1, each at most 10); for HOTP, FUTURE is the look-ahead.\n"},
-    {"inspect", cmd_inspect, "show-secret",
-     "Usage: mfa inspect [--show-secret] [URI|-]\n"
-     "Show the fields of a key URI (read from standard input by default),\n"
-     "the parser's warnings and which authenticator apps read it right.\n"
+    {"inspect", cmd_inspect, "show-secret secret-file=",
+     "Usage: mfa inspect [--show-secret] [--secret-file FILE] [URI|-]\n"
+     "Show the fields of a key URI (read from standard input or FILE by\n"
+     "default), the parser's warnings and which authenticator apps read it\n"
+     "right.  "
      "The secret is hidden unless --show-secret.\n"},
     {"keyring", cmd_keyring, "",
      "Usage: mfa keyring new FILE\n"
@@ -561,11 +563,16 @@ int
 read_arg_or_input(const cli *c, const char *arg, const char *what, char **out)
 {
     if (arg != NULL && strcmp(arg, "-") != 0) {
+        if (opt_flag(c, "secret-file"))
+            return usage_error(c,
+                               "give the %s as an argument or with "
+                               "--secret-file, not both",
+                               what);
         if ((*out = secure_strdup(arg)) == NULL)
             return fail(c, MFA_ERR_NOMEM, EXIT_STORE, "%s", what);
         return 0;
     }
-    return read_stdin_secret(c, what, out);
+    return read_secret_text(c, what, out);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */

@@ -268,6 +268,12 @@ for what, bad in (("http scheme", "http://example.com"), ("bad type", f"otpauth:
                   ("too long", "otpauth://totp/a?secret=" + "A" * 3000), ("not a URI", "hello")):
     t.expect(f"inspect: {what}", t.mfa("inspect", input=bad), EXIT_INPUT)
 t.expect("inspect: empty input", t.mfa("inspect", input=""), EXIT_INPUT)
+uf = t.path("uri.txt")
+with open(uf, "w") as fh:
+    fh.write(u + "\n")
+t.expect("inspect --secret-file", t.mfa("inspect", "--secret-file", uf), EXIT_OK, "alice")
+t.expect("inspect: missing --secret-file", t.mfa("inspect", "--secret-file", t.path("nope")), EXIT_INPUT)
+t.expect("inspect: argument and --secret-file", t.mfa("inspect", "--secret-file", uf, u), EXIT_USAGE)
 t.expect("inspect: two arguments", t.mfa("inspect", u, u), EXIT_USAGE)
 
 # ---- commands needing a store or key ring, used wrongly ----
@@ -306,6 +312,16 @@ for args in (("enroll",), ("enroll", "a", "b"), ("confirm", "a", "f"), ("check",
              ("rename", "a", "f"), ("rotate-keys", "x"), ("migrate", "x"),
              ("enroll", "a", "--profile", "nope"), ("enroll", "a", "--digits", 12)):
     t.expect(f"{' '.join(map(str, args))}: usage", t.mfa("--store", db, "--keyring", kr, *args), EXIT_USAGE)
+# bad account names are bad input, never a store error
+for what, acct in (("empty", ""), ("too long", "a" * 200), ("control character", "a\tb"),
+                   ("colon", "a:b")):
+    t.expect(f"enroll: {what} account", t.mfa("--store", db, "--keyring", kr, "enroll", acct, "--no-qr"),
+             EXIT_INPUT)
+t.expect("enroll: label too long", t.mfa("--store", db, "--keyring", kr, "enroll", "a", "--label", "L" * 100),
+         EXIT_INPUT)
+t.expect("enroll: colon in issuer", t.mfa("--store", db, "--keyring", kr, "enroll", "a", "--issuer", "a:b"),
+         EXIT_INPUT)
+t.expect("check: empty account", t.mfa("--store", db, "--keyring", kr, "check", "", "123456"), EXIT_INPUT)
 # options after the command and from the environment
 t.expect("global options after the command", t.mfa("list", "a", "--store", db, "--keyring", kr), EXIT_OK)
 t.expect("store and key ring from the environment",

@@ -73,6 +73,15 @@ r = t.mfa("qr", input=uris[0])
 first = r.out.split("\n")[0]
 t.check(set(first) == {"\u2588"}, "text: quiet zone on top", first)
 
+# the URI from a file
+uf = t.path("uri.txt")
+with open(uf, "w") as fh:
+    fh.write(uris[0] + "\n")
+png = t.path("file.png")
+t.expect("--secret-file", t.mfa("qr", "--secret-file", uf, "--format", "png", "--output", png), EXIT_OK)
+t.check(zbar(png) == uris[0], "--secret-file: zbarimg gives back the URI")
+t.expect("missing --secret-file", t.mfa("qr", "--secret-file", t.path("nope")), EXIT_INPUT)
+
 # bad use
 t.expect("bad format", t.mfa("qr", "--format", "jpeg", input=uris[0]), EXIT_USAGE)
 t.expect("bad ecc", t.mfa("qr", "--ecc", "X", input=uris[0]), EXIT_USAGE)
