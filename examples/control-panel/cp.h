@@ -113,6 +113,7 @@ typedef struct cp_session {
     mfa_enrollment_t *enr;
     int enr_from_settings;
     char notice[200]; /* shown once on the next page */
+    int expired_now;  /* the half-logged-in state ended on this request */
 } cp_session;
 
 /* Session for the cookie value (hex), or NULL when unknown or expired. */

@@ -125,7 +125,7 @@ const char cp_style_css[] =
     "header form{margin:0 0 0 auto}"
     "header button{background:none;border:1px solid #8aa4c8;color:#fff;"
     "padding:.3em .8em;border-radius:4px;cursor:pointer}"
-    "main{max-width:46em;margin:2em auto;background:#fff;padding:2em 2.5em;"
+    "main{max-width:54em;margin:2em auto;background:#fff;padding:2em 2.5em;"
     "border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.12)}"
     "h1{font-size:1.5em;margin-top:0}"
     "label{display:block;margin:.9em 0 .3em;font-weight:600}"
@@ -145,7 +145,7 @@ const char cp_style_css[] =
     "padding:.7em 1em;border-radius:4px}"
     ".method{display:block;border:1px solid #c9d2de;border-radius:6px;"
     "padding:1em;margin:1em 0;width:100%;text-align:left;background:#fff;"
-    "color:#1d2330}"
+    "color:#1d2330;text-decoration:none;font-size:1em}"
     ".method strong{display:block;font-size:1.1em;color:#2860b5}"
     ".qr img{image-rendering:pixelated;border:1px solid #dde2e9}"
     ".key{font-family:ui-monospace,monospace;font-size:1.3em;"
@@ -159,7 +159,7 @@ const char cp_style_css[] =
     "ul.codes{columns:2;font-family:ui-monospace,monospace;font-size:1.15em}"
     ".links{margin-top:1.5em}.links a{margin-right:1.5em}"
     ".demo{border:2px dashed #c98a00;background:#fff8e5;padding:.7em 1em}"
-    "td form{margin:0}td button{margin:0}"
+    "td form{margin:0}td button{margin:0;white-space:nowrap;padding:.35em .8em}"
     ".muted{color:#5b6575}";
 
 /* Served as a file: the Content-Security-Policy forbids inline script. */

@@ -249,6 +249,13 @@ cp_handle(void *cls, struct MHD_Connection *conn, const char *url,
     r->s = cp_session_find(r->cookie_in, r->now);
     if (!r->s)
         r->s = cp_session_new(r->now);
+    if (r->s->expired_now) {
+        /* Its form carries the old CSRF token: send the user to log in
+         * again with the notice rather than to a "form expired" error. */
+        r->s->expired_now = 0;
+        if (is_post)
+            return cp_redirect(r, "/login");
+    }
 
     if (is_post) {
         const char *type = MHD_lookup_connection_value(

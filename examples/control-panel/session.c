@@ -51,6 +51,7 @@ cp_session_find(const char *cookie, int64_t now)
     if ((found->state == CP_CODE || found->state == CP_ENROLL) &&
         now >= found->deadline) {
         cp_session_reset(found);
+        found->expired_now = 1;
         snprintf(found->notice, sizeof found->notice,
                  "Your sign-in took too long. Log in again.");
     }

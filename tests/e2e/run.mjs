@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // End-to-end tests of the control-panel example in headless Chromium.
 //
-//   node tests/e2e/run.mjs PATH/TO/mfa-control-panel [SCREENSHOT_DIR]
+//   node tests/e2e/run.mjs PATH/TO/mfa-control-panel [--shots DIR] [--only 1,2,3]
 //
 // Starts the server on a free loopback port with a fresh data directory,
 // drives Chromium (Debian's /usr/bin/chromium, through playwright-core) as a
 // user would, and plays the phone with independent code: jsQR reads the QR
 // code from a screenshot and the `otpauth` package computes the codes.
-// Screenshots go to SCREENSHOT_DIR, or $MFA_BUILD_ROOT/e2e-screenshots.
-// The last line is "N passed, N failed".
+// Screenshots go to DIR, or $MFA_BUILD_ROOT/e2e-screenshots.  --only runs
+// the tests of those numbers (meson runs two halves in parallel).  After the
+// browser tests, the server's log is searched for every code and secret
+// that went through a page.  The last line is "N passed, N failed".
 //
 // Time: the server runs with MFA_CP_TEST_CLOCK_FILE, a file holding seconds
 // added to its clock, so a test moves time forward (to the next 30-second
@@ -34,8 +36,14 @@ try {
 }
 
 const serverBin = process.argv[2];
+const opt = (name) => {
+  const i = process.argv.indexOf(name, 3);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const onlyList = (opt('--only') || process.env.MFA_E2E_ONLY || '')
+  .split(',').filter(Boolean);
 if (!serverBin || !fs.existsSync(serverBin)) {
-  console.error('usage: node run.mjs PATH/TO/mfa-control-panel [SCREENSHOT_DIR]');
+  console.error('usage: node run.mjs PATH/TO/mfa-control-panel [--shots DIR] [--only 1,2,3]');
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
@@ -45,7 +53,7 @@ if (!fs.existsSync(chromiumPath)) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
-const shotDir = process.argv[3] ||
+const shotDir = opt('--shots') ||
   path.join(process.env.MFA_BUILD_ROOT || process.cwd(), 'e2e-screenshots');
 fs.rmSync(shotDir, { recursive: true, force: true });
 fs.mkdirSync(shotDir, { recursive: true });
@@ -490,12 +498,129 @@ test('8 a second authenticator: either works; a removed one stops', async (page)
   await expectH1(page, 'Dashboard');
 });
 
+test('10 a backup phone number as the first method', async (page) => {
+  const name = newUserName('sms');
+  const pw = 'only-a-phone-here';
+  await signup(page, name, pw);
+  await login(page, name, pw);
+  await expectH1(page, 'Choose your multi-factor authentication method');
+  await page.click('#use-phone');
+  await expectH1(page, 'Add a backup phone number');
+  await page.fill('#phone', '12');
+  await page.click('button:has-text("Text me a code")');
+  await expectError(page, /country code/);
+  await page.fill('#phone', '+44 20 7946 0958');
+  await page.click('button:has-text("Text me a code")');
+  await expectH1(page, 'Confirm your phone number');
+  const c1 = await outboxCode(page, name);
+  await page.goBack();
+  await page.fill('#code', c1);
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Multi-factor authentication setup completed successfully');
+  await page.click('#got-it');
+  await logout(page);
+  await login(page, name, pw);
+  await expectH1(page, 'Text me a code');
+  await page.click('#send-code');
+  const c2 = await outboxCode(page, name);
+  await page.goto(`${base}/login/sms`);
+  const wrong = c2 === '000000' ? '000001' : '000000';
+  await page.fill('#code', wrong);
+  await page.click('button:has-text("Verify code")');
+  await expectError(page, /didn't work/);
+  await page.fill('#code', c2);
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+});
+
+test('11 headers, cookie, CSRF, escaping and the key ring file', async (page) => {
+  const r = await fetch(`${base}/login`);
+  const csp = r.headers.get('content-security-policy') || '';
+  check(/default-src 'none'/.test(csp) && /script-src 'self'/.test(csp) &&
+        /img-src 'self' data:/.test(csp) && !/unsafe-inline/.test(csp), `CSP "${csp}"`);
+  check(r.headers.get('x-frame-options') === 'DENY', 'X-Frame-Options');
+  check(r.headers.get('cache-control') === 'no-store', 'Cache-Control');
+  const cookie = r.headers.get('set-cookie') || '';
+  check(/^cp_session=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/.test(cookie),
+        `cookie "${cookie}"`);
+  const html = await r.text();
+  const csrf = html.match(/name="csrf" value="([0-9a-f]{64})"/)[1];
+  const sid = cookie.split(';')[0];
+  const post = (body) => fetch(`${base}/login`, {
+    method: 'POST', redirect: 'manual',
+    headers: { cookie: sid, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(body).toString(),
+  });
+  const forged = await post({ username: 'admin', password: adminPassword, csrf: 'f'.repeat(64) });
+  check(forged.status === 403, `a forged CSRF token got ${forged.status}`);
+  const missing = await post({ username: 'admin', password: adminPassword });
+  check(missing.status === 403, `a missing CSRF token got ${missing.status}`);
+  const good = await post({ username: 'admin', password: adminPassword, csrf });
+  check(good.status === 303 && /^\/(mfa\/choose|login\/code)$/.test(good.headers.get('location')),
+        `the right token got ${good.status} ${good.headers.get('location')}`);
+  const rotated = (good.headers.get('set-cookie') || '').split(';')[0];
+  check(rotated && rotated !== sid, 'the session id was not renewed at login');
+
+  // A device name full of markup comes back as text.
+  const u = await newEnrolledUser(page, 'escape');
+  const evil = `<img src=x onerror=alert(1)>"'&`;
+  await page.goto(`${base}/settings`);
+  await page.fill('#label', evil);
+  await page.click('#add-authenticator');
+  await expectH1(page, 'Set up your authenticator app');
+  await page.goto(`${base}/settings`);
+  const labels = await page.locator('#factors td.label').allTextContents();
+  check(labels.includes(evil), `label not shown as text: ${JSON.stringify(labels)}`);
+  check(await page.locator('#factors img').count() === 0, 'markup in a label became an element');
+  check(u.name, '');
+
+  const st = fs.statSync(path.join(tmp, 'data', 'keyring'));
+  check((st.mode & 0o777) === 0o600, `key ring mode ${(st.mode & 0o777).toString(8)}`);
+});
+
+test('12 the half-logged-in state expires on the server', async (page) => {
+  const u = await newEnrolledUser(page, 'expire');
+  await logout(page);
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  advance(301);
+  await page.fill('#code', totpCode(u.totp));
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Log in');
+  check(/took too long/.test(await page.locator('.notice').textContent()), 'no expiry notice');
+  await page.goto(`${base}/dashboard`);
+  await expectH1(page, 'Log in');
+});
+
+test('13 Secure __Host- cookie when configured for TLS', async () => {
+  const s2 = spawn(serverBin, ['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data2'),
+                               '--secure-cookies', '--no-demo-admin'],
+                   { stdio: ['ignore', 'pipe', 'ignore'] });
+  let o = '';
+  s2.stdout.on('data', (d) => { o += d.toString(); });
+  try {
+    let url = null;
+    for (let i = 0; i < 200 && !url; i++) {
+      const m = o.match(/listening on (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) url = m[1]; else await sleep(50);
+    }
+    check(url, 'the second server did not start');
+    const r = await fetch(`${url}/login`);
+    const cookie = r.headers.get('set-cookie') || '';
+    check(/^__Host-cp_session=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Secure$/.test(cookie),
+          `cookie "${cookie}"`);
+    check(/max-age=/.test(r.headers.get('strict-transport-security') || ''), 'no HSTS');
+    check(!/Demo administrator/.test(o), '--no-demo-admin still printed credentials');
+  } finally {
+    s2.kill('SIGTERM');
+  }
+});
+
 // ---- run ------------------------------------------------------------------------
 
 let passed = 0, failed = 0;
-const only = process.env.MFA_E2E_ONLY;
 for (const t of tests) {
-  if (only && !t.name.startsWith(only)) continue;
+  if (onlyList.length && !onlyList.includes(t.name.split(' ')[0])) continue;
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
@@ -522,10 +647,10 @@ await stopServer();
   const lines = log.split('\n').length;
   if (leaked.length === 0 && secretsSeen.size > 0 && lines > 10) {
     passed++;
-    console.log(`ok   9 no code or secret in the server log (${secretsSeen.size} checked, ${lines} lines)`);
+    console.log(`ok   14 no code or secret in the server log (${secretsSeen.size} checked, ${lines} lines)`);
   } else {
     failed++;
-    console.log(`FAIL 9 no code or secret in the server log: ${leaked.length} found`);
+    console.log(`FAIL 14 no code or secret in the server log: ${leaked.length} found`);
   }
 }
 fs.rmSync(tmp, { recursive: true, force: true });
