@@ -10,6 +10,7 @@
 
 #include <mfa/uri.h>
 
+#include "enroll.h"
 #include "internal.h"
 
 struct mfa_profile {
@@ -184,7 +185,8 @@ struct lint_in {
     unsigned digits;
     uint32_t period;
     size_t secret_len;
-    int issuer; /* 1 present, 0 empty, -1 not applicable (a profile) */
+    int issuer;        /* 1 present, 0 empty, -1 not applicable (a profile) */
+    unsigned warnings; /* MFA_URI_WARN_* of a parsed URI */
 };
 
 /* How bad a verdict is, so an entry keeps the worst of its findings. */
@@ -234,6 +236,9 @@ lint_google(const struct lint_in *in, mfa_lint_entry *e)
 
     if (in->secret_len < MFA_SECRET_LEGACY_MIN)
         find(e, MFA_VERDICT_REFUSED, "%s refuses keys under 10 bytes", n);
+    if (in->warnings & MFA_URI_WARN_PADDED_SECRET)
+        find(e, MFA_VERDICT_REFUSED,
+             "%s fails to scan a secret with '=' padding", n);
     if (in->alg != MFA_SHA1)
         find(e, MFA_VERDICT_UNKNOWN,
              "%s reads algorithm=%s only in newer builds; older ones show "
@@ -335,6 +340,12 @@ lint_keepassxc(const struct lint_in *in, mfa_lint_entry *e)
 {
     const char *n = app_names[MFA_APP_KEEPASSXC];
 
+    if ((in->warnings & MFA_URI_WARN_LOWERCASE_ALGORITHM) &&
+        in->alg != MFA_SHA1)
+        find(e, MFA_VERDICT_WRONG_CODES,
+             "%s falls back to SHA1 for the lowercase algorithm name and "
+             "will show SHA1 codes",
+             n);
     if (in->type == MFA_HOTP)
         find(e, MFA_VERDICT_WRONG_CODES,
              "%s silently treats an HOTP key as TOTP and will show "
@@ -358,6 +369,18 @@ lint(const struct lint_in *in, mfa_lint_entry out[MFA_APP_COUNT])
         e->app = (mfa_app)i;
         e->verdict = MFA_VERDICT_WORKS;
         rules[i](in, e);
+        /* KeePassXC's fallback is known (its rule above); the other
+         * parsers refuse or mis-read "sha1" depending on the version */
+        if ((in->warnings & MFA_URI_WARN_LOWERCASE_ALGORITHM) &&
+            i != MFA_APP_KEEPASSXC)
+            find(e, MFA_VERDICT_UNKNOWN,
+                 "%s may refuse or mis-read a lowercase algorithm name",
+                 app_names[i]);
+        if (in->warnings & MFA_URI_WARN_PLUS_SPACE)
+            find(e, MFA_VERDICT_WORKS,
+                 "%s works, but shows '+' in the name where a space was "
+                 "probably meant",
+                 app_names[i]);
         if (in->issuer == 0)
             find(e, MFA_VERDICT_WORKS,
                  "%s works, but the entry has no issuer, only the account "
@@ -382,6 +405,7 @@ mfa_lint_uri(const mfa_uri_t *u, mfa_lint_entry out[MFA_APP_COUNT])
     in.period = mfa_uri_period(u);
     in.secret_len = mfa_secret_len(mfa_uri_secret(u));
     in.issuer = mfa_uri_issuer(u)[0] != '\0';
+    in.warnings = mfa_int_uri_warnings(u);
     lint(&in, out);
     return MFA_OK;
 }
@@ -399,6 +423,7 @@ mfa_lint_profile(const mfa_profile_t *p, mfa_lint_entry out[MFA_APP_COUNT])
     in.period = p->period;
     in.secret_len = p->secret_bytes;
     in.issuer = -1;
+    in.warnings = 0;
     lint(&in, out);
     return MFA_OK;
 }

@@ -10,6 +10,7 @@
 
 #include <mfa/uri.h>
 
+#include "enroll.h"
 #include "internal.h"
 #include "text.h"
 
@@ -22,7 +23,8 @@ struct mfa_uri {
     uint64_t counter;
     char issuer[MFA_ISSUER_MAX + 1];
     char account[MFA_ACCOUNT_MAX + 1];
-    char *image; /* NULL when none */
+    char *image;       /* NULL when none */
+    unsigned warnings; /* from mfa_uri_parse, for the lint */
 };
 
 static const char scheme[] = "otpauth://";
@@ -180,6 +182,12 @@ mfa_uri_set_counter(mfa_uri_t *u, uint64_t counter)
 }
 
 /* ---- accessors ---------------------------------------------------------- */
+
+unsigned
+mfa_int_uri_warnings(const mfa_uri_t *u)
+{
+    return u ? u->warnings : 0;
+}
 
 const char *
 mfa_uri_issuer(const mfa_uri_t *u)
@@ -768,6 +776,7 @@ mfa_uri_parse(const char *text, mfa_uri_t **out, unsigned *warnings)
     }
     if (warnings != NULL)
         *warnings = warn;
+    u->warnings = warn;
     *out = u;
     return MFA_OK;
 }

@@ -163,6 +163,51 @@ START_TEST(row_keepassxc_bitwarden)
 }
 END_TEST
 
+/* The lint judges the URI text as written: what the parser tolerated. */
+START_TEST(tolerated_input)
+{
+    char reason[160];
+
+    /* 16 bytes padded with '=' */
+    EXPECT(
+        "otpauth://totp/A:b?issuer=A&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY======",
+        MFA_APP_GOOGLE, MFA_VERDICT_REFUSED);
+    EXPECT(
+        "otpauth://totp/A:b?issuer=A&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY======",
+        MFA_APP_AEGIS, MFA_VERDICT_WORKS);
+    EXPECT(TOTP "&algorithm=sha256", MFA_APP_KEEPASSXC,
+           MFA_VERDICT_WRONG_CODES);
+    EXPECT(TOTP "&algorithm=sha256", MFA_APP_AEGIS, MFA_VERDICT_UNKNOWN);
+    EXPECT(TOTP "&algorithm=sha256", MFA_APP_MICROSOFT,
+           MFA_VERDICT_WRONG_CODES);
+    EXPECT(TOTP "&algorithm=sha1", MFA_APP_KEEPASSXC, MFA_VERDICT_WORKS);
+    EXPECT(TOTP "&algorithm=sha1", MFA_APP_GOOGLE, MFA_VERDICT_UNKNOWN);
+    ck_assert_int_eq(
+        verdict("otpauth://totp/Big+Co:b?issuer=Big+Co&secret=" B32_20,
+                MFA_APP_FREEOTP, reason, sizeof(reason)),
+        MFA_VERDICT_WORKS);
+    ck_assert_ptr_nonnull(strstr(reason, "'+'"));
+
+    /* formatted again, the URI is clean and works everywhere */
+    {
+        mfa_uri_t *u = NULL, *v = NULL;
+        mfa_lint_entry out[MFA_APP_COUNT];
+        char *text = NULL;
+
+        ck_assert_int_eq(mfa_uri_parse(TOTP "&algorithm=sha1", &u, NULL),
+                         MFA_OK);
+        ck_assert_int_eq(mfa_uri_format(u, 0, &text), MFA_OK);
+        ck_assert_int_eq(mfa_uri_parse(text, &v, NULL), MFA_OK);
+        ck_assert_int_eq(mfa_lint_uri(v, out), MFA_OK);
+        for (int i = 0; i < MFA_APP_COUNT; i++)
+            ck_assert_int_eq(out[i].verdict, MFA_VERDICT_WORKS);
+        mfa_string_free(&text);
+        mfa_uri_free(&u);
+        mfa_uri_free(&v);
+    }
+}
+END_TEST
+
 START_TEST(profiles)
 {
     static const char *const names[] = {"universal", "google", "microsoft",
@@ -276,6 +321,7 @@ main(void)
     tcase_add_test(tc, row_aegis);
     tcase_add_test(tc, row_freeotp);
     tcase_add_test(tc, row_keepassxc_bitwarden);
+    tcase_add_test(tc, tolerated_input);
     tcase_add_test(tc, profiles);
     tcase_add_test(tc, names);
     suite_add_tcase(s, tc);
