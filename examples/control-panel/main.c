@@ -92,9 +92,9 @@ oob_send(const char *account, const char *purpose, const char *code, void *arg)
         return MFA_ERR_NOT_FOUND;
     char text[160];
     snprintf(text, sizeof text,
-             "%s: your verification code is %s. It expires in 10 minutes. "
+             "%s: your verification code is %s. It expires in %d minutes. "
              "Do not share it.",
-             cp.issuer, code);
+             cp.issuer, code, MFA_OOB_TTL_DEFAULT / 60);
     cp_outbox_add(cp_now(), to, account, text);
     sodium_memzero(text, sizeof text);
     cp_log("outbox: text message for %s (%s)", account, purpose);
@@ -269,6 +269,8 @@ main(int argc, char **argv)
         fprintf(stderr, "mfa-control-panel: cannot initialise libmfa\n");
         return 1;
     }
+    /* The databases and the key ring are nobody else's business. */
+    umask(077);
     cp.clock_file = getenv("MFA_CP_TEST_CLOCK_FILE");
     if (cp.clock_file && !cp.clock_file[0])
         cp.clock_file = NULL;

@@ -1098,6 +1098,12 @@ admin_reset(cp_req *r)
         set_notice(r, "No such user.");
         return cp_redirect(r, "/admin");
     }
+    if (strcmp(name, r->s->user) == 0) {
+        /* It would end this very session; Security settings is the place
+         * for one's own factors. */
+        set_notice(r, "Change your own MFA in Security settings.");
+        return cp_redirect(r, "/admin");
+    }
     mfa_rc rc = mfa_reset(cp.ctx, name);
     if (rc != MFA_OK)
         return service_error(r, rc);

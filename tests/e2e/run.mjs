@@ -445,6 +445,14 @@ test('7 admin resets a user: enroll again, the old secret refused', async (page,
   check(/has been reset/.test(await ap.locator('.notice').textContent()), 'no reset notice');
   check((await ap.locator(`tr[data-user="${u.name}"] td.mfa`).textContent()) === 'Off', 'MFA still On');
   await shot(ap, 'reset-admin');
+  // No button offers it, but a forged form must not reset the admin's own MFA.
+  const csrf = await ap.locator('input[name="csrf"]').first().inputValue();
+  const self = await ap.request.post(`${base}/admin/reset`,
+                                     { form: { user: 'admin', csrf }, maxRedirects: 0 });
+  check(self.status() === 303, `self reset answered ${self.status()}`);
+  await ap.goto(`${base}/admin`);
+  check(/Change your own MFA/.test(await ap.locator('.notice').textContent()), 'self reset not refused');
+  check((await ap.locator('tr[data-user="admin"] td.mfa').textContent()) === 'On', 'admin MFA was reset');
   await admin.close();
 
   await login(page, u.name, u.pw);
@@ -574,8 +582,10 @@ test('11 headers, cookie, CSRF, escaping and the key ring file', async (page) =>
   check(await page.locator('#factors img').count() === 0, 'markup in a label became an element');
   check(u.name, '');
 
-  const st = fs.statSync(path.join(tmp, 'data', 'keyring'));
-  check((st.mode & 0o777) === 0o600, `key ring mode ${(st.mode & 0o777).toString(8)}`);
+  for (const [f, want] of [['', 0o700], ['keyring', 0o600], ['users.db', 0o600]]) {
+    const mode = fs.statSync(path.join(tmp, 'data', f)).mode & 0o777;
+    check(mode === want, `${f || 'data directory'} has mode ${mode.toString(8)}`);
+  }
 });
 
 test('12 the half-logged-in state expires on the server', async (page) => {
