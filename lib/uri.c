@@ -28,6 +28,9 @@ struct mfa_uri {
 };
 
 static const char scheme[] = "otpauth://";
+/* ':' and '/' are legal in a query (RFC 3986 3.4); keeping them leaves the
+ * image URL readable and the URI short */
+#define IMAGE_KEEP ":/@"
 
 /* ---- field checks ------------------------------------------------------- */
 
@@ -65,7 +68,7 @@ check_account(const char *s)
 static mfa_rc
 check_image(const char *url)
 {
-    size_t n = strnlen(url, MFA_IMAGE_MAX + 1);
+    size_t n = strnlen(url, MFA_IMAGE_MAX + 1), enc = 0;
     mfa_rc rc;
 
     if (n > MFA_IMAGE_MAX)
@@ -75,6 +78,14 @@ check_image(const char *url)
     if (n <= 8 || strncasecmp(url, "https://", 8) != 0 || url[8] == '/' ||
         memchr(url, ' ', n) != NULL)
         return MFA_ERR_IMAGE_URL;
+    /* the limit holds for the URL as written in the URI too, so that every
+     * URI this library accepts formats within MFA_URI_MAX */
+    for (size_t i = 0; i < n; i++)
+        if (!mfa_int_unreserved((unsigned char)url[i]) &&
+            strchr(IMAGE_KEEP, url[i]) == NULL)
+            enc += 2;
+    if (n + enc > MFA_IMAGE_MAX)
+        return MFA_ERR_TOO_LONG;
     return MFA_OK;
 }
 
@@ -383,10 +394,8 @@ mfa_uri_format(const mfa_uri_t *u, unsigned flags, char **out)
         put_uint(&b, u->period);
     }
     if (u->image != NULL) {
-        /* ':' and '/' are legal in a query (RFC 3986 3.4); keeping them
-         * leaves the URL readable and the URI short */
         puts_(&b, "&image=");
-        put_enc(&b, u->image, ":/@");
+        put_enc(&b, u->image, IMAGE_KEEP);
     }
     if (b.overflow) {
         sodium_memzero(b.p, b.cap);

@@ -124,6 +124,13 @@ START_TEST(format_counter_image)
         ck_assert_int_eq(mfa_uri_set_image(u, longurl), MFA_ERR_TOO_LONG);
         longurl[sizeof(longurl) - 2] = '\0';
         ck_assert_int_eq(mfa_uri_set_image(u, longurl), MFA_OK);
+        /* the limit is on the URL as written in the URI: 'é' takes 6 */
+        for (size_t i = 0; i < 84; i++)
+            memcpy(longurl + 8 + 2 * i, "\xc3\xa9", 2);
+        longurl[8 + 2 * 84] = '\0';
+        ck_assert_int_eq(mfa_uri_set_image(u, longurl), MFA_OK);
+        memcpy(longurl + 8 + 2 * 84, "a", 2);
+        ck_assert_int_eq(mfa_uri_set_image(u, longurl), MFA_ERR_TOO_LONG);
     }
     mfa_uri_free(&u);
     mfa_profile_free(&c);
