@@ -28,10 +28,10 @@ typedef struct mfa_ctx mfa_ctx_t;
 #define MFA_FUTURE_DEFAULT 1        /* steps accepted ahead */
 #define MFA_DRIFT_MAX_DEFAULT 4     /* largest remembered drift, steps */
 #define MFA_HOTP_LOOKAHEAD_DEFAULT 10
-/* < 333 checked guesses a year: docs/throttling.md */
+/* ~139 checked guesses a year at most: docs/throttling.md */
 #define MFA_THROTTLE_FREE_DEFAULT 5
 #define MFA_THROTTLE_BASE_DEFAULT 30
-#define MFA_THROTTLE_MAX_DEFAULT 172800
+#define MFA_THROTTLE_MAX_DEFAULT 259200
 #define MFA_FACTORS_MAX 16 /* authenticators per account */
 
 /* The ctx does not own store or keyring: free them after the ctx. */
