@@ -976,6 +976,8 @@ START_TEST(bad_input_changes_nothing)
     b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
     b.status = (mfa_factor_status)2;
     RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
+    b = factor("alice", 2, -1, MFA_FACTOR_ACTIVE);
+    RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
     b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
     b.last_step = -2;
     RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
@@ -1028,6 +1030,12 @@ START_TEST(bad_input_changes_nothing)
     RC(mfa_store_factor_each(S, NULL, NULL), MFA_ERR_INVALID);
     RC(mfa_store_throttle_hit(S, "alice", 1000, NULL, &st), MFA_ERR_INVALID);
     RC(mfa_store_throttle_hit(S, "", 1000, &p, &st), MFA_ERR_EMPTY);
+    /* times beyond year 9999 (where now + delay could overflow) or before
+     * 1970 */
+    RC(mfa_store_throttle_hit(S, "alice", INT64_MAX, &p, &st), MFA_ERR_INVALID);
+    RC(mfa_store_throttle_hit(S, "alice", -1, &p, &st), MFA_ERR_INVALID);
+    RC(mfa_store_factor_advance(S, "alice", f.id, 5, 0, INT64_MAX),
+       MFA_ERR_INVALID);
     RC(mfa_store_throttle_reset(S, longacct), MFA_ERR_TOO_LONG);
 
     /* backup sets */
@@ -1053,6 +1061,9 @@ START_TEST(bad_input_changes_nothing)
     RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_INVALID);
     ob = o;
     ob.expires = ob.created - 1;
+    RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_INVALID);
+    ob = o;
+    ob.expires = INT64_MAX;
     RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_INVALID);
     RC(mfa_store_oob_take(S, "alice", "", 1000, &got), MFA_ERR_EMPTY);
     RC(mfa_store_oob_spend(S, "alice", "sms", NULL), MFA_ERR_INVALID);

@@ -31,6 +31,19 @@ mfa_throttle_delay(const mfa_throttle_policy *p, uint32_t failures)
 /* ---- argument checks ---------------------------------------------------- */
 
 /*
+ * Times are Unix seconds from 0 to the end of year 9999: far beyond any
+ * real clock, and small enough that now + any uint32 delay cannot overflow
+ * in a backend (C or SQL bigint).
+ */
+#define MFA_INT_TIME_MAX INT64_C(253402300799)
+
+static int
+time_ok(int64_t t)
+{
+    return t >= 0 && t <= MFA_INT_TIME_MAX;
+}
+
+/*
  * Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)
  * and no control character (C0, DEL, C1): account names and labels end up
  * in logs and web pages.
@@ -167,11 +180,12 @@ check_factor(const mfa_factor_rec *f)
     /* HOTP has no period; 0 or any TOTP-valid value is kept as given */
     if (f->period > MFA_PERIOD_MAX || (f->type == MFA_TOTP && f->period == 0))
         return MFA_ERR_PERIOD;
-    if (f->t0 < 0 || f->last_step < MFA_STEP_NONE)
+    if (f->last_step < MFA_STEP_NONE)
         return MFA_ERR_INVALID;
     if (f->status != MFA_FACTOR_PENDING && f->status != MFA_FACTOR_ACTIVE)
         return MFA_ERR_INVALID;
-    if (f->created < 0 || f->confirmed < 0 || f->last_used < 0)
+    if (!time_ok(f->t0) || !time_ok(f->created) || !time_ok(f->confirmed) ||
+        !time_ok(f->last_used))
         return MFA_ERR_INVALID;
     if (f->sealed_len == 0 || f->sealed_len > MFA_SEALED_MAX)
         return MFA_ERR_SEALED_FORMAT;
@@ -185,7 +199,8 @@ check_challenge(const mfa_oob_challenge *c)
         return MFA_ERR_INVALID;
     if (!terminated(c->purpose, sizeof(c->purpose)))
         return MFA_ERR_TOO_LONG;
-    if (c->created < 0 || c->expires < c->created || c->attempts_left < 0)
+    if (!time_ok(c->created) || !time_ok(c->expires) ||
+        c->expires < c->created || c->attempts_left < 0)
         return MFA_ERR_INVALID;
     return check_purpose(c->purpose);
 }
@@ -360,7 +375,7 @@ mfa_store_factor_activate(mfa_store_t *s, const char *account, const char *id,
 {
     mfa_rc rc;
 
-    if (s == NULL || step < 0 || now < 0)
+    if (s == NULL || step < 0 || !time_ok(now))
         return MFA_ERR_INVALID;
     if ((rc = check_account_id(account, id)) != MFA_OK)
         return rc;
@@ -401,7 +416,7 @@ mfa_store_factor_advance(mfa_store_t *s, const char *account, const char *id,
 {
     mfa_rc rc;
 
-    if (s == NULL || step < 0 || now < 0)
+    if (s == NULL || step < 0 || !time_ok(now))
         return MFA_ERR_INVALID;
     if ((rc = check_account_id(account, id)) != MFA_OK)
         return rc;
@@ -451,7 +466,7 @@ mfa_store_throttle_hit(mfa_store_t *s, const char *account, int64_t now,
     if (out == NULL)
         out = &dummy;
     memset(out, 0, sizeof(*out));
-    if (s == NULL || p == NULL || now < 0)
+    if (s == NULL || p == NULL || !time_ok(now))
         return MFA_ERR_INVALID;
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
@@ -493,7 +508,7 @@ mfa_store_backup_replace(mfa_store_t *s, const char *account,
     size_t i, j;
     mfa_rc rc;
 
-    if (s == NULL || (codes == NULL && n > 0) || now < 0)
+    if (s == NULL || (codes == NULL && n > 0) || !time_ok(now))
         return MFA_ERR_INVALID;
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
@@ -532,7 +547,7 @@ mfa_store_backup_spend(mfa_store_t *s, const char *account,
 {
     mfa_rc rc;
 
-    if (s == NULL || hash == NULL || now < 0)
+    if (s == NULL || hash == NULL || !time_ok(now))
         return MFA_ERR_INVALID;
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
@@ -563,7 +578,7 @@ mfa_store_oob_take(mfa_store_t *s, const char *account, const char *purpose,
 {
     mfa_rc rc;
 
-    if (s == NULL || out == NULL || now < 0)
+    if (s == NULL || out == NULL || !time_ok(now))
         return MFA_ERR_INVALID;
     memset(out, 0, sizeof(*out));
     if ((rc = check_account(account)) != MFA_OK)
