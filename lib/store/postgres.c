@@ -356,9 +356,11 @@ connect_db(const pg_store *st)
 }
 
 /*
- * An idle connection whose socket is readable was closed by the server
- * (restart, pg_terminate_backend): nothing else arrives on an idle
- * connection.  Noticing it here spares the next statement an error.
+ * An idle connection has nothing to read (this library never LISTENs): a
+ * readable socket means the server closed it or is closing it (restart,
+ * pg_terminate_backend), with an error message possibly still ahead of
+ * the end of the stream.  Dropping it here spares the next statement an
+ * error.
  */
 static int
 conn_dead(PGconn *c)
@@ -372,11 +374,7 @@ conn_dead(PGconn *c)
     pfd.revents = 0;
     if (pfd.fd < 0)
         return 1;
-    if (poll(&pfd, 1, 0) <= 0)
-        return 0;
-    if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
-        return 1;
-    return 0;
+    return poll(&pfd, 1, 0) != 0;
 }
 
 static mfa_rc
