@@ -58,6 +58,7 @@ typedef struct shared {
     int ok[ROUNDS_MAX], replay[ROUNDS_MAX], other[ROUNDS_MAX];
     int wrong, throttled, unexpected;
     int last_rc;
+    int progress; /* iterations of the worker that is about to be killed */
 } shared;
 
 static shared *S;
@@ -434,6 +435,7 @@ crash_worker(int kind)
         mfa_rc rc;
 
         memset(&res, 0, sizeof(res));
+        __atomic_fetch_add(&S->progress, 1, __ATOMIC_SEQ_CST);
         g_now = t + (int64_t)i * 30;
         switch (kind) {
         case 0: /* enroll: pending factors appear and expire */
@@ -532,19 +534,28 @@ crash_tests(void)
             open_scan os = {0};
             size_t a = 0, b = 0;
             char code[MFA_CODE_BUFSIZE];
-            pid_t pid = fork();
+            pid_t pid;
             int st;
 
+            S->progress = 0;
+            pid = fork();
             if (pid == 0) {
                 alarm(60);
                 crash_worker(kind);
                 _exit(0);
+            }
+            /* let it start its work, then kill it at some point of it */
+            for (int w = 0; w < 10000 && S->progress == 0; w++) {
+                struct timespec ms = {0, 1000000L};
+                nanosleep(&ms, NULL);
             }
             nanosleep(&d, NULL);
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
                   "%s worker was killed, not finished", names[kind]);
+            CHECK(S->progress > 0, "%s worker was at work when killed",
+                  names[kind]);
             CHECK(integrity_ok(), "integrity after a kill in %s", names[kind]);
             CHECK(env_open(&e, 1) == 0, "reopen after a kill in %s",
                   names[kind]);
@@ -580,6 +591,95 @@ crash_tests(void)
     }
     for (int i = 0; i < CRASH_ACCOUNTS; i++)
         mfa_otp_free(&apps[i]);
+}
+
+/* ---- a locked, damaged or corrupted database, through mfa_verify ------- */
+
+static int
+is_store_error(mfa_rc rc)
+{
+    return rc == MFA_ERR_STORE || rc == MFA_ERR_BUSY || rc == MFA_ERR_CORRUPT ||
+           rc == MFA_ERR_READONLY || rc == MFA_ERR_SCHEMA;
+}
+
+static void
+fault_tests(void)
+{
+    int64_t t = BASE_TIME + 20000000;
+    char code[MFA_CODE_BUFSIZE];
+    mfa_result res;
+    sqlite3 *db = NULL;
+    mfa_otp_t *o;
+    env e;
+    mfa_rc rc;
+
+    /* a database of its own: this damages it */
+    snprintf(dbpath, sizeof(dbpath), "%s/faults.db", dir);
+    CHECK(env_open(&e, 1) == 0, "open");
+    o = enroll(&e, "faulty", t);
+    if (o == NULL) {
+        env_close(&e);
+        return;
+    }
+
+    /* another process holds the write lock past the busy timeout */
+    CHECK(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) ==
+                  SQLITE_OK &&
+              sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) ==
+                  SQLITE_OK,
+          "lock the database");
+    g_now = t + 30;
+    if (mfa_otp_totp(o, g_now, code, sizeof(code)) != MFA_OK)
+        code[0] = '\0';
+    rc = mfa_verify(e.ctx, "faulty", code, &res);
+    CHECK(is_store_error(rc) && res.outcome == rc,
+          "locked: %s (want a store error)", mfa_strerror_name(rc));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    /* nothing was spent: the same code works once the lock is gone */
+    rc = mfa_verify(e.ctx, "faulty", code, &res);
+    CHECK(rc == MFA_OK, "after the lock: %s", mfa_strerror_name(rc));
+
+    /* a table missing */
+    CHECK(sqlite3_exec(db, "DROP TABLE mfa_throttle", NULL, NULL, NULL) ==
+              SQLITE_OK,
+          "drop a table");
+    g_now += 30;
+    if (mfa_otp_totp(o, g_now, code, sizeof(code)) != MFA_OK)
+        code[0] = '\0';
+    rc = mfa_verify(e.ctx, "faulty", code, &res);
+    CHECK(is_store_error(rc), "missing throttle table: %s",
+          mfa_strerror_name(rc));
+    CHECK(sqlite3_exec(db, "DROP TABLE mfa_factor", NULL, NULL, NULL) ==
+              SQLITE_OK,
+          "drop a table");
+    rc = mfa_verify(e.ctx, "faulty", code, &res);
+    CHECK(is_store_error(rc), "missing factor table: %s",
+          mfa_strerror_name(rc));
+    sqlite3_close(db);
+    env_close(&e);
+
+    /* garbage over the file after its header: refused, never accepted */
+    {
+        FILE *f = fopen(dbpath, "r+b");
+        char junk[4096];
+
+        memset(junk, 0x5a, sizeof(junk));
+        CHECK(f != NULL && fseek(f, 100, SEEK_SET) == 0 &&
+                  fwrite(junk, 1, sizeof(junk), f) == sizeof(junk),
+              "overwrite the file");
+        if (f)
+            fclose(f);
+    }
+    if (env_open(&e, 1) == 0) {
+        rc = mfa_verify(e.ctx, "faulty", code, &res);
+        CHECK(rc != MFA_OK, "corrupted file accepted a code");
+        CHECK(is_store_error(rc) || rc == MFA_ERR_NO_FACTOR, "corrupted: %s",
+              mfa_strerror_name(rc));
+    } else {
+        CHECK(1, "corrupted file refused at open");
+    }
+    env_close(&e);
+    mfa_otp_free(&o);
 }
 
 static void
@@ -638,6 +738,7 @@ main(void)
     phase("oob", race_oob);
     phase("guesses", race_guesses);
     phase("sigkill", crash_tests);
+    phase("faults", fault_tests);
 
     {
         char cmd[400];
