@@ -155,22 +155,27 @@ static const char *const stmt_sql[ST_COUNT] = {
 /*
  * Migrations: migration[i] takes the schema from version i to i + 1.  Run
  * in one transaction under an advisory lock, so servers starting together
- * migrate once.  Same tables and columns as the SQLite store.
+ * migrate once.  The same tables, columns and checks as the SQLite store
+ * (docs/stores.md), unprefixed in a schema of their own: mfa_factor is
+ * factor, mfa_schema is "schema".  bigint is SQLite's 64-bit INTEGER, bytea
+ * its BLOB; backup_code.seq stands for SQLite's implicit rowid (the order
+ * codes were issued in).  Keys are compared bytewise (COLLATE "C"), like
+ * SQLite, whatever the database's locale.
  */
 static const char *const migration[] = {
     /* 0 -> 1 */
     "CREATE TABLE @.factor ("
-    " id text COLLATE \"C\" PRIMARY KEY,"
+    " id text COLLATE \"C\" NOT NULL PRIMARY KEY CHECK (length(id) = 16),"
     " account text COLLATE \"C\" NOT NULL,"
     " label text NOT NULL,"
-    " type bigint NOT NULL,"
-    " algorithm bigint NOT NULL,"
+    " type bigint NOT NULL CHECK (type IN (0, 1)),"
+    " algorithm bigint NOT NULL CHECK (algorithm IN (0, 1, 2)),"
     " digits bigint NOT NULL,"
     " period bigint NOT NULL,"
     " t0 bigint NOT NULL,"
     " last_step bigint NOT NULL,"
     " drift bigint NOT NULL,"
-    " status bigint NOT NULL,"
+    " status bigint NOT NULL CHECK (status IN (0, 1)),"
     " created bigint NOT NULL,"
     " confirmed bigint NOT NULL,"
     " last_used bigint NOT NULL,"
@@ -180,19 +185,19 @@ static const char *const migration[] = {
     "CREATE TABLE @.backup_code ("
     " seq bigserial NOT NULL,"
     " account text COLLATE \"C\" NOT NULL,"
-    " hash bytea NOT NULL,"
+    " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
     " key_id bigint NOT NULL,"
     " created bigint NOT NULL,"
     " used bigint,"
     " PRIMARY KEY (account, hash));"
     "CREATE TABLE @.throttle ("
-    " account text COLLATE \"C\" PRIMARY KEY,"
+    " account text COLLATE \"C\" NOT NULL PRIMARY KEY,"
     " failures bigint NOT NULL,"
     " locked_until bigint NOT NULL);"
     "CREATE TABLE @.oob_challenge ("
     " account text COLLATE \"C\" NOT NULL,"
     " purpose text COLLATE \"C\" NOT NULL,"
-    " hash bytea NOT NULL,"
+    " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
     " key_id bigint NOT NULL,"
     " created bigint NOT NULL,"
     " expires bigint NOT NULL,"
@@ -200,6 +205,12 @@ static const char *const migration[] = {
     " PRIMARY KEY (account, purpose));",
 };
 #define MIGRATIONS ((int)(sizeof(migration) / sizeof(migration[0])))
+
+/* Tables that schema version 1 must have; one missing is MFA_ERR_SCHEMA. */
+static const char tables_sql[] =
+    "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = $1 AND "
+    "tablename IN ('factor', 'backup_code', 'throttle', 'oob_challenge')";
+#define TABLES 4
 
 /* ---- the store object ---------------------------------------------------- */
 
@@ -671,7 +682,7 @@ read_version(pg_store *st, pg_conn *pc, int *version)
     vals[0] = st->schema;
     r = PQexecParams(pc->c,
                      "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
-                     "$1 AND tablename = 'schema_version'",
+                     "$1 AND tablename = 'schema'",
                      1, NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = map_error(pc->c, r);
@@ -684,7 +695,7 @@ read_version(pg_store *st, pg_conn *pc, int *version)
     }
     PQclear(r);
     snprintf(sql, sizeof(sql),
-             "SELECT coalesce(max(version), 0) FROM \"%s\".schema_version",
+             "SELECT coalesce(max(version), 0) FROM \"%s\".\"schema\"",
              st->schema);
     r = PQexec(pc->c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -718,6 +729,24 @@ exec_sql(pg_store *st, pg_conn *pc, const char *sql_at)
     return rc;
 }
 
+/* A version-1 schema missing one of its tables is MFA_ERR_SCHEMA. */
+static mfa_rc
+check_tables(pg_store *st, pg_conn *pc)
+{
+    const char *vals[1];
+    PGresult *r;
+    mfa_rc rc = MFA_OK;
+
+    vals[0] = st->schema;
+    r = PQexecParams(pc->c, tables_sql, 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        rc = map_error(pc->c, r);
+    else if (strtol(PQgetvalue(r, 0, 0), NULL, 10) != TABLES)
+        rc = MFA_ERR_SCHEMA;
+    PQclear(r);
+    return rc;
+}
+
 static mfa_rc
 pg_migrate(void *impl)
 {
@@ -731,6 +760,18 @@ pg_migrate(void *impl)
 
     if ((rc = acquire(st, &pc)) != MFA_OK)
         return rc;
+    /* a current schema is checked without a lock or any DDL, so that a
+     * role with no right to create anything (the application's) opens it */
+    if ((rc = read_version(st, pc, &version)) != MFA_OK)
+        goto out;
+    if (version > MFA_SCHEMA_VERSION) {
+        rc = MFA_ERR_SCHEMA;
+        goto out;
+    }
+    if (version == MFA_SCHEMA_VERSION) {
+        rc = check_tables(st, pc);
+        goto out;
+    }
     if ((rc = simple(pc, "BEGIN")) != MFA_OK)
         goto out;
     /* servers starting together: one migrates, the others wait and see */
@@ -756,7 +797,7 @@ pg_migrate(void *impl)
     if (!exists && (rc = exec_sql(st, pc, "CREATE SCHEMA @")) != MFA_OK)
         goto out;
     if ((rc = exec_sql(st, pc,
-                       "CREATE TABLE IF NOT EXISTS @.schema_version ("
+                       "CREATE TABLE IF NOT EXISTS @.\"schema\" ("
                        "version integer NOT NULL)")) != MFA_OK)
         goto out;
     if ((rc = read_version(st, pc, &version)) != MFA_OK)
@@ -770,13 +811,15 @@ pg_migrate(void *impl)
             goto out;
     if (version < MFA_SCHEMA_VERSION) {
         char sql[64];
-        if ((rc = exec_sql(st, pc, "DELETE FROM @.schema_version")) != MFA_OK)
+        if ((rc = exec_sql(st, pc, "DELETE FROM @.\"schema\"")) != MFA_OK)
             goto out;
-        snprintf(sql, sizeof(sql), "INSERT INTO @.schema_version VALUES (%d)",
+        snprintf(sql, sizeof(sql), "INSERT INTO @.\"schema\" VALUES (%d)",
                  MFA_SCHEMA_VERSION);
         if ((rc = exec_sql(st, pc, sql)) != MFA_OK)
             goto out;
     }
+    if ((rc = check_tables(st, pc)) != MFA_OK)
+        goto out;
     rc = simple(pc, "COMMIT");
 out:
     release(st, pc); /* rolls back what an error left open */
