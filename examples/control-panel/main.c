@@ -112,6 +112,8 @@ usage(FILE *f)
             " next to the program)\n"
             "  --store SPEC         libmfa store: sqlite:PATH (default "
             "DIR/mfa.db) or postgres:CONNINFO\n"
+            "  --pg-schema NAME     PostgreSQL schema for the store (default "
+            "mfa)\n"
             "  --keyring PATH       key ring file (default DIR/keyring, "
             "created with mode 0600)\n"
             "  --issuer NAME        issuer shown in authenticator apps "
@@ -190,7 +192,8 @@ int
 main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8080", *data = NULL, *store_spec = NULL,
-               *keyring_path = NULL, *tls_cert = NULL, *tls_key = NULL;
+               *keyring_path = NULL, *tls_cert = NULL, *tls_key = NULL,
+               *pg_schema = NULL;
     int demo_admin = 1;
     cp.issuer = "Control Panel";
     enum {
@@ -203,13 +206,15 @@ main(int argc, char **argv)
         O_KEY,
         O_SECURE,
         O_NODEMO,
-        O_HELP
+        O_HELP,
+        O_PGSCHEMA
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
         {"store", required_argument, NULL, O_STORE},
         {"keyring", required_argument, NULL, O_KEYRING},
+        {"pg-schema", required_argument, NULL, O_PGSCHEMA},
         {"issuer", required_argument, NULL, O_ISSUER},
         {"tls-cert", required_argument, NULL, O_CERT},
         {"tls-key", required_argument, NULL, O_KEY},
@@ -231,6 +236,9 @@ main(int argc, char **argv)
             break;
         case O_KEYRING:
             keyring_path = optarg;
+            break;
+        case O_PGSCHEMA:
+            pg_schema = optarg;
             break;
         case O_ISSUER:
             cp.issuer = optarg;
@@ -313,7 +321,10 @@ main(int argc, char **argv)
     snprintf(spec, sizeof spec, "sqlite:%s/mfa.db", datadir);
     if (!store_spec)
         store_spec = spec;
-    rc = mfa_store_open(&cp.store, store_spec);
+    if (pg_schema && strncmp(store_spec, "postgres:", 9) == 0)
+        rc = mfa_store_postgres_open(&cp.store, store_spec + 9, pg_schema);
+    else
+        rc = mfa_store_open(&cp.store, store_spec);
     if (rc != MFA_OK) {
         /* The spec may hold a password (postgres:...): name only the kind. */
         fprintf(stderr, "mfa-control-panel: cannot open the %.*s store: %s\n",

@@ -2,6 +2,7 @@
 // End-to-end tests of the control-panel example in headless Chromium.
 //
 //   node tests/e2e/run.mjs PATH/TO/mfa-control-panel [--shots DIR] [--only 1,2,3]
+//                          [--postgres]
 //
 // Starts the server on a free loopback port with a fresh data directory,
 // drives Chromium (Debian's /usr/bin/chromium, through playwright-core) as a
@@ -10,7 +11,9 @@
 // Screenshots go to DIR, or $MFA_BUILD_ROOT/e2e-screenshots.  --only runs
 // the tests of those numbers (meson runs two halves in parallel).  After the
 // browser tests, the server's log is searched for every code and secret
-// that went through a page.  The last line is "N passed, N failed".
+// that went through a page.  --postgres puts libmfa's store in a fresh
+// schema of the PostgreSQL cluster named by MFA_PG_CONNINFO instead of the
+// default SQLite file.  The last line is "N passed, N failed".
 //
 // Time: the server runs with MFA_CP_TEST_CLOCK_FILE, a file holding seconds
 // added to its clock, so a test moves time forward (to the next 30-second
@@ -76,7 +79,20 @@ const secretsSeen = new Set();
 const serverLog = path.join(shotDir, 'server.log');
 const logFd = fs.openSync(serverLog, 'w');
 const serverArgs = ['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data')];
-if (process.env.MFA_E2E_STORE) serverArgs.push('--store', process.env.MFA_E2E_STORE);
+if (process.argv.includes('--postgres')) {
+  // The throwaway cluster scripts/test starts; like the other PostgreSQL
+  // tests, this fails rather than skips without it.
+  const conninfo = process.env.MFA_PG_CONNINFO;
+  if (!conninfo) {
+    console.error('e2e: --postgres needs MFA_PG_CONNINFO (scripts/pg-cluster.sh start DIR)');
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+  serverArgs.push('--store', `postgres:${conninfo}`,
+                  '--pg-schema', `e2e_cp_${process.pid}_${Date.now() % 100000}`);
+} else if (process.env.MFA_E2E_STORE) {
+  serverArgs.push('--store', process.env.MFA_E2E_STORE);
+}
 const server = spawn(serverBin, serverArgs, {
   env: { ...process.env, MFA_CP_TEST_CLOCK_FILE: clockFile },
   stdio: ['ignore', 'pipe', logFd],
@@ -97,7 +113,7 @@ if (!base) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
-console.log(`e2e: server at ${base}, screenshots in ${shotDir}`);
+console.log(`e2e: server at ${base} (${out.match(/store (\w+)/)?.[1]} store), screenshots in ${shotDir}`);
 
 async function stopServer() {
   if (server.exitCode !== null) return;
