@@ -320,6 +320,30 @@ START_TEST(read_only_uri)
 }
 END_TEST
 
+START_TEST(synchronous_uri_parameter)
+{
+    char path[512], uri[600];
+    mfa_store_t *s = (mfa_store_t *)&s;
+
+    fresh_path(path, sizeof(path));
+    snprintf(uri, sizeof(uri), "file:%s?synchronous=normal", path);
+    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_OK);
+    ck_assert_int_eq(raw_int(mfa_int_store_sqlite_db(s), "PRAGMA synchronous"),
+                     1); /* NORMAL */
+    mfa_store_free(&s);
+    snprintf(uri, sizeof(uri), "file:%s?synchronous=FULL", path);
+    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_OK);
+    ck_assert_int_eq(raw_int(mfa_int_store_sqlite_db(s), "PRAGMA synchronous"),
+                     2);
+    mfa_store_free(&s);
+    /* OFF can corrupt the file on a power cut: refused */
+    snprintf(uri, sizeof(uri), "file:%s?synchronous=off", path);
+    s = (mfa_store_t *)&s;
+    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_ERR_INVALID);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
 START_TEST(open_errors)
 {
     mfa_store_t *s = (mfa_store_t *)&s;
@@ -384,6 +408,7 @@ sqlite_suite(void)
     tcase_add_test(tc, migrates_an_empty_file_and_foreign_tables_stay);
     tcase_add_test(tc, missing_table_at_open_is_a_schema_error);
     tcase_add_test(tc, read_only_uri);
+    tcase_add_test(tc, synchronous_uri_parameter);
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, each_pages_through_many);
     suite_add_tcase(s, tc);
