@@ -3,6 +3,8 @@
 #   scripts/pg-cluster.sh start DIR    initdb in DIR/data, a Unix socket in DIR
 #                                      only (no TCP), a test database; prints
 #                                      `export MFA_PG_...=` lines on stdout
+#                                      (MFA_PG_DURABLE=1: fsync on, as in
+#                                      production; default off, for speed)
 #   scripts/pg-cluster.sh stop DIR     stop the server and remove DIR
 #   scripts/pg-cluster.sh down DIR     stop the server, keep the data (faults)
 #   scripts/pg-cluster.sh up DIR       start it again
@@ -73,7 +75,11 @@ start)
     --locale=C.UTF-8 --no-instructions >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   # A test cluster: no TCP, the socket in DIR, small, no fsync (a host
-  # crash loses it anyway).  statement_timeout stays the client's choice.
+  # crash loses it anyway) unless MFA_PG_DURABLE=1 (benchmarks that should
+  # pay for durable commits as production does).  statement_timeout stays
+  # the client's choice.
+  durable=off
+  [ "${MFA_PG_DURABLE:-0}" = 1 ] && durable=on
   cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = ''
 port = $port
@@ -81,9 +87,9 @@ unix_socket_directories = '$dir'
 unix_socket_permissions = 0777
 max_connections = 60
 shared_buffers = 32MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = $durable
+synchronous_commit = $durable
+full_page_writes = $durable
 log_min_messages = warning
 CONF
   pgctl start || { cat "$dir/server.log" >&2; die "server did not start"; }

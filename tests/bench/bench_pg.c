@@ -177,6 +177,21 @@ main(void)
     mfa_store_free(&s);
     if (!have[1])
         fprintf(stderr, "no PostgreSQL (MFA_PG_CONNINFO): SQLite only\n");
+    if (have[1]) {
+        /* figures mean little without the durability they paid for */
+        PGconn *c = pgt_connect(conninfo);
+        PGresult *r = c ? PQexec(c, "SELECT current_setting('fsync'), "
+                                    "current_setting('synchronous_commit'), "
+                                    "current_setting('server_version')")
+                        : NULL;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            printf("postgres %s: fsync=%s synchronous_commit=%s; sqlite: "
+                   "the store's own settings (docs/stores.md)\n",
+                   PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 0),
+                   PQgetvalue(r, 0, 1));
+        PQclear(r);
+        PQfinish(c);
+    }
 
     for (pg = 0; pg < 2; pg++)
         for (i = 0; i < 3; i++)
