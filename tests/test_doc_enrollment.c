@@ -39,6 +39,7 @@ START_TEST(enrollment_example)
     ck_assert_int_eq(rc, MFA_ERR_UNSUPPORTED);
     ck_assert_ptr_null(html);
     ck_assert_ptr_null(secret);
+    (void)enroll_confirm;
     (void)app;
     (void)key;
     (void)code;
