@@ -1136,7 +1136,17 @@ typedef enum race_kind {
     RACE_BACKUP,
     RACE_OOB,
     RACE_THROTTLE,
+    RACE_TAKE,     /* 3 attempts for 8 takers */
+    RACE_ACTIVATE, /* one confirmation of a pending factor */
+    RACE_RESEAL,   /* one rotation of a sealed secret */
 } race_kind;
+
+/* Winners a round must have. */
+static int
+race_want(race_kind kind)
+{
+    return kind == RACE_TAKE ? 3 : 1;
+}
 
 typedef struct race {
     race_kind kind;
@@ -1167,6 +1177,18 @@ race_setup(race *r, mfa_store_t *s, int round)
     } else if (r->kind == RACE_OOB) {
         mfa_oob_challenge c = challenge("sms", (uint32_t)round, 1000, 600, 5);
         rc = mfa_store_oob_put(s, "racer", &c);
+    } else if (r->kind == RACE_TAKE) {
+        mfa_oob_challenge c =
+            challenge("email", (uint32_t)round, 1000, 600, race_want(r->kind));
+        rc = mfa_store_oob_put(s, "racer", &c);
+    } else if (r->kind == RACE_ACTIVATE) {
+        mfa_factor_rec f = factor("racer", 0x10000u + (uint64_t)round, 1000,
+                                  MFA_FACTOR_PENDING);
+        rc = mfa_store_factor_create(s, &f);
+    } else if (r->kind == RACE_RESEAL) {
+        mfa_factor_rec f = factor("racer", 0x20000u + (uint64_t)round, 1000,
+                                  MFA_FACTOR_ACTIVE);
+        rc = mfa_store_factor_create(s, &f);
     }
     if (rc != MFA_OK) {
         atomic_fetch_add(&r->errors, 1);
@@ -1211,6 +1233,30 @@ race_thread(void *p)
             mfa_throttle_state st;
             rc = mfa_store_throttle_hit(s, "racer", 5000, &tp, &st);
             loss = MFA_ERR_THROTTLED;
+            break;
+        }
+        case RACE_TAKE: {
+            mfa_oob_challenge c;
+            rc = mfa_store_oob_take(s, "racer", "email", 1001, &c);
+            loss = MFA_ERR_ATTEMPTS;
+            break;
+        }
+        case RACE_ACTIVATE: {
+            char id[MFA_FACTOR_ID_LEN + 1];
+            idhex(id, 0x10000u + (uint64_t)i);
+            rc = mfa_store_factor_activate(s, "racer", id, 5, a->tid, 1000,
+                                           1001);
+            loss = MFA_ERR_STATE;
+            break;
+        }
+        case RACE_RESEAL: {
+            mfa_factor_rec f = factor("racer", 0x20000u + (uint64_t)i, 1000,
+                                      MFA_FACTOR_ACTIVE);
+            uint8_t mine[60];
+            memset(mine, 0x80 + a->tid, sizeof(mine));
+            rc = mfa_store_factor_reseal(s, "racer", f.id, f.sealed,
+                                         f.sealed_len, mine, sizeof(mine));
+            loss = MFA_ERR_STATE;
             break;
         }
         }
@@ -1277,10 +1323,13 @@ run_race(race_kind kind, int rounds)
         ck_assert_uint_eq(st.failures, (uint32_t)(rounds * RACE_THREADS));
         ck_assert_int_eq(st.locked_until, 6000);
     } else {
+        int want = race_want(kind);
         for (i = 0; i < rounds; i++)
-            ck_assert_msg(atomic_load(&r.wins[i]) == 1, "round %d: %d winners",
-                          i, atomic_load(&r.wins[i]));
-        ck_assert_int_eq(atomic_load(&r.losses), rounds * (RACE_THREADS - 1));
+            ck_assert_msg(atomic_load(&r.wins[i]) == want,
+                          "round %d: %d winners, want %d", i,
+                          atomic_load(&r.wins[i]), want);
+        ck_assert_int_eq(atomic_load(&r.losses),
+                         rounds * (RACE_THREADS - want));
     }
     if (kind == RACE_ADVANCE) {
         mfa_factor_rec g = get("racer", r.f.id);
@@ -1310,6 +1359,36 @@ END_TEST
 START_TEST(race_throttle_hit)
 {
     run_race(RACE_THROTTLE, 50);
+}
+END_TEST
+
+START_TEST(race_oob_take)
+{
+    mfa_oob_challenge c;
+
+    run_race(RACE_TAKE, 50);
+    /* all used up: none left, none lost below zero */
+    RC(mfa_store_oob_take(S, "racer", "email", 1001, &c), MFA_ERR_ATTEMPTS);
+}
+END_TEST
+
+START_TEST(race_factor_activate)
+{
+    run_race(RACE_ACTIVATE, 50);
+}
+END_TEST
+
+START_TEST(race_factor_reseal)
+{
+    mfa_factor_rec g;
+
+    run_race(RACE_RESEAL, 50);
+    /* the stored secret is one winner's, whole */
+    g = get("racer", "0000000000020000");
+    ck_assert_uint_eq(g.sealed_len, 60);
+    ck_assert_uint_ge(g.sealed[0], 0x80);
+    ck_assert_uint_lt(g.sealed[0], 0x80 + RACE_THREADS);
+    ck_assert_uint_eq(g.sealed[59], g.sealed[0]);
 }
 END_TEST
 
@@ -1380,6 +1459,9 @@ mfa_conformance_suite(const mfa_conformance_backend *b)
     tcase_add_test(tc, race_backup_spend);
     tcase_add_test(tc, race_oob_spend);
     tcase_add_test(tc, race_throttle_hit);
+    tcase_add_test(tc, race_oob_take);
+    tcase_add_test(tc, race_factor_activate);
+    tcase_add_test(tc, race_factor_reseal);
     suite_add_tcase(s, tc);
     return s;
 }
