@@ -205,7 +205,6 @@ START_TEST(least_privilege_role)
     pgt_random_name(role, sizeof(role), "mfa_app_");
     snprintf(sql, sizeof(sql),
              "CREATE ROLE %s LOGIN;"
-             "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
              "GRANT USAGE ON SCHEMA \"%s\" TO %s;"
              "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "
              "\"%s\" TO %s;"
@@ -227,10 +226,7 @@ START_TEST(least_privilege_role)
     ck_assert_int_eq(mfa_store_postgres_open(&s, conninfo_with(user), fresh),
                      MFA_ERR_STORE);
     ck_assert_ptr_null(s);
-    snprintf(sql, sizeof(sql),
-             "DROP OWNED BY %s; DROP ROLE %s;"
-             "GRANT CREATE ON SCHEMA public TO PUBLIC;",
-             role, role);
+    snprintf(sql, sizeof(sql), "DROP OWNED BY %s; DROP ROLE %s;", role, role);
     ck_assert_int_eq(pgt_exec(c, sql), 0);
     PQfinish(c);
 }
