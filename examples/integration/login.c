@@ -1,0 +1,582 @@
+/*
+ * A login backend's MFA handlers, complete: start-up, enrollment (QR code
+ * and typed key), confirmation, backup codes, login with a code, recovery
+ * with a backup code, the settings page and an administrator's reset.
+ *
+ * docs/integration.md walks through this file; tests/check_doc_snippets.py
+ * checks that every C block of the guide is copied from here, and the build
+ * runs this program as a test (`meson test integration-example`), so the
+ * guide cannot drift from code that compiles and works.
+ *
+ * The HTTP layer and the password check are the application's own and are
+ * reduced to plain function calls here.  main() plays the user: it reads
+ * the enrollment URI the way an authenticator app does and types codes.
+ *
+ *   login [STORE-SPEC]     e.g. "sqlite:/tmp/mfa.db"; default: a SQLite file
+ *                          in a temporary directory, or memory without
+ *                          SQLite
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <mfa.h>
+
+/* ---- start-up ----------------------------------------------------------- */
+
+/* [doc:audit] */
+/* Audit trail: every flow reports here.  Events never carry a secret or a
+ * code, so they can go to the ordinary log. */
+static void
+audit(const mfa_event *ev, void *arg)
+{
+    (void)arg;
+    syslog(LOG_AUTH | LOG_INFO, "mfa event=%s account=%s factor=%s rc=%s",
+           mfa_event_name(ev->type), ev->account ? ev->account : "-",
+           ev->factor_id ? ev->factor_id : "-", mfa_strerror_name(ev->rc));
+    if (ev->type == MFA_EV_REPLAY)
+        syslog(LOG_AUTH | LOG_WARNING, "mfa: a code was used twice for %s",
+               ev->account ? ev->account : "-");
+}
+/* [/doc:audit] */
+
+/* The example's clock, so that main() can let time pass; a real service
+ * leaves the ctx on time(). */
+static int64_t demo_now = 1767225600; /* 2026-01-01 */
+
+static int64_t
+demo_clock(void *arg)
+{
+    (void)arg;
+    return demo_now;
+}
+
+/* The out-of-band sender: a real one sends an SMS to the number on file.
+ * Here it keeps the last code so that main() can "read the phone". */
+static char outbox[MFA_CODE_BUFSIZE];
+
+static mfa_rc
+send_sms(const char *account, const char *purpose, const char *code, void *arg)
+{
+    (void)account;
+    (void)purpose;
+    (void)arg;
+    snprintf(outbox, sizeof(outbox), "%s", code);
+    return MFA_OK;
+}
+
+typedef struct app {
+    mfa_keyring_t *kr;
+    mfa_store_t *store;
+    mfa_ctx_t *ctx;
+} app;
+
+/* [doc:startup] */
+/* Once, at start-up: key ring, store, context.  Any error here should stop
+ * the service: running without MFA is not a fallback. */
+static mfa_rc
+app_open(app *a, const char *keyring_path, const char *store_spec)
+{
+    mfa_rc rc;
+
+    memset(a, 0, sizeof(*a));
+    if ((rc = mfa_init()) != MFA_OK)
+        return rc;
+    /* mode 0600, owned by the service account; created once by
+     * `mfa keyring new` or mfa_keyring_create_file() */
+    if ((rc = mfa_keyring_load(&a->kr, keyring_path)) != MFA_OK)
+        return rc;
+    /* "sqlite:/var/lib/example/mfa.db" or "postgres:host=db dbname=app" */
+    if ((rc = mfa_store_open(&a->store, store_spec)) != MFA_OK)
+        return rc;
+    if ((rc = mfa_ctx_new(&a->ctx, a->store, a->kr)) != MFA_OK)
+        return rc;
+    /* the name the authenticator app shows above the code */
+    if ((rc = mfa_ctx_set_issuer(a->ctx, "Example Mail")) != MFA_OK)
+        return rc;
+    mfa_ctx_set_event_cb(a->ctx, audit, NULL);
+    mfa_ctx_set_oob_sender(a->ctx, send_sms, NULL);
+    return MFA_OK;
+}
+
+static void
+app_close(app *a)
+{
+    mfa_ctx_free(&a->ctx); /* the ctx first: it uses the other two */
+    mfa_store_free(&a->store);
+    mfa_keyring_free(&a->kr);
+}
+/* [/doc:startup] */
+
+/* ---- the session --------------------------------------------------------- */
+
+/* Server-side session state (in a real service: the session store, keyed
+ * by a cookie).  A user whose password was accepted is not logged in yet. */
+typedef enum stage { ANONYMOUS, NEED_SECOND_FACTOR, LOGGED_IN } stage;
+
+typedef struct session {
+    char user[MFA_ACCOUNT_MAX + 1];
+    stage stage;
+    char pending_factor[MFA_FACTOR_ID_LEN + 1]; /* during set-up */
+} session;
+
+/* What the handlers hand to the template engine. */
+typedef struct page {
+    int status;        /* HTTP status */
+    char message[160]; /* shown to the user */
+    char *qr_img;      /* <img src> of the QR code, or NULL */
+    char manual_key[128];
+    char **backup_codes; /* shown once, then freed */
+    size_t n_backup_codes;
+} page;
+
+static void
+page_clear(page *p)
+{
+    mfa_backup_codes_free(&p->backup_codes, p->n_backup_codes);
+    mfa_string_free(&p->qr_img); /* it carries the secret */
+    memset(p, 0, sizeof(*p));
+}
+
+/* ---- enrollment ---------------------------------------------------------- */
+
+/* [doc:setup] */
+/* GET /settings/mfa/setup: "Use an authenticator app".  Shows the QR code
+ * and the key for typing by hand; remembers the pending factor in the
+ * session, never in the page. */
+static mfa_rc
+handle_setup_begin(app *a, session *s, const char *device_name, page *out)
+{
+    mfa_enrollment_t *e = NULL;
+    mfa_qr_t *qr = NULL;
+    mfa_rc rc;
+
+    if (s->stage != LOGGED_IN)
+        return MFA_ERR_STATE;
+    rc = mfa_enroll_begin(a->ctx, s->user, device_name, NULL, &e);
+    if (rc != MFA_OK) {
+        out->status = rc == MFA_ERR_EXISTS ? 409 : 500;
+        snprintf(out->message, sizeof(out->message), "%s",
+                 rc == MFA_ERR_EXISTS ? "You have too many authenticators."
+                                      : "Something went wrong.");
+        return rc;
+    }
+    snprintf(s->pending_factor, sizeof(s->pending_factor), "%s",
+             mfa_enrollment_factor_id(e));
+    /* without libqrencode (MFA_ERR_UNSUPPORTED) the typed key still works */
+    if (mfa_enrollment_qr(e, &qr) == MFA_OK &&
+        mfa_qr_svg_data_uri(qr, &out->qr_img) != MFA_OK)
+        out->qr_img = NULL;
+    snprintf(out->manual_key, sizeof(out->manual_key), "%s",
+             mfa_enrollment_manual_key(e));
+    out->status = 200; /* send it with Cache-Control: no-store */
+    mfa_qr_free(&qr);
+    mfa_enrollment_free(&e);
+    return MFA_OK;
+}
+/* [/doc:setup] */
+
+/* [doc:confirm] */
+/* POST /settings/mfa/setup: "Verify code".  The first code activates the
+ * factor; then the user gets backup codes, shown once. */
+static mfa_rc
+handle_setup_confirm(app *a, session *s, const char *typed, page *out)
+{
+    mfa_result res;
+    mfa_rc rc;
+
+    if (s->stage != LOGGED_IN || s->pending_factor[0] == '\0')
+        return MFA_ERR_STATE;
+    rc = mfa_enroll_confirm(a->ctx, s->user, s->pending_factor, typed, &res);
+    switch (rc) {
+    case MFA_OK:
+        break;
+    case MFA_ERR_CODE_WRONG:
+    case MFA_ERR_CODE_FORMAT:
+    case MFA_ERR_REPLAYED:
+        out->status = 400;
+        snprintf(out->message, sizeof(out->message),
+                 "That code didn't work. Enter the 6-digit code your app "
+                 "shows now.");
+        return rc;
+    case MFA_ERR_THROTTLED:
+        out->status = 429;
+        snprintf(out->message, sizeof(out->message),
+                 "Too many attempts. Try again in %u seconds.",
+                 res.retry_after);
+        return rc;
+    case MFA_ERR_EXPIRED:
+    case MFA_ERR_NOT_FOUND:
+        s->pending_factor[0] = '\0';
+        out->status = 410;
+        snprintf(out->message, sizeof(out->message),
+                 "The set-up took too long. Please start again.");
+        return rc;
+    default:
+        out->status = 500;
+        snprintf(out->message, sizeof(out->message), "Something went wrong.");
+        return rc;
+    }
+    s->pending_factor[0] = '\0';
+    rc = mfa_backup_codes_new(a->ctx, s->user, 0, &out->backup_codes);
+    if (rc != MFA_OK) {
+        /* the authenticator works; the user can make codes later */
+        out->status = 200;
+        snprintf(out->message, sizeof(out->message),
+                 "Your authenticator is set up. Make backup codes in "
+                 "Settings.");
+        return MFA_OK;
+    }
+    out->n_backup_codes = MFA_BACKUP_COUNT_DEFAULT;
+    out->status = 200;
+    snprintf(out->message, sizeof(out->message),
+             "Your authenticator is set up. Save these backup codes: each "
+             "works once if you lose your phone.");
+    return MFA_OK;
+}
+/* [/doc:confirm] */
+
+/* ---- login --------------------------------------------------------------- */
+
+/* The application's own password check (Argon2id in the control-panel
+ * example); every user's password is "correct horse" here. */
+static int
+password_ok(const char *user, const char *password)
+{
+    (void)user;
+    return strcmp(password, "correct horse") == 0;
+}
+
+/* [doc:login] */
+/* POST /login: the password first.  With MFA the session is only half
+ * logged in until a code is accepted. */
+static mfa_rc
+handle_login(app *a, session *s, const char *user, const char *password,
+             page *out)
+{
+    int has = 0;
+    mfa_rc rc;
+
+    memset(s, 0, sizeof(*s));
+    if (!password_ok(user, password)) {
+        out->status = 401;
+        snprintf(out->message, sizeof(out->message),
+                 "Wrong user name or password.");
+        return MFA_ERR_CODE_WRONG;
+    }
+    snprintf(s->user, sizeof(s->user), "%s", user);
+    rc = mfa_account_has_mfa(a->ctx, user, &has);
+    if (rc != MFA_OK) {
+        /* the store is down: fail closed, do not skip the second factor */
+        out->status = 503;
+        snprintf(out->message, sizeof(out->message),
+                 "Sign-in is unavailable. Please try again shortly.");
+        return rc;
+    }
+    s->stage = has ? NEED_SECOND_FACTOR : LOGGED_IN;
+    out->status = has ? 303 : 200; /* 303: to the code form */
+    return MFA_OK;
+}
+
+/* POST /login/code: "Enter the code from your authenticator app". */
+static mfa_rc
+handle_login_code(app *a, session *s, const char *typed, page *out)
+{
+    mfa_result res;
+    mfa_rc rc;
+
+    if (s->stage != NEED_SECOND_FACTOR)
+        return MFA_ERR_STATE;
+    rc = mfa_verify(a->ctx, s->user, typed, &res);
+    if (rc == MFA_OK) {
+        s->stage = LOGGED_IN; /* and rotate the session id */
+        out->status = 200;
+        return MFA_OK;
+    }
+    if (rc == MFA_ERR_THROTTLED) {
+        out->status = 429;
+        snprintf(out->message, sizeof(out->message),
+                 "Too many attempts. Try again in %u seconds.",
+                 res.retry_after);
+    } else if (rc == MFA_ERR_CODE_WRONG || rc == MFA_ERR_CODE_FORMAT ||
+               rc == MFA_ERR_REPLAYED) {
+        out->status = 401;
+        snprintf(out->message, sizeof(out->message),
+                 "That code didn't work. Wait for a new code and try "
+                 "again.");
+    } else {
+        /* store or key ring trouble: never let the user in */
+        out->status = 503;
+        snprintf(out->message, sizeof(out->message),
+                 "Sign-in is unavailable. Please try again shortly.");
+    }
+    return rc;
+}
+/* [/doc:login] */
+
+/* [doc:recover] */
+/* POST /login/backup-code: "Use a backup code instead". */
+static mfa_rc
+handle_login_backup_code(app *a, session *s, const char *typed, page *out)
+{
+    mfa_result res;
+    mfa_rc rc;
+
+    if (s->stage != NEED_SECOND_FACTOR)
+        return MFA_ERR_STATE;
+    rc = mfa_recover(a->ctx, s->user, typed, &res);
+    if (rc == MFA_OK) {
+        s->stage = LOGGED_IN;
+        out->status = 200;
+        if (res.backup_codes_left <= 2)
+            snprintf(out->message, sizeof(out->message),
+                     "You have %u backup codes left. Make new ones in "
+                     "Settings.",
+                     res.backup_codes_left);
+        return MFA_OK;
+    }
+    out->status = rc == MFA_ERR_THROTTLED ? 429 : 401;
+    snprintf(out->message, sizeof(out->message), "%s",
+             rc == MFA_ERR_THROTTLED    ? "Too many attempts. Try later."
+             : rc == MFA_ERR_NO_CODES   ? "You have no backup codes left."
+             : rc == MFA_ERR_CODE_WRONG ? "That backup code didn't work."
+             : rc == MFA_ERR_REPLAYED   ? "That backup code was already used."
+             : rc == MFA_ERR_BACKUP_FORMAT
+                 ? "Backup codes look like ABCD-EFGH-JKMN."
+                 : "Sign-in is unavailable. Please try again shortly.");
+    return rc;
+}
+
+/* POST /login/sms: "Text me a code" (when the user registered a backup
+ * phone number); then the code goes through mfa_oob_verify(). */
+static mfa_rc
+handle_login_sms(app *a, session *s, const char *typed, page *out)
+{
+    mfa_result res;
+    mfa_rc rc;
+
+    if (s->stage != NEED_SECOND_FACTOR)
+        return MFA_ERR_STATE;
+    if (typed == NULL)
+        rc = mfa_oob_begin(a->ctx, s->user, "sms");
+    else if ((rc = mfa_oob_verify(a->ctx, s->user, "sms", typed, &res)) ==
+             MFA_OK)
+        s->stage = LOGGED_IN;
+    out->status = rc == MFA_OK ? 200 : 401;
+    return rc;
+}
+/* [/doc:recover] */
+
+/* ---- settings and administration ----------------------------------------- */
+
+/* [doc:admin] */
+/* GET /settings/mfa: the user's authenticators, and backup codes left. */
+static mfa_rc
+handle_settings(app *a, session *s, size_t *n_factors, size_t *codes_left)
+{
+    mfa_factor_info *f = NULL;
+    mfa_rc rc;
+
+    if (s->stage != LOGGED_IN)
+        return MFA_ERR_STATE;
+    if ((rc = mfa_factors_list(a->ctx, s->user, &f, n_factors)) != MFA_OK)
+        return rc;
+    for (size_t i = 0; i < *n_factors; i++)
+        if (f[i].status == MFA_FACTOR_ACTIVE)
+            printf("  authenticator %s \"%s\"\n", f[i].id, f[i].label);
+    mfa_free(f);
+    return mfa_backup_codes_left(a->ctx, s->user, codes_left);
+}
+
+/* The support console, after the user's identity was checked another way:
+ * every factor and backup code of the account goes; the user enrolls
+ * again at the next login.  Tell the user by e-mail that it happened. */
+static mfa_rc
+handle_admin_reset(app *a, const char *user)
+{
+    return mfa_reset(a->ctx, user);
+}
+/* [/doc:admin] */
+
+/* ---- main: the user's side ----------------------------------------------- */
+
+static unsigned passed, failed;
+
+static void
+expect(int ok, const char *what)
+{
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        printf("FAILED: %s\n", what);
+    }
+}
+
+/* What an authenticator app does with the scanned key: parse the URI from
+ * the QR code (here: rebuilt from the typed key) and show codes. */
+static int
+phone_code(const char *manual_key, int64_t now, char code[MFA_CODE_BUFSIZE])
+{
+    mfa_secret_t *sec = NULL;
+    mfa_otp_t *otp = NULL;
+    int ok;
+
+    ok = mfa_secret_from_base32(&sec, manual_key, 0) == MFA_OK &&
+         mfa_otp_new(&otp, mfa_secret_bytes(sec), mfa_secret_len(sec)) ==
+             MFA_OK &&
+         mfa_otp_totp(otp, now, code, MFA_CODE_BUFSIZE) == MFA_OK;
+    mfa_otp_free(&otp);
+    mfa_secret_free(&sec);
+    return ok;
+}
+
+int
+main(int argc, char **argv)
+{
+    char dir[] = "/tmp/mfa-integration.XXXXXX";
+    char keyring[64], db[80], spec[96], code[MFA_CODE_BUFSIZE];
+    char saved_key[128], backup[2][MFA_BACKUP_BUFSIZE];
+    const char *user = "alice@example.com";
+    size_t n_factors = 0, left = 0;
+    session s;
+    page p;
+    app a;
+    mfa_rc rc;
+
+    memset(&p, 0, sizeof(p));
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(keyring, sizeof(keyring), "%s/mfa.keyring", dir);
+    snprintf(db, sizeof(db), "%s/mfa.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", db);
+    if (argc > 1)
+        snprintf(spec, sizeof(spec), "%s", argv[1]);
+
+    /* what an operator does once: `mfa keyring new PATH` */
+    expect(mfa_keyring_create_file(keyring) == MFA_OK, "create key ring");
+    rc = app_open(&a, keyring, spec);
+    if (rc == MFA_ERR_UNSUPPORTED && argc == 1) {
+        printf("note: built without SQLite; using the memory store\n");
+        app_close(&a);
+        rc = app_open(&a, keyring, "memory:");
+    }
+    expect(rc == MFA_OK, "app_open");
+    if (rc != MFA_OK) {
+        printf("app_open: %s\n", mfa_strerror(rc));
+        printf("%u passed, %u failed\n", passed, failed + 1);
+        return 1;
+    }
+    mfa_ctx_set_clock(a.ctx, demo_clock, NULL);
+    printf("store: %s\n", mfa_store_name(a.store));
+
+    /* 1. no MFA yet: the password alone logs in */
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK &&
+               s.stage == LOGGED_IN,
+           "login without MFA");
+    expect(handle_login(&a, &s, user, "wrong", &p) != MFA_OK &&
+               s.stage == ANONYMOUS,
+           "wrong password refused");
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
+           "login again");
+
+    /* 2. set-up: QR code and key; a wrong code; the right one */
+    page_clear(&p);
+    expect(handle_setup_begin(&a, &s, "Alice's phone", &p) == MFA_OK,
+           "setup begin");
+    expect(p.manual_key[0] != '\0', "typed key shown");
+    expect(p.qr_img != NULL ||
+               mfa_qr_new(NULL, "", MFA_QR_ECC_M) == MFA_ERR_UNSUPPORTED,
+           "QR code shown (when built with libqrencode)");
+    snprintf(saved_key, sizeof(saved_key), "%s", p.manual_key);
+    page_clear(&p);
+    expect(handle_setup_confirm(&a, &s, "000000", &p) != MFA_OK &&
+               p.status == 400,
+           "wrong first code refused");
+    demo_now += 30;
+    expect(phone_code(saved_key, demo_now, code), "phone shows a code");
+    page_clear(&p);
+    expect(handle_setup_confirm(&a, &s, code, &p) == MFA_OK, "setup confirm");
+    expect(p.backup_codes != NULL && p.n_backup_codes == 10,
+           "ten backup codes shown");
+    if (p.backup_codes != NULL) {
+        snprintf(backup[0], sizeof(backup[0]), "%s", p.backup_codes[0]);
+        snprintf(backup[1], sizeof(backup[1]), "%s", p.backup_codes[1]);
+    }
+    page_clear(&p);
+
+    /* 3. login: password, then a code; the same code again is refused */
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK &&
+               s.stage == NEED_SECOND_FACTOR,
+           "password accepted, code needed");
+    demo_now += 30;
+    expect(phone_code(saved_key, demo_now, code), "phone shows a code");
+    expect(handle_login_code(&a, &s, code, &p) == MFA_OK &&
+               s.stage == LOGGED_IN,
+           "login with code");
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
+           "second login: password");
+    expect(handle_login_code(&a, &s, code, &p) == MFA_ERR_REPLAYED &&
+               s.stage == NEED_SECOND_FACTOR,
+           "the same code again is a replay");
+    expect(handle_login_code(&a, &s, "12345", &p) == MFA_ERR_CODE_FORMAT,
+           "five digits refused");
+
+    /* 4. lost phone: a backup code (typed sloppily) works once */
+    expect(handle_login_backup_code(&a, &s, backup[0], &p) == MFA_OK &&
+               s.stage == LOGGED_IN,
+           "login with a backup code");
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
+           "third login: password");
+    expect(handle_login_backup_code(&a, &s, backup[0], &p) ==
+               MFA_ERR_CODE_WRONG,
+           "a used backup code is refused");
+    for (char *c = backup[1]; *c != '\0'; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a'); /* typed in lowercase */
+    expect(handle_login_backup_code(&a, &s, backup[1], &p) == MFA_OK,
+           "lowercase backup code accepted");
+    expect(handle_settings(&a, &s, &n_factors, &left) == MFA_OK &&
+               n_factors == 1 && left == 8,
+           "settings: one authenticator, eight codes left");
+
+    /* 5. a code by SMS */
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
+           "fourth login: password");
+    expect(handle_login_sms(&a, &s, NULL, &p) == MFA_OK && outbox[0] != '\0',
+           "SMS code sent");
+    expect(handle_login_sms(&a, &s, outbox, &p) == MFA_OK &&
+               s.stage == LOGGED_IN,
+           "login with the SMS code");
+
+    /* 6. guessing is throttled: after the free attempts, a wait */
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
+           "fifth login: password");
+    rc = MFA_OK;
+    for (int i = 0; i < 8 && rc != MFA_ERR_THROTTLED; i++)
+        rc = handle_login_code(&a, &s, "000000", &p);
+    expect(rc == MFA_ERR_THROTTLED && p.status == 429, "guessing is throttled");
+
+    /* 7. lost phone and codes: the administrator's reset */
+    expect(handle_admin_reset(&a, user) == MFA_OK, "admin reset");
+    expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK &&
+               s.stage == LOGGED_IN,
+           "after the reset the password alone logs in");
+
+    app_close(&a);
+    page_clear(&p);
+    unlink(keyring);
+    unlink(db);
+    {
+        char side[96];
+        snprintf(side, sizeof(side), "%s-wal", db);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", db);
+        unlink(side);
+    }
+    rmdir(dir);
+    printf("%u passed, %u failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
