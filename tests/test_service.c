@@ -827,9 +827,9 @@ START_TEST(throttle_default_policy)
     unsigned checked = 0;
 
     /* An attacker who tries as soon as allowed, for a year, gets fewer than
-     * 333 checked attempts (about 139, docs/throttling.md): at 3 codes in 10^6 per
-     * attempt that keeps the chance under 1 in 1000.  Simulated through
-     * the real flow, one attempt per allowed time. */
+     * 333 checked attempts (about 139, docs/throttling.md): at 3 codes in 10^6
+     * per attempt that keeps the chance under 1 in 1000.  Simulated through the
+     * real flow, one attempt per allowed time. */
     setup(_i);
     enroll_active("lee", NULL, &f);
     start = F.now;
