@@ -249,6 +249,57 @@ where_to(cp_req *r)
     }
 }
 
+/*
+ * Password guesses per user name, in memory: after PW_FREE failures each
+ * further one waits twice as long (30 s, 60 s, ... up to 15 minutes).  The
+ * second factor has libmfa's throttle; this one is the application's.
+ */
+#define PW_FREE 5
+#define PW_BASE 30
+#define PW_MAX 900
+#define PW_SLOTS 1024
+
+typedef struct pw_slot {
+    char name[CP_USER_MAX + 1];
+    uint32_t failures;
+    int64_t until;
+    int64_t seen;
+} pw_slot;
+
+static pw_slot pw_slots[PW_SLOTS];
+
+static pw_slot *
+pw_slot_for(const char *name, int create, int64_t now)
+{
+    pw_slot *oldest = &pw_slots[0];
+    for (size_t i = 0; i < PW_SLOTS; i++) {
+        if (strcmp(pw_slots[i].name, name) == 0)
+            return &pw_slots[i];
+        if (pw_slots[i].seen < oldest->seen)
+            oldest = &pw_slots[i];
+    }
+    if (!create)
+        return NULL;
+    memset(oldest, 0, sizeof *oldest);
+    snprintf(oldest->name, sizeof oldest->name, "%s", name);
+    oldest->seen = now;
+    return oldest;
+}
+
+static void
+pw_failed(const char *name, int64_t now)
+{
+    pw_slot *p = pw_slot_for(name, 1, now);
+    p->failures++;
+    p->seen = now;
+    if (p->failures > PW_FREE) {
+        uint32_t n = p->failures - PW_FREE - 1, delay = PW_BASE;
+        while (n-- > 0 && delay < PW_MAX)
+            delay *= 2;
+        p->until = now + (delay < PW_MAX ? delay : PW_MAX);
+    }
+}
+
 static enum MHD_Result
 do_login(cp_req *r)
 {
@@ -258,13 +309,25 @@ do_login(cp_req *r)
         cp_log("login refused: malformed user name or password");
         return login_form(r, "Incorrect user name or password.", "");
     }
+    pw_slot *slot = pw_slot_for(name, 0, r->now);
+    if (slot && r->now < slot->until) {
+        char msg[96];
+        snprintf(msg, sizeof msg,
+                 "Too many attempts, try again in %lld seconds.",
+                 (long long)(slot->until - r->now));
+        cp_log("login refused for %s: password throttled", name);
+        return login_form(r, msg, name);
+    }
     int k = cp_users_login(cp.users, name, pw, &u);
     if (k < 0)
         return service_error(r, MFA_ERR_STORE);
     if (k != 0) {
+        pw_failed(name, r->now);
         cp_log("login refused for %s: wrong password or unknown user", name);
         return login_form(r, "Incorrect user name or password.", name);
     }
+    if (slot)
+        memset(slot, 0, sizeof *slot);
     int has = 0;
     mfa_rc rc = user_has_mfa(name, &has);
     if (rc != MFA_OK)

@@ -603,6 +603,23 @@ test('11 headers, cookie, CSRF, escaping and the key ring file', async (page) =>
   check(await page.locator('#factors img').count() === 0, 'markup in a label became an element');
   check(u.name, '');
 
+  // Password guessing is throttled too (5 free tries), and the right
+  // password is not even checked during the wait.
+  await logout(page);
+  const victim = newUserName('guess');
+  await signup(page, victim, 'the-real-password');
+  let answer = '';
+  for (let i = 0; i < 7 && !/Too many attempts/.test(answer); i++) {
+    await login(page, victim, `wrong-${i}`);
+    answer = await errorText(page);
+  }
+  check(/Too many attempts, try again in \d+ seconds/.test(answer), `password guesses: "${answer}"`);
+  await login(page, victim, 'the-real-password');
+  await expectError(page, /Too many attempts/);
+  advance(31);
+  await login(page, victim, 'the-real-password');
+  await expectH1(page, 'Choose your multi-factor authentication method');
+
   for (const [f, want] of [['', 0o700], ['keyring', 0o600], ['users.db', 0o600]]) {
     const mode = fs.statSync(path.join(tmp, 'data', f)).mode & 0o777;
     check(mode === want, `${f || 'data directory'} has mode ${mode.toString(8)}`);
