@@ -65,6 +65,7 @@ typedef struct spy {
     mfa_store_t *inner;
     int calls;
     int closed;
+    int lie; /* backup_list claims more codes than fit */
 } spy;
 
 static spy the_spy;
@@ -169,7 +170,10 @@ static mfa_rc
 spy_backup_list(void *impl, const char *a, mfa_backup_rec *out, size_t max,
                 size_t *n)
 {
-    return mfa_store_backup_list(INNER(impl), a, out, max, n);
+    mfa_rc rc = mfa_store_backup_list(INNER(impl), a, out, max, n);
+    if (((spy *)impl)->lie)
+        *n = max + 1;
+    return rc;
 }
 static mfa_rc
 spy_backup_spend(void *impl, const char *a,
@@ -321,6 +325,25 @@ START_TEST(wrapper_filters_bad_input)
 }
 END_TEST
 
+/* The wrapper does not pass on a count the backend cannot have written. */
+START_TEST(wrapper_catches_a_lying_count)
+{
+    mfa_store_t *s = NULL;
+    mfa_backup_rec out[2];
+    size_t n = 7;
+
+    ck_assert_int_eq(open_spy(&s, NULL), MFA_OK);
+    the_spy.lie = 1;
+    ck_assert_int_eq(mfa_store_backup_list(s, "a", out, 2, &n),
+                     MFA_ERR_INTERNAL);
+    ck_assert_uint_eq(n, 0);
+    the_spy.lie = 0;
+    ck_assert_int_eq(mfa_store_backup_list(s, "a", out, 2, &n), MFA_OK);
+    ck_assert_uint_eq(n, 0);
+    mfa_store_free(&s);
+}
+END_TEST
+
 START_TEST(store_open_specs)
 {
     mfa_store_t *s = (mfa_store_t *)&s;
@@ -375,6 +398,7 @@ wrapper_suite(void)
     tcase_add_test(tc, throttle_delay_arithmetic);
     tcase_add_test(tc, store_new_checks_the_table);
     tcase_add_test(tc, wrapper_filters_bad_input);
+    tcase_add_test(tc, wrapper_catches_a_lying_count);
     tcase_add_test(tc, store_open_specs);
     tcase_add_test(tc, memory_stores_are_separate);
     suite_add_tcase(s, tc);

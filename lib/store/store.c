@@ -536,9 +536,12 @@ mfa_store_backup_list(mfa_store_t *s, const char *account, mfa_backup_rec *out,
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
     rc = s->ops->backup_list(s->impl, account, out, max, n);
-    if (rc != MFA_OK || *n > max)
+    /* a backend that claims more than it may have written is broken */
+    if (rc == MFA_OK && *n > max)
+        rc = MFA_ERR_INTERNAL;
+    if (rc != MFA_OK)
         *n = 0;
-    return rc == MFA_OK && *n > max ? MFA_ERR_INTERNAL : rc;
+    return rc;
 }
 
 mfa_rc
