@@ -361,7 +361,10 @@ check_factor(const mfa_ctx_t *ctx, const mfa_factor_rec *f, const char *code,
         out->rc = rc;
         return;
     }
-    if (f->type == MFA_TOTP) {
+    if (f->type == MFA_TOTP && (now < 0 || now > INT64_MAX / 2)) {
+        /* a clock this far off cannot be shifted by the drift safely */
+        rc = MFA_ERR_TIME;
+    } else if (f->type == MFA_TOTP) {
         int32_t d = centred ? clamp_drift(f->drift, ctx->drift_max) : 0;
         uint64_t ms = 0;
         int32_t off = 0;
@@ -375,6 +378,9 @@ check_factor(const mfa_ctx_t *ctx, const mfa_factor_rec *f, const char *code,
         } else if (rc == MFA_ERR_TIME) {
             rc = MFA_ERR_CODE_WRONG; /* a shifted clock before T0 */
         }
+    } else if (f->last_step < MFA_STEP_NONE ||
+               f->last_step > INT64_MAX - MFA_LOOKAHEAD_MAX - 1) {
+        rc = MFA_ERR_COUNTER; /* a stored counter at the end of its range */
     } else {
         uint64_t first = (uint64_t)(f->last_step + 1), next = 0, old = 0;
         uint64_t back = first < ctx->lookahead ? first : ctx->lookahead;
