@@ -1362,11 +1362,14 @@ typedef struct faulty {
     mfa_store_t *inner;
     const char *fail; /* operation name that fails, or NULL */
     mfa_rc rc;
+    int times; /* how many calls fail; 0: all of them */
+    int calls; /* calls of that operation so far */
 } faulty;
 
 #define FAIL_IF(op)                                                            \
     do {                                                                       \
-        if (fs->fail && strcmp(fs->fail, op) == 0)                             \
+        if (fs->fail && strcmp(fs->fail, op) == 0 &&                           \
+            (fs->times == 0 || fs->calls++ < fs->times))                       \
             return fs->rc;                                                     \
     } while (0)
 
@@ -1643,6 +1646,27 @@ START_TEST(store_failures_fail_closed)
     ck_assert_int_eq(mfa_verify(c, "walt", code_at(&f, 0), &r), MFA_OK);
     ck_assert_int_eq(mfa_recover(c, "walt", codes[0], &r), MFA_OK);
     ck_assert_uint_eq(r.backup_codes_left, 2);
+    /* a taken factor id: a new id, sealed again (the blob is bound to the
+     * id), up to a few times */
+    fs.fail = "factor_create";
+    fs.rc = MFA_ERR_EXISTS;
+    fs.times = 3;
+    fs.calls = 0;
+    ck_assert_int_eq(mfa_enroll_begin(c, "walt", NULL, NULL, &e), MFA_OK);
+    ck_assert_int_eq(fs.calls, 4);
+    {
+        factor g = {0};
+        app_of(e, &g);
+        mfa_enrollment_free(&e);
+        ck_assert_int_eq(
+            mfa_enroll_confirm(c, "walt", g.id, code_at(&g, 0), &r), MFA_OK);
+        factor_free(&g);
+    }
+    fs.times = 0;
+    ck_assert_int_eq(mfa_enroll_begin(c, "walt", NULL, NULL, &e),
+                     MFA_ERR_EXISTS);
+    ck_assert_ptr_null(e);
+    ck_assert_uint_eq(factor_count("walt"), 2);
     /* a failing reset of the throttle after a success does not undo it */
     fs.fail = "throttle_reset";
     fs.rc = MFA_ERR_STORE;
