@@ -16,11 +16,16 @@ pcdir=$(dirname "$(find "$root" -name libmfa.pc | head -n 1)")
 export PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$root"
 libdir=$(dirname "$pcdir")
 ver=$(pkg-config --modversion libmfa)
-check test "$ver" = "$(sed -n "s/^project('libmfa'.*//p" /dev/null; echo "$ver")"
-check test -f "$root$(pkg-config --variable=includedir libmfa)/mfa.h"
-check test -f "$root$(pkg-config --variable=includedir libmfa)/mfa/otp.h"
+check test -n "$ver"
+# pkgconf prefixes --variable with the sysroot, pkg-config does not
+inc=$(pkg-config --variable=includedir libmfa)
+case "$inc" in "$root"/*) ;; *) inc="$root$inc" ;; esac
+check test -f "$inc/mfa.h"
+check test -f "$inc/mfa/otp.h"
+check test -f "$inc/mfa/service.h"
 # no internal header is installed
-check test ! -e "$root$(pkg-config --variable=includedir libmfa)/mfa/internal.h"
+check test ! -e "$inc/mfa/internal.h"
+check test ! -e "$inc/internal.h"
 
 # shared
 # shellcheck disable=SC2046
@@ -29,12 +34,14 @@ check cc -std=c11 -Wall -Werror -DMFA_VERSION_STRING_HEADER="\"$ver\"" \
 check env LD_LIBRARY_PATH="$libdir" "$root/consumer"
 # the soname is versioned
 check sh -c "readelf -d '$libdir/libmfa.so' | grep -q 'SONAME.*libmfa.so.0'"
-# static
-# shellcheck disable=SC2046
+# static libmfa, its dependencies (Requires.private) shared
+deps=$(pkg-config --print-requires-private libmfa | awk '{print $1}' | tr '\n' ' ')
+# shellcheck disable=SC2046,SC2086
 check cc -std=c11 -Wall -Werror -DMFA_VERSION_STRING_HEADER="\"$ver\"" \
   -o "$root/consumer-static" "$src/consumer.c" \
-  $(pkg-config --cflags libmfa) "$libdir/libmfa.a" $(pkg-config --static --libs-only-other --libs-only-L libmfa | sed 's/-lmfa//') \
-  $(pkg-config --static --libs libmfa | tr ' ' '\n' | grep -v '^-lmfa$' | grep '^-l' | tr '\n' ' ')
+  $(pkg-config --cflags libmfa) "$libdir/libmfa.a" $(pkg-config --libs $deps) -lpthread
 check "$root/consumer-static"
+# the static program does not need libmfa.so
+check sh -c "! ldd '$root/consumer-static' | grep -q libmfa"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
