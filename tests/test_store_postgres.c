@@ -211,9 +211,9 @@ START_TEST(least_privilege_role)
              "GRANT USAGE ON ALL SEQUENCES IN SCHEMA \"%s\" TO %s;",
              role, last_schema, role, last_schema, role, last_schema, role);
     ck_assert_int_eq(pgt_exec(c, sql), 0);
-    snprintf(sql, sizeof(sql), "user=%s", role);
+    snprintf(user, sizeof(user), "user=%s", role);
     ck_assert_int_eq(
-        mfa_store_postgres_open(&s, conninfo_with(sql), last_schema), MFA_OK);
+        mfa_store_postgres_open(&s, conninfo_with(user), last_schema), MFA_OK);
     memset(codes, 7, sizeof(codes));
     ck_assert_int_eq(mfa_store_backup_replace(s, ACCOUNT, codes, 1, 1000),
                      MFA_OK);
