@@ -85,6 +85,11 @@ for page in "$man"/*.3; do
     done
 done
 
+# every page is installed (listed in docs/meson.build's man3_pages)
+for p in $(cat "$tmp/pages"); do
+    if grep -q "'$p'" "$src/docs/meson.build"; then ok; else bad "$p.3 is not in man3_pages of docs/meson.build: it would not be installed"; fi
+done
+
 # every exported symbol on exactly one page
 sort "$tmp/named" >"$tmp/named.s"
 for s in $(cat "$tmp/map"); do
