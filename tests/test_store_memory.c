@@ -389,6 +389,87 @@ START_TEST(memory_stores_are_separate)
 }
 END_TEST
 
+static mfa_rc
+count_cb(const mfa_factor_rec *f, void *arg)
+{
+    (void)f;
+    (*(size_t *)arg)++;
+    return MFA_OK;
+}
+
+/* Thousands of accounts: the table grows, emptied accounts go away, and
+ * every record stays reachable. */
+START_TEST(memory_many_accounts)
+{
+    mfa_store_t *s = NULL;
+    const mfa_throttle_policy p = {5, 30, 3600};
+    mfa_throttle_state st;
+    mfa_factor_rec f;
+    size_t i, n = 0;
+
+    ck_assert_int_eq(mfa_store_memory_new(&s), MFA_OK);
+    memset(&f, 0, sizeof(f));
+    f.type = MFA_TOTP;
+    f.algorithm = MFA_SHA1;
+    f.digits = 6;
+    f.period = 30;
+    f.last_step = MFA_STEP_NONE;
+    f.sealed_len = 60;
+    for (i = 0; i < 5000; i++) {
+        mfa_backup_rec c = {{0}, 1};
+        snprintf(f.account, sizeof(f.account), "user%zu@example.com", i);
+        snprintf(f.id, sizeof(f.id), "%016zx", i);
+        f.status = i % 2 ? MFA_FACTOR_ACTIVE : MFA_FACTOR_PENDING;
+        f.created = (int64_t)i;
+        memcpy(c.hash, &i, sizeof(i));
+        ck_assert_int_eq(mfa_store_factor_create(s, &f), MFA_OK);
+        ck_assert_int_eq(mfa_store_backup_replace(s, f.account, &c, 1, 1),
+                         MFA_OK);
+        ck_assert_int_eq(mfa_store_throttle_hit(s, f.account, 1, &p, &st),
+                         MFA_OK);
+    }
+    ck_assert_int_eq(mfa_store_factor_each(s, count_cb, &n), MFA_OK);
+    ck_assert_uint_eq(n, 5000);
+    /* pending factors created before 2500: 1250 of them */
+    ck_assert_int_eq(mfa_store_factor_expire(s, 2500, &n), MFA_OK);
+    ck_assert_uint_eq(n, 1250);
+    for (i = 0; i < 5000; i += 3) {
+        char acct[64];
+        snprintf(acct, sizeof(acct), "user%zu@example.com", i);
+        ck_assert_int_eq(mfa_store_account_reset(s, acct), MFA_OK);
+    }
+    n = 0;
+    ck_assert_int_eq(mfa_store_factor_each(s, count_cb, &n), MFA_OK);
+    /* 3750 left, minus the reset ones that had not expired */
+    {
+        size_t want = 0;
+        for (i = 0; i < 5000; i++)
+            if (i % 3 != 0 && !(i % 2 == 0 && i < 2500))
+                want++;
+        ck_assert_uint_eq(n, want);
+    }
+    for (i = 0; i < 5000; i++) {
+        char acct[64], id[MFA_FACTOR_ID_LEN + 1];
+        mfa_factor_rec g;
+        mfa_rc want = (i % 3 == 0 || (i % 2 == 0 && i < 2500))
+                          ? MFA_ERR_NOT_FOUND
+                          : MFA_OK;
+        snprintf(acct, sizeof(acct), "user%zu@example.com", i);
+        snprintf(id, sizeof(id), "%016zx", i);
+        ck_assert_int_eq(mfa_store_factor_get(s, acct, id, &g), want);
+        ck_assert_int_eq(mfa_store_throttle_get(s, acct, &st), MFA_OK);
+        ck_assert_uint_eq(st.failures, i % 3 == 0 ? 0 : 1);
+        /* a freed id can be taken again, by anyone */
+        if (want == MFA_ERR_NOT_FOUND) {
+            snprintf(f.account, sizeof(f.account), "other");
+            memcpy(f.id, id, sizeof(f.id));
+            ck_assert_int_eq(mfa_store_factor_create(s, &f), MFA_OK);
+        }
+    }
+    mfa_store_free(&s);
+}
+END_TEST
+
 static Suite *
 wrapper_suite(void)
 {
@@ -401,6 +482,7 @@ wrapper_suite(void)
     tcase_add_test(tc, wrapper_catches_a_lying_count);
     tcase_add_test(tc, store_open_specs);
     tcase_add_test(tc, memory_stores_are_separate);
+    tcase_add_test(tc, memory_many_accounts);
     suite_add_tcase(s, tc);
     return s;
 }
