@@ -9,9 +9,10 @@ PKGS_BUILD="meson ninja-build pkg-config gcc libc6-dev libsodium-dev nettle-dev
   libqrencode-dev libpng-dev libsqlite3-dev libpq-dev libmicrohttpd-dev"
 PKGS_TEST="check oathtool liboath-dev zbar-tools librsvg2-bin clang-format
   valgrind python3 postgresql procps groff-base man-db"
-# browser end-to-end tests (Node.js itself is taken from the machine when
+# browser end-to-end tests, openssl for their throwaway TLS certificate
+# (Node.js itself is taken from the machine when
 # present, otherwise from Debian)
-PKGS_E2E="chromium"
+PKGS_E2E="chromium openssl"
 
 case "${1:-test}" in
 demo) want="$PKGS_BUILD" ;;
