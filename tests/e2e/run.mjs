@@ -525,6 +525,11 @@ test('8 a second authenticator: either works; a removed one stops', async (page)
   await page.fill('#code', totpCode(second));
   await page.click('button:has-text("Verify code")');
   await expectH1(page, 'Dashboard');
+  // The last way to log in cannot be removed from the settings.
+  await page.goto(`${base}/settings`);
+  await page.locator('#factors button:has-text("Remove")').click();
+  check(/only way to log in/.test(await page.locator('.notice').textContent()), 'last authenticator removed');
+  check(await page.locator('#factors td.label').count() === 1, 'the last authenticator is gone');
 });
 
 test('10 a backup phone number as the first method', async (page) => {
