@@ -16,6 +16,9 @@
  *                          in a temporary directory, or memory without
  *                          SQLite
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, also when built alone */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
