@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mfa.h>
 
@@ -295,6 +297,35 @@ START_TEST(server_unreachable)
 }
 END_TEST
 
+/* A pre-forking server: the child uses the store it inherited; both it
+ * and the parent keep working, neither ends the other's sessions. */
+START_TEST(fork_child_reconnects)
+{
+    mfa_store_t *s = NULL;
+    mfa_throttle_policy p = {5, 30, 3600};
+    mfa_throttle_state st;
+    pid_t pid;
+    int status;
+
+    ck_assert_int_eq(pg_open(&s, NULL), MFA_OK);
+    ck_assert_int_eq(mfa_store_throttle_hit(s, ACCOUNT, 1000, &p, &st), MFA_OK);
+    pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        int ok = mfa_store_throttle_hit(s, ACCOUNT, 1000, &p, &st) == MFA_OK &&
+                 st.failures == 2;
+        mfa_store_free(&s);
+        _exit(ok ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* the parent's pooled connection survived the child's exit */
+    ck_assert_int_eq(mfa_store_throttle_hit(s, ACCOUNT, 1000, &p, &st), MFA_OK);
+    ck_assert_uint_eq(st.failures, 3);
+    mfa_store_free(&s);
+}
+END_TEST
+
 static Suite *
 postgres_suite(void)
 {
@@ -310,6 +341,7 @@ postgres_suite(void)
     tcase_add_test(tc, statement_timeout_configured);
     tcase_add_test(tc, default_timeouts);
     tcase_add_test(tc, server_unreachable);
+    tcase_add_test(tc, fork_child_reconnects);
     suite_add_tcase(su, tc);
     return su;
 }

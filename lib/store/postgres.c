@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -228,6 +229,7 @@ typedef struct pg_store {
     pthread_cond_t cv;
     pg_conn *idle;
     unsigned total; /* connections made, idle or in use */
+    pid_t pid;      /* the process whose connections these are */
 } pg_store;
 
 /* '@' -> "schema" in sql; NULL when out of memory. */
@@ -395,6 +397,17 @@ acquire(pg_store *st, pg_conn **out)
 
     *out = NULL;
     pthread_mutex_lock(&st->mu);
+    if (st->pid != getpid()) {
+        /*
+         * A child of fork() (a pre-forking server): the sockets it
+         * inherited belong to the parent's sessions, and even PQfinish
+         * would end them (it tells the server goodbye).  Forget them, at
+         * the cost of a little memory, and connect afresh.
+         */
+        st->idle = NULL;
+        st->total = 0;
+        st->pid = getpid();
+    }
     while (st->idle == NULL && st->total >= PG_POOL_MAX)
         pthread_cond_wait(&st->cv, &st->mu);
     if (st->idle != NULL) {
@@ -1414,6 +1427,8 @@ pg_close(void *impl)
 
     if (st == NULL)
         return;
+    if (st->pid != getpid())
+        st->idle = NULL; /* the parent's connections: not ours to end */
     while ((pc = st->idle) != NULL) {
         st->idle = pc->next;
         if (pc->c != NULL)
@@ -1484,6 +1499,7 @@ mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
         return MFA_ERR_NOMEM;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    st->pid = getpid();
     snprintf(st->schema, sizeof(st->schema), "%s", schema);
     st->conninfo = strdup(conninfo);
     if (st->conninfo == NULL) {
