@@ -4,6 +4,7 @@
  *   - the same valid TOTP code, 1,000 rounds: exactly one acceptance each
  *     round, the others told it was replayed;
  *   - the same backup code, 1,000 rounds: exactly one acceptance each;
+ *   - the same out-of-band (SMS) code, 1,000 rounds: exactly one each;
  *   - 1,000 wrong guesses in parallel: every one is counted, and the
  *     throttle lets only the free attempts (and the one that starts the
  *     delay) be checked.
@@ -35,6 +36,8 @@ typedef struct shared {
     char backup[CODES_PER_SET][MFA_BACKUP_BUFSIZE];
     int16_t totp_rc[ROUNDS][PROCS];
     int16_t backup_rc[ROUNDS][PROCS];
+    char oob_code[16];
+    int16_t oob_rc[ROUNDS][PROCS];
     int16_t wrong_rc[PROCS][WRONG_EACH];
     int16_t child_fail[PROCS]; /* set-up failed in that child */
 } shared;
@@ -61,6 +64,17 @@ static int64_t
 round_time(int r)
 {
     return T_START + 30 * (int64_t)(r + 1);
+}
+
+/* The application's SMS gateway: here, shared memory. */
+static mfa_rc
+send_sms(const char *account, const char *purpose, const char *code, void *arg)
+{
+    (void)account;
+    (void)purpose;
+    (void)arg;
+    snprintf(sh->oob_code, sizeof(sh->oob_code), "%s", code);
+    return MFA_OK;
 }
 
 static void
@@ -123,6 +137,24 @@ server(int me)
             (int16_t)(bad ? MFA_ERR_INTERNAL
                           : mfa_recover(ctx, user.account,
                                         sh->backup[r % CODES_PER_SET], &res));
+    }
+
+    /* the same SMS code, raced; server 0 sends a fresh one each round */
+    if (!bad)
+        mfa_ctx_set_oob_sender(ctx, send_sms, NULL);
+    for (r = 0; r < ROUNDS; r++) {
+        now = round_time(2 * ROUNDS + r);
+        barrier();
+        if (me == 0) {
+            memset(sh->oob_code, 0, sizeof(sh->oob_code));
+            if (!bad && mfa_oob_begin(ctx, user.account, "sms") != MFA_OK)
+                memset(sh->oob_code, 0, sizeof(sh->oob_code));
+        }
+        barrier();
+        sh->oob_rc[r][me] =
+            (int16_t)(bad ? MFA_ERR_INTERNAL
+                          : mfa_oob_verify(ctx, user.account, "sms",
+                                           sh->oob_code, &res));
     }
 
     /* wrong guesses in parallel under the default throttle, at one instant */
@@ -234,6 +266,16 @@ main(void)
                    count_rc(sh->backup_rc[r], PROCS, MFA_ERR_NO_CODES);
         snprintf(what, sizeof(what),
                  "backup round %d: %d accepted, %d refused (want 1, %d)", r, ok,
+                 lost, PROCS - 1);
+        check(ok == 1 && lost == PROCS - 1, what);
+    }
+
+    for (r = 0; r < ROUNDS; r++) {
+        int ok = count_rc(sh->oob_rc[r], PROCS, MFA_OK);
+        int lost = count_rc(sh->oob_rc[r], PROCS, MFA_ERR_REPLAYED) +
+                   count_rc(sh->oob_rc[r], PROCS, MFA_ERR_NOT_FOUND);
+        snprintf(what, sizeof(what),
+                 "SMS round %d: %d accepted, %d refused (want 1, %d)", r, ok,
                  lost, PROCS - 1);
         check(ok == 1 && lost == PROCS - 1, what);
     }
