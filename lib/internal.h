@@ -69,6 +69,15 @@ struct mfa_otp;
 size_t mfa_int_otp_hmac(const struct mfa_otp *o, union mfa_int_hmac_ctx *ctx,
                         uint64_t counter, uint8_t *mac);
 uint32_t mfa_int_otp_truncate(const uint8_t *mac, size_t maclen);
+/*
+ * An mfa_otp_t in memory the caller provides (guarded, at least
+ * mfa_int_otp_size() bytes, suitably aligned) instead of its own guarded
+ * allocation: the service layer keeps one such buffer per thread so that a
+ * verify makes no mmap/mlock calls.  The caller wipes it after use.
+ */
+size_t mfa_int_otp_size(void);
+mfa_rc mfa_int_otp_init(struct mfa_otp *o, const uint8_t *key, size_t keylen);
+
 /* Prepare the scratch once per call; wipe the part an algorithm used. */
 void mfa_int_otp_scratch_init(const struct mfa_otp *o,
                               union mfa_int_hmac_ctx *ctx);

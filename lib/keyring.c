@@ -753,14 +753,50 @@ mfa_sealed_key_id(const uint8_t *blob, size_t len, uint32_t *id)
 }
 
 mfa_rc
+mfa_int_unseal_into(const mfa_keyring_t *kr, const char *account,
+                    const char *factor_id, const uint8_t *blob, size_t len,
+                    uint8_t *plain, size_t size, size_t *plainlen)
+{
+    const uint8_t *key;
+    uint8_t *ad = NULL;
+    size_t adlen = 0, mlen;
+    unsigned long long got = 0;
+    uint32_t id = 0;
+    mfa_rc rc;
+
+    *plainlen = 0;
+    if (kr == NULL || account == NULL || factor_id == NULL || blob == NULL)
+        return MFA_ERR_INVALID;
+    if ((rc = check_blob(blob, len, &id)) != MFA_OK)
+        return rc;
+    mlen = len - MFA_SEALED_OVERHEAD;
+    if (mlen > size)
+        return MFA_ERR_BUFFER;
+    if ((rc = mfa_int_keyring_subkey_ref(kr, id, MFA_INT_KEY_SEAL, &key,
+                                         NULL)) != MFA_OK)
+        return rc;
+    if ((rc = make_ad(id, account, factor_id, &ad, &adlen)) != MFA_OK)
+        return rc;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            plain, &got, NULL, blob + SEALED_HDR, len - SEALED_HDR, ad, adlen,
+            blob + 5, key) != 0 ||
+        got != mlen) {
+        free(ad);
+        sodium_memzero(plain, mlen);
+        return MFA_ERR_SEALED_AUTH;
+    }
+    free(ad);
+    *plainlen = mlen;
+    return MFA_OK;
+}
+
+mfa_rc
 mfa_unseal(const mfa_keyring_t *kr, const char *account, const char *factor_id,
            const uint8_t *blob, size_t len, mfa_secret_t **out)
 {
     mfa_secret_t *s = NULL;
-    const uint8_t *key;
-    uint8_t *ad = NULL, *plain = NULL;
-    size_t adlen = 0, mlen;
-    unsigned long long got = 0;
+    uint8_t *plain = NULL;
+    size_t mlen = 0;
     uint32_t id = 0;
     mfa_rc rc;
 
@@ -771,26 +807,16 @@ mfa_unseal(const mfa_keyring_t *kr, const char *account, const char *factor_id,
         return MFA_ERR_INVALID;
     if ((rc = check_blob(blob, len, &id)) != MFA_OK)
         return rc;
-    if ((rc = mfa_int_keyring_subkey_ref(kr, id, MFA_INT_KEY_SEAL, &key,
-                                         NULL)) != MFA_OK)
-        return rc;
-    if ((rc = make_ad(id, account, factor_id, &ad, &adlen)) != MFA_OK)
-        return rc;
-    mlen = len - MFA_SEALED_OVERHEAD;
     /* the plaintext goes straight into the secret's guarded buffer */
-    if ((rc = mfa_int_secret_alloc(&s, mlen, &plain)) != MFA_OK) {
-        free(ad);
+    if ((rc = mfa_int_secret_alloc(&s, len - MFA_SEALED_OVERHEAD, &plain)) !=
+        MFA_OK)
+        return rc;
+    rc = mfa_int_unseal_into(kr, account, factor_id, blob, len, plain,
+                             len - MFA_SEALED_OVERHEAD, &mlen);
+    if (rc != MFA_OK) {
+        mfa_secret_free(&s); /* sodium_free wipes whatever was written */
         return rc;
     }
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            plain, &got, NULL, blob + SEALED_HDR, len - SEALED_HDR, ad, adlen,
-            blob + 5, key) != 0 ||
-        got != mlen) {
-        free(ad);
-        mfa_secret_free(&s); /* sodium_free wipes whatever was written */
-        return MFA_ERR_SEALED_AUTH;
-    }
-    free(ad);
     *out = s;
     return MFA_OK;
 }

@@ -39,6 +39,16 @@ mfa_rc mfa_int_keyring_subkey(const mfa_keyring_t *kr, uint32_t id,
                               uint32_t *used_id);
 
 /* The ids of the ring in ascending order, up to max of them; the count. */
+/*
+ * Open a sealed blob into plain[size] (guarded memory the caller owns and
+ * wipes); *plainlen gets the secret's length.  Same errors as mfa_unseal,
+ * plus MFA_ERR_BUFFER.
+ */
+mfa_rc mfa_int_unseal_into(const mfa_keyring_t *kr, const char *account,
+                           const char *factor_id, const uint8_t *blob,
+                           size_t len, uint8_t *plain, size_t size,
+                           size_t *plainlen);
+
 size_t mfa_int_keyring_ids(const mfa_keyring_t *kr, uint32_t *ids, size_t max);
 
 #endif /* MFA_KEYRING_INT_H */

@@ -136,10 +136,35 @@ set_digits(mfa_otp_t *o, unsigned digits)
     o->recip = UINT64_MAX / o->modulus;
 }
 
+size_t
+mfa_int_otp_size(void)
+{
+    return sizeof(struct mfa_otp);
+}
+
+mfa_rc
+mfa_int_otp_init(mfa_otp_t *o, const uint8_t *key, size_t keylen)
+{
+    if (key == NULL || keylen < MFA_KEY_MIN)
+        return MFA_ERR_SECRET_SHORT;
+    if (keylen > MFA_KEY_MAX)
+        return MFA_ERR_SECRET_LONG;
+    memset(o, 0, sizeof(*o));
+    memcpy(o->key, key, keylen);
+    o->keylen = keylen;
+    o->type = MFA_TOTP;
+    o->alg = MFA_SHA1;
+    o->period = MFA_PERIOD_DEFAULT;
+    set_digits(o, MFA_DIGITS_DEFAULT);
+    schedule(o);
+    return MFA_OK;
+}
+
 mfa_rc
 mfa_otp_new(mfa_otp_t **out, const uint8_t *key, size_t keylen)
 {
     mfa_otp_t *o;
+    mfa_rc rc;
 
     if (out == NULL)
         return MFA_ERR_INVALID;
@@ -153,14 +178,10 @@ mfa_otp_new(mfa_otp_t **out, const uint8_t *key, size_t keylen)
     o = sodium_malloc(sizeof(*o));
     if (o == NULL)
         return MFA_ERR_NOMEM;
-    memset(o, 0, sizeof(*o));
-    memcpy(o->key, key, keylen);
-    o->keylen = keylen;
-    o->type = MFA_TOTP;
-    o->alg = MFA_SHA1;
-    o->period = MFA_PERIOD_DEFAULT;
-    set_digits(o, MFA_DIGITS_DEFAULT);
-    schedule(o);
+    if ((rc = mfa_int_otp_init(o, key, keylen)) != MFA_OK) {
+        sodium_free(o);
+        return rc;
+    }
     *out = o;
     return MFA_OK;
 }
@@ -365,7 +386,7 @@ sha1_mac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
     memcpy(st, o->hmac.sha1.inner, 20);
     nettle_sha1_compress(st, ctx->sha1.inner);
     for (int i = 0; i < 5; i++)
-        put_be32(ctx->sha1.outer + 4 * i, st[i]);
+        put_be32(ctx->sha1.outer + (size_t)4 * (size_t)i, st[i]);
     memcpy(st, o->hmac.sha1.outer, 20);
     nettle_sha1_compress(st, ctx->sha1.outer);
 }
@@ -427,7 +448,7 @@ mfa_int_otp_hmac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx,
         sha1_scratch_init(ctx);
         sha1_mac(o, ctx, c);
         for (int i = 0; i < 5; i++)
-            put_be32(mac + 4 * i, ctx->sha1.state[i]);
+            put_be32(mac + (size_t)4 * (size_t)i, ctx->sha1.state[i]);
         return SHA1_DIGEST_SIZE;
     }
 }
@@ -464,7 +485,9 @@ hotp_value(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
         sha1_mac(o, ctx, counter);
         x = sha1_truncate(ctx->sha1.state);
     } else {
-        x = mfa_int_otp_truncate(big, mfa_int_otp_hmac(o, ctx, counter, big));
+        size_t maclen = mfa_int_otp_hmac(o, ctx, counter, big);
+
+        x = mfa_int_otp_truncate(big, maclen);
         sodium_memzero(big, sizeof(big));
     }
 
