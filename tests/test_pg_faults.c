@@ -565,6 +565,14 @@ main(void)
     tcase_add_test(tc, restart_mid_run);
     suite_add_tcase(su, tc);
     rc = tu_run(su);
+    {
+        /* a failed restart test must not leave the cluster down for the
+         * tests that run after this one */
+        PGconn *c = pgt_connect(conninfo);
+        if (c == NULL && cluster("up") != 0)
+            fprintf(stderr, "the test cluster is down and did not start\n");
+        PQfinish(c);
+    }
     if (pgt_drop_schemas(conninfo, run_prefix) != 0) {
         fprintf(stderr, "could not drop the test schemas %s*\n", run_prefix);
         rc = EXIT_FAILURE;
