@@ -62,7 +62,8 @@ mfa_base32_encode(const uint8_t *in, size_t inlen, char *out, size_t outsize)
     if (bits > 0)
         out[o++] = enc_char((acc << (5 - bits)) & 31u);
     out[o] = '\0';
-    acc = 0;
+    /* a plain `acc = 0` is a dead store the compiler drops */
+    sodium_memzero(&acc, sizeof(acc));
     return MFA_OK;
 }
 
@@ -120,7 +121,7 @@ mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
         goto done;
     }
     nbytes = ndata * 5 / 8;
-    if (outsize < nbytes) {
+    if (outsize < nbytes || out == NULL) { /* nbytes >= 1 here */
         rc = MFA_ERR_BUFFER;
         goto done;
     }
@@ -159,7 +160,7 @@ mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
     /* leftover bits (< 5) of the last character are ignored */
     *outlen = nbytes;
 done:
-    acc = 0;
+    sodium_memzero(&acc, sizeof(acc));
     sodium_memzero(vals, sizeof(vals));
     return rc;
 }
