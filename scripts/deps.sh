@@ -9,6 +9,10 @@ PKGS_BUILD="meson ninja-build pkg-config gcc libc6-dev libsodium-dev nettle-dev
   libqrencode-dev libpng-dev libsqlite3-dev libpq-dev libmicrohttpd-dev"
 PKGS_TEST="check oathtool liboath-dev zbar-tools librsvg2-bin clang-format
   valgrind python3 postgresql procps groff-base man-db"
+# proof of safety (scripts/ci-safety.sh): libFuzzer and sanitizers (clang),
+# scan-build (clang-tools), clang-tidy, cppcheck, a C++ compiler for the
+# header test
+PKGS_TEST="$PKGS_TEST clang clang-tools clang-tidy cppcheck g++"
 # browser end-to-end tests, openssl for their throwaway TLS certificate
 # (Node.js itself is taken from the machine when
 # present, otherwise from Debian)
