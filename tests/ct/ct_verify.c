@@ -33,13 +33,12 @@
 
 static int case_ok; /* functional checks of the running case */
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            printf("  %s:%d: check failed: %s\n", __FILE__, __LINE__,        \
-                   #cond);                                                   \
-            case_ok = 0;                                                     \
-        }                                                                    \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            printf("  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+            case_ok = 0;                                                       \
+        }                                                                      \
     } while (0)
 
 /* The verdict is public: declassify before the test branches on it. */
@@ -114,14 +113,14 @@ totp_case(mfa_algorithm alg, unsigned digits, size_t keylen)
     }
     /* outside the window, wrong, replayed */
     typed_code(otp, step + 3, code);
-    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, MFA_STEP_NONE,
-                                      NULL, NULL)) != MFA_OK);
+    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, MFA_STEP_NONE, NULL,
+                                      NULL)) != MFA_OK);
     wrong_code(otp, step, code);
-    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, MFA_STEP_NONE,
-                                      NULL, NULL)) != MFA_OK);
+    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, MFA_STEP_NONE, NULL,
+                                      NULL)) != MFA_OK);
     typed_code(otp, step - 1, code);
-    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, (int64_t)step,
-                                      NULL, NULL)) == MFA_ERR_REPLAYED);
+    CHECK(verdict(mfa_otp_totp_verify(otp, code, now, 2, 2, (int64_t)step, NULL,
+                                      NULL)) == MFA_ERR_REPLAYED);
     /* generation itself */
     CHECK(verdict(mfa_otp_totp(otp, now, code, sizeof(code))) == MFA_OK);
     mfa_otp_free(&otp);
@@ -187,8 +186,7 @@ ct_resync(void)
     CHECK(verdict(mfa_otp_hotp_resync(otp, c1, c2, 40, 30, &next)) == MFA_OK);
     PUBLIC(&next, sizeof(next));
     CHECK(next == 59);
-    CHECK(verdict(mfa_otp_hotp_resync(otp, c2, c1, 40, 30, &next)) !=
-          MFA_OK);
+    CHECK(verdict(mfa_otp_hotp_resync(otp, c2, c1, 40, 30, &next)) != MFA_OK);
     mfa_otp_free(&otp);
 }
 
@@ -339,14 +337,15 @@ ct_sealed(void)
           MFA_ERR_SEALED_AUTH);
     blob[len - 1] ^= 0x80;
     /* resealing under the current key */
-    CHECK(verdict(mfa_reseal(kr, "alice", "f1", blob, len, blob2,
-                             sizeof(blob2), &len2)) == MFA_OK);
+    CHECK(verdict(mfa_reseal(kr, "alice", "f1", blob, len, blob2, sizeof(blob2),
+                             &len2)) == MFA_OK);
     CHECK(back == NULL);
     mfa_secret_free(&s);
     mfa_keyring_free(&kr);
 }
 
-/* ---- the canary ----------------------------------------------------------- */
+/* ---- the canary -----------------------------------------------------------
+ */
 
 /* What liboath does: compare codes with an early exit.  memcheck must
  * report it, or this test proves nothing. */
@@ -367,15 +366,15 @@ ct_canary(void)
 
     if (otp == NULL)
         return;
-    CHECK(verdict(mfa_otp_hotp(otp, 1, expected, sizeof(expected))) ==
-          MFA_OK);
+    CHECK(verdict(mfa_otp_hotp(otp, 1, expected, sizeof(expected))) == MFA_OK);
     /* expected is still secret here */
     printf("  leaky comparison says %d\n",
            leaky_equal(expected, "123456", 6) ? 1 : 0);
     mfa_otp_free(&otp);
 }
 
-/* ---------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------
+ */
 
 struct ct_case {
     const char *name;
@@ -383,11 +382,16 @@ struct ct_case {
 };
 
 static const struct ct_case cases[] = {
-    {"totp-sha1", ct_totp_sha1},     {"totp-sha256", ct_totp_sha256},
-    {"totp-sha512", ct_totp_sha512}, {"totp-long-key", ct_totp_longkey},
-    {"hotp", ct_hotp},               {"hotp-resync", ct_resync},
-    {"base32-secret", ct_base32},    {"backup-codes", ct_backup},
-    {"oob-codes", ct_oob},           {"sealed-secret", ct_sealed},
+    {"totp-sha1", ct_totp_sha1},
+    {"totp-sha256", ct_totp_sha256},
+    {"totp-sha512", ct_totp_sha512},
+    {"totp-long-key", ct_totp_longkey},
+    {"hotp", ct_hotp},
+    {"hotp-resync", ct_resync},
+    {"base32-secret", ct_base32},
+    {"backup-codes", ct_backup},
+    {"oob-codes", ct_oob},
+    {"sealed-secret", ct_sealed},
 };
 
 static int

@@ -46,9 +46,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static int
 crockford(char c)
 {
-    return (c >= '0' && c <= '9') ||
-           (c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' &&
-            c != 'U');
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z' && c != 'I' &&
+                                      c != 'L' && c != 'O' && c != 'U');
 }
 
 int

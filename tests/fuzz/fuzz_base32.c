@@ -36,8 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == MFA_OK) {
         FUZZ_ASSERT(outlen <= outsize);
         FUZZ_ASSERT(outlen <= mfa_base32_decoded_maxlen(strlen(text)));
-        FUZZ_ASSERT(mfa_base32_encode(out, outlen, enc, sizeof(enc)) ==
-                    MFA_OK);
+        FUZZ_ASSERT(mfa_base32_encode(out, outlen, enc, sizeof(enc)) == MFA_OK);
         FUZZ_ASSERT(strlen(enc) == mfa_base32_encoded_len(outlen));
         FUZZ_ASSERT(mfa_base32_decode(enc, again, sizeof(again), &againlen) ==
                     MFA_OK);

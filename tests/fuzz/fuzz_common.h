@@ -54,13 +54,13 @@ __wrap_sodium_free(void *ptr)
 }
 
 /* Abort with a message: a broken invariant is a finding like a crash. */
-#define FUZZ_ASSERT(cond)                                                    \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                        \
-            abort();                                                         \
-        }                                                                    \
+#define FUZZ_ASSERT(cond)                                                      \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                          \
+            abort();                                                           \
+        }                                                                      \
     } while (0)
 
 static inline long
@@ -73,8 +73,9 @@ static inline void
 fuzz_guarded_check(long mark)
 {
     if (fuzz_guarded_live != mark) {
-        fprintf(stderr, "guarded memory leak: %ld live allocations, %ld "
-                        "before the input\n",
+        fprintf(stderr,
+                "guarded memory leak: %ld live allocations, %ld "
+                "before the input\n",
                 fuzz_guarded_live, mark);
         abort();
     }
