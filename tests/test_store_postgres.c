@@ -297,6 +297,78 @@ START_TEST(server_unreachable)
 }
 END_TEST
 
+/*
+ * The delay is computed in SQL (one statement per attempt): it must equal
+ * mfa_throttle_delay for every policy, from the first failure to the
+ * saturated count, including the edges of uint32.
+ */
+START_TEST(throttle_delay_matches_c)
+{
+    static const uint32_t frees[] = {0, 5, 4294967000u};
+    static const uint32_t bases[] = {0, 1, 30, 4294967295u};
+    static const uint32_t maxes[] = {0, 3600, 4294967295u};
+    mfa_store_t *s = NULL;
+    PGconn *c = admin();
+    char sql[512];
+    size_t a, b, m, k;
+    int i, checks = 0;
+
+    ck_assert_int_eq(pg_open(&s, NULL), MFA_OK);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 4; b++)
+            for (m = 0; m < 3; m++) {
+                mfa_throttle_policy p = {frees[a], bases[b], maxes[m]};
+                int64_t starts[3] = {0, (int64_t)frees[a] + 28,
+                                     4294967295LL - 3};
+                for (k = 0; k < 3; k++) {
+                    mfa_throttle_state st;
+                    int64_t now = 1000;
+                    uint32_t want = (uint32_t)starts[k];
+
+                    snprintf(sql, sizeof(sql),
+                             "DELETE FROM \"%s\".throttle; INSERT INTO "
+                             "\"%s\".throttle VALUES ('%s', %lld, 0)",
+                             last_schema, last_schema, ACCOUNT,
+                             (long long)starts[k]);
+                    ck_assert_int_eq(pgt_exec(c, sql), 0);
+                    for (i = 0; i < 36; i++) {
+                        if (want < UINT32_MAX)
+                            want++;
+                        ck_assert_int_eq(
+                            mfa_store_throttle_hit(s, ACCOUNT, now, &p, &st),
+                            MFA_OK);
+                        ck_assert_uint_eq(st.failures, want);
+                        ck_assert_msg(st.locked_until ==
+                                          now + mfa_throttle_delay(&p, want),
+                                      "policy %u/%u/%u, failures %u: %lld, "
+                                      "want %lld",
+                                      p.free_attempts, p.base_delay,
+                                      p.max_delay, want,
+                                      (long long)(st.locked_until - now),
+                                      (long long)mfa_throttle_delay(&p, want));
+                        /* locked: counted, not let through, unchanged */
+                        if (st.locked_until > now) {
+                            int64_t until = st.locked_until;
+                            ck_assert_int_eq(mfa_store_throttle_hit(s, ACCOUNT,
+                                                                    until - 1,
+                                                                    &p, &st),
+                                             MFA_ERR_THROTTLED);
+                            if (want < UINT32_MAX)
+                                want++;
+                            ck_assert_uint_eq(st.failures, want);
+                            ck_assert_int_eq(st.locked_until, until);
+                        }
+                        now = st.locked_until;
+                        checks++;
+                    }
+                }
+            }
+    ck_assert_int_eq(checks, 3 * 4 * 3 * 3 * 36);
+    mfa_store_free(&s);
+    PQfinish(c);
+}
+END_TEST
+
 /* A pre-forking server: the child uses the store it inherited; both it
  * and the parent keep working, neither ends the other's sessions. */
 START_TEST(fork_child_reconnects)
@@ -342,6 +414,7 @@ postgres_suite(void)
     tcase_add_test(tc, default_timeouts);
     tcase_add_test(tc, server_unreachable);
     tcase_add_test(tc, fork_child_reconnects);
+    tcase_add_test(tc, throttle_delay_matches_c);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -60,8 +60,8 @@ enum {
     ST_FACTOR_ADVANCE,
     ST_FACTOR_RESEAL,
     ST_FACTOR_EXPIRE,
-    ST_THROTTLE_LOCK,
-    ST_THROTTLE_SET,
+    ST_THROTTLE_CREATE,
+    ST_THROTTLE_HIT,
     ST_THROTTLE_RESET,
     ST_THROTTLE_GET,
     ST_BACKUP_DELETE,
@@ -107,18 +107,33 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "AND id = $2 AND sealed = $3 RETURNING 1",
     [ST_FACTOR_EXPIRE] =
         "DELETE FROM @.factor WHERE status = 0 AND created < $1",
+    [ST_THROTTLE_CREATE] = "INSERT INTO @.throttle (account, failures, "
+                           "locked_until) VALUES ($1, 0, 0) ON CONFLICT "
+                           "(account) DO NOTHING",
     /*
-     * Creates the row if needed and locks it (DO UPDATE locks even when it
-     * changes nothing), returning the newest committed state; the caller
-     * computes the delay in C (mfa_throttle_delay) and writes it back in
-     * the same transaction.
+     * Count an attempt in one statement.  The CTE locks the row and reads
+     * its newest committed state (READ COMMITTED re-reads it after waiting
+     * for a concurrent counter); the new values are computed from that
+     * state only, and it is returned too, so the verdict (was it locked?)
+     * is exact.  The delay is mfa_throttle_delay transcribed: $3 free
+     * attempts, $4 base, $5 cap, every value a uint32 in a bigint, shifts
+     * below 32, so base << over cannot pass the cap unnoticed.
      */
-    [ST_THROTTLE_LOCK] =
-        "INSERT INTO @.throttle AS t (account, failures, locked_until) "
-        "VALUES ($1, 0, 0) ON CONFLICT (account) DO UPDATE SET failures = "
-        "t.failures RETURNING failures, locked_until",
-    [ST_THROTTLE_SET] = "UPDATE @.throttle SET failures = $2, locked_until = "
-                        "$3 WHERE account = $1",
+    [ST_THROTTLE_HIT] =
+        "WITH old AS (SELECT failures, locked_until FROM @.throttle WHERE "
+        "account = $1 FOR UPDATE), "
+        "f AS (SELECT least(failures + 1, 4294967295) AS n, locked_until AS "
+        "lu FROM old) "
+        "UPDATE @.throttle AS t SET failures = f.n, locked_until = CASE "
+        "WHEN $2::bigint < f.lu THEN f.lu "
+        "WHEN f.n <= $3::bigint THEN $2::bigint "
+        "WHEN f.n - $3::bigint - 1 >= 32 THEN $2::bigint + $5::bigint "
+        "WHEN $4::bigint > ($5::bigint >> (f.n - $3::bigint - 1)::integer) "
+        "THEN $2::bigint + $5::bigint "
+        "ELSE $2::bigint + least($4::bigint << (f.n - $3::bigint - "
+        "1)::integer, $5::bigint) END "
+        "FROM f WHERE t.account = $1 RETURNING t.failures, t.locked_until, "
+        "f.lu",
     [ST_THROTTLE_RESET] = "UPDATE @.throttle SET failures = 0, locked_until "
                           "= 0 WHERE account = $1",
     [ST_THROTTLE_GET] = "SELECT failures, locked_until FROM @.throttle WHERE "
@@ -1137,52 +1152,43 @@ pg_throttle_hit(void *impl, const char *account, int64_t now,
                 const mfa_throttle_policy *pol, mfa_throttle_state *out)
 {
     pg_store *st = impl;
-    pg_params p = {0}, q = {0};
-    pg_conn *pc;
+    pg_params p = {0};
     PGresult *r;
-    uint32_t failures;
-    int64_t locked;
-    mfa_rc rc, verdict;
-    int ok = 1;
+    int64_t before;
+    mfa_rc rc;
+    int ok = 1, tries;
 
-    if ((rc = acquire(st, &pc)) != MFA_OK)
-        return rc;
-    if ((rc = simple(pc, "BEGIN")) != MFA_OK)
-        goto out;
     p_text(&p, account);
-    if ((rc = run(st, pc, ST_THROTTLE_LOCK, &p, &r)) != MFA_OK)
-        goto out;
-    failures = PQntuples(r) == 1 ? get_u32(r, 0, 0, &ok) : 0;
-    locked = PQntuples(r) == 1 ? get_i64(r, 0, 1, &ok) : 0;
-    if (PQntuples(r) != 1)
-        ok = 0;
+    p_int(&p, now);
+    p_int(&p, pol->free_attempts);
+    p_int(&p, pol->base_delay);
+    p_int(&p, pol->max_delay);
+    /* the account's first attempt creates its row, then counts */
+    for (tries = 0; tries < 3; tries++) {
+        pg_params q = {0};
+
+        if ((rc = run1(st, ST_THROTTLE_HIT, &p, &r)) != MFA_OK)
+            return rc;
+        if (PQntuples(r) == 1)
+            break;
+        PQclear(r);
+        p_text(&q, account);
+        if ((rc = run1(st, ST_THROTTLE_CREATE, &q, &r)) != MFA_OK)
+            return rc;
+        PQclear(r);
+    }
+    if (tries == 3)
+        return MFA_ERR_BUSY; /* reset between create and count, thrice */
+    out->failures = get_u32(r, 0, 0, &ok);
+    out->locked_until = get_i64(r, 0, 1, &ok);
+    before = get_i64(r, 0, 2, &ok);
     PQclear(r);
     if (!ok) {
-        rc = MFA_ERR_CORRUPT;
-        goto out;
+        out->failures = 0;
+        out->locked_until = 0;
+        return MFA_ERR_CORRUPT;
     }
-    if (failures < UINT32_MAX)
-        failures++;
-    if (now < locked) {
-        verdict = MFA_ERR_THROTTLED;
-    } else {
-        verdict = MFA_OK;
-        locked = now + mfa_throttle_delay(pol, failures);
-    }
-    p_text(&q, account);
-    p_int(&q, failures);
-    p_int(&q, locked);
-    if ((rc = run(st, pc, ST_THROTTLE_SET, &q, &r)) != MFA_OK)
-        goto out;
-    PQclear(r);
-    if ((rc = simple(pc, "COMMIT")) != MFA_OK)
-        goto out;
-    out->failures = failures;
-    out->locked_until = locked;
-    rc = verdict;
-out:
-    release(st, pc);
-    return rc;
+    return now < before ? MFA_ERR_THROTTLED : MFA_OK;
 }
 
 static mfa_rc
