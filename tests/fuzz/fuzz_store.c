@@ -267,8 +267,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(mfa_factors_list(ctx, "alice", &list, &n) <= 0);
     mfa_free(list);
     memset(&res, 0, sizeof(res));
-    FUZZ_ASSERT(mfa_verify(ctx, "alice", good_code, &res) <= 0);
-    FUZZ_ASSERT(mfa_recover(ctx, "alice", "7K3M-9QXD-2VBN", &res) <= 0);
+    rc = mfa_verify(ctx, "alice", good_code, &res);
+    FUZZ_ASSERT(rc <= 0);
+    if (getenv("MFA_FUZZ_VERBOSE") != NULL) /* to check the seeds reach far */
+        fprintf(stderr, "verify: %s\n", mfa_strerror_name(rc));
+    rc = mfa_recover(ctx, "alice", "7K3M-9QXD-2VBN", &res);
+    FUZZ_ASSERT(rc <= 0);
+    if (getenv("MFA_FUZZ_VERBOSE") != NULL)
+        fprintf(stderr, "recover: %s\n", mfa_strerror_name(rc));
     FUZZ_ASSERT(mfa_oob_verify(ctx, "alice", "sms", "123456", &res) <= 0);
     FUZZ_ASSERT(mfa_backup_codes_left(ctx, "alice", &n) <= 0);
     if (!warming)
