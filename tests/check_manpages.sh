@@ -15,6 +15,7 @@
 # Usage: check_manpages.sh [SOURCE_ROOT [BUILD_DOCS_DIR]]
 # Prints "N passed, N failed"; exits 1 when anything failed.
 set -u
+export LC_ALL=C  # sort and comm agree whatever the locale
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 built=${2:-}
 man="$src/docs/man"
