@@ -27,6 +27,8 @@
 #include <mfa/backup.h>
 #include <mfa/otp.h>
 #include <mfa/secret.h>
+#include <mfa/service.h>
+#include <mfa/store.h>
 
 #define SECRET(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
 #define PUBLIC(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
@@ -344,6 +346,68 @@ ct_sealed(void)
     mfa_keyring_free(&kr);
 }
 
+/* ---- the whole login path ------------------------------------------------ */
+
+static int64_t ct_now = 1111111109;
+
+static int64_t
+ct_clock(void *arg)
+{
+    (void)arg;
+    return ct_now;
+}
+
+/* Enrollment, confirmation and login through mfa_ctx over the memory
+ * store: the sealed secret is opened with secret ring keys into the
+ * service's scratch, and verified there. */
+static void
+ct_service(void)
+{
+    mfa_keyring_t *kr = secret_ring();
+    mfa_store_t *st = NULL;
+    mfa_ctx_t *ctx = NULL;
+    mfa_enrollment_t *e = NULL;
+    mfa_secret_t *s = NULL;
+    mfa_otp_t *otp = NULL;
+    mfa_result res;
+    char code[MFA_CODE_BUFSIZE], fid[MFA_FACTOR_ID_LEN + 1];
+
+    if (kr == NULL)
+        return;
+    CHECK(mfa_store_memory_new(&st) == MFA_OK);
+    CHECK(st != NULL && mfa_ctx_new(&ctx, st, kr) == MFA_OK);
+    if (ctx == NULL)
+        goto out;
+    mfa_ctx_set_clock(ctx, ct_clock, NULL);
+    CHECK(verdict(mfa_enroll_begin(ctx, "alice", "phone", NULL, &e)) == MFA_OK);
+    if (e == NULL)
+        goto out;
+    snprintf(fid, sizeof(fid), "%s", mfa_enrollment_factor_id(e));
+    /* the user's app has the secret: the codes it shows are typed */
+    CHECK(mfa_secret_from_base32(&s, mfa_enrollment_secret(e), 0) == MFA_OK);
+    CHECK(s != NULL &&
+          mfa_otp_new(&otp, mfa_secret_bytes(s), mfa_secret_len(s)) == MFA_OK);
+    mfa_enrollment_free(&e);
+    if (otp == NULL)
+        goto out;
+    CHECK(verdict(mfa_otp_totp(otp, ct_now, code, sizeof(code))) == MFA_OK);
+    PUBLIC(code, sizeof(code));
+    CHECK(verdict(mfa_enroll_confirm(ctx, "alice", fid, code, &res)) == MFA_OK);
+    ct_now += 30;
+    CHECK(verdict(mfa_otp_totp(otp, ct_now, code, sizeof(code))) == MFA_OK);
+    PUBLIC(code, sizeof(code));
+    CHECK(verdict(mfa_verify(ctx, "alice", code, &res)) == MFA_OK);
+    CHECK(verdict(mfa_verify(ctx, "alice", code, &res)) == MFA_ERR_REPLAYED);
+    code[0] = code[0] == '9' ? '0' : (char)(code[0] + 1);
+    CHECK(verdict(mfa_verify(ctx, "alice", code, &res)) == MFA_ERR_CODE_WRONG);
+out:
+    mfa_otp_free(&otp);
+    mfa_secret_free(&s);
+    mfa_ctx_free(&ctx);
+    mfa_store_free(&st);
+    mfa_keyring_free(&kr);
+}
+
 /* ---- the canary -----------------------------------------------------------
  */
 
@@ -392,6 +456,7 @@ static const struct ct_case cases[] = {
     {"backup-codes", ct_backup},
     {"oob-codes", ct_oob},
     {"sealed-secret", ct_sealed},
+    {"service-login", ct_service},
 };
 
 static int
