@@ -3,11 +3,11 @@
 # and the clang static analyzer through scan-build --status-bugs.  Each must
 # report nothing.  Prints "analyze-TOOL: ok|FAILED" per tool, then
 # "N passed, N failed".
-#   MFA_ANALYZE_BUILD  scratch build directory (default: build-analyze)
+#   MFA_ANALYZE_BUILD  scratch build directory (default: build-safety/analyze)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-build=${MFA_ANALYZE_BUILD:-build-analyze}
+build=${MFA_ANALYZE_BUILD:-${MFA_SAFETY_BUILD:-build-safety}/analyze}
 logs="$build/analyze-logs"
 passed=0; failed=0
 result() { # result TOOL STATUS LOG
