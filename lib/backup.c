@@ -126,7 +126,7 @@ random_code(char canon[MFA_BACKUP_CHARS])
         v = (v << 8) | r[i];
     for (size_t i = 0; i < MFA_BACKUP_CHARS; i++)
         canon[i] = crockford_char((uint32_t)(v >> (5 * i)) & 31u);
-    v = 0;
+    sodium_memzero(&v, sizeof(v));
     sodium_memzero(r, sizeof(r));
 }
 

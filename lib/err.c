@@ -13,7 +13,10 @@ struct err_entry {
     const char *text;
 };
 
-#define E(code, text) {code, #code, text}
+#define E(code, text)                                                          \
+    {                                                                          \
+        code, #code, text                                                      \
+    }
 static const struct err_entry errors[] = {
     E(MFA_OK, "success"),
     E(MFA_ERR_INVALID, "invalid argument"),

@@ -225,7 +225,8 @@ find(mfa_lint_entry *e, mfa_verdict v, const char *fmt, ...)
         return;
     e->verdict = v;
     va_start(ap, fmt);
-    vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+    /* a reason cut at its buffer is still a reason */
+    (void)vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
     va_end(ap);
 }
 
@@ -387,8 +388,8 @@ lint(const struct lint_in *in, mfa_lint_entry out[MFA_APP_COUNT])
                  "name",
                  app_names[i]);
         if (e->reason[0] == '\0')
-            snprintf(e->reason, sizeof(e->reason), "%s reads these parameters",
-                     app_names[i]);
+            (void)snprintf(e->reason, sizeof(e->reason),
+                           "%s reads these parameters", app_names[i]);
     }
 }
 

@@ -36,6 +36,7 @@
 #define PG_POOL_MAX 8          /* connections per store */
 #define PG_SCHEMA_MAX 63       /* PostgreSQL's NAMEDATALEN - 1 */
 #define PG_EACH_BATCH "200"    /* factors per round trip of factor_each */
+#define PG_EACH_BATCH_N 200    /* the same number, for C */
 #define PG_LOCK_CLASS 0x6d6661 /* "mfa": advisory lock class of migrations */
 
 /* ---- statements ---------------------------------------------------------- */
@@ -315,8 +316,8 @@ map_error(PGconn *c, const PGresult *r)
         return MFA_ERR_STORE;
     state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     if (getenv("MFA_PG_DEBUG") != NULL)
-        fprintf(stderr, "mfa postgres: %s %s", state ? state : "?",
-                PQresultErrorMessage(r));
+        (void)fprintf(stderr, "mfa postgres: %s %s", state ? state : "?",
+                      PQresultErrorMessage(r));
     if (state == NULL)
         return MFA_ERR_STORE;
     if (strcmp(state, "23505") == 0) /* unique_violation */
@@ -367,7 +368,8 @@ connect_db(const pg_store *st)
         return NULL;
     if (PQstatus(c) != CONNECTION_OK) {
         if (getenv("MFA_PG_DEBUG") != NULL)
-            fprintf(stderr, "mfa postgres: connect: %s", PQerrorMessage(c));
+            (void)fprintf(stderr, "mfa postgres: connect: %s",
+                          PQerrorMessage(c));
         PQfinish(c);
         return NULL;
     }
@@ -529,7 +531,8 @@ p_text(pg_params *p, const char *s)
 static void
 p_int(pg_params *p, int64_t v)
 {
-    snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
+    /* 21 bytes hold any int64 */
+    (void)snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
     p_text(p, p->num[p->n]);
 }
 
@@ -554,7 +557,7 @@ run(pg_store *st, pg_conn *pc, int which, const pg_params *p, PGresult **out)
     ExecStatusType s;
 
     *out = NULL;
-    snprintf(name, sizeof(name), "mfa_%d", which);
+    (void)snprintf(name, sizeof(name), "mfa_%d", which);
     if (!pc->prepared[which]) {
         r = PQprepare(pc->c, name, st->sql[which], p->n, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -705,6 +708,7 @@ read_version(pg_store *st, pg_conn *pc, int *version)
     const char *vals[1];
     PGresult *r;
     mfa_rc rc = MFA_OK;
+    int n;
 
     *version = 0;
     vals[0] = st->schema;
@@ -722,9 +726,11 @@ read_version(pg_store *st, pg_conn *pc, int *version)
         return MFA_OK;
     }
     PQclear(r);
-    snprintf(sql, sizeof(sql),
-             "SELECT coalesce(max(version), 0) FROM \"%s\".\"schema\"",
-             st->schema);
+    n = snprintf(sql, sizeof(sql),
+                 "SELECT coalesce(max(version), 0) FROM \"%s\".\"schema\"",
+                 st->schema);
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return MFA_ERR_INTERNAL;
     r = PQexec(pc->c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         rc = map_error(pc->c, r);
@@ -783,7 +789,7 @@ pg_migrate(void *impl)
     const char *vals[1];
     char lock[128];
     PGresult *r;
-    int version, i, exists;
+    int version, i, exists, n;
     mfa_rc rc;
 
     if ((rc = acquire(st, &pc)) != MFA_OK)
@@ -803,10 +809,11 @@ pg_migrate(void *impl)
     if ((rc = simple(pc, "BEGIN")) != MFA_OK)
         goto out;
     /* servers starting together: one migrates, the others wait and see */
-    snprintf(lock, sizeof(lock),
-             "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))", PG_LOCK_CLASS,
-             st->schema);
-    if ((rc = exec_sql(st, pc, lock)) != MFA_OK)
+    n = snprintf(lock, sizeof(lock),
+                 "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))",
+                 PG_LOCK_CLASS, st->schema);
+    rc = n < 0 || (size_t)n >= sizeof(lock) ? MFA_ERR_INTERNAL : MFA_OK;
+    if (rc != MFA_OK || (rc = exec_sql(st, pc, lock)) != MFA_OK)
         goto out;
     /* CREATE SCHEMA needs the CREATE privilege even with IF NOT EXISTS: a
      * role given an existing schema by its DBA must not need it */
@@ -841,8 +848,9 @@ pg_migrate(void *impl)
         char sql[64];
         if ((rc = exec_sql(st, pc, "DELETE FROM @.\"schema\"")) != MFA_OK)
             goto out;
-        snprintf(sql, sizeof(sql), "INSERT INTO @.\"schema\" VALUES (%d)",
-                 MFA_SCHEMA_VERSION);
+        /* a small int in 64 bytes */
+        (void)snprintf(sql, sizeof(sql), "INSERT INTO @.\"schema\" VALUES (%d)",
+                       MFA_SCHEMA_VERSION);
         if ((rc = exec_sql(st, pc, sql)) != MFA_OK)
             goto out;
     }
@@ -975,7 +983,7 @@ pg_factor_each(void *impl, mfa_factor_cb cb, void *arg)
         }
         rc = ok ? each_row(r, cb, arg) : MFA_ERR_CORRUPT;
         PQclear(r);
-    } while (rc == MFA_OK && n == atoi(PG_EACH_BATCH));
+    } while (rc == MFA_OK && n == PG_EACH_BATCH_N);
     return rc;
 }
 
@@ -1361,7 +1369,8 @@ pg_oob_take(void *impl, const char *account, const char *purpose, int64_t now,
         else
             memcpy(out->hash, PQgetvalue(r, 0, 0), MFA_BACKUP_HASHBYTES);
         out->key_id = get_u32(r, 0, 1, &ok);
-        snprintf(out->purpose, sizeof(out->purpose), "%s", purpose);
+        /* the wrapper checked purpose's length */
+        (void)snprintf(out->purpose, sizeof(out->purpose), "%s", purpose);
         out->created = get_i64(r, 0, 2, &ok);
         out->expires = get_i64(r, 0, 3, &ok);
         out->attempts_left = get_i32(r, 0, 4, &ok);
@@ -1506,7 +1515,8 @@ mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     st->pid = getpid();
-    snprintf(st->schema, sizeof(st->schema), "%s", schema);
+    /* the schema name was checked against its size above */
+    (void)snprintf(st->schema, sizeof(st->schema), "%s", schema);
     st->conninfo = strdup(conninfo);
     if (st->conninfo == NULL) {
         pg_close(st);

@@ -512,7 +512,7 @@ static mfa_rc
 check_tables(sq_store *q)
 {
     size_t i;
-    int yes;
+    int yes = 0;
     mfa_rc rc;
 
     for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -562,11 +562,13 @@ sq_migrate_locked(sq_store *q)
         rc = MFA_ERR_INTERNAL;
     if (rc == MFA_OK) {
         char stmt_text[96];
-        snprintf(stmt_text, sizeof(stmt_text),
-                 "DELETE FROM mfa_schema; INSERT INTO mfa_schema (version) "
-                 "VALUES (%d)",
-                 MFA_SCHEMA_VERSION);
-        rc = map_rc(sqlite3_exec(q->db, stmt_text, NULL, NULL, NULL));
+        int n = snprintf(stmt_text, sizeof(stmt_text),
+                         "DELETE FROM mfa_schema; INSERT INTO mfa_schema "
+                         "(version) VALUES (%d)",
+                         MFA_SCHEMA_VERSION);
+        rc = n < 0 || (size_t)n >= sizeof(stmt_text)
+                 ? MFA_ERR_INTERNAL
+                 : map_rc(sqlite3_exec(q->db, stmt_text, NULL, NULL, NULL));
     }
     if (rc == MFA_OK)
         rc = check_tables(q);
