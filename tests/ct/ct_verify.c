@@ -491,9 +491,14 @@ main(int argc, char **argv)
     if (sodium_init() < 0)
         return 1;
     if (argc > 1 && strcmp(argv[1], "--canary") == 0) {
-        struct ct_case canary = {"canary (must be reported)", ct_canary};
-        run(&canary, &passed, &failed);
-        /* memcheck's exit code is the verdict here */
+        unsigned long before = VALGRIND_COUNT_ERRORS, n;
+
+        case_ok = 1;
+        ct_canary();
+        n = VALGRIND_COUNT_ERRORS - before;
+        printf("canary: %lu memcheck error(s) in the leaky comparison (%s)\n",
+               n, n > 0 ? "caught, as it must be" : "NOT CAUGHT");
+        /* memcheck's exit code is the verdict here: 1 when caught */
         return 0;
     }
     if (argc > 1)
