@@ -9,6 +9,7 @@
 
 #include <mfa/backup.h>
 
+#include "ct.h"
 #include "internal.h"
 #include "keyring.h"
 
@@ -229,6 +230,9 @@ mfa_backup_match(const uint8_t hash[MFA_BACKUP_HASHBYTES],
         idx = (idx & ~m) | ((uint64_t)i & m);
         found |= eq;
     }
+    /* the verdict and the matched entry are the function's public result */
+    MFA_CT_PUBLIC(found);
+    MFA_CT_PUBLIC(idx);
     if (!found)
         return MFA_ERR_CODE_WRONG;
     *index = (size_t)idx;
@@ -413,5 +417,6 @@ mfa_oob_challenge_check(const mfa_keyring_t *kr, const char *account,
         return rc;
     eq = sodium_memcmp(h, c->hash, MFA_BACKUP_HASHBYTES) == 0;
     sodium_memzero(h, sizeof(h));
+    MFA_CT_PUBLIC(eq); /* the verdict */
     return eq ? MFA_OK : MFA_ERR_CODE_WRONG;
 }

@@ -14,6 +14,7 @@
 
 #include <mfa/secret.h>
 
+#include "ct.h"
 #include "internal.h"
 #include "keyring.h"
 
@@ -762,6 +763,7 @@ mfa_int_unseal_into(const mfa_keyring_t *kr, const char *account,
     size_t adlen = 0, mlen;
     unsigned long long got = 0;
     uint32_t id = 0;
+    int dec;
     mfa_rc rc;
 
     *plainlen = 0;
@@ -777,10 +779,13 @@ mfa_int_unseal_into(const mfa_keyring_t *kr, const char *account,
         return rc;
     if ((rc = make_ad(id, account, factor_id, &ad, &adlen)) != MFA_OK)
         return rc;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            plain, &got, NULL, blob + SEALED_HDR, len - SEALED_HDR, ad, adlen,
-            blob + 5, key) != 0 ||
-        got != mlen) {
+    dec = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        plain, &got, NULL, blob + SEALED_HDR, len - SEALED_HDR, ad, adlen,
+        blob + 5, key);
+    /* the verdict and the plaintext's length are the public result */
+    MFA_CT_PUBLIC(dec);
+    MFA_CT_PUBLIC(got);
+    if (dec != 0 || got != mlen) {
         free(ad);
         sodium_memzero(plain, mlen);
         return MFA_ERR_SEALED_AUTH;
