@@ -12,6 +12,7 @@
 #include "ct.h"
 #include "internal.h"
 #include "keyring.h"
+#include "text.h"
 
 _Static_assert(MFA_BACKUP_HASHBYTES >= crypto_generichash_BYTES_MIN &&
                    MFA_BACKUP_HASHBYTES <= crypto_generichash_BYTES_MAX,
@@ -244,17 +245,7 @@ mfa_backup_match(const uint8_t hash[MFA_BACKUP_HASHBYTES],
 static int
 purpose_ok(const char *p)
 {
-    size_t n = strnlen(p, MFA_OOB_PURPOSE_MAX + 1);
-
-    if (n == 0 || n > MFA_OOB_PURPOSE_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return 1;
+    return mfa_int_purpose_check(p) == MFA_OK;
 }
 
 static void

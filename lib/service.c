@@ -73,16 +73,7 @@ is_store_error(mfa_rc rc)
 static mfa_rc
 check_text(const char *s, size_t max, int required)
 {
-    size_t n;
-
-    if (s == NULL)
-        return MFA_ERR_INVALID;
-    n = strnlen(s, max + 1);
-    if (n > max)
-        return MFA_ERR_TOO_LONG;
-    if (n == 0)
-        return required ? MFA_ERR_EMPTY : MFA_OK;
-    return mfa_int_text_check(s, n);
+    return mfa_int_text_field(s, max, required);
 }
 
 static mfa_rc
@@ -94,35 +85,16 @@ check_account(const char *account)
 static mfa_rc
 check_factor_id(const char *id)
 {
-    size_t i;
-
     if (id == NULL)
         return MFA_ERR_INVALID;
-    for (i = 0; i < MFA_FACTOR_ID_LEN; i++) {
-        char c = id[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return MFA_ERR_INVALID;
-    }
-    return id[i] == '\0' ? MFA_OK : MFA_ERR_INVALID;
+    return mfa_int_factor_id_ok(id) ? MFA_OK : MFA_ERR_INVALID;
 }
 
 /* A purpose is a short ASCII word ("sms", "email"). */
 static mfa_rc
 check_purpose(const char *p)
 {
-    size_t i;
-
-    if (p == NULL)
-        return MFA_ERR_INVALID;
-    for (i = 0; p[i] != '\0'; i++) {
-        char c = p[i];
-        if (i >= MFA_OOB_PURPOSE_MAX)
-            return MFA_ERR_TOO_LONG;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return MFA_ERR_INVALID;
-    }
-    return i == 0 ? MFA_ERR_EMPTY : MFA_OK;
+    return mfa_int_purpose_check(p);
 }
 
 /*

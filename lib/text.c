@@ -1,6 +1,9 @@
 /* UTF-8 validation and percent-encoding for key URIs. */
 #include <string.h>
 
+#include <mfa/backup.h>
+#include <mfa/store.h>
+
 #include "text.h"
 
 static int
@@ -59,6 +62,57 @@ mfa_int_text_check(const char *s, size_t n)
         if (cp >= 0x80 && cp <= 0x9f)
             return MFA_ERR_CONTROL_CHAR;
         i += len;
+    }
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_int_text_field(const char *s, size_t max, int required)
+{
+    size_t n;
+
+    if (s == NULL)
+        return MFA_ERR_INVALID;
+    n = strnlen(s, max + 1);
+    if (n > max)
+        return MFA_ERR_TOO_LONG;
+    if (n == 0)
+        return required ? MFA_ERR_EMPTY : MFA_OK;
+    return mfa_int_text_check(s, n);
+}
+
+int
+mfa_int_factor_id_ok(const char *s)
+{
+    size_t i;
+
+    if (s == NULL)
+        return 0;
+    for (i = 0; i < MFA_FACTOR_ID_LEN; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return s[MFA_FACTOR_ID_LEN] == '\0';
+}
+
+mfa_rc
+mfa_int_purpose_check(const char *p)
+{
+    size_t n;
+
+    if (p == NULL)
+        return MFA_ERR_INVALID;
+    n = strnlen(p, MFA_OOB_PURPOSE_MAX + 1);
+    if (n == 0)
+        return MFA_ERR_EMPTY;
+    if (n > MFA_OOB_PURPOSE_MAX)
+        return MFA_ERR_TOO_LONG;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return MFA_ERR_INVALID;
     }
     return MFA_OK;
 }

@@ -14,6 +14,23 @@
  */
 mfa_rc mfa_int_text_check(const char *s, size_t n);
 
+/*
+ * A NUL-terminated text field of at most max bytes: MFA_ERR_INVALID for
+ * NULL, MFA_ERR_TOO_LONG, MFA_ERR_EMPTY when empty and required, else
+ * mfa_int_text_check.  Accounts, labels and issuers all pass through it.
+ */
+mfa_rc mfa_int_text_field(const char *s, size_t max, int required);
+
+/* 1 for a factor id: exactly MFA_FACTOR_ID_LEN lowercase hex digits. */
+int mfa_int_factor_id_ok(const char *s);
+
+/*
+ * An out-of-band purpose: 1..MFA_OOB_PURPOSE_MAX characters of
+ * [A-Za-z0-9._-] ("sms", "email").  MFA_ERR_INVALID (also for NULL),
+ * MFA_ERR_EMPTY, MFA_ERR_TOO_LONG.
+ */
+mfa_rc mfa_int_purpose_check(const char *p);
+
 /* 1 for an RFC 3986 unreserved character (ALPHA DIGIT - . _ ~). */
 int mfa_int_unreserved(unsigned char c);
 

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "store_int.h"
+#include "text.h"
 
 uint32_t
 mfa_throttle_delay(const mfa_throttle_policy *p, uint32_t failures)
@@ -43,59 +44,12 @@ time_ok(int64_t t)
     return t >= 0 && t <= MFA_INT_TIME_MAX;
 }
 
-/*
- * Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)
- * and no control character (C0, DEL, C1): account names and labels end up
- * in logs and web pages.
- */
+/* Account names and labels end up in logs and web pages: strict UTF-8,
+ * no control characters (lib/text.c). */
 static mfa_rc
 check_text(const char *s, size_t max, int allow_empty)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n;
-
-    if (s == NULL)
-        return MFA_ERR_INVALID;
-    n = strnlen(s, max + 1);
-    if (n > max)
-        return MFA_ERR_TOO_LONG;
-    if (n == 0)
-        return allow_empty ? MFA_OK : MFA_ERR_EMPTY;
-    while (*p) {
-        uint32_t cp;
-        unsigned len, i;
-
-        if (p[0] < 0x80) {
-            if (p[0] < 0x20 || p[0] == 0x7f)
-                return MFA_ERR_CONTROL_CHAR;
-            p++;
-            continue;
-        }
-        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-            len = 2;
-            cp = p[0] & 0x1fu;
-        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-            len = 3;
-            cp = p[0] & 0x0fu;
-        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-            len = 4;
-            cp = p[0] & 0x07u;
-        } else {
-            return MFA_ERR_UTF8;
-        }
-        for (i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return MFA_ERR_UTF8;
-            cp = (cp << 6) | (p[i] & 0x3fu);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return MFA_ERR_UTF8;
-        if (cp >= 0x80 && cp <= 0x9f)
-            return MFA_ERR_CONTROL_CHAR;
-        p += len;
-    }
-    return MFA_OK;
+    return mfa_int_text_field(s, max, !allow_empty);
 }
 
 static mfa_rc
@@ -107,16 +61,7 @@ check_account(const char *account)
 int
 mfa_int_store_id_ok(const char *s)
 {
-    size_t i;
-
-    if (s == NULL)
-        return 0;
-    for (i = 0; i < MFA_FACTOR_ID_LEN; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return s[MFA_FACTOR_ID_LEN] == '\0';
+    return mfa_int_factor_id_ok(s);
 }
 
 static mfa_rc
@@ -129,23 +74,11 @@ check_account_id(const char *account, const char *id)
     return mfa_int_store_id_ok(id) ? MFA_OK : MFA_ERR_INVALID;
 }
 
-/* A purpose is a short printable ASCII word ("sms", "email"). */
+/* A purpose is a short ASCII word ("sms", "email"): lib/text.c. */
 static mfa_rc
 check_purpose(const char *purpose)
 {
-    size_t i, n;
-
-    if (purpose == NULL)
-        return MFA_ERR_INVALID;
-    n = strnlen(purpose, MFA_OOB_PURPOSE_MAX + 1);
-    if (n == 0)
-        return MFA_ERR_EMPTY;
-    if (n > MFA_OOB_PURPOSE_MAX)
-        return MFA_ERR_TOO_LONG;
-    for (i = 0; i < n; i++)
-        if (purpose[i] <= 0x20 || purpose[i] >= 0x7f)
-            return MFA_ERR_INVALID;
-    return MFA_OK;
+    return mfa_int_purpose_check(purpose);
 }
 
 /* A NUL-terminated string inside a fixed array. */
