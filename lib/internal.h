@@ -58,10 +58,10 @@ mfa_rc mfa_int_secret_alloc(struct mfa_secret **out, size_t n, uint8_t **bytes);
 #include <nettle/hmac.h>
 union mfa_int_hmac_ctx {
     struct {
-        uint32_t state[5];
-        uint8_t inner[64]; /* counter || padding, padding set once */
-        uint8_t outer[64]; /* inner digest || padding, padding set once */
-    } sha1;                /* HMAC-SHA1 straight on the compression function */
+        uint32_t batch[4][5]; /* states of independent candidates */
+        uint8_t inner[64];    /* counter || padding, padding set once */
+        uint8_t outer[64];    /* inner digest || padding, padding set once */
+    } sha1; /* HMAC-SHA1 straight on the compression function */
     struct hmac_sha256_ctx sha256;
     struct hmac_sha512_ctx sha512;
 };

@@ -376,11 +376,11 @@ sha1_scratch_init(union mfa_int_hmac_ctx *ctx)
 }
 
 /* HMAC-SHA1 of the counter: two compressions; the MAC is left in
- * ctx->sha1.state as five big-endian words. */
+ * ctx->sha1.batch[0] as five big-endian words. */
 static void
 sha1_mac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
 {
-    uint32_t *st = ctx->sha1.state;
+    uint32_t *st = ctx->sha1.batch[0];
 
     put_be64(ctx->sha1.inner, counter);
     memcpy(st, o->hmac.sha1.inner, 20);
@@ -448,7 +448,7 @@ mfa_int_otp_hmac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx,
         sha1_scratch_init(ctx);
         sha1_mac(o, ctx, c);
         for (int i = 0; i < 5; i++)
-            put_be32(mac + (size_t)4 * (size_t)i, ctx->sha1.state[i]);
+            put_be32(mac + (size_t)4 * (size_t)i, ctx->sha1.batch[0][i]);
         return SHA1_DIGEST_SIZE;
     }
 }
@@ -474,16 +474,30 @@ mfa_int_otp_truncate(const uint8_t *mac, size_t maclen)
  * One HOTP value: HMAC, truncation and reduction modulo 10^digits, without
  * secret-dependent branches or indexes.  `ctx` is scratch the caller wipes.
  */
+/* x mod 10^digits by multiplying with a precomputed reciprocal: no
+ * division instruction, whose latency may depend on its operands.
+ * q = floor(x * recip / 2^64) is the quotient or one less. */
+static uint64_t
+reduce(const mfa_otp_t *o, uint64_t x)
+{
+    uint64_t lo = o->recip & 0xffffffffu, hi = o->recip >> 32;
+    uint64_t t = x * lo, u = x * hi + (t >> 32), q = u >> 32;
+    uint64_t r = x - q * o->modulus;
+
+    r -= o->modulus & ~mfa_int_ct_mask_lt63(r, o->modulus);
+    return r;
+}
+
 static uint64_t
 hotp_value(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
 {
     uint8_t big[64];
-    uint64_t x, r, ge, lo, hi, t, u, q;
+    uint64_t x;
 
     if (o->alg == MFA_SHA1) {
         /* the MAC stays in the scratch the caller wipes once */
         sha1_mac(o, ctx, counter);
-        x = sha1_truncate(ctx->sha1.state);
+        x = sha1_truncate(ctx->sha1.batch[0]);
     } else {
         size_t maclen = mfa_int_otp_hmac(o, ctx, counter, big);
 
@@ -491,18 +505,42 @@ hotp_value(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
         sodium_memzero(big, sizeof(big));
     }
 
-    /* x mod 10^digits by multiplying with a precomputed reciprocal: no
-     * division instruction, whose latency may depend on its operands.
-     * q = floor(x * recip / 2^64) is the quotient or one less. */
-    lo = o->recip & 0xffffffffu;
-    hi = o->recip >> 32;
-    t = x * lo;
-    u = x * hi + (t >> 32);
-    q = u >> 32;
-    r = x - q * o->modulus;
-    ge = ~mfa_int_ct_mask_lt63(r, o->modulus);
-    r -= o->modulus & ge;
-    return r;
+    return reduce(o, x);
+}
+
+/*
+ * HOTP values of n counters.  For SHA-1 the candidates go through the
+ * compression function four at a time, inner blocks first and outer blocks
+ * after, so that independent compressions overlap in the CPU instead of
+ * waiting on each other; other algorithms take one at a time.
+ */
+static void
+values_of(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, const uint64_t *c,
+          size_t n, uint64_t *v)
+{
+    if (o->alg != MFA_SHA1) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = hotp_value(o, ctx, c[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i += 4) {
+        size_t m = n - i < 4 ? n - i : 4;
+        uint32_t(*st)[5] = ctx->sha1.batch;
+
+        for (size_t j = 0; j < m; j++) {
+            put_be64(ctx->sha1.inner, c[i + j]);
+            memcpy(st[j], o->hmac.sha1.inner, 20);
+            nettle_sha1_compress(st[j], ctx->sha1.inner);
+        }
+        for (size_t j = 0; j < m; j++) {
+            for (int w = 0; w < 5; w++)
+                put_be32(ctx->sha1.outer + 4 * w, st[j][w]);
+            memcpy(st[j], o->hmac.sha1.outer, 20);
+            nettle_sha1_compress(st[j], ctx->sha1.outer);
+        }
+        for (size_t j = 0; j < m; j++)
+            v[i + j] = reduce(o, sha1_truncate(st[j]));
+    }
 }
 
 static void
@@ -598,6 +636,9 @@ mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code, int64_t now,
 {
     union mfa_int_hmac_ctx ctx;
     uint64_t want, step, ok = 0, replayed = 0, sel_step = 0, sel_off = 0;
+    uint64_t cand[2 * MFA_WINDOW_MAX + 1], vals[2 * MFA_WINDOW_MAX + 1];
+    int64_t koff[2 * MFA_WINDOW_MAX + 1];
+    size_t n = 0;
     unsigned span;
     mfa_rc rc;
 
@@ -616,15 +657,12 @@ mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code, int64_t now,
     if (rc != MFA_OK)
         return rc;
 
-    /* Candidates in order of distance from now: 0, -1, +1, -2, +2, ...  The
-     * first fresh match wins, chosen with masks. */
+    /* Candidates in order of distance from now: 0, -1, +1, -2, +2, ...
+     * (which ones exist depends on public values only).  All are computed,
+     * then the first fresh match wins, chosen with masks. */
     span = past > future ? past : future;
-    mfa_int_otp_scratch_init(otp, &ctx);
     for (unsigned d = 0; d <= span; d++) {
         for (int sign = -1; sign <= 1; sign += 2) {
-            uint64_t s, eq, fresh, take;
-            int64_t k = (int64_t)sign * (int64_t)d;
-
             if (d == 0 && sign == 1)
                 continue;
             if ((sign < 0 && d > past) || (sign > 0 && d > future))
@@ -633,17 +671,25 @@ mfa_otp_totp_verify(const mfa_otp_t *otp, const char *code, int64_t now,
                 continue; /* before T0 */
             if (sign > 0 && step > UINT64_MAX - d)
                 continue;
-            s = sign < 0 ? step - d : step + d;
-            eq = mfa_int_ct_mask_eq64(hotp_value(otp, &ctx, s), want);
-            /* freshness is a function of public values only */
-            fresh = (last_step < 0 || s > (uint64_t)last_step) ? ~0ull : 0;
-            take = eq & fresh & ~ok;
-            sel_step |= s & take;
-            sel_off |= (uint64_t)k & take;
-            ok |= take;
-            replayed |= eq & ~fresh;
+            cand[n] = sign < 0 ? step - d : step + d;
+            koff[n++] = (int64_t)sign * (int64_t)d;
         }
     }
+    mfa_int_otp_scratch_init(otp, &ctx);
+    values_of(otp, &ctx, cand, n, vals);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = cand[i], eq, fresh, take;
+
+        eq = mfa_int_ct_mask_eq64(vals[i], want);
+        /* freshness is a function of public values only */
+        fresh = (last_step < 0 || s > (uint64_t)last_step) ? ~0ull : 0;
+        take = eq & fresh & ~ok;
+        sel_step |= s & take;
+        sel_off |= (uint64_t)koff[i] & take;
+        ok |= take;
+        replayed |= eq & ~fresh;
+    }
+    sodium_memzero(vals, n * sizeof(vals[0]));
     mfa_int_otp_scratch_wipe(otp, &ctx);
     want = 0;
 
