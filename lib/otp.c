@@ -361,18 +361,19 @@ put_be64(uint8_t *p, uint64_t v)
     put_be32(p + 4, (uint32_t)v);
 }
 
-/* Padding of the two HMAC-SHA1 blocks; the data parts are written per
- * candidate.  Bit lengths: (64 + 8) * 8 = 576 and (64 + 20) * 8 = 672. */
+/* The two HMAC-SHA1 blocks with their padding; the data parts are written
+ * per candidate.  Bit lengths: (64 + 8) * 8 = 576 and (64 + 20) * 8 = 672. */
+static const uint8_t sha1_inner_pad[64] = {
+    [8] = 0x80, [62] = 0x02, [63] = 0x40};
+static const uint8_t sha1_outer_pad[64] = {
+    [20] = 0x80, [62] = 0x02, [63] = 0xa0};
+
 static void
 sha1_scratch_init(union mfa_int_hmac_ctx *ctx)
 {
-    memset(&ctx->sha1, 0, sizeof(ctx->sha1));
-    ctx->sha1.inner[8] = 0x80;
-    ctx->sha1.inner[62] = 0x02;
-    ctx->sha1.inner[63] = 0x40;
-    ctx->sha1.outer[20] = 0x80;
-    ctx->sha1.outer[62] = 0x02;
-    ctx->sha1.outer[63] = 0xa0;
+    /* the states are written before they are read */
+    memcpy(ctx->sha1.inner, sha1_inner_pad, 64);
+    memcpy(ctx->sha1.outer, sha1_outer_pad, 64);
 }
 
 /* HMAC-SHA1 of the counter: two compressions; the MAC is left in
