@@ -594,6 +594,21 @@ run1(pg_store *st, int which, const pg_params *p, PGresult **out)
     return rc;
 }
 
+/* run1() for a statement whose RETURNING says whether it hit one row. */
+static mfa_rc
+run1_hit(pg_store *st, int which, const pg_params *p, int *hit)
+{
+    PGresult *r;
+    mfa_rc rc;
+
+    *hit = 0;
+    if ((rc = run1(st, which, p, &r)) != MFA_OK)
+        return rc;
+    *hit = PQntuples(r) == 1;
+    PQclear(r);
+    return MFA_OK;
+}
+
 /* ---- decoding binary results --------------------------------------------- */
 
 static int64_t
@@ -1018,7 +1033,6 @@ pg_factor_activate(void *impl, const char *account, const char *id,
                    int64_t now)
 {
     pg_params p = {0};
-    PGresult *r;
     int64_t status, created, last;
     mfa_rc rc;
     int hit;
@@ -1029,10 +1043,8 @@ pg_factor_activate(void *impl, const char *account, const char *id,
     p_int(&p, drift);
     p_int(&p, created_after);
     p_int(&p, now);
-    if ((rc = run1(impl, ST_FACTOR_ACTIVATE, &p, &r)) != MFA_OK)
+    if ((rc = run1_hit(impl, ST_FACTOR_ACTIVATE, &p, &hit)) != MFA_OK)
         return rc;
-    hit = PQntuples(r) == 1;
-    PQclear(r);
     if (hit)
         return MFA_OK;
     /* refused: say why (the row may change meanwhile; any answer is a
@@ -1052,33 +1064,29 @@ pg_factor_rename(void *impl, const char *account, const char *id,
                  const char *label)
 {
     pg_params p = {0};
-    PGresult *r;
+    int hit;
     mfa_rc rc;
 
     p_text(&p, account);
     p_text(&p, id);
     p_text(&p, label);
-    if ((rc = run1(impl, ST_FACTOR_RENAME, &p, &r)) != MFA_OK)
+    if ((rc = run1_hit(impl, ST_FACTOR_RENAME, &p, &hit)) != MFA_OK)
         return rc;
-    rc = PQntuples(r) == 1 ? MFA_OK : MFA_ERR_NOT_FOUND;
-    PQclear(r);
-    return rc;
+    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
 }
 
 static mfa_rc
 pg_factor_remove(void *impl, const char *account, const char *id)
 {
     pg_params p = {0};
-    PGresult *r;
+    int hit;
     mfa_rc rc;
 
     p_text(&p, account);
     p_text(&p, id);
-    if ((rc = run1(impl, ST_FACTOR_REMOVE, &p, &r)) != MFA_OK)
+    if ((rc = run1_hit(impl, ST_FACTOR_REMOVE, &p, &hit)) != MFA_OK)
         return rc;
-    rc = PQntuples(r) == 1 ? MFA_OK : MFA_ERR_NOT_FOUND;
-    PQclear(r);
-    return rc;
+    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
 }
 
 static mfa_rc
@@ -1086,7 +1094,6 @@ pg_factor_advance(void *impl, const char *account, const char *id, int64_t step,
                   int32_t drift, int64_t now)
 {
     pg_params p = {0};
-    PGresult *r;
     int64_t status, created, last;
     mfa_rc rc;
     int hit;
@@ -1096,10 +1103,8 @@ pg_factor_advance(void *impl, const char *account, const char *id, int64_t step,
     p_int(&p, step);
     p_int(&p, drift);
     p_int(&p, now);
-    if ((rc = run1(impl, ST_FACTOR_ADVANCE, &p, &r)) != MFA_OK)
+    if ((rc = run1_hit(impl, ST_FACTOR_ADVANCE, &p, &hit)) != MFA_OK)
         return rc;
-    hit = PQntuples(r) == 1;
-    PQclear(r);
     if (hit)
         return MFA_OK;
     if ((rc = factor_state(impl, account, id, &status, &created, &last)) !=
@@ -1116,7 +1121,6 @@ pg_factor_reseal(void *impl, const char *account, const char *id,
                  size_t len)
 {
     pg_params p = {0};
-    PGresult *r;
     int64_t status, created, last;
     mfa_rc rc;
     int hit;
@@ -1125,10 +1129,8 @@ pg_factor_reseal(void *impl, const char *account, const char *id,
     p_text(&p, id);
     p_bytes(&p, old, oldlen);
     p_bytes(&p, sealed, len);
-    if ((rc = run1(impl, ST_FACTOR_RESEAL, &p, &r)) != MFA_OK)
+    if ((rc = run1_hit(impl, ST_FACTOR_RESEAL, &p, &hit)) != MFA_OK)
         return rc;
-    hit = PQntuples(r) == 1;
-    PQclear(r);
     if (hit)
         return MFA_OK;
     if ((rc = factor_state(impl, account, id, &status, &created, &last)) !=
@@ -1313,17 +1315,15 @@ pg_backup_spend(void *impl, const char *account,
                 const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
 {
     pg_params p = {0};
-    PGresult *r;
+    int hit;
     mfa_rc rc;
 
     p_text(&p, account);
     p_bytes(&p, hash, MFA_BACKUP_HASHBYTES);
     p_int(&p, now);
-    if ((rc = run1(impl, ST_BACKUP_SPEND, &p, &r)) != MFA_OK)
+    if ((rc = run1_hit(impl, ST_BACKUP_SPEND, &p, &hit)) != MFA_OK)
         return rc;
-    rc = PQntuples(r) == 1 ? MFA_OK : MFA_ERR_NOT_FOUND;
-    PQclear(r);
-    return rc;
+    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
 }
 
 /* ---- out-of-band challenges ---------------------------------------------- */
@@ -1404,17 +1404,15 @@ pg_oob_spend(void *impl, const char *account, const char *purpose,
              const uint8_t hash[MFA_BACKUP_HASHBYTES])
 {
     pg_params p = {0};
-    PGresult *r;
+    int hit;
     mfa_rc rc;
 
     p_text(&p, account);
     p_text(&p, purpose);
     p_bytes(&p, hash, MFA_BACKUP_HASHBYTES);
-    if ((rc = run1(impl, ST_OOB_SPEND, &p, &r)) != MFA_OK)
+    if ((rc = run1_hit(impl, ST_OOB_SPEND, &p, &hit)) != MFA_OK)
         return rc;
-    rc = PQntuples(r) == 1 ? MFA_OK : MFA_ERR_NOT_FOUND;
-    PQclear(r);
-    return rc;
+    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
 }
 
 static mfa_rc
