@@ -79,6 +79,11 @@ static const struct err_entry errors[] = {
     E(MFA_ERR_BUSY, "store is busy"),
     E(MFA_ERR_CORRUPT, "stored data is corrupt"),
     E(MFA_ERR_READONLY, "store is read-only or full"),
+    E(MFA_ERR_NO_STORE, "the store does not exist (create it with mfa migrate)"),
+    E(MFA_ERR_NO_SCHEMA,
+      "the database has no libmfa schema (create it with mfa migrate)"),
+    E(MFA_ERR_SCHEMA_OLD,
+      "the store's schema is older than this library (run mfa migrate)"),
 };
 #undef E
 

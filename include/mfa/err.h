@@ -107,6 +107,9 @@ typedef enum mfa_rc {
     MFA_ERR_BUSY = -96,      /* store busy or locked past the timeout */
     MFA_ERR_CORRUPT = -97,   /* stored data is corrupt */
     MFA_ERR_READONLY = -98,  /* store is read-only or full */
+    MFA_ERR_NO_STORE = -99,  /* the store does not exist: create it */
+    MFA_ERR_NO_SCHEMA = -100,  /* the database has no libmfa schema */
+    MFA_ERR_SCHEMA_OLD = -101, /* schema older than this library: migrate */
 } mfa_rc;
 
 /* A short English sentence for rc; never NULL, also for unknown values. */

@@ -12,7 +12,9 @@
 #define MFA_SERVICE_H
 
 #include <mfa/backup.h>
+#include <mfa/otp.h>
 #include <mfa/qr.h>
+#include <mfa/secret.h>
 #include <mfa/store.h>
 #include <mfa/uri.h>
 
@@ -33,6 +35,21 @@ typedef struct mfa_ctx mfa_ctx_t;
 #define MFA_THROTTLE_BASE_DEFAULT 30
 #define MFA_THROTTLE_MAX_DEFAULT 259200
 #define MFA_FACTORS_MAX 16 /* authenticators per account */
+
+/* Throttling policy (see docs/throttling.md for the arithmetic). */
+typedef struct mfa_throttle_policy {
+    uint32_t free_attempts; /* failures allowed before any delay */
+    uint32_t base_delay;    /* seconds after the first counted failure */
+    uint32_t max_delay;     /* cap, seconds */
+} mfa_throttle_policy;
+
+/*
+ * Delay after `failures` counted failures: 0 while failures <=
+ * free_attempts, then base_delay * 2^(failures - free_attempts - 1), capped
+ * at max_delay.
+ */
+MFA_API uint32_t mfa_throttle_delay(const mfa_throttle_policy *p,
+                                    uint32_t failures);
 
 /* The ctx does not own store or keyring: free them after the ctx. */
 MFA_API mfa_rc mfa_ctx_new(mfa_ctx_t **out, mfa_store_t *store,
@@ -109,6 +126,11 @@ MFA_API void mfa_ctx_set_oob_sender(mfa_ctx_t *ctx, mfa_oob_send_fn fn,
 
 /* ---- results ----------------------------------------------------------- */
 
+/*
+ * The outcome of a flow.  Its size is fixed until 1.0 and beyond: new
+ * fields take bytes of `reserved`, which the library zeroes, so a program
+ * built against an older header keeps working with a newer library.
+ */
 typedef struct mfa_result {
     mfa_rc outcome;                        /* same as the return value */
     char factor_id[MFA_FACTOR_ID_LEN + 1]; /* the matched factor, or "" */
@@ -116,6 +138,7 @@ typedef struct mfa_result {
     uint32_t retry_after;                  /* seconds, when throttled */
     uint32_t failures;                     /* throttle count */
     uint32_t backup_codes_left;            /* after a recovery */
+    uint8_t reserved[216]; /* zero; room for new fields (256 bytes in all) */
 } mfa_result;
 
 /* ---- enrollment -------------------------------------------------------- */
