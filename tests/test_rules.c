@@ -80,7 +80,8 @@ START_TEST(delay_arithmetic)
     ck_assert_uint_eq(mfa_throttle_delay(&pol, 6), 30);
     ck_assert_uint_eq(mfa_throttle_delay(&pol, 7), 60);
     ck_assert_uint_eq(mfa_throttle_delay(&pol, 18), 30u << 12);
-    ck_assert_uint_eq(mfa_throttle_delay(&pol, 19), 259200);
+    ck_assert_uint_eq(mfa_throttle_delay(&pol, 19), 30u << 13);
+    ck_assert_uint_eq(mfa_throttle_delay(&pol, 20), 259200);
     ck_assert_uint_eq(mfa_throttle_delay(&pol, 38), 259200);
     ck_assert_uint_eq(mfa_throttle_delay(&pol, UINT32_MAX), 259200);
     ck_assert_uint_eq(mfa_throttle_delay(NULL, 100), 0);
