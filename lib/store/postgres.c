@@ -921,7 +921,8 @@ pg_begin(void *impl, const char *account, mfa_txn_mode mode,
         if (n < 0 || (size_t)n >= sizeof(sql))
             return MFA_ERR_INTERNAL;
     } else if (mode == MFA_TXN_WRITE) {
-        (void)snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL READ COMMITTED");
+        (void)snprintf(sql, sizeof(sql),
+                       "BEGIN ISOLATION LEVEL READ COMMITTED");
     } else if (mode == MFA_TXN_READ) {
         (void)snprintf(sql, sizeof(sql),
                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -1084,8 +1085,7 @@ pg_factor_delete(mfa_store_txn *t, const char *account, const char *id)
 
 static mfa_rc
 pg_factor_scan(mfa_store_txn *t, const char *after_account,
-               const char *after_id, mfa_factor_rec *out, size_t max,
-               size_t *n)
+               const char *after_id, mfa_factor_rec *out, size_t max, size_t *n)
 {
     pg_params p = {0};
     PGresult *r;
