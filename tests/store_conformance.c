@@ -1,22 +1,28 @@
 /*
- * The store conformance suite (see store_conformance.h and docs/stores.md).
- * Every test opens a fresh store through the backend's open() and checks one
- * operation's contract from include/mfa/store.h, its edge cases, and that
- * refused input changes nothing.  The race tests run several threads on the
- * same record (on separate handles when the backend has open_again) and
- * require exactly one winner per round.
+ * The store conformance suite (see store_conformance.h and
+ * <mfa/store-backend.h>).  Part one drives the backend itself through the
+ * contract, found with mfa_store_backend_of: the semantics of every row
+ * operation, transactions (read-your-writes, rollback of each kind of
+ * write, commit seen by a second handle, serialisation of two writers of
+ * one account, lost updates).  Part two runs the service flows over the
+ * store through an mfa_ctx, and the races whose outcome diverged between
+ * backends before the rules moved above them: exactly one winner, the
+ * same refusal for every loser, every wrong code counted.
  *
  * Check runs each test in a forked child, so a backend may keep per-test
  * state in its arg; one backend per test program (the suite keeps `b` in a
- * static).
+ * static).  Waits are bounded; nothing asserts a duration.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <mfa.h>
+#include <mfa/store-backend.h>
 
 #include "store_conformance.h"
 
@@ -54,7 +60,53 @@ open_again(void)
 #define OK(expr) ck_assert_int_eq((expr), MFA_OK)
 #define RC(expr, want) ck_assert_int_eq((expr), (want))
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- the backend, through the contract ---------------------------------- */
+
+typedef struct tx {
+    const mfa_store_backend *be;
+    mfa_store_txn *t;
+} tx;
+
+static tx
+begin_on(mfa_store_t *s, const char *account, mfa_txn_mode mode)
+{
+    tx x;
+
+    x.be = mfa_store_backend_of(s);
+    ck_assert_ptr_nonnull(x.be);
+    x.t = NULL;
+    OK(x.be->begin(mfa_store_impl_of(s), account, mode, &x.t));
+    ck_assert_ptr_nonnull(x.t);
+    return x;
+}
+
+static tx
+W(const char *account)
+{
+    return begin_on(S, account, MFA_TXN_WRITE);
+}
+
+static tx
+R(const char *account)
+{
+    return begin_on(S, account, MFA_TXN_READ);
+}
+
+static void
+commit(tx *x)
+{
+    OK(x->be->commit(x->t));
+    x->t = NULL;
+}
+
+static void
+rollback(tx *x)
+{
+    x->be->rollback(x->t);
+    x->t = NULL;
+}
+
+/* ---- records ------------------------------------------------------------ */
 
 static void
 idhex(char out[MFA_FACTOR_ID_LEN + 1], uint64_t n)
@@ -99,12 +151,6 @@ factor(const char *account, uint64_t n, int64_t created,
 }
 
 static void
-create(const mfa_factor_rec *f)
-{
-    OK(mfa_store_factor_create(S, f));
-}
-
-static void
 assert_factor_eq(const mfa_factor_rec *a, const mfa_factor_rec *b)
 {
     ck_assert_str_eq(a->id, b->id);
@@ -125,12 +171,31 @@ assert_factor_eq(const mfa_factor_rec *a, const mfa_factor_rec *b)
     ck_assert_mem_eq(a->sealed, b->sealed, a->sealed_len);
 }
 
+static void
+insert(const mfa_factor_rec *f)
+{
+    tx x = W(f->account);
+
+    OK(x.be->factor_insert(x.t, f));
+    commit(&x);
+}
+
+static mfa_rc
+get_rc(const char *account, const char *id, mfa_factor_rec *out)
+{
+    tx x = R(account);
+    mfa_rc rc = x.be->factor_get(x.t, account, id, out);
+
+    commit(&x);
+    return rc;
+}
+
 static mfa_factor_rec
 get(const char *account, const char *id)
 {
     mfa_factor_rec f;
 
-    OK(mfa_store_factor_get(S, account, id, &f));
+    OK(get_rc(account, id, &f));
     return f;
 }
 
@@ -139,7 +204,7 @@ assert_missing(const char *account, const char *id)
 {
     mfa_factor_rec f;
 
-    RC(mfa_store_factor_get(S, account, id, &f), MFA_ERR_NOT_FOUND);
+    RC(get_rc(account, id, &f), MFA_ERR_NOT_FOUND);
 }
 
 static void
@@ -151,36 +216,15 @@ hash_of(uint8_t h[MFA_BACKUP_HASHBYTES], uint32_t n, uint8_t salt)
         h[i] = (uint8_t)((n >> (8 * (i % 4))) ^ (i * 31u) ^ salt);
 }
 
-static void
-codes_of(mfa_backup_rec *c, size_t n, uint8_t salt, uint32_t key_id)
+static mfa_backup_rec
+code_rec(uint32_t n, uint8_t salt)
 {
-    size_t i;
+    mfa_backup_rec c;
 
-    for (i = 0; i < n; i++) {
-        hash_of(c[i].hash, (uint32_t)i, salt);
-        c[i].key_id = key_id;
-    }
-}
-
-/* True when the unused codes of account are exactly want[0..n) (any
- * order). */
-static void
-assert_codes(const char *account, const mfa_backup_rec *want, size_t n)
-{
-    mfa_backup_rec got[MFA_BACKUP_COUNT_MAX + 1];
-    size_t got_n = 99, i, j;
-
-    OK(mfa_store_backup_list(S, account, got, MFA_BACKUP_COUNT_MAX + 1,
-                             &got_n));
-    ck_assert_uint_eq(got_n, n);
-    for (i = 0; i < n; i++) {
-        int found = 0;
-        for (j = 0; j < got_n; j++)
-            if (memcmp(got[j].hash, want[i].hash, MFA_BACKUP_HASHBYTES) == 0 &&
-                got[j].key_id == want[i].key_id)
-                found++;
-        ck_assert_int_eq(found, 1);
-    }
+    memset(&c, 0, sizeof(c));
+    hash_of(c.hash, n, salt);
+    c.key_id = n + 1;
+    return c;
 }
 
 static mfa_oob_challenge
@@ -210,12 +254,24 @@ assert_challenge_eq(const mfa_oob_challenge *a, const mfa_oob_challenge *b)
     ck_assert_int_eq(a->attempts_left, b->attempts_left);
 }
 
-/* Collects the records a list/each callback sees. */
+static mfa_throttle_rec
+throttle(const char *bucket, uint32_t failures, int64_t locked, int64_t upd)
+{
+    mfa_throttle_rec r;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.bucket, sizeof(r.bucket), "%s", bucket);
+    r.failures = failures;
+    r.locked_until = locked;
+    r.updated = upd;
+    return r;
+}
+
+/* Collects the records factor_list hands to its callback. */
 typedef struct seen {
     mfa_factor_rec recs[64];
     size_t n;
-    size_t stop_after;  /* return MFA_ERR_INTERNAL after this many; 0: never */
-    mfa_store_t *store; /* when set, re-enter the store from the callback */
+    size_t stop_after; /* return MFA_ERR_INTERNAL after this many; 0: never */
 } seen;
 
 static mfa_rc
@@ -225,24 +281,116 @@ collect(const mfa_factor_rec *f, void *arg)
 
     ck_assert_uint_lt(s->n, 64);
     s->recs[s->n++] = *f;
-    if (s->store != NULL) {
-        /* a callback may call the store: rotation reseals from here */
-        uint8_t nsealed[MFA_SEALED_MAX];
-        mfa_factor_rec cur;
-        mfa_rc rc;
-
-        memset(nsealed, 0xee, sizeof(nsealed));
-        rc = mfa_store_factor_get(s->store, f->account, f->id, &cur);
-        if (rc != MFA_OK)
-            return rc;
-        rc = mfa_store_factor_reseal(s->store, f->account, f->id, f->sealed,
-                                     f->sealed_len, nsealed, 50);
-        if (rc != MFA_OK)
-            return rc;
-    }
     if (s->stop_after != 0 && s->n >= s->stop_after)
         return MFA_ERR_INTERNAL;
     return MFA_OK;
+}
+
+static void
+list_in(tx *x, const char *account, seen *s)
+{
+    memset(s, 0, sizeof(*s));
+    OK(x->be->factor_list(x->t, account, collect, s));
+}
+
+/*
+ * Everything stored for an account, read in one transaction: factors in
+ * list order, unused backup codes, the throttle buckets and challenges the
+ * tests use.  Two dumps compare equal when the account's data is the same.
+ */
+#define DUMP_BUCKETS 3
+#define DUMP_PURPOSES 3
+static const char *const dump_buckets[DUMP_BUCKETS] = {"", "dev1", "dev2"};
+static const char *const dump_purposes[DUMP_PURPOSES] = {"sms", "email",
+                                                         "call"};
+
+typedef struct dump {
+    seen f;
+    mfa_backup_rec codes[MFA_BACKUP_COUNT_MAX + 1];
+    size_t ncodes;
+    mfa_rc thr_rc[DUMP_BUCKETS];
+    mfa_throttle_rec thr[DUMP_BUCKETS];
+    mfa_rc oob_rc[DUMP_PURPOSES];
+    mfa_oob_challenge oob[DUMP_PURPOSES];
+} dump;
+
+static void
+dump_of(mfa_store_t *s, const char *account, dump *d)
+{
+    tx x = begin_on(s, account, MFA_TXN_READ);
+    int i;
+
+    memset(d, 0, sizeof(*d));
+    list_in(&x, account, &d->f);
+    OK(x.be->backup_list(x.t, account, d->codes, MFA_BACKUP_COUNT_MAX + 1,
+                         &d->ncodes));
+    for (i = 0; i < DUMP_BUCKETS; i++) {
+        d->thr_rc[i] =
+            x.be->throttle_get(x.t, account, dump_buckets[i], &d->thr[i]);
+        ck_assert(d->thr_rc[i] == MFA_OK || d->thr_rc[i] == MFA_ERR_NOT_FOUND);
+        if (d->thr_rc[i] != MFA_OK)
+            memset(&d->thr[i], 0, sizeof(d->thr[i]));
+    }
+    for (i = 0; i < DUMP_PURPOSES; i++) {
+        d->oob_rc[i] =
+            x.be->oob_get(x.t, account, dump_purposes[i], &d->oob[i]);
+        ck_assert(d->oob_rc[i] == MFA_OK || d->oob_rc[i] == MFA_ERR_NOT_FOUND);
+        if (d->oob_rc[i] != MFA_OK)
+            memset(&d->oob[i], 0, sizeof(d->oob[i]));
+    }
+    commit(&x);
+}
+
+static void
+assert_dump_eq(const dump *a, const dump *b)
+{
+    size_t i;
+
+    ck_assert_uint_eq(a->f.n, b->f.n);
+    for (i = 0; i < a->f.n; i++)
+        assert_factor_eq(&a->f.recs[i], &b->f.recs[i]);
+    ck_assert_uint_eq(a->ncodes, b->ncodes);
+    for (i = 0; i < a->ncodes; i++) {
+        ck_assert_mem_eq(a->codes[i].hash, b->codes[i].hash,
+                         MFA_BACKUP_HASHBYTES);
+        ck_assert_uint_eq(a->codes[i].key_id, b->codes[i].key_id);
+    }
+    for (i = 0; i < DUMP_BUCKETS; i++) {
+        ck_assert_int_eq(a->thr_rc[i], b->thr_rc[i]);
+        ck_assert_str_eq(a->thr[i].bucket, b->thr[i].bucket);
+        ck_assert_uint_eq(a->thr[i].failures, b->thr[i].failures);
+        ck_assert_int_eq(a->thr[i].locked_until, b->thr[i].locked_until);
+        ck_assert_int_eq(a->thr[i].updated, b->thr[i].updated);
+    }
+    for (i = 0; i < DUMP_PURPOSES; i++) {
+        ck_assert_int_eq(a->oob_rc[i], b->oob_rc[i]);
+        if (a->oob_rc[i] == MFA_OK)
+            assert_challenge_eq(&a->oob[i], &b->oob[i]);
+    }
+}
+
+/* A committed account with a row in every table. */
+static void
+populate(const char *account, uint64_t base)
+{
+    tx x = W(account);
+    mfa_factor_rec f1 = factor(account, base + 1, 1000, MFA_FACTOR_ACTIVE);
+    mfa_factor_rec f2 = factor(account, base + 2, 1001, MFA_FACTOR_PENDING);
+    mfa_throttle_rec t1 = throttle("", 3, 2000, 1500);
+    mfa_throttle_rec t2 = throttle("dev1", 1, 0, 1400);
+    mfa_oob_challenge o = challenge("sms", (uint32_t)base, 1000, 600, 5);
+    uint32_t i;
+
+    OK(x.be->factor_insert(x.t, &f1));
+    OK(x.be->factor_insert(x.t, &f2));
+    OK(x.be->throttle_put(x.t, account, &t1));
+    OK(x.be->throttle_put(x.t, account, &t2));
+    for (i = 0; i < 4; i++) {
+        mfa_backup_rec c = code_rec(i, (uint8_t)base);
+        OK(x.be->backup_insert(x.t, account, &c, 1000 + i));
+    }
+    OK(x.be->oob_put(x.t, account, &o));
+    commit(&x);
 }
 
 /* ---- schema ---------------------------------------------------------------
@@ -254,70 +402,68 @@ START_TEST(schema_version_and_migrate)
 
     OK(mfa_store_schema_version(S, &v));
     ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
+    OK(mfa_store_check(S));
     OK(mfa_store_migrate(S));
     OK(mfa_store_migrate(S));
     OK(mfa_store_schema_version(S, &v));
     ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
-    ck_assert_ptr_nonnull(mfa_store_name(S));
-    ck_assert_str_ne(mfa_store_name(S), "");
+    ck_assert_str_eq(mfa_store_name(S), mfa_store_backend_of(S)->name);
 }
 END_TEST
 
-/* ---- factors ------------------------------------------------------------- */
+/* ---- factors ----------------------------------------------------------------
+ */
 
-START_TEST(factor_create_get_roundtrip)
+START_TEST(factor_roundtrip)
 {
-    mfa_factor_rec f = factor("alice@example.com", 1, 1000, MFA_FACTOR_PENDING);
-    mfa_factor_rec g, h;
+    mfa_factor_rec f = factor("alice@example.com", 1, 1000, MFA_FACTOR_ACTIVE);
+    mfa_factor_rec big, g;
+    char acct[MFA_ACCOUNT_MAX + 1];
 
-    create(&f);
-    g = get("alice@example.com", f.id);
+    f.type = MFA_HOTP;
+    f.algorithm = MFA_SHA512;
+    f.digits = 8;
+    f.period = 60;
+    f.t0 = 12345;
+    f.last_step = INT64_C(1) << 40;
+    f.drift = -3;
+    f.confirmed = 1005;
+    f.last_used = 1010;
+    insert(&f);
+    g = get(f.account, f.id);
     assert_factor_eq(&g, &f);
 
-    /* every field at an unusual value, UTF-8 text, maximal sizes */
-    memset(&h, 0, sizeof(h));
-    idhex(h.id, 0xfedcba9876543210ull);
-    memset(h.account, 'a', MFA_ACCOUNT_MAX - 2);
-    memcpy(h.account + MFA_ACCOUNT_MAX - 2, "\xc3\xab", 2); /* e-diaeresis */
-    memcpy(h.label, "T\xc3\xa9l\xc3\xa9phone \xf0\x9f\x93\xb1 ", 16);
-    memset(h.label + 16, 'x', MFA_LABEL_MAX - 16);
-    ck_assert_uint_eq(strlen(h.account), MFA_ACCOUNT_MAX);
-    ck_assert_uint_eq(strlen(h.label), MFA_LABEL_MAX);
-    h.type = MFA_HOTP;
-    h.algorithm = MFA_SHA512;
-    h.digits = 10;
-    h.period = 0;
-    h.t0 = 4102444800;                /* beyond 2038 */
-    h.last_step = 9007199254740993LL; /* not representable as a double */
-    h.drift = -3;
-    h.status = MFA_FACTOR_ACTIVE;
-    h.created = 4102444801;
-    h.confirmed = 4102444802;
-    h.last_used = 4102444803;
-    fill_sealed(&h, MFA_SEALED_MAX, 0);
-    h.sealed[0] = 0; /* embedded zero bytes are data */
-    h.sealed[5] = 0;
-    create(&h);
-    g = get(h.account, h.id);
-    assert_factor_eq(&g, &h);
-
-    /* the first record is untouched */
-    g = get("alice@example.com", f.id);
-    assert_factor_eq(&g, &f);
+    /* the largest sizes: account, label, sealed blob; UTF-8 kept bytewise */
+    memset(acct, 'a', sizeof(acct) - 1);
+    acct[sizeof(acct) - 1] = '\0';
+    memcpy(acct, "\xf0\x9f\x94\x91", 4);
+    big = factor(acct, 2, 0, MFA_FACTOR_PENDING);
+    memset(big.label, 'l', MFA_LABEL_MAX);
+    big.label[MFA_LABEL_MAX] = '\0';
+    fill_sealed(&big, MFA_SEALED_MAX, 0x33);
+    insert(&big);
+    g = get(acct, big.id);
+    assert_factor_eq(&g, &big);
+    ck_assert_uint_eq(strlen(g.account), MFA_ACCOUNT_MAX);
 }
 END_TEST
 
-START_TEST(factor_create_duplicate)
+START_TEST(factor_insert_exists)
 {
-    mfa_factor_rec f = factor("alice", 7, 1000, MFA_FACTOR_PENDING);
-    mfa_factor_rec d = factor("alice", 7, 2000, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec o = factor("bob", 7, 3000, MFA_FACTOR_ACTIVE);
+    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_ACTIVE);
+    mfa_factor_rec dup = factor("alice", 1, 2000, MFA_FACTOR_PENDING);
+    mfa_factor_rec other = factor("bob", 1, 3000, MFA_FACTOR_PENDING);
     mfa_factor_rec g;
+    tx x;
 
-    create(&f);
-    RC(mfa_store_factor_create(S, &d), MFA_ERR_EXISTS);
-    /* ids are unique across accounts */
-    RC(mfa_store_factor_create(S, &o), MFA_ERR_EXISTS);
+    insert(&f);
+    x = W("alice");
+    RC(x.be->factor_insert(x.t, &dup), MFA_ERR_EXISTS);
+    commit(&x);
+    /* ids are unique in the whole store, not per account */
+    x = W("bob");
+    RC(x.be->factor_insert(x.t, &other), MFA_ERR_EXISTS);
+    commit(&x);
     g = get("alice", f.id);
     assert_factor_eq(&g, &f);
     assert_missing("bob", f.id);
@@ -327,1141 +473,1254 @@ END_TEST
 START_TEST(factor_get_not_found)
 {
     mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec g;
-    char other[MFA_FACTOR_ID_LEN + 1];
 
-    create(&f);
-    idhex(other, 2);
-    assert_missing("alice", other);
-    /* a factor belongs to its account: another one does not see it */
-    memset(&g, 0x55, sizeof(g));
-    RC(mfa_store_factor_get(S, "bob", f.id, &g), MFA_ERR_NOT_FOUND);
-    ck_assert_str_eq(g.id, "");
-    assert_missing("Alice", f.id); /* accounts are compared exactly */
+    assert_missing("alice", f.id);
+    insert(&f);
+    assert_missing("alice", "0000000000000002");
+    /* another account's factor is not found through this account */
+    assert_missing("bob", f.id);
 }
 END_TEST
 
 START_TEST(factor_list_order)
 {
-    /* created out of order, with a tie broken by id */
-    static const int64_t created[] = {5000, 1000, 3000, 3000, 2000};
-    static const uint64_t ids[] = {0x50, 0x10, 0x31, 0x30, 0x20};
-    static const uint64_t want[] = {0x10, 0x20, 0x30, 0x31, 0x50};
+    /* inserted out of order; equal times are ordered by id */
+    mfa_factor_rec f[5] = {
+        factor("alice", 0x30, 1003, MFA_FACTOR_ACTIVE),
+        factor("alice", 0x20, 1001, MFA_FACTOR_PENDING),
+        factor("alice", 0x12, 1002, MFA_FACTOR_ACTIVE),
+        factor("alice", 0x11, 1002, MFA_FACTOR_PENDING),
+        factor("bob", 0x10, 1000, MFA_FACTOR_ACTIVE),
+    };
+    const int order[4] = {1, 3, 2, 0};
     seen s;
-    size_t i;
+    tx x;
+    int i;
 
-    for (i = 0; i < 5; i++) {
-        mfa_factor_rec f =
-            factor("alice", ids[i], created[i],
-                   i % 2 ? MFA_FACTOR_ACTIVE : MFA_FACTOR_PENDING);
-        create(&f);
-    }
-    {
-        mfa_factor_rec f = factor("bob", 0x01, 1, MFA_FACTOR_ACTIVE);
-        create(&f);
-    }
-    memset(&s, 0, sizeof(s));
-    OK(mfa_store_factor_list(S, "alice", collect, &s));
-    ck_assert_uint_eq(s.n, 5);
-    for (i = 0; i < 5; i++) {
-        char id[MFA_FACTOR_ID_LEN + 1];
-        idhex(id, want[i]);
-        ck_assert_str_eq(s.recs[i].id, id);
-        ck_assert_str_eq(s.recs[i].account, "alice");
-    }
-
-    /* the callback's error stops the walk and is returned */
+    for (i = 0; i < 5; i++)
+        insert(&f[i]);
+    x = R("alice");
+    list_in(&x, "alice", &s);
+    ck_assert_uint_eq(s.n, 4);
+    for (i = 0; i < 4; i++)
+        assert_factor_eq(&s.recs[i], &f[order[i]]);
+    /* the callback's error stops the listing and is returned */
     memset(&s, 0, sizeof(s));
     s.stop_after = 2;
-    RC(mfa_store_factor_list(S, "alice", collect, &s), MFA_ERR_INTERNAL);
+    RC(x.be->factor_list(x.t, "alice", collect, &s), MFA_ERR_INTERNAL);
     ck_assert_uint_eq(s.n, 2);
-
-    memset(&s, 0, sizeof(s));
-    OK(mfa_store_factor_list(S, "nobody", collect, &s));
+    commit(&x);
+    x = R("carol");
+    list_in(&x, "carol", &s);
     ck_assert_uint_eq(s.n, 0);
+    commit(&x);
 }
 END_TEST
 
-START_TEST(factor_each_all_accounts)
-{
-    seen s;
-    size_t i, j;
-    mfa_factor_rec g;
-
-    for (i = 0; i < 12; i++) {
-        char acct[16];
-        mfa_factor_rec f;
-        snprintf(acct, sizeof(acct), "user%zu", i % 4);
-        f = factor(acct, 100 + i, (int64_t)(1000 + i),
-                   i % 3 ? MFA_FACTOR_ACTIVE : MFA_FACTOR_PENDING);
-        create(&f);
-    }
-    memset(&s, 0, sizeof(s));
-    OK(mfa_store_factor_each(S, collect, &s));
-    ck_assert_uint_eq(s.n, 12);
-    for (i = 0; i < 12; i++) {
-        char id[MFA_FACTOR_ID_LEN + 1];
-        int found = 0;
-        idhex(id, 100 + i);
-        for (j = 0; j < s.n; j++)
-            found += strcmp(s.recs[j].id, id) == 0;
-        ck_assert_int_eq(found, 1);
-    }
-
-    memset(&s, 0, sizeof(s));
-    s.stop_after = 3;
-    RC(mfa_store_factor_each(S, collect, &s), MFA_ERR_INTERNAL);
-    ck_assert_uint_eq(s.n, 3);
-
-    /* callbacks may call the store (a rotation reseals every factor) */
-    memset(&s, 0, sizeof(s));
-    s.store = S;
-    OK(mfa_store_factor_each(S, collect, &s));
-    ck_assert_uint_eq(s.n, 12);
-    for (i = 0; i < s.n; i++) {
-        g = get(s.recs[i].account, s.recs[i].id);
-        ck_assert_uint_eq(g.sealed_len, 50);
-        ck_assert_uint_eq(g.sealed[49], 0xee);
-    }
-}
-END_TEST
-
-START_TEST(factor_activate)
+START_TEST(factor_update_and_delete)
 {
     mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_PENDING);
-    mfa_factor_rec old = factor("alice", 2, 999, MFA_FACTOR_PENDING);
-    mfa_factor_rec edge = factor("alice", 3, 1000, MFA_FACTOR_PENDING);
-    mfa_factor_rec g, want;
-    char missing[MFA_FACTOR_ID_LEN + 1];
+    mfa_factor_rec other = factor("bob", 2, 1000, MFA_FACTOR_PENDING);
+    mfa_factor_rec u, g;
+    tx x;
 
-    create(&f);
-    create(&old);
-    create(&edge);
-    idhex(missing, 4);
-
-    OK(mfa_store_factor_activate(S, "alice", f.id, 55, -1, 1000, 1700));
+    insert(&f);
+    insert(&other);
+    u = f;
+    u.status = MFA_FACTOR_ACTIVE;
+    u.last_step = 777;
+    u.drift = 2;
+    u.confirmed = 1100;
+    u.last_used = 1200;
+    snprintf(u.label, sizeof(u.label), "renamed");
+    fill_sealed(&u, MFA_SEALED_OVERHEAD + 10, 0x99); /* shorter blob */
+    x = W("alice");
+    OK(x.be->factor_update(x.t, &u));
+    commit(&x);
     g = get("alice", f.id);
-    want = f;
-    want.status = MFA_FACTOR_ACTIVE;
-    want.last_step = 55;
-    want.drift = -1;
-    want.confirmed = 1700;
-    want.last_used = 1700;
-    assert_factor_eq(&g, &want);
+    assert_factor_eq(&g, &u);
 
-    /* only once */
-    RC(mfa_store_factor_activate(S, "alice", f.id, 56, 0, 1000, 1701),
-       MFA_ERR_STATE);
-    g = get("alice", f.id);
-    assert_factor_eq(&g, &want);
-
-    /* created before created_after: too old, and still pending */
-    RC(mfa_store_factor_activate(S, "alice", old.id, 55, 0, 1000, 1700),
-       MFA_ERR_EXPIRED);
-    g = get("alice", old.id);
-    assert_factor_eq(&g, &old);
-    /* created exactly at created_after is in time */
-    OK(mfa_store_factor_activate(S, "alice", edge.id, 0, 0, 1000, 1600));
-    g = get("alice", edge.id);
-    ck_assert_int_eq(g.status, MFA_FACTOR_ACTIVE);
-    ck_assert_int_eq(g.last_step, 0);
-
-    RC(mfa_store_factor_activate(S, "alice", missing, 1, 0, 0, 1700),
+    /* NOT_FOUND for a missing row, and for another account's */
+    x = W("alice");
+    u = factor("alice", 3, 1000, MFA_FACTOR_PENDING);
+    RC(x.be->factor_update(x.t, &u), MFA_ERR_NOT_FOUND);
+    u = other;
+    snprintf(u.account, sizeof(u.account), "alice");
+    u.status = MFA_FACTOR_ACTIVE;
+    RC(x.be->factor_update(x.t, &u), MFA_ERR_NOT_FOUND);
+    RC(x.be->factor_delete(x.t, "alice", other.id), MFA_ERR_NOT_FOUND);
+    RC(x.be->factor_delete(x.t, "alice", "00000000000000ff"),
        MFA_ERR_NOT_FOUND);
-    RC(mfa_store_factor_activate(S, "bob", old.id, 1, 0, 0, 1700),
-       MFA_ERR_NOT_FOUND);
-    g = get("alice", old.id);
-    assert_factor_eq(&g, &old);
-}
-END_TEST
+    commit(&x);
+    g = get("bob", other.id);
+    assert_factor_eq(&g, &other);
 
-START_TEST(factor_advance_cas)
-{
-    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec p = factor("alice", 2, 1000, MFA_FACTOR_PENDING);
-    mfa_factor_rec h = factor("alice", 3, 1000, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec g;
-
-    f.last_step = 100;
-    create(&f);
-    create(&p);
-    h.type = MFA_HOTP;
-    h.period = 0;
-    h.last_step = MFA_STEP_NONE; /* HOTP started at counter 0 */
-    create(&h);
-
-    OK(mfa_store_factor_advance(S, "alice", f.id, 101, 1, 2000));
-    g = get("alice", f.id);
-    ck_assert_int_eq(g.last_step, 101);
-    ck_assert_int_eq(g.drift, 1);
-    ck_assert_int_eq(g.last_used, 2000);
-
-    /* the same step again, or an older one: replayed, nothing changes */
-    RC(mfa_store_factor_advance(S, "alice", f.id, 101, 0, 2001),
-       MFA_ERR_REPLAYED);
-    RC(mfa_store_factor_advance(S, "alice", f.id, 50, -2, 2002),
-       MFA_ERR_REPLAYED);
-    g = get("alice", f.id);
-    ck_assert_int_eq(g.last_step, 101);
-    ck_assert_int_eq(g.drift, 1);
-    ck_assert_int_eq(g.last_used, 2000);
-
-    /* a jump forward is fine */
-    OK(mfa_store_factor_advance(S, "alice", f.id, 1000000, -2, 2003));
-    g = get("alice", f.id);
-    ck_assert_int_eq(g.last_step, 1000000);
-    ck_assert_int_eq(g.drift, -2);
-
-    /* only active factors advance */
-    RC(mfa_store_factor_advance(S, "alice", p.id, 5, 0, 2004), MFA_ERR_STATE);
-    g = get("alice", p.id);
-    assert_factor_eq(&g, &p);
-
-    /* HOTP counter 0 is above MFA_STEP_NONE */
-    OK(mfa_store_factor_advance(S, "alice", h.id, 0, 0, 2005));
-    RC(mfa_store_factor_advance(S, "alice", h.id, 0, 0, 2006),
-       MFA_ERR_REPLAYED);
-    OK(mfa_store_factor_advance(S, "alice", h.id, 1, 0, 2007));
-
-    RC(mfa_store_factor_advance(S, "bob", f.id, 2000000, 0, 2008),
-       MFA_ERR_NOT_FOUND);
-    g = get("alice", f.id);
-    ck_assert_int_eq(g.last_step, 1000000);
-}
-END_TEST
-
-START_TEST(factor_reseal_cas)
-{
-    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_ACTIVE);
-    uint8_t n1[MFA_SEALED_MAX], n2[MFA_SEALED_MAX];
-    mfa_factor_rec g;
-    char missing[MFA_FACTOR_ID_LEN + 1];
-
-    create(&f);
-    memset(n1, 0x11, sizeof(n1));
-    memset(n2, 0x22, sizeof(n2));
-    idhex(missing, 9);
-
-    /* old does not match: a concurrent rotation won */
-    RC(mfa_store_factor_reseal(S, "alice", f.id, n2, f.sealed_len, n1, 70),
-       MFA_ERR_STATE);
-    /* a prefix of the stored value is not equal to it */
-    RC(mfa_store_factor_reseal(S, "alice", f.id, f.sealed, f.sealed_len - 1, n1,
-                               70),
-       MFA_ERR_STATE);
-    g = get("alice", f.id);
-    assert_factor_eq(&g, &f);
-
-    OK(mfa_store_factor_reseal(S, "alice", f.id, f.sealed, f.sealed_len, n1,
-                               70));
-    g = get("alice", f.id);
-    ck_assert_uint_eq(g.sealed_len, 70);
-    ck_assert_mem_eq(g.sealed, n1, 70);
-    /* nothing else changed */
-    g.sealed_len = f.sealed_len;
-    memcpy(g.sealed, f.sealed, f.sealed_len);
-    assert_factor_eq(&g, &f);
-
-    /* the old value is gone: a second rotation from it fails */
-    RC(mfa_store_factor_reseal(S, "alice", f.id, f.sealed, f.sealed_len, n2,
-                               MFA_SEALED_MAX),
-       MFA_ERR_STATE);
-    OK(mfa_store_factor_reseal(S, "alice", f.id, n1, 70, n2, MFA_SEALED_MAX));
-    g = get("alice", f.id);
-    ck_assert_uint_eq(g.sealed_len, MFA_SEALED_MAX);
-    ck_assert_mem_eq(g.sealed, n2, MFA_SEALED_MAX);
-
-    RC(mfa_store_factor_reseal(S, "alice", missing, n2, MFA_SEALED_MAX, n1, 70),
-       MFA_ERR_NOT_FOUND);
-    RC(mfa_store_factor_reseal(S, "bob", f.id, n2, MFA_SEALED_MAX, n1, 70),
-       MFA_ERR_NOT_FOUND);
-}
-END_TEST
-
-START_TEST(factor_expire_pending)
-{
-    mfa_factor_rec p1 = factor("alice", 1, 100, MFA_FACTOR_PENDING);
-    mfa_factor_rec p2 = factor("bob", 2, 499, MFA_FACTOR_PENDING);
-    mfa_factor_rec p3 = factor("bob", 3, 500, MFA_FACTOR_PENDING);
-    mfa_factor_rec a1 = factor("alice", 4, 100, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec g;
-    size_t n = 99;
-
-    create(&p1);
-    create(&p2);
-    create(&p3);
-    create(&a1);
-    OK(mfa_store_factor_expire(S, 500, &n));
-    ck_assert_uint_eq(n, 2);
-    assert_missing("alice", p1.id);
-    assert_missing("bob", p2.id);
-    g = get("bob", p3.id);
-    assert_factor_eq(&g, &p3);
-    g = get("alice", a1.id);
-    assert_factor_eq(&g, &a1);
-    OK(mfa_store_factor_expire(S, 500, &n));
-    ck_assert_uint_eq(n, 0);
-}
-END_TEST
-
-START_TEST(factor_rename_remove)
-{
-    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec o = factor("alice", 2, 1001, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec g;
-
-    create(&f);
-    create(&o);
-    OK(mfa_store_factor_rename(S, "alice", f.id, "Pixel 8 \xe2\x80\x94 work"));
-    g = get("alice", f.id);
-    ck_assert_str_eq(g.label, "Pixel 8 \xe2\x80\x94 work");
-    memcpy(g.label, f.label, sizeof(g.label));
-    assert_factor_eq(&g, &f);
-    OK(mfa_store_factor_rename(S, "alice", f.id, ""));
-    g = get("alice", f.id);
-    ck_assert_str_eq(g.label, "");
-    RC(mfa_store_factor_rename(S, "bob", f.id, "x"), MFA_ERR_NOT_FOUND);
-    g = get("alice", f.id);
-    ck_assert_str_eq(g.label, "");
-
-    RC(mfa_store_factor_remove(S, "bob", f.id), MFA_ERR_NOT_FOUND);
-    OK(mfa_store_factor_remove(S, "alice", f.id));
+    x = W("alice");
+    OK(x.be->factor_delete(x.t, "alice", f.id));
+    RC(x.be->factor_delete(x.t, "alice", f.id), MFA_ERR_NOT_FOUND);
+    commit(&x);
     assert_missing("alice", f.id);
-    RC(mfa_store_factor_remove(S, "alice", f.id), MFA_ERR_NOT_FOUND);
-    RC(mfa_store_factor_rename(S, "alice", f.id, "x"), MFA_ERR_NOT_FOUND);
-    RC(mfa_store_factor_advance(S, "alice", f.id, 1, 0, 1), MFA_ERR_NOT_FOUND);
-    g = get("alice", o.id);
-    assert_factor_eq(&g, &o);
-    /* the id is free again */
-    create(&f);
+    /* a deleted id is free again, for any account */
+    u = f;
+    snprintf(u.account, sizeof(u.account), "bob");
+    insert(&u);
+    g = get("bob", f.id);
+    assert_factor_eq(&g, &u);
 }
 END_TEST
 
-/* ---- throttle ------------------------------------------------------------ */
-
-static void
-assert_state(const mfa_throttle_state *st, uint32_t failures, int64_t until)
+START_TEST(factor_scan_paging)
 {
-    ck_assert_uint_eq(st->failures, failures);
-    ck_assert_int_eq(st->locked_until, until);
-}
+    const char *accts[3] = {"carol", "alice", "bob"};
+    mfa_factor_rec all[12], page[5];
+    char acct[MFA_ACCOUNT_MAX + 1] = "", id[MFA_FACTOR_ID_LEN + 1] = "";
+    size_t n, got = 0, max;
+    int i;
+    tx x;
 
-START_TEST(throttle_semantics)
-{
-    const mfa_throttle_policy p = {3, 10, 60};
-    mfa_throttle_state st;
-    int64_t t = 100000;
-    uint32_t i;
-
-    OK(mfa_store_throttle_get(S, "alice", &st));
-    assert_state(&st, 0, 0);
-
-    /* free attempts: counted, no delay */
-    for (i = 1; i <= 3; i++) {
-        OK(mfa_store_throttle_hit(S, "alice", t, &p, &st));
-        assert_state(&st, i, t);
+    /* ids interleave between accounts; the order is (account, id) */
+    for (i = 0; i < 12; i++) {
+        all[i] = factor(accts[i % 3], (uint64_t)(97 * (i + 1)) % 1000, 2000 - i,
+                        i % 2 ? MFA_FACTOR_ACTIVE : MFA_FACTOR_PENDING);
+        insert(&all[i]);
     }
-    /* the fourth failure starts the delay */
-    OK(mfa_store_throttle_hit(S, "alice", t, &p, &st));
-    assert_state(&st, 4, t + 10);
-    /* attempts while locked are refused and still counted */
-    RC(mfa_store_throttle_hit(S, "alice", t + 5, &p, &st), MFA_ERR_THROTTLED);
-    assert_state(&st, 5, t + 10);
-    RC(mfa_store_throttle_hit(S, "alice", t + 9, &p, &st), MFA_ERR_THROTTLED);
-    assert_state(&st, 6, t + 10);
-    OK(mfa_store_throttle_get(S, "alice", &st));
-    assert_state(&st, 6, t + 10);
-    /* at locked_until the attempt may be checked again; the delay grows with
-     * every failure counted, also the refused ones */
-    t += 10;
-    OK(mfa_store_throttle_hit(S, "alice", t, &p, &st));
-    ck_assert_uint_eq(mfa_throttle_delay(&p, 7), 60); /* 10 * 2^3 capped */
-    assert_state(&st, 7, t + 60);
-    t += 60;
-    OK(mfa_store_throttle_hit(S, "alice", t, &p, &st));
-    assert_state(&st, 8, t + 60);
+    x = begin_on(S, NULL, MFA_TXN_READ);
+    for (max = 1; max <= 5; max += 2) {
+        mfa_factor_rec prev;
+        int first = 1;
 
-    /* other accounts are independent */
-    OK(mfa_store_throttle_get(S, "bob", &st));
-    assert_state(&st, 0, 0);
-    OK(mfa_store_throttle_hit(S, "bob", t, &p, &st));
-    assert_state(&st, 1, t);
-
-    /* a success resets */
-    OK(mfa_store_throttle_reset(S, "alice"));
-    OK(mfa_store_throttle_get(S, "alice", &st));
-    assert_state(&st, 0, 0);
-    OK(mfa_store_throttle_hit(S, "alice", t + 1, &p, &st));
-    assert_state(&st, 1, t + 1);
-    OK(mfa_store_throttle_get(S, "bob", &st));
-    assert_state(&st, 1, t);
-    /* resetting an account without state is fine */
-    OK(mfa_store_throttle_reset(S, "carol"));
+        memset(&prev, 0, sizeof(prev));
+        acct[0] = id[0] = '\0';
+        got = 0;
+        for (;;) {
+            OK(x.be->factor_scan(x.t, acct, id, page, max, &n));
+            ck_assert_uint_le(n, max);
+            for (size_t j = 0; j < n; j++) {
+                int c;
+                if (!first) {
+                    c = strcmp(prev.account, page[j].account);
+                    if (c == 0)
+                        c = strcmp(prev.id, page[j].id);
+                    ck_assert_int_lt(c, 0);
+                }
+                first = 0;
+                prev = page[j];
+                for (i = 0; i < 12; i++)
+                    if (strcmp(all[i].id, page[j].id) == 0)
+                        assert_factor_eq(&page[j], &all[i]);
+            }
+            got += n;
+            if (n < max)
+                break;
+            snprintf(acct, sizeof(acct), "%s", page[n - 1].account);
+            snprintf(id, sizeof(id), "%s", page[n - 1].id);
+        }
+        ck_assert_uint_eq(got, 12);
+    }
+    /* past the last key: nothing */
+    OK(x.be->factor_scan(x.t, "carol", "ffffffffffffffff", page, 5, &n));
+    ck_assert_uint_eq(n, 0);
+    /* after ("bob", "") starts at bob's first factor */
+    OK(x.be->factor_scan(x.t, "bob", "", page, 5, &n));
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(page[0].account, "bob");
+    ck_assert_str_eq(page[4].account, "carol");
+    commit(&x);
 }
 END_TEST
 
-START_TEST(throttle_policy_changes)
+START_TEST(factor_expire)
 {
-    /* the delay is computed from the policy of each call */
-    const mfa_throttle_policy strict = {0, 5, 1000};
-    const mfa_throttle_policy lax = {100, 5, 1000};
-    const mfa_throttle_policy huge = {0, UINT32_MAX, UINT32_MAX};
-    mfa_throttle_state st;
-
-    OK(mfa_store_throttle_hit(S, "alice", 50, &strict, &st));
-    assert_state(&st, 1, 55);
-    OK(mfa_store_throttle_hit(S, "alice", 55, &strict, &st));
-    assert_state(&st, 2, 65);
-    OK(mfa_store_throttle_hit(S, "alice", 65, &lax, &st));
-    assert_state(&st, 3, 65);
-    /* large delays do not wrap */
-    OK(mfa_store_throttle_hit(S, "bob", 4102444800, &huge, &st));
-    assert_state(&st, 1, 4102444800 + (int64_t)UINT32_MAX);
-    RC(mfa_store_throttle_hit(S, "bob", 4102444800 + 1, &huge, &st),
-       MFA_ERR_THROTTLED);
-    assert_state(&st, 2, 4102444800 + (int64_t)UINT32_MAX);
-}
-END_TEST
-
-/* ---- backup codes -------------------------------------------------------- */
-
-START_TEST(backup_replace_list_spend)
-{
-    mfa_backup_rec c[10], d[12], e[10], out[4];
+    mfa_factor_rec f[6] = {
+        factor("alice", 1, 999, MFA_FACTOR_PENDING),  /* expires */
+        factor("alice", 2, 1000, MFA_FACTOR_PENDING), /* at the cut: kept */
+        factor("alice", 3, 10, MFA_FACTOR_ACTIVE),    /* active: kept */
+        factor("bob", 4, 0, MFA_FACTOR_PENDING),      /* expires */
+        factor("bob", 5, 2000, MFA_FACTOR_PENDING),   /* kept */
+        factor("carol", 6, 500, MFA_FACTOR_PENDING),  /* expires */
+    };
     size_t n = 99;
+    int i;
+    tx x;
 
-    codes_of(c, 10, 0x01, 1);
-    codes_of(d, 12, 0x02, 2);
-    codes_of(e, 10, 0x01, 1); /* same hashes as alice's, other account */
-
-    OK(mfa_store_backup_list(S, "alice", out, 4, &n));
+    for (i = 0; i < 6; i++)
+        insert(&f[i]);
+    x = begin_on(S, NULL, MFA_TXN_WRITE);
+    OK(x.be->factor_expire(x.t, 1000, &n));
+    commit(&x);
+    ck_assert_uint_eq(n, 3);
+    assert_missing("alice", f[0].id);
+    assert_missing("bob", f[3].id);
+    assert_missing("carol", f[5].id);
+    get("alice", f[1].id);
+    get("alice", f[2].id);
+    get("bob", f[4].id);
+    x = begin_on(S, NULL, MFA_TXN_WRITE);
+    OK(x.be->factor_expire(x.t, 1000, &n));
+    commit(&x);
     ck_assert_uint_eq(n, 0);
-    OK(mfa_store_backup_replace(S, "alice", c, 10, 1000));
-    OK(mfa_store_backup_replace(S, "bob", e, 10, 1000));
-    assert_codes("alice", c, 10);
+    /* the ids are free again */
+    insert(&f[0]);
+}
+END_TEST
 
-    /* at most max */
-    OK(mfa_store_backup_list(S, "alice", out, 4, &n));
-    ck_assert_uint_eq(n, 4);
+/* ---- throttle, backup codes, challenges ------------------------------------
+ */
 
-    /* spend exactly once */
-    OK(mfa_store_backup_spend(S, "alice", c[3].hash, 1100));
-    RC(mfa_store_backup_spend(S, "alice", c[3].hash, 1101), MFA_ERR_NOT_FOUND);
-    c[3] = c[9];
-    assert_codes("alice", c, 9);
-    /* bob's copy of the same hash is his own */
-    assert_codes("bob", e, 10);
-    OK(mfa_store_backup_spend(S, "bob", e[3].hash, 1102));
-    e[3] = e[9];
-    assert_codes("bob", e, 9);
-    /* unknown hashes and other accounts' codes are not there */
-    RC(mfa_store_backup_spend(S, "alice", d[0].hash, 1103), MFA_ERR_NOT_FOUND);
-    RC(mfa_store_backup_spend(S, "carol", c[0].hash, 1103), MFA_ERR_NOT_FOUND);
-    assert_codes("alice", c, 9);
+START_TEST(throttle_rows)
+{
+    mfa_throttle_rec a = throttle("", 4, 5000, 4000);
+    mfa_throttle_rec d = throttle("dev1", 1, 0, 4100);
+    mfa_throttle_rec g;
+    tx x = W("alice");
 
-    /* a new set replaces the old one, used codes included */
-    OK(mfa_store_backup_replace(S, "alice", d, 12, 2000));
-    assert_codes("alice", d, 12);
-    RC(mfa_store_backup_spend(S, "alice", c[0].hash, 2001), MFA_ERR_NOT_FOUND);
-    OK(mfa_store_backup_spend(S, "alice", d[11].hash, 2002));
-    assert_codes("alice", d, 11);
+    RC(x.be->throttle_get(x.t, "alice", "", &g), MFA_ERR_NOT_FOUND);
+    OK(x.be->throttle_delete(x.t, "alice", "")); /* no row: fine */
+    OK(x.be->throttle_put(x.t, "alice", &a));
+    OK(x.be->throttle_put(x.t, "alice", &d));
+    commit(&x);
 
-    /* an empty set removes them all */
-    OK(mfa_store_backup_replace(S, "alice", NULL, 0, 3000));
-    assert_codes("alice", NULL, 0);
-    RC(mfa_store_backup_spend(S, "alice", d[0].hash, 3001), MFA_ERR_NOT_FOUND);
+    x = W("alice");
+    OK(x.be->throttle_get(x.t, "alice", "", &g));
+    ck_assert_str_eq(g.bucket, "");
+    ck_assert_uint_eq(g.failures, 4);
+    ck_assert_int_eq(g.locked_until, 5000);
+    ck_assert_int_eq(g.updated, 4000);
+    OK(x.be->throttle_get(x.t, "alice", "dev1", &g));
+    ck_assert_uint_eq(g.failures, 1);
+    /* overwrite */
+    a = throttle("", UINT32_MAX, INT64_C(253402300799), 4200);
+    OK(x.be->throttle_put(x.t, "alice", &a));
+    commit(&x);
 
-    /* the largest set */
-    {
-        mfa_backup_rec big[MFA_BACKUP_COUNT_MAX];
-        codes_of(big, MFA_BACKUP_COUNT_MAX, 0x03, 0xffffffffu);
-        OK(mfa_store_backup_replace(S, "alice", big, MFA_BACKUP_COUNT_MAX,
-                                    4000));
-        assert_codes("alice", big, MFA_BACKUP_COUNT_MAX);
+    x = W("bob");
+    RC(x.be->throttle_get(x.t, "bob", "", &g), MFA_ERR_NOT_FOUND);
+    commit(&x);
+    x = W("alice");
+    OK(x.be->throttle_get(x.t, "alice", "", &g));
+    ck_assert_uint_eq(g.failures, UINT32_MAX);
+    ck_assert_int_eq(g.locked_until, INT64_C(253402300799));
+    OK(x.be->throttle_delete(x.t, "alice", ""));
+    RC(x.be->throttle_get(x.t, "alice", "", &g), MFA_ERR_NOT_FOUND);
+    OK(x.be->throttle_get(x.t, "alice", "dev1", &g));
+    commit(&x);
+}
+END_TEST
+
+START_TEST(backup_rows)
+{
+    mfa_backup_rec c[5], out[8], other = code_rec(1, 0x11);
+    size_t n = 99;
+    uint32_t i;
+    tx x = W("alice");
+
+    OK(x.be->backup_list(x.t, "alice", out, 8, &n));
+    ck_assert_uint_eq(n, 0);
+    OK(x.be->backup_clear(x.t, "alice")); /* none: fine */
+    for (i = 0; i < 5; i++) {
+        /* the hashes are not in insertion order */
+        c[i] = code_rec(7 - i, 0x11);
+        OK(x.be->backup_insert(x.t, "alice", &c[i], 100 + i));
     }
-    OK(mfa_store_backup_list(S, "alice", NULL, 0, &n));
+    RC(x.be->backup_insert(x.t, "alice", &c[2], 200), MFA_ERR_EXISTS);
+    commit(&x);
+
+    /* the same hash under another account is another row */
+    x = W("bob");
+    other = c[0];
+    OK(x.be->backup_insert(x.t, "bob", &other, 100));
+    commit(&x);
+
+    x = W("alice");
+    OK(x.be->backup_list(x.t, "alice", out, 8, &n));
+    ck_assert_uint_eq(n, 5);
+    for (i = 0; i < 5; i++) {
+        ck_assert_mem_eq(out[i].hash, c[i].hash, MFA_BACKUP_HASHBYTES);
+        ck_assert_uint_eq(out[i].key_id, c[i].key_id);
+    }
+    OK(x.be->backup_list(x.t, "alice", out, 2, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_mem_eq(out[1].hash, c[1].hash, MFA_BACKUP_HASHBYTES);
+    /* used once, at time 0 (a valid time) */
+    OK(x.be->backup_use(x.t, "alice", c[1].hash, 0));
+    RC(x.be->backup_use(x.t, "alice", c[1].hash, 5), MFA_ERR_NOT_FOUND);
+    {
+        uint8_t h[MFA_BACKUP_HASHBYTES];
+        hash_of(h, 99, 0x11);
+        RC(x.be->backup_use(x.t, "alice", h, 5), MFA_ERR_NOT_FOUND);
+    }
+    /* a used code still holds its hash */
+    RC(x.be->backup_insert(x.t, "alice", &c[1], 300), MFA_ERR_EXISTS);
+    commit(&x);
+
+    x = W("alice");
+    OK(x.be->backup_list(x.t, "alice", out, 8, &n));
+    ck_assert_uint_eq(n, 4);
+    ck_assert_mem_eq(out[0].hash, c[0].hash, MFA_BACKUP_HASHBYTES);
+    ck_assert_mem_eq(out[1].hash, c[2].hash, MFA_BACKUP_HASHBYTES);
+    OK(x.be->backup_clear(x.t, "alice"));
+    OK(x.be->backup_list(x.t, "alice", out, 8, &n));
     ck_assert_uint_eq(n, 0);
+    /* cleared used codes too: the hash may come back */
+    OK(x.be->backup_insert(x.t, "alice", &c[1], 400));
+    commit(&x);
+
+    x = W("bob");
+    OK(x.be->backup_list(x.t, "bob", out, 8, &n));
+    ck_assert_uint_eq(n, 1);
+    OK(x.be->backup_use(x.t, "bob", c[0].hash, 9));
+    commit(&x);
 }
 END_TEST
 
-START_TEST(backup_spend_at_time_zero)
+START_TEST(oob_rows)
 {
-    mfa_backup_rec c[2];
+    mfa_oob_challenge a = challenge("sms", 1, 1000, 600, 5);
+    mfa_oob_challenge b = challenge("email", 2, 1000, 60, 3);
+    mfa_oob_challenge g;
+    tx x = W("alice");
 
-    codes_of(c, 2, 0x09, 1);
-    OK(mfa_store_backup_replace(S, "alice", c, 2, 0));
-    /* a clock at 0 still marks the code used */
-    OK(mfa_store_backup_spend(S, "alice", c[0].hash, 0));
-    RC(mfa_store_backup_spend(S, "alice", c[0].hash, 0), MFA_ERR_NOT_FOUND);
-    assert_codes("alice", c + 1, 1);
+    RC(x.be->oob_get(x.t, "alice", "sms", &g), MFA_ERR_NOT_FOUND);
+    OK(x.be->oob_delete(x.t, "alice", "sms"));
+    OK(x.be->oob_put(x.t, "alice", &a));
+    OK(x.be->oob_put(x.t, "alice", &b));
+    commit(&x);
+
+    x = W("alice");
+    OK(x.be->oob_get(x.t, "alice", "sms", &g));
+    assert_challenge_eq(&g, &a);
+    OK(x.be->oob_get(x.t, "alice", "email", &g));
+    assert_challenge_eq(&g, &b);
+    /* put overwrites: a fresh challenge replaces the old one */
+    a = challenge("sms", 9, 2000, 300, 0);
+    OK(x.be->oob_put(x.t, "alice", &a));
+    commit(&x);
+
+    x = W("bob");
+    RC(x.be->oob_get(x.t, "bob", "sms", &g), MFA_ERR_NOT_FOUND);
+    commit(&x);
+    x = W("alice");
+    OK(x.be->oob_get(x.t, "alice", "sms", &g));
+    assert_challenge_eq(&g, &a);
+    OK(x.be->oob_delete(x.t, "alice", "sms"));
+    RC(x.be->oob_get(x.t, "alice", "sms", &g), MFA_ERR_NOT_FOUND);
+    OK(x.be->oob_get(x.t, "alice", "email", &g));
+    commit(&x);
 }
 END_TEST
 
-/* ---- out-of-band challenges ---------------------------------------------- */
-
-START_TEST(oob_put_take)
+START_TEST(account_delete_one_account)
 {
-    mfa_oob_challenge c = challenge("sms", 1, 1000, 600, 3);
-    mfa_oob_challenge e = challenge("email", 2, 1000, 60, 1);
-    mfa_oob_challenge got, want;
-
-    RC(mfa_store_oob_take(S, "alice", "sms", 1000, &got), MFA_ERR_NOT_FOUND);
-    OK(mfa_store_oob_put(S, "alice", &c));
-    OK(mfa_store_oob_put(S, "alice", &e));
-
-    /* each take uses one attempt and returns the state before it */
-    want = c;
-    OK(mfa_store_oob_take(S, "alice", "sms", 1000, &got));
-    assert_challenge_eq(&got, &want);
-    want.attempts_left = 2;
-    OK(mfa_store_oob_take(S, "alice", "sms", 1001, &got));
-    assert_challenge_eq(&got, &want);
-    want.attempts_left = 1;
-    OK(mfa_store_oob_take(S, "alice", "sms", 1599, &got));
-    assert_challenge_eq(&got, &want);
-    RC(mfa_store_oob_take(S, "alice", "sms", 1002, &got), MFA_ERR_ATTEMPTS);
-    RC(mfa_store_oob_take(S, "alice", "sms", 1003, &got), MFA_ERR_ATTEMPTS);
-
-    /* purposes are separate */
-    OK(mfa_store_oob_take(S, "alice", "email", 1059, &got));
-    assert_challenge_eq(&got, &e);
-    /* expiry comes first, and at `expires` it is over */
-    RC(mfa_store_oob_take(S, "alice", "email", 1060, &got), MFA_ERR_EXPIRED);
-    RC(mfa_store_oob_take(S, "alice", "sms", 1600, &got), MFA_ERR_EXPIRED);
-
-    /* other accounts have none */
-    RC(mfa_store_oob_take(S, "bob", "sms", 1000, &got), MFA_ERR_NOT_FOUND);
-    RC(mfa_store_oob_take(S, "alice", "voice", 1000, &got), MFA_ERR_NOT_FOUND);
-}
-END_TEST
-
-START_TEST(oob_replace_and_spend)
-{
-    mfa_oob_challenge c1 = challenge("sms", 1, 1000, 600, 5);
-    mfa_oob_challenge c2 = challenge("sms", 2, 1010, 600, 5);
-    mfa_oob_challenge b1 = challenge("sms", 1, 1000, 600, 5);
-    mfa_oob_challenge got;
-
-    OK(mfa_store_oob_put(S, "alice", &c1));
-    OK(mfa_store_oob_put(S, "bob", &b1));
-    OK(mfa_store_oob_take(S, "alice", "sms", 1005, &got));
-    /* a new challenge for the purpose replaces the old one entirely */
-    OK(mfa_store_oob_put(S, "alice", &c2));
-    OK(mfa_store_oob_take(S, "alice", "sms", 1011, &got));
-    assert_challenge_eq(&got, &c2);
-    RC(mfa_store_oob_spend(S, "alice", "sms", c1.hash), MFA_ERR_NOT_FOUND);
-
-    /* spend exactly once */
-    OK(mfa_store_oob_spend(S, "alice", "sms", c2.hash));
-    RC(mfa_store_oob_spend(S, "alice", "sms", c2.hash), MFA_ERR_NOT_FOUND);
-    RC(mfa_store_oob_take(S, "alice", "sms", 1012, &got), MFA_ERR_NOT_FOUND);
-    /* bob's is untouched, and only his purpose */
-    RC(mfa_store_oob_spend(S, "bob", "email", b1.hash), MFA_ERR_NOT_FOUND);
-    OK(mfa_store_oob_take(S, "bob", "sms", 1012, &got));
-    assert_challenge_eq(&got, &b1);
-    OK(mfa_store_oob_spend(S, "bob", "sms", b1.hash));
-}
-END_TEST
-
-/* ---- account reset ------------------------------------------------------- */
-
-static void
-populate(const char *account, uint64_t base)
-{
-    mfa_factor_rec f1 = factor(account, base + 1, 1000, MFA_FACTOR_ACTIVE);
-    mfa_factor_rec f2 = factor(account, base + 2, 1001, MFA_FACTOR_PENDING);
-    mfa_backup_rec c[5];
-    mfa_oob_challenge o1 = challenge("sms", 1, 1000, 600, 5);
-    mfa_oob_challenge o2 = challenge("email", 2, 1000, 600, 5);
-    const mfa_throttle_policy p = {5, 30, 3600};
-    mfa_throttle_state st;
-
-    create(&f1);
-    create(&f2);
-    codes_of(c, 5, (uint8_t)base, 1);
-    OK(mfa_store_backup_replace(S, account, c, 5, 1000));
-    OK(mfa_store_oob_put(S, account, &o1));
-    OK(mfa_store_oob_put(S, account, &o2));
-    OK(mfa_store_throttle_hit(S, account, 1000, &p, &st));
-}
-
-START_TEST(account_reset_one_account)
-{
-    mfa_backup_rec c[5];
-    mfa_throttle_state st;
-    mfa_oob_challenge got;
-    mfa_factor_rec g;
-    seen s;
-    char id[MFA_FACTOR_ID_LEN + 1];
+    dump before_bob, after_bob, after_alice, empty;
+    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_ACTIVE);
+    tx x;
 
     populate("alice", 0x100);
     populate("bob", 0x200);
-    OK(mfa_store_account_reset(S, "alice"));
-
-    memset(&s, 0, sizeof(s));
-    OK(mfa_store_factor_list(S, "alice", collect, &s));
-    ck_assert_uint_eq(s.n, 0);
-    assert_codes("alice", NULL, 0);
-    OK(mfa_store_throttle_get(S, "alice", &st));
-    assert_state(&st, 0, 0);
-    RC(mfa_store_oob_take(S, "alice", "sms", 1001, &got), MFA_ERR_NOT_FOUND);
-    RC(mfa_store_oob_take(S, "alice", "email", 1001, &got), MFA_ERR_NOT_FOUND);
-
-    /* bob keeps everything */
-    memset(&s, 0, sizeof(s));
-    OK(mfa_store_factor_list(S, "bob", collect, &s));
-    ck_assert_uint_eq(s.n, 2);
-    idhex(id, 0x201);
-    g = get("bob", id);
-    ck_assert_int_eq(g.status, MFA_FACTOR_ACTIVE);
-    codes_of(c, 5, (uint8_t)0x200, 1); /* as populate() made them */
-    assert_codes("bob", c, 5);
-    OK(mfa_store_throttle_get(S, "bob", &st));
-    assert_state(&st, 1, 1000);
-    OK(mfa_store_oob_take(S, "bob", "sms", 1001, &got));
-    OK(mfa_store_oob_take(S, "bob", "email", 1001, &got));
-
-    /* resetting an unknown or empty account is not an error */
-    OK(mfa_store_account_reset(S, "alice"));
-    OK(mfa_store_account_reset(S, "nobody"));
-    /* the account can start over */
-    populate("alice", 0x100);
+    dump_of(S, "bob", &before_bob);
+    dump_of(S, "nobody", &empty);
+    x = W("alice");
+    OK(x.be->account_delete(x.t, "alice"));
+    commit(&x);
+    dump_of(S, "alice", &after_alice);
+    assert_dump_eq(&after_alice, &empty);
+    dump_of(S, "bob", &after_bob);
+    assert_dump_eq(&after_bob, &before_bob);
+    x = W("nobody");
+    OK(x.be->account_delete(x.t, "nobody"));
+    commit(&x);
+    /* the account's factor ids are free again */
+    idhex(f.id, 0x101);
+    insert(&f);
 }
 END_TEST
 
-/* ---- refused input changes nothing --------------------------------------- */
+/* ---- transactions -----------------------------------------------------------
+ */
 
-START_TEST(bad_input_changes_nothing)
+START_TEST(read_your_writes)
 {
-    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_ACTIVE), b, g;
-    mfa_backup_rec c[MFA_BACKUP_COUNT_MAX + 1];
-    mfa_oob_challenge o = challenge("sms", 1, 1000, 600, 5), ob, got;
-    const mfa_throttle_policy p = {0, 30, 60};
-    mfa_throttle_state st;
-    char longacct[MFA_ACCOUNT_MAX + 2];
-    char longlabel[MFA_LABEL_MAX + 2];
+    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_PENDING), g;
+    mfa_throttle_rec t = throttle("", 2, 0, 10), tg;
+    mfa_oob_challenge o = challenge("sms", 1, 1000, 600, 5), og;
+    mfa_backup_rec c = code_rec(1, 1), cl[2];
     size_t n;
+    seen s;
+    tx x = W("alice");
 
-    create(&f);
-    codes_of(c, MFA_BACKUP_COUNT_MAX + 1, 0x44, 1);
-    OK(mfa_store_backup_replace(S, "alice", c, 3, 1000));
-    OK(mfa_store_oob_put(S, "alice", &o));
-    memset(longacct, 'a', sizeof(longacct) - 1);
-    longacct[sizeof(longacct) - 1] = '\0';
-    memset(longlabel, 'l', sizeof(longlabel) - 1);
-    longlabel[sizeof(longlabel) - 1] = '\0';
-
-    /* factor records */
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    b.digits = 5;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_DIGITS);
-    b.digits = 11;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_DIGITS);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    b.period = 0;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_PERIOD);
-    b.period = MFA_PERIOD_MAX + 1;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_PERIOD);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    b.algorithm = (mfa_algorithm)3;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_ALGORITHM);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    b.type = (mfa_otp_type)2;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_TYPE);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    b.sealed_len = 0;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_SEALED_FORMAT);
-    b.sealed_len = MFA_SEALED_MAX + 1;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_SEALED_FORMAT);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    b.status = (mfa_factor_status)2;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
-    b = factor("alice", 2, -1, MFA_FACTOR_ACTIVE);
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    b.last_step = -2;
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    memcpy(b.id, "00000000000000A2", MFA_FACTOR_ID_LEN); /* uppercase */
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
-    memcpy(b.id, "0000000000000002", MFA_FACTOR_ID_LEN);
-    b.id[15] = '\0';
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_INVALID);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    memset(b.label, 'l', sizeof(b.label)); /* not terminated */
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_TOO_LONG);
-    b = factor("alice", 2, 1000, MFA_FACTOR_ACTIVE);
-    memcpy(b.label, "bad \xc3\x28", 7); /* invalid UTF-8 */
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_UTF8);
-    memcpy(b.label, "over \xc0\xaf", 8); /* overlong '/' */
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_UTF8);
-    memcpy(b.label, "sur \xed\xa0\x80", 8); /* a surrogate */
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_UTF8);
-    memcpy(b.label, "nl\n", 4);
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_CONTROL_CHAR);
-    b = factor("", 2, 1000, MFA_FACTOR_ACTIVE);
-    RC(mfa_store_factor_create(S, &b), MFA_ERR_EMPTY);
-    RC(mfa_store_factor_create(S, NULL), MFA_ERR_INVALID);
-    RC(mfa_store_factor_create(NULL, &f), MFA_ERR_INVALID);
-
-    /* strings of the other calls */
-    RC(mfa_store_factor_get(S, longacct, f.id, &g), MFA_ERR_TOO_LONG);
-    RC(mfa_store_factor_get(S, "alice", "123", &g), MFA_ERR_INVALID);
-    RC(mfa_store_factor_get(S, NULL, f.id, &g), MFA_ERR_INVALID);
-    RC(mfa_store_factor_get(S, "alice", NULL, &g), MFA_ERR_INVALID);
-    RC(mfa_store_factor_get(S, "alice", f.id, NULL), MFA_ERR_INVALID);
-    RC(mfa_store_factor_rename(S, "alice", f.id, longlabel), MFA_ERR_TOO_LONG);
-    RC(mfa_store_factor_rename(S, "alice", f.id, "a\x7f"),
-       MFA_ERR_CONTROL_CHAR);
-    RC(mfa_store_factor_rename(S, "alice", f.id, "\xc2\x85"),
-       MFA_ERR_CONTROL_CHAR); /* C1 NEL */
-    RC(mfa_store_factor_rename(S, "alice", f.id, NULL), MFA_ERR_INVALID);
-    RC(mfa_store_factor_advance(S, "alice", f.id, -1, 0, 1), MFA_ERR_INVALID);
-    RC(mfa_store_factor_advance(S, "al\xffice", f.id, 5, 0, 1), MFA_ERR_UTF8);
-    RC(mfa_store_factor_remove(S, "alice", "0000000000000001 "),
-       MFA_ERR_INVALID);
-    RC(mfa_store_factor_reseal(S, "alice", f.id, f.sealed, f.sealed_len,
-                               f.sealed, 0),
-       MFA_ERR_SEALED_FORMAT);
-    RC(mfa_store_factor_reseal(S, "alice", f.id, f.sealed, f.sealed_len,
-                               f.sealed, MFA_SEALED_MAX + 1),
-       MFA_ERR_SEALED_FORMAT);
-    RC(mfa_store_factor_list(S, "alice", NULL, NULL), MFA_ERR_INVALID);
-    RC(mfa_store_factor_each(S, NULL, NULL), MFA_ERR_INVALID);
-    RC(mfa_store_throttle_hit(S, "alice", 1000, NULL, &st), MFA_ERR_INVALID);
-    RC(mfa_store_throttle_hit(S, "", 1000, &p, &st), MFA_ERR_EMPTY);
-    /* times beyond year 9999 (where now + delay could overflow) or before
-     * 1970 */
-    RC(mfa_store_throttle_hit(S, "alice", INT64_MAX, &p, &st), MFA_ERR_INVALID);
-    RC(mfa_store_throttle_hit(S, "alice", -1, &p, &st), MFA_ERR_INVALID);
-    RC(mfa_store_factor_advance(S, "alice", f.id, 5, 0, INT64_MAX),
-       MFA_ERR_INVALID);
-    RC(mfa_store_throttle_reset(S, longacct), MFA_ERR_TOO_LONG);
-
-    /* backup sets */
-    RC(mfa_store_backup_replace(S, "alice", c, MFA_BACKUP_COUNT_MAX + 1, 2000),
-       MFA_ERR_INVALID);
-    c[1] = c[0];
-    RC(mfa_store_backup_replace(S, "alice", c, 3, 2000), MFA_ERR_INVALID);
-    RC(mfa_store_backup_replace(S, "alice", NULL, 3, 2000), MFA_ERR_INVALID);
-    RC(mfa_store_backup_spend(S, "alice", NULL, 2000), MFA_ERR_INVALID);
-    RC(mfa_store_backup_list(S, "alice", NULL, 3, &n), MFA_ERR_INVALID);
-
-    /* challenges */
-    ob = o;
-    ob.purpose[0] = '\0';
-    RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_EMPTY);
-    memcpy(ob.purpose, "s ms", 5);
-    RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_INVALID);
-    ob = o;
-    memset(ob.purpose, 'p', sizeof(ob.purpose));
-    RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_TOO_LONG);
-    ob = o;
-    ob.attempts_left = -1;
-    RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_INVALID);
-    ob = o;
-    ob.expires = ob.created - 1;
-    RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_INVALID);
-    ob = o;
-    ob.expires = INT64_MAX;
-    RC(mfa_store_oob_put(S, "alice", &ob), MFA_ERR_INVALID);
-    RC(mfa_store_oob_take(S, "alice", "", 1000, &got), MFA_ERR_EMPTY);
-    RC(mfa_store_oob_spend(S, "alice", "sms", NULL), MFA_ERR_INVALID);
-    RC(mfa_store_account_reset(S, ""), MFA_ERR_EMPTY);
-    RC(mfa_store_account_reset(S, NULL), MFA_ERR_INVALID);
-
-    /* and nothing changed */
-    g = get("alice", f.id);
+    OK(x.be->factor_insert(x.t, &f));
+    OK(x.be->factor_get(x.t, "alice", f.id, &g));
     assert_factor_eq(&g, &f);
-    assert_missing("alice", "0000000000000002");
-    codes_of(c, 3, 0x44, 1);
-    assert_codes("alice", c, 3);
-    OK(mfa_store_throttle_get(S, "alice", &st));
-    assert_state(&st, 0, 0);
-    OK(mfa_store_oob_take(S, "alice", "sms", 1000, &got));
-    assert_challenge_eq(&got, &o);
+    list_in(&x, "alice", &s);
+    ck_assert_uint_eq(s.n, 1);
+    f.status = MFA_FACTOR_ACTIVE;
+    f.last_step = 5;
+    OK(x.be->factor_update(x.t, &f));
+    OK(x.be->factor_get(x.t, "alice", f.id, &g));
+    assert_factor_eq(&g, &f);
+    OK(x.be->throttle_put(x.t, "alice", &t));
+    OK(x.be->throttle_get(x.t, "alice", "", &tg));
+    ck_assert_uint_eq(tg.failures, 2);
+    OK(x.be->backup_insert(x.t, "alice", &c, 5));
+    OK(x.be->backup_list(x.t, "alice", cl, 2, &n));
+    ck_assert_uint_eq(n, 1);
+    OK(x.be->backup_use(x.t, "alice", c.hash, 6));
+    OK(x.be->backup_list(x.t, "alice", cl, 2, &n));
+    ck_assert_uint_eq(n, 0);
+    OK(x.be->oob_put(x.t, "alice", &o));
+    OK(x.be->oob_get(x.t, "alice", "sms", &og));
+    assert_challenge_eq(&og, &o);
+    OK(x.be->factor_delete(x.t, "alice", f.id));
+    RC(x.be->factor_get(x.t, "alice", f.id, &g), MFA_ERR_NOT_FOUND);
+    OK(x.be->account_delete(x.t, "alice"));
+    RC(x.be->oob_get(x.t, "alice", "sms", &og), MFA_ERR_NOT_FOUND);
+    RC(x.be->throttle_get(x.t, "alice", "", &tg), MFA_ERR_NOT_FOUND);
+    commit(&x);
 }
 END_TEST
 
-/* ---- a second handle ----------------------------------------------------- */
+/* One kind of write each; the transaction is rolled back. */
+static void
+write_kind(tx *x, int kind)
+{
+    mfa_factor_rec f = factor("alice", 0x101, 1000, MFA_FACTOR_ACTIVE);
+    mfa_factor_rec nf = factor("alice", 0x1ff, 3000, MFA_FACTOR_PENDING);
+    mfa_throttle_rec t;
+    mfa_oob_challenge o;
+    mfa_backup_rec c;
 
-START_TEST(second_handle_sees_the_same_data)
+    switch (kind) {
+    case 0:
+        OK(x->be->factor_insert(x->t, &nf));
+        break;
+    case 1:
+        f.last_step = 999;
+        f.status = MFA_FACTOR_PENDING;
+        fill_sealed(&f, MFA_SEALED_MAX, 0x44);
+        OK(x->be->factor_update(x->t, &f));
+        break;
+    case 2:
+        OK(x->be->factor_delete(x->t, "alice", f.id));
+        break;
+    case 3:
+        t = throttle("", 9, 9, 9); /* overwrite */
+        OK(x->be->throttle_put(x->t, "alice", &t));
+        break;
+    case 4:
+        t = throttle("dev2", 9, 9, 9); /* new row */
+        OK(x->be->throttle_put(x->t, "alice", &t));
+        break;
+    case 5:
+        OK(x->be->throttle_delete(x->t, "alice", "dev1"));
+        break;
+    case 6:
+        c = code_rec(50, 0);
+        OK(x->be->backup_insert(x->t, "alice", &c, 9));
+        break;
+    case 7:
+        c = code_rec(2, 0);
+        OK(x->be->backup_use(x->t, "alice", c.hash, 9));
+        break;
+    case 8:
+        OK(x->be->backup_clear(x->t, "alice"));
+        break;
+    case 9:
+        o = challenge("sms", 77, 5000, 60, 1); /* overwrite */
+        OK(x->be->oob_put(x->t, "alice", &o));
+        break;
+    case 10:
+        o = challenge("email", 78, 5000, 60, 1); /* new row */
+        OK(x->be->oob_put(x->t, "alice", &o));
+        break;
+    case 11:
+        OK(x->be->oob_delete(x->t, "alice", "sms"));
+        break;
+    case 12:
+        OK(x->be->account_delete(x->t, "alice"));
+        break;
+    default:
+        /* everything at once, some rows twice */
+        for (int k = 0; k < 12; k++)
+            if (k != 2)
+                write_kind(x, k);
+        OK(x->be->factor_delete(x->t, "alice", nf.id));
+        OK(x->be->factor_insert(x->t, &nf));
+        write_kind(x, 12);
+        OK(x->be->factor_insert(x->t, &nf));
+        break;
+    }
+}
+
+START_TEST(rollback_undoes_each_write)
+{
+    dump base, now;
+    int kind;
+    tx x;
+
+    populate("alice", 0x100);
+    populate("bob", 0x200);
+    dump_of(S, "alice", &base);
+    for (kind = 0; kind <= 13; kind++) {
+        x = W("alice");
+        write_kind(&x, kind);
+        rollback(&x);
+        dump_of(S, "alice", &now);
+        assert_dump_eq(&now, &base);
+    }
+    /* a rolled-back insert left its id free; a rolled-back delete kept its
+     * id taken */
+    {
+        mfa_factor_rec nf = factor("bob", 0x1ff, 1, MFA_FACTOR_PENDING);
+        mfa_factor_rec old = factor("bob", 0x101, 1, MFA_FACTOR_PENDING);
+        x = W("bob");
+        OK(x.be->factor_insert(x.t, &nf));
+        RC(x.be->factor_insert(x.t, &old), MFA_ERR_EXISTS);
+        rollback(&x);
+    }
+    /* a store-wide expiry rolls back too */
+    x = begin_on(S, NULL, MFA_TXN_WRITE);
+    {
+        size_t n = 0;
+        OK(x.be->factor_expire(x.t, 5000, &n));
+        ck_assert_uint_eq(n, 2);
+    }
+    rollback(&x);
+    dump_of(S, "alice", &now);
+    assert_dump_eq(&now, &base);
+}
+END_TEST
+
+START_TEST(commit_seen_by_second_handle)
 {
     mfa_store_t *s2 = open_again();
-    mfa_factor_rec f = factor("alice", 1, 1000, MFA_FACTOR_PENDING), g;
-    mfa_backup_rec c[3];
-    mfa_oob_challenge o = challenge("sms", 1, 1000, 600, 5), got;
-    const mfa_throttle_policy p = {5, 30, 3600};
-    mfa_throttle_state st;
+    dump a1, a2;
+    tx x;
+    mfa_factor_rec f = factor("alice", 0x300, 1000, MFA_FACTOR_PENDING), g;
 
-    create(&f);
-    OK(mfa_store_factor_get(s2, "alice", f.id, &g));
+    populate("alice", 0x100);
+    dump_of(S, "alice", &a1);
+    dump_of(s2, "alice", &a2);
+    assert_dump_eq(&a1, &a2);
+    /* rolled back on the second handle: never seen by the first */
+    x = begin_on(s2, "alice", MFA_TXN_WRITE);
+    OK(x.be->factor_insert(x.t, &f));
+    OK(x.be->account_delete(x.t, "alice"));
+    rollback(&x);
+    dump_of(S, "alice", &a2);
+    assert_dump_eq(&a1, &a2);
+    /* committed on the second: seen by the first */
+    x = begin_on(s2, "alice", MFA_TXN_WRITE);
+    OK(x.be->factor_insert(x.t, &f));
+    commit(&x);
+    g = get("alice", f.id);
     assert_factor_eq(&g, &f);
-    OK(mfa_store_factor_activate(s2, "alice", f.id, 10, 0, 0, 1100));
-    RC(mfa_store_factor_activate(S, "alice", f.id, 10, 0, 0, 1100),
-       MFA_ERR_STATE);
-    OK(mfa_store_factor_advance(S, "alice", f.id, 11, 0, 1110));
-    RC(mfa_store_factor_advance(s2, "alice", f.id, 11, 0, 1110),
-       MFA_ERR_REPLAYED);
-
-    codes_of(c, 3, 0x77, 1);
-    OK(mfa_store_backup_replace(s2, "alice", c, 3, 1000));
-    OK(mfa_store_backup_spend(S, "alice", c[0].hash, 1001));
-    RC(mfa_store_backup_spend(s2, "alice", c[0].hash, 1002), MFA_ERR_NOT_FOUND);
-
-    OK(mfa_store_oob_put(S, "alice", &o));
-    OK(mfa_store_oob_take(s2, "alice", "sms", 1001, &got));
-    OK(mfa_store_oob_take(S, "alice", "sms", 1001, &got));
-    ck_assert_int_eq(got.attempts_left, 4);
-    OK(mfa_store_oob_spend(s2, "alice", "sms", o.hash));
-    RC(mfa_store_oob_spend(S, "alice", "sms", o.hash), MFA_ERR_NOT_FOUND);
-
-    OK(mfa_store_throttle_hit(S, "alice", 1000, &p, &st));
-    OK(mfa_store_throttle_hit(s2, "alice", 1000, &p, &st));
-    ck_assert_uint_eq(st.failures, 2);
-
-    OK(mfa_store_account_reset(s2, "alice"));
-    assert_missing("alice", f.id);
+    /* and ids stay unique across handles */
+    x = begin_on(s2, "bob", MFA_TXN_WRITE);
+    snprintf(f.account, sizeof(f.account), "bob");
+    RC(x.be->factor_insert(x.t, &f), MFA_ERR_EXISTS);
+    commit(&x);
     mfa_store_free(&s2);
 }
 END_TEST
 
-/* ---- races -----------------------------------------------------------------
- */
+START_TEST(read_transactions)
+{
+    mfa_factor_rec g;
+    mfa_backup_rec c[8];
+    size_t n;
+    seen s;
+    tx x;
 
-#define RACE_THREADS 8
+    x = R("nobody");
+    list_in(&x, "nobody", &s);
+    ck_assert_uint_eq(s.n, 0);
+    commit(&x);
+    populate("alice", 0x100);
+    x = R("alice");
+    list_in(&x, "alice", &s);
+    ck_assert_uint_eq(s.n, 2);
+    OK(x.be->factor_get(x.t, "alice", s.recs[0].id, &g));
+    OK(x.be->backup_list(x.t, "alice", c, 8, &n));
+    ck_assert_uint_eq(n, 4);
+    rollback(&x); /* a read transaction may end either way */
+    x = R("alice");
+    commit(&x);
+}
+END_TEST
 
-typedef enum race_kind {
-    RACE_ADVANCE,
-    RACE_BACKUP,
-    RACE_OOB,
-    RACE_THROTTLE,
-    RACE_TAKE,     /* 3 attempts for 8 takers */
-    RACE_ACTIVATE, /* one confirmation of a pending factor */
-    RACE_RESEAL,   /* one rotation of a sealed secret */
-} race_kind;
+/* ---- serialisation
+ * ------------------------------------------------------------ */
 
-/* Winners a round must have. */
+/* Wait (bounded) until *flag is set; 0 when it never was. */
 static int
-race_want(race_kind kind)
+wait_flag(atomic_int *flag, int seconds)
 {
-    return kind == RACE_TAKE ? 3 : 1;
-}
-
-typedef struct race {
-    race_kind kind;
-    int rounds;
-    pthread_barrier_t start, done;
-    mfa_factor_rec f;
-    mfa_store_t *stores[RACE_THREADS];
-    atomic_int *wins;  /* per round */
-    atomic_int losses; /* the expected refusal */
-    atomic_int errors; /* anything else */
-    atomic_int last_error;
-} race;
-
-typedef struct race_arg {
-    race *r;
-    int tid;
-} race_arg;
-
-static void
-race_setup(race *r, mfa_store_t *s, int round)
-{
-    mfa_rc rc = MFA_OK;
-
-    if (r->kind == RACE_BACKUP) {
-        mfa_backup_rec c[2];
-        codes_of(c, 2, (uint8_t)round, (uint32_t)round);
-        rc = mfa_store_backup_replace(s, "racer", c, 2, round);
-    } else if (r->kind == RACE_OOB) {
-        mfa_oob_challenge c = challenge("sms", (uint32_t)round, 1000, 600, 5);
-        rc = mfa_store_oob_put(s, "racer", &c);
-    } else if (r->kind == RACE_TAKE) {
-        mfa_oob_challenge c =
-            challenge("email", (uint32_t)round, 1000, 600, race_want(r->kind));
-        rc = mfa_store_oob_put(s, "racer", &c);
-    } else if (r->kind == RACE_ACTIVATE) {
-        mfa_factor_rec f = factor("racer", 0x10000u + (uint64_t)round, 1000,
-                                  MFA_FACTOR_PENDING);
-        rc = mfa_store_factor_create(s, &f);
-    } else if (r->kind == RACE_RESEAL) {
-        mfa_factor_rec f = factor("racer", 0x20000u + (uint64_t)round, 1000,
-                                  MFA_FACTOR_ACTIVE);
-        rc = mfa_store_factor_create(s, &f);
-    }
-    if (rc != MFA_OK) {
-        atomic_fetch_add(&r->errors, 1);
-        atomic_store(&r->last_error, rc);
-    }
-}
-
-static void *
-race_thread(void *p)
-{
-    race_arg *a = p;
-    race *r = a->r;
-    mfa_store_t *s = r->stores[a->tid];
-    const mfa_throttle_policy tp = {0, 1000, 1000};
     int i;
 
-    for (i = 0; i < r->rounds; i++) {
-        mfa_rc rc = MFA_OK, loss = MFA_ERR_NOT_FOUND;
+    for (i = 0; i < seconds * 1000; i++) {
+        if (atomic_load(flag))
+            return 1;
+        usleep(1000);
+    }
+    return atomic_load(flag) != 0;
+}
 
-        if (a->tid == 0)
-            race_setup(r, s, i);
-        pthread_barrier_wait(&r->start);
-        switch (r->kind) {
-        case RACE_ADVANCE:
-            rc = mfa_store_factor_advance(s, "racer", r->f.id, i + 1, a->tid,
-                                          1000 + i);
-            loss = MFA_ERR_REPLAYED;
-            break;
-        case RACE_BACKUP: {
-            mfa_backup_rec c[2];
-            codes_of(c, 2, (uint8_t)i, (uint32_t)i);
-            rc = mfa_store_backup_spend(s, "racer", c[1].hash, 1000 + i);
-            break;
+typedef struct second_writer {
+    mfa_store_t *s;
+    atomic_int started, inside;
+    mfa_rc rc;
+    uint32_t seen_failures;
+} second_writer;
+
+static void *
+second_writer_main(void *p)
+{
+    second_writer *w = p;
+    const mfa_store_backend *be = mfa_store_backend_of(w->s);
+    mfa_store_txn *t = NULL;
+    mfa_throttle_rec r;
+
+    atomic_store(&w->started, 1);
+    w->rc = be->begin(mfa_store_impl_of(w->s), "alice", MFA_TXN_WRITE, &t);
+    if (w->rc != MFA_OK)
+        return NULL;
+    atomic_store(&w->inside, 1);
+    w->rc = be->throttle_get(t, "alice", "", &r);
+    w->seen_failures = w->rc == MFA_OK ? r.failures : 0;
+    r = throttle("", w->seen_failures + 1, 0, 2);
+    if (w->rc == MFA_OK)
+        w->rc = be->throttle_put(t, "alice", &r);
+    if (w->rc == MFA_OK)
+        w->rc = be->commit(t);
+    else
+        be->rollback(t);
+    return NULL;
+}
+
+START_TEST(write_transactions_serialise)
+{
+    second_writer w;
+    pthread_t th;
+    mfa_throttle_rec r = throttle("", 1, 0, 1), g;
+    tx x;
+
+    memset(&w, 0, sizeof(w));
+    w.s = B->open_again != NULL ? open_again() : S;
+    x = W("alice");
+    OK(x.be->throttle_put(x.t, "alice", &r));
+    ck_assert_int_eq(pthread_create(&th, NULL, second_writer_main, &w), 0);
+    ck_assert(wait_flag(&w.started, 30));
+    /* give the second writer every chance to get in (it must not) */
+    usleep(100000);
+    ck_assert_int_eq(atomic_load(&w.inside), 0);
+    r.failures = 10;
+    OK(x.be->throttle_put(x.t, "alice", &r));
+    commit(&x);
+    ck_assert(wait_flag(&w.inside, 30));
+    pthread_join(th, NULL);
+    OK(w.rc);
+    /* it began after our commit, so it read our last write */
+    ck_assert_uint_eq(w.seen_failures, 10);
+    x = R("alice");
+    OK(x.be->throttle_get(x.t, "alice", "", &g));
+    ck_assert_uint_eq(g.failures, 11);
+    commit(&x);
+    if (w.s != S)
+        mfa_store_free(&w.s);
+}
+END_TEST
+
+#define LOST_THREADS 4
+#define LOST_ROUNDS 50
+
+typedef struct counter_arg {
+    mfa_store_t *s;
+    int errors;
+} counter_arg;
+
+/* Read-modify-write of one row: serialised writers lose no update. */
+static void *
+counter_main(void *p)
+{
+    counter_arg *a = p;
+    const mfa_store_backend *be = mfa_store_backend_of(a->s);
+    int i;
+
+    for (i = 0; i < LOST_ROUNDS; i++) {
+        mfa_store_txn *t = NULL;
+        mfa_throttle_rec r;
+        mfa_rc rc =
+            be->begin(mfa_store_impl_of(a->s), "counter", MFA_TXN_WRITE, &t);
+        if (rc != MFA_OK) {
+            a->errors++;
+            continue;
         }
-        case RACE_OOB: {
-            uint8_t h[MFA_BACKUP_HASHBYTES];
-            hash_of(h, (uint32_t)i, 0x5a);
-            rc = mfa_store_oob_spend(s, "racer", "sms", h);
-            break;
+        rc = be->throttle_get(t, "counter", "", &r);
+        if (rc == MFA_ERR_NOT_FOUND) {
+            r = throttle("", 0, 0, 0);
+            rc = MFA_OK;
         }
-        case RACE_THROTTLE: {
-            mfa_throttle_state st;
-            rc = mfa_store_throttle_hit(s, "racer", 5000, &tp, &st);
-            loss = MFA_ERR_THROTTLED;
-            break;
-        }
-        case RACE_TAKE: {
-            mfa_oob_challenge c;
-            rc = mfa_store_oob_take(s, "racer", "email", 1001, &c);
-            loss = MFA_ERR_ATTEMPTS;
-            break;
-        }
-        case RACE_ACTIVATE: {
-            char id[MFA_FACTOR_ID_LEN + 1];
-            idhex(id, 0x10000u + (uint64_t)i);
-            rc = mfa_store_factor_activate(s, "racer", id, 5, a->tid, 1000,
-                                           1001);
-            loss = MFA_ERR_STATE;
-            break;
-        }
-        case RACE_RESEAL: {
-            mfa_factor_rec f = factor("racer", 0x20000u + (uint64_t)i, 1000,
-                                      MFA_FACTOR_ACTIVE);
-            uint8_t mine[60];
-            memset(mine, 0x80 + a->tid, sizeof(mine));
-            rc = mfa_store_factor_reseal(s, "racer", f.id, f.sealed,
-                                         f.sealed_len, mine, sizeof(mine));
-            loss = MFA_ERR_STATE;
-            break;
-        }
-        }
-        if (rc == MFA_OK) {
-            atomic_fetch_add(&r->wins[i], 1);
-        } else if (rc == loss) {
-            atomic_fetch_add(&r->losses, 1);
-        } else {
-            atomic_fetch_add(&r->errors, 1);
-            atomic_store(&r->last_error, rc);
-        }
-        pthread_barrier_wait(&r->done);
+        r.failures++;
+        if (rc == MFA_OK)
+            rc = be->throttle_put(t, "counter", &r);
+        if (rc == MFA_OK)
+            rc = be->commit(t);
+        else
+            be->rollback(t);
+        if (rc != MFA_OK)
+            a->errors++;
     }
     return NULL;
 }
 
-static void
-run_race(race_kind kind, int rounds)
+START_TEST(no_lost_updates)
 {
-    race r;
-    race_arg args[RACE_THREADS];
-    pthread_t th[RACE_THREADS];
-    int i, total_wins = 0;
+    pthread_t th[LOST_THREADS];
+    counter_arg a[LOST_THREADS];
+    mfa_throttle_rec g;
+    int i;
+    tx x;
 
-    memset(&r, 0, sizeof(r));
-    r.kind = kind;
-    r.rounds = rounds;
-    r.wins = calloc((size_t)rounds, sizeof(*r.wins));
-    ck_assert_ptr_nonnull(r.wins);
-    r.f = factor("racer", 0xabc, 1000, MFA_FACTOR_ACTIVE);
-    r.f.last_step = 0;
-    create(&r.f);
-    /* with a second handle, half the threads use their own connection */
-    for (i = 0; i < RACE_THREADS; i++)
-        r.stores[i] = B->open_again != NULL && (i % 2) == 1 ? open_again() : S;
-    pthread_barrier_init(&r.start, NULL, RACE_THREADS);
-    pthread_barrier_init(&r.done, NULL, RACE_THREADS);
-    for (i = 0; i < RACE_THREADS; i++) {
-        args[i].r = &r;
-        args[i].tid = i;
-        ck_assert_int_eq(pthread_create(&th[i], NULL, race_thread, &args[i]),
-                         0);
+    for (i = 0; i < LOST_THREADS; i++) {
+        a[i].s = B->open_again != NULL && i % 2 ? open_again() : S;
+        a[i].errors = 0;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, counter_main, &a[i]), 0);
     }
-    for (i = 0; i < RACE_THREADS; i++)
+    for (i = 0; i < LOST_THREADS; i++) {
         pthread_join(th[i], NULL);
-    pthread_barrier_destroy(&r.start);
-    pthread_barrier_destroy(&r.done);
-    for (i = 0; i < RACE_THREADS; i++)
-        if (r.stores[i] != S)
-            mfa_store_free(&r.stores[i]);
-
-    ck_assert_msg(atomic_load(&r.errors) == 0, "%d errors, last %s",
-                  atomic_load(&r.errors),
-                  mfa_strerror_name(atomic_load(&r.last_error)));
-    if (kind == RACE_THROTTLE) {
-        mfa_throttle_state st;
-        /* all hits at the same instant: the first opens, the rest are
-         * locked out, and every one is counted */
-        for (i = 0; i < rounds; i++)
-            total_wins += atomic_load(&r.wins[i]);
-        ck_assert_int_eq(total_wins, 1);
-        ck_assert_int_eq(atomic_load(&r.losses), rounds * RACE_THREADS - 1);
-        OK(mfa_store_throttle_get(S, "racer", &st));
-        ck_assert_uint_eq(st.failures, (uint32_t)(rounds * RACE_THREADS));
-        ck_assert_int_eq(st.locked_until, 6000);
-    } else {
-        int want = race_want(kind);
-        for (i = 0; i < rounds; i++)
-            ck_assert_msg(atomic_load(&r.wins[i]) == want,
-                          "round %d: %d winners, want %d", i,
-                          atomic_load(&r.wins[i]), want);
-        ck_assert_int_eq(atomic_load(&r.losses),
-                         rounds * (RACE_THREADS - want));
+        ck_assert_int_eq(a[i].errors, 0);
+        if (a[i].s != S)
+            mfa_store_free(&a[i].s);
     }
-    if (kind == RACE_ADVANCE) {
-        mfa_factor_rec g = get("racer", r.f.id);
-        ck_assert_int_eq(g.last_step, rounds);
-    }
-    free(r.wins);
-}
-
-START_TEST(race_factor_advance)
-{
-    run_race(RACE_ADVANCE, 200);
+    x = R("counter");
+    OK(x.be->throttle_get(x.t, "counter", "", &g));
+    ck_assert_uint_eq(g.failures, LOST_THREADS * LOST_ROUNDS);
+    commit(&x);
 }
 END_TEST
 
-START_TEST(race_backup_spend)
-{
-    run_race(RACE_BACKUP, 100);
-}
-END_TEST
-
-START_TEST(race_oob_spend)
-{
-    run_race(RACE_OOB, 100);
-}
-END_TEST
-
-START_TEST(race_throttle_hit)
-{
-    run_race(RACE_THROTTLE, 50);
-}
-END_TEST
-
-START_TEST(race_oob_take)
-{
-    mfa_oob_challenge c;
-
-    run_race(RACE_TAKE, 50);
-    /* all used up: none left, none lost below zero */
-    RC(mfa_store_oob_take(S, "racer", "email", 1001, &c), MFA_ERR_ATTEMPTS);
-}
-END_TEST
-
-START_TEST(race_factor_activate)
-{
-    run_race(RACE_ACTIVATE, 50);
-}
-END_TEST
-
-START_TEST(race_factor_reseal)
-{
-    mfa_factor_rec g;
-
-    run_race(RACE_RESEAL, 50);
-    /* the stored secret is one winner's, whole */
-    g = get("racer", "0000000000020000");
-    ck_assert_uint_eq(g.sealed_len, 60);
-    ck_assert_uint_ge(g.sealed[0], 0x80);
-    ck_assert_uint_lt(g.sealed[0], 0x80 + RACE_THREADS);
-    ck_assert_uint_eq(g.sealed[59], g.sealed[0]);
-}
-END_TEST
-
-/* ---- the suite -------------------------------------------------------------
+/* ---- the service over this store ------------------------------------------
  */
+
+#define T0 1700000000 /* 56666666 * 30 + 20 */
+
+static struct {
+    mfa_keyring_t *kr;
+    mfa_ctx_t *ctx;
+    int64_t now;
+    char oob_code[MFA_CODE_BUFSIZE];
+} F;
+
+static int64_t
+fake_clock(void *arg)
+{
+    (void)arg;
+    return F.now;
+}
+
+static mfa_rc
+oob_sender(const char *account, const char *purpose, const char *code,
+           void *arg)
+{
+    (void)account;
+    (void)purpose;
+    (void)arg;
+    snprintf(F.oob_code, sizeof(F.oob_code), "%s", code);
+    return MFA_OK;
+}
+
+static mfa_ctx_t *
+ctx_on(mfa_store_t *s)
+{
+    mfa_ctx_t *c = NULL;
+
+    OK(mfa_ctx_new(&c, s, F.kr));
+    mfa_ctx_set_clock(c, fake_clock, NULL);
+    mfa_ctx_set_oob_sender(c, oob_sender, NULL);
+    return c;
+}
+
+static void
+svc_setup(void)
+{
+    uint32_t id;
+
+    setup();
+    memset(&F, 0, sizeof(F));
+    F.now = T0;
+    OK(mfa_keyring_new(&F.kr));
+    OK(mfa_keyring_generate(F.kr, &id));
+    F.ctx = ctx_on(S);
+}
+
+static void
+svc_teardown(void)
+{
+    mfa_ctx_free(&F.ctx);
+    mfa_keyring_free(&F.kr);
+    teardown();
+}
+
+typedef struct app {
+    char id[MFA_FACTOR_ID_LEN + 1];
+    mfa_otp_t *otp;
+} app;
+
+static void
+enroll(const char *account, app *a)
+{
+    mfa_enrollment_t *e = NULL;
+    mfa_uri_t *u = NULL;
+
+    OK(mfa_enroll_begin(F.ctx, account, "phone", NULL, &e));
+    OK(mfa_uri_parse(mfa_enrollment_uri(e), &u, NULL));
+    OK(mfa_uri_to_otp(u, &a->otp));
+    mfa_uri_free(&u);
+    snprintf(a->id, sizeof(a->id), "%s", mfa_enrollment_factor_id(e));
+    mfa_enrollment_free(&e);
+}
+
+static void
+code_at(const app *a, int steps, char out[MFA_CODE_BUFSIZE])
+{
+    OK(mfa_otp_totp(a->otp, F.now + 30 * (int64_t)steps, out,
+                    MFA_CODE_BUFSIZE));
+}
+
+/* A code no step near now gives. */
+static void
+wrong_code(const app *a, char out[MFA_CODE_BUFSIZE])
+{
+    unsigned v = 0;
+
+    for (;;) {
+        char c[MFA_CODE_BUFSIZE];
+        int clash = 0;
+        snprintf(out, MFA_CODE_BUFSIZE, "%06u", v);
+        for (int s = -12; s <= 12; s++) {
+            code_at(a, s, c);
+            clash |= strcmp(c, out) == 0;
+        }
+        if (!clash)
+            return;
+        v += 111111;
+    }
+}
+
+static void
+enroll_active(const char *account, app *a)
+{
+    char c[MFA_CODE_BUFSIZE];
+    mfa_result r;
+
+    enroll(account, a);
+    code_at(a, 0, c);
+    OK(mfa_enroll_confirm(F.ctx, account, a->id, c, &r));
+    F.now += 30;
+}
+
+/* The account's "" bucket, read through the backend. */
+static uint32_t
+failures_of(const char *account)
+{
+    mfa_throttle_rec r;
+    tx x = R(account);
+    mfa_rc rc = x.be->throttle_get(x.t, account, "", &r);
+
+    commit(&x);
+    ck_assert(rc == MFA_OK || rc == MFA_ERR_NOT_FOUND);
+    return rc == MFA_OK ? r.failures : 0;
+}
+
+static size_t
+factor_count(const char *account)
+{
+    mfa_factor_info *list = NULL;
+    size_t n = 99;
+
+    OK(mfa_factors_list(F.ctx, account, &list, &n));
+    mfa_free(list);
+    return n;
+}
+
+START_TEST(flows)
+{
+    const mfa_throttle_policy p = {2, 30, 3600};
+    char c[MFA_CODE_BUFSIZE], w[MFA_CODE_BUFSIZE];
+    char **codes = NULL;
+    size_t n = 0, left = 0, resealed = 9, skipped = 9;
+    mfa_result r;
+    uint32_t id;
+    app a, b;
+    int has = -1;
+
+    OK(mfa_ctx_set_throttle(F.ctx, &p));
+    OK(mfa_account_has_mfa(F.ctx, "alice", &has));
+    ck_assert_int_eq(has, 0);
+    enroll("alice", &a);
+    OK(mfa_account_has_mfa(F.ctx, "alice", &has));
+    ck_assert_int_eq(has, 0); /* pending is not MFA yet */
+    wrong_code(&a, w);
+    RC(mfa_enroll_confirm(F.ctx, "alice", a.id, w, &r), MFA_ERR_CODE_WRONG);
+    ck_assert_uint_eq(failures_of("alice"), 1);
+    code_at(&a, 0, c);
+    OK(mfa_enroll_confirm(F.ctx, "alice", a.id, c, &r));
+    ck_assert_uint_eq(failures_of("alice"), 0);
+    RC(mfa_enroll_confirm(F.ctx, "alice", a.id, c, &r), MFA_ERR_STATE);
+    OK(mfa_account_has_mfa(F.ctx, "alice", &has));
+    ck_assert_int_eq(has, 1);
+
+    /* the confirmation code is spent; the next step verifies once */
+    RC(mfa_verify(F.ctx, "alice", c, &r), MFA_ERR_REPLAYED);
+    F.now += 30;
+    code_at(&a, 0, c);
+    OK(mfa_verify(F.ctx, "alice", c, &r));
+    ck_assert_str_eq(r.factor_id, a.id);
+    RC(mfa_verify(F.ctx, "alice", c, &r), MFA_ERR_REPLAYED);
+
+    /* wrong codes count; past the free attempts, throttled */
+    F.now += 30;
+    wrong_code(&a, w);
+    RC(mfa_verify(F.ctx, "alice", w, &r), MFA_ERR_CODE_WRONG);
+    RC(mfa_verify(F.ctx, "alice", w, &r), MFA_ERR_CODE_WRONG);
+    RC(mfa_verify(F.ctx, "alice", w, &r), MFA_ERR_CODE_WRONG);
+    ck_assert_uint_eq(r.failures, 3);
+    code_at(&a, 0, c);
+    RC(mfa_verify(F.ctx, "alice", c, &r), MFA_ERR_THROTTLED);
+    ck_assert_uint_gt(r.retry_after, 0);
+    F.now += r.retry_after;
+    code_at(&a, 0, c);
+    OK(mfa_verify(F.ctx, "alice", c, &r));
+    ck_assert_uint_eq(failures_of("alice"), 0);
+
+    /* backup codes: each once */
+    OK(mfa_backup_codes_new(F.ctx, "alice", 3, &codes));
+    OK(mfa_recover(F.ctx, "alice", codes[1], &r));
+    ck_assert_uint_eq(r.backup_codes_left, 2);
+    ck_assert_int_ne(mfa_recover(F.ctx, "alice", codes[1], &r), MFA_OK);
+    OK(mfa_backup_codes_left(F.ctx, "alice", &left));
+    ck_assert_uint_eq(left, 2);
+    mfa_backup_codes_free(&codes, 3);
+
+    /* out-of-band codes: each once */
+    OK(mfa_oob_begin(F.ctx, "alice", "sms"));
+    OK(mfa_oob_verify(F.ctx, "alice", "sms", F.oob_code, &r));
+    ck_assert_int_ne(mfa_oob_verify(F.ctx, "alice", "sms", F.oob_code, &r),
+                     MFA_OK);
+
+    /* a second factor, removed again */
+    enroll_active("alice", &b);
+    ck_assert_uint_eq(factor_count("alice"), 2);
+    OK(mfa_factor_rename(F.ctx, "alice", b.id, "tablet"));
+    OK(mfa_factor_remove(F.ctx, "alice", b.id));
+    RC(mfa_factor_remove(F.ctx, "alice", b.id), MFA_ERR_NOT_FOUND);
+    ck_assert_uint_eq(factor_count("alice"), 1);
+
+    /* key rotation: resealed under the new key, still verifying */
+    enroll_active("bob", &b);
+    OK(mfa_keyring_generate(F.kr, &id));
+    OK(mfa_keyring_rotate(F.ctx, &resealed, &skipped));
+    ck_assert_uint_eq(resealed, 2);
+    ck_assert_uint_eq(skipped, 0);
+    OK(mfa_keyring_rotate(F.ctx, &resealed, &skipped));
+    ck_assert_uint_eq(resealed, 0);
+    ck_assert_uint_eq(skipped, 2);
+    F.now += 30;
+    code_at(&a, 0, c);
+    OK(mfa_verify(F.ctx, "alice", c, &r));
+    code_at(&b, 0, c);
+    OK(mfa_verify(F.ctx, "bob", c, &r));
+
+    /* reset: nothing left of alice, bob untouched */
+    OK(mfa_reset(F.ctx, "alice"));
+    OK(mfa_account_has_mfa(F.ctx, "alice", &has));
+    ck_assert_int_eq(has, 0);
+    ck_assert_uint_eq(factor_count("alice"), 0);
+    OK(mfa_backup_codes_left(F.ctx, "alice", &n));
+    ck_assert_uint_eq(n, 0);
+    OK(mfa_account_has_mfa(F.ctx, "bob", &has));
+    ck_assert_int_eq(has, 1);
+    mfa_otp_free(&a.otp);
+    mfa_otp_free(&b.otp);
+}
+END_TEST
+
+START_TEST(pending_expiry)
+{
+    char c[MFA_CODE_BUFSIZE];
+    mfa_result r;
+    size_t n = 99;
+    app a, b;
+
+    OK(mfa_ctx_set_pending_ttl(F.ctx, 60));
+    enroll("alice", &a);
+    F.now += 30;
+    enroll("alice", &b);
+    F.now += 31;
+    code_at(&a, 0, c);
+    RC(mfa_enroll_confirm(F.ctx, "alice", a.id, c, &r), MFA_ERR_EXPIRED);
+    ck_assert_uint_eq(factor_count("alice"), 1);
+    F.now += 30;
+    OK(mfa_expire_pending(F.ctx, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(factor_count("alice"), 0);
+    mfa_otp_free(&a.otp);
+    mfa_otp_free(&b.otp);
+}
+END_TEST
+
+/* ---- races through the service ----------------------------------------------
+ */
+
+#define SVC_THREADS 8
+
+typedef enum svc_race_kind {
+    SR_CONFIRM,
+    SR_ENROLL,
+    SR_VERIFY_RIGHT,
+    SR_VERIFY_WRONG,
+} svc_race_kind;
+
+typedef struct svc_race {
+    svc_race_kind kind;
+    const mfa_throttle_policy *policy; /* NULL: the default */
+    pthread_barrier_t start;
+    mfa_ctx_t *ctx[SVC_THREADS];
+    mfa_store_t *store[SVC_THREADS];
+    char id[MFA_FACTOR_ID_LEN + 1];
+    char code[MFA_CODE_BUFSIZE];
+    mfa_rc rc[SVC_THREADS];
+    uint32_t failures[SVC_THREADS];
+} svc_race;
+
+typedef struct svc_arg {
+    svc_race *r;
+    int tid;
+} svc_arg;
+
+static void *
+svc_race_main(void *p)
+{
+    svc_arg *a = p;
+    svc_race *r = a->r;
+    mfa_ctx_t *c = r->ctx[a->tid];
+    mfa_enrollment_t *e = NULL;
+    mfa_result res;
+
+    memset(&res, 0, sizeof(res));
+    pthread_barrier_wait(&r->start);
+    switch (r->kind) {
+    case SR_CONFIRM:
+        r->rc[a->tid] = mfa_enroll_confirm(c, "racer", r->id, r->code, &res);
+        break;
+    case SR_ENROLL:
+        r->rc[a->tid] = mfa_enroll_begin(c, "racer", "phone", NULL, &e);
+        mfa_enrollment_free(&e);
+        break;
+    default:
+        r->rc[a->tid] = mfa_verify(c, "racer", r->code, &res);
+        break;
+    }
+    r->failures[a->tid] = res.failures;
+    return NULL;
+}
+
+static void
+svc_race_run(svc_race *r)
+{
+    pthread_t th[SVC_THREADS];
+    svc_arg args[SVC_THREADS];
+    int i;
+
+    pthread_barrier_init(&r->start, NULL, SVC_THREADS);
+    for (i = 0; i < SVC_THREADS; i++) {
+        /* with a second handle, half the threads use their own */
+        r->store[i] = B->open_again != NULL && i % 2 ? open_again() : S;
+        r->ctx[i] = ctx_on(r->store[i]);
+        if (r->policy != NULL)
+            OK(mfa_ctx_set_throttle(r->ctx[i], r->policy));
+        args[i].r = r;
+        args[i].tid = i;
+    }
+    for (i = 0; i < SVC_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, svc_race_main, &args[i]),
+                         0);
+    for (i = 0; i < SVC_THREADS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&r->start);
+    for (i = 0; i < SVC_THREADS; i++) {
+        mfa_ctx_free(&r->ctx[i]);
+        if (r->store[i] != S)
+            mfa_store_free(&r->store[i]);
+    }
+}
+
+/* Exactly one MFA_OK, and one and the same refusal for all the others. */
+static void
+assert_one_winner(const svc_race *r)
+{
+    int i, wins = 0;
+    mfa_rc loss = MFA_OK;
+
+    for (i = 0; i < SVC_THREADS; i++) {
+        if (r->rc[i] == MFA_OK) {
+            wins++;
+            continue;
+        }
+        if (loss == MFA_OK)
+            loss = r->rc[i];
+        ck_assert_msg(r->rc[i] == loss, "thread %d: %s, another got %s", i,
+                      mfa_strerror_name(r->rc[i]), mfa_strerror_name(loss));
+    }
+    ck_assert_int_eq(wins, 1);
+}
+
+START_TEST(race_confirm)
+{
+    static svc_race r;
+    app a;
+    int round;
+
+    for (round = 0; round < 10; round++) {
+        memset(&r, 0, sizeof(r));
+        r.kind = SR_CONFIRM;
+        enroll("racer", &a);
+        snprintf(r.id, sizeof(r.id), "%s", a.id);
+        code_at(&a, 0, r.code);
+        svc_race_run(&r);
+        assert_one_winner(&r);
+        ck_assert_int_ne(r.rc[0] == MFA_OK ? r.rc[1] : r.rc[0], MFA_ERR_STORE);
+        mfa_otp_free(&a.otp);
+        OK(mfa_reset(F.ctx, "racer"));
+    }
+}
+END_TEST
+
+START_TEST(race_enroll_cap)
+{
+    static svc_race r;
+    app a;
+    int i, wins = 0;
+
+    /* room for three more */
+    for (i = 0; i < MFA_FACTORS_MAX - 3; i++) {
+        enroll("racer", &a);
+        mfa_otp_free(&a.otp);
+    }
+    memset(&r, 0, sizeof(r));
+    r.kind = SR_ENROLL;
+    svc_race_run(&r);
+    for (i = 0; i < SVC_THREADS; i++) {
+        if (r.rc[i] == MFA_OK)
+            wins++;
+        else
+            ck_assert_int_eq(r.rc[i], MFA_ERR_EXISTS);
+    }
+    ck_assert_int_eq(wins, 3);
+    ck_assert_uint_eq(factor_count("racer"), MFA_FACTORS_MAX);
+}
+END_TEST
+
+START_TEST(race_verify_right)
+{
+    static svc_race r;
+    app a;
+    int round;
+
+    enroll_active("racer", &a);
+    for (round = 0; round < 10; round++) {
+        memset(&r, 0, sizeof(r));
+        r.kind = SR_VERIFY_RIGHT;
+        code_at(&a, 0, r.code);
+        svc_race_run(&r);
+        assert_one_winner(&r);
+        for (int i = 0; i < SVC_THREADS; i++)
+            if (r.rc[i] != MFA_OK)
+                ck_assert_int_eq(r.rc[i], MFA_ERR_REPLAYED);
+        F.now += 30;
+    }
+    mfa_otp_free(&a.otp);
+}
+END_TEST
+
+START_TEST(race_verify_wrong)
+{
+    static svc_race r;
+    const mfa_throttle_policy p = {1000, 1, 1};
+    uint32_t counts = 0;
+    app a;
+    int i;
+
+    OK(mfa_ctx_set_throttle(F.ctx, &p));
+    enroll_active("racer", &a);
+    memset(&r, 0, sizeof(r));
+    r.kind = SR_VERIFY_WRONG;
+    r.policy = &p; /* no delay: every attempt is checked and counted */
+    wrong_code(&a, r.code);
+    svc_race_run(&r);
+    for (i = 0; i < SVC_THREADS; i++) {
+        ck_assert_msg(r.rc[i] == MFA_ERR_CODE_WRONG, "thread %d: %s", i,
+                      mfa_strerror_name(r.rc[i]));
+        ck_assert_uint_ge(r.failures[i], 1);
+        ck_assert_uint_le(r.failures[i], SVC_THREADS);
+        /* each attempt saw its own count: 1..N, each once */
+        ck_assert_uint_eq(counts & (1u << r.failures[i]), 0);
+        counts |= 1u << r.failures[i];
+    }
+    ck_assert_uint_eq(failures_of("racer"), SVC_THREADS);
+    mfa_otp_free(&a.otp);
+}
+END_TEST
+
+/* ---- the suite
+ * ------------------------------------------------------------------ */
 
 Suite *
 mfa_conformance_suite(const mfa_conformance_backend *b)
 {
-    Suite *s = suite_create(b->name);
+    Suite *s;
     TCase *tc;
 
     B = b;
-    tc = tcase_create("schema");
+    s = suite_create(b->name);
+
+    tc = tcase_create("rows");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, schema_version_and_migrate);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("factors");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, factor_create_get_roundtrip);
-    tcase_add_test(tc, factor_create_duplicate);
+    tcase_add_test(tc, factor_roundtrip);
+    tcase_add_test(tc, factor_insert_exists);
     tcase_add_test(tc, factor_get_not_found);
     tcase_add_test(tc, factor_list_order);
-    tcase_add_test(tc, factor_each_all_accounts);
-    tcase_add_test(tc, factor_activate);
-    tcase_add_test(tc, factor_advance_cas);
-    tcase_add_test(tc, factor_reseal_cas);
-    tcase_add_test(tc, factor_expire_pending);
-    tcase_add_test(tc, factor_rename_remove);
+    tcase_add_test(tc, factor_update_and_delete);
+    tcase_add_test(tc, factor_scan_paging);
+    tcase_add_test(tc, factor_expire);
+    tcase_add_test(tc, throttle_rows);
+    tcase_add_test(tc, backup_rows);
+    tcase_add_test(tc, oob_rows);
+    tcase_add_test(tc, account_delete_one_account);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("throttle");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, throttle_semantics);
-    tcase_add_test(tc, throttle_policy_changes);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("backup");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, backup_replace_list_spend);
-    tcase_add_test(tc, backup_spend_at_time_zero);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("oob");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, oob_put_take);
-    tcase_add_test(tc, oob_replace_and_spend);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("account");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, account_reset_one_account);
-    tcase_add_test(tc, bad_input_changes_nothing);
-    suite_add_tcase(s, tc);
-
-    if (b->open_again != NULL) {
-        tc = tcase_create("handles");
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, second_handle_sees_the_same_data);
-        suite_add_tcase(s, tc);
-    }
-
-    tc = tcase_create("races");
+    tc = tcase_create("transactions");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, race_factor_advance);
-    tcase_add_test(tc, race_backup_spend);
-    tcase_add_test(tc, race_oob_spend);
-    tcase_add_test(tc, race_throttle_hit);
-    tcase_add_test(tc, race_oob_take);
-    tcase_add_test(tc, race_factor_activate);
-    tcase_add_test(tc, race_factor_reseal);
+    tcase_add_test(tc, read_your_writes);
+    tcase_add_test(tc, rollback_undoes_each_write);
+    tcase_add_test(tc, read_transactions);
+    tcase_add_test(tc, write_transactions_serialise);
+    tcase_add_test(tc, no_lost_updates);
+    if (b->open_again != NULL)
+        tcase_add_test(tc, commit_seen_by_second_handle);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("service");
+    tcase_add_checked_fixture(tc, svc_setup, svc_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, flows);
+    tcase_add_test(tc, pending_expiry);
+    tcase_add_test(tc, race_confirm);
+    tcase_add_test(tc, race_enroll_cap);
+    tcase_add_test(tc, race_verify_right);
+    tcase_add_test(tc, race_verify_wrong);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,27 +1,48 @@
 /*
- * The memory store: per-account records in a hash table behind one mutex.
- * Every operation holds the mutex from its first read to its last write,
- * which makes each one atomic against the other threads of the process.
- * Callbacks of factor_list/factor_each run on a snapshot, outside the
- * mutex, so they may call the store (key rotation reseals from inside
- * factor_each).
+ * The memory store: per-account rows in hash tables split into lock
+ * stripes.  An account's stripe is chosen by a keyed hash of its name; a
+ * transaction on the account holds that stripe's mutex from begin to
+ * commit or rollback, so two transactions on one account serialise and
+ * transactions on accounts of different stripes run in parallel.  A
+ * store-wide transaction takes every stripe, in index order (the only
+ * order in which more than one is ever held, so no deadlock).
  *
- * Lookups cost one hash of the account (SipHash under a per-store random
- * key, so chosen account names cannot pile up in one chain) and a scan of
- * that account's few records; factor ids, unique across accounts, have an
- * index of their own.
+ * Every write first records how to undo itself (the row's old value and
+ * position) in the transaction's undo log; rollback replays the log
+ * backwards, commit drops it.  The log and the factor-list snapshot are
+ * buffers of the stripe's transaction object, grown when needed and kept,
+ * so a flow on an existing account allocates nothing.  Undoing never
+ * allocates either: a vector never shrinks inside a transaction, so the
+ * room an undone delete needs is still there.
+ *
+ * Factor ids are unique across accounts: a separate index behind its own
+ * mutex (always taken after stripe mutexes).  An inserted id is reserved
+ * at once (a rollback frees it); a deleted one stays reserved until
+ * commit, so a rollback that brings the factor back never collides.
+ *
+ * Lookups hash with SipHash under a per-store random key, so chosen
+ * account names cannot pile up in one stripe or chain.  Only sealed
+ * secrets are ever stored; every buffer is wiped before it is freed or
+ * reused.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
-#include <mfa/store.h>
-
 #include "store_int.h"
+
+/* Enough stripes that two busy accounts rarely share one. */
+#define MEM_STRIPES 64
+#define MEM_STRIPE_BITS 6
+/* How long begin waits for an account's lock before MFA_ERR_BUSY. */
+#define MEM_TIMEOUT_MS 5000
 
 /* A growable array of fixed-size elements. */
 typedef struct vec {
@@ -36,20 +57,22 @@ typedef struct mem_backup {
     int64_t used_at;
 } mem_backup;
 
+enum { T_FACTOR, T_BACKUP, T_OOB, T_THROTTLE, T_COUNT };
+
 typedef struct mem_acct {
     struct mem_acct *next; /* hash chain */
     uint64_t hash;
     char account[MFA_ACCOUNT_MAX + 1];
-    vec factors; /* mfa_factor_rec */
-    vec backups; /* mem_backup */
-    vec oob;     /* mfa_oob_challenge */
-    int has_throttle;
-    mfa_throttle_state throttle;
+    /* factors in insertion order, backups oldest first, challenges,
+     * throttle buckets: indexed by T_* */
+    vec rows[T_COUNT];
 } mem_acct;
 
 typedef struct mem_id {
     struct mem_id *next;
     uint64_t hash;
+    /* the transaction that deleted the factor, until it commits */
+    const struct mfa_store_txn *dead;
     char id[MFA_FACTOR_ID_LEN + 1];
 } mem_id;
 
@@ -64,15 +87,56 @@ typedef struct node {
     uint64_t hash;
 } node;
 
-typedef struct mem_store {
-    pthread_mutex_t mu;
-    unsigned char key[crypto_shorthash_KEYBYTES];
+enum { OP_INS, OP_UPD, OP_DEL };
+
+typedef struct undo {
+    unsigned char table, op;
+    int revived; /* factor insert that took back an id deleted earlier */
+    size_t pos;
+    mem_acct *a;
+    mem_id *idn; /* factor insert and delete */
+    union {
+        mfa_factor_rec f;
+        mem_backup b;
+        mfa_oob_challenge o;
+        mfa_throttle_rec t;
+    } old;
+} undo;
+
+struct mem_store;
+
+struct mfa_store_txn {
+    struct mem_store *m;
+    struct stripe *st; /* NULL: store-wide */
+    mfa_txn_mode mode;
+    int listing;   /* inside a factor_list callback */
+    size_t id_ops; /* undo entries that touch the id index */
+    uint64_t hash;
+    char account[MFA_ACCOUNT_MAX + 1];
+    mem_acct *a; /* the account's node; NULL until it has one */
+    vec undo;    /* undo entries */
+    vec snap;    /* factor_list's copy */
+};
+
+/* A cache line each, so stripes busy on two cores do not share one. */
+typedef struct stripe {
+    alignas(64) pthread_mutex_t mu;
     table accts; /* mem_acct */
-    table ids;   /* mem_id */
+    struct mfa_store_txn txn;
+} stripe;
+
+typedef struct mem_store {
+    stripe st[MEM_STRIPES];
+    struct mfa_store_txn wide;
+    pthread_mutex_t id_mu;
+    table ids; /* mem_id */
+    unsigned char key[crypto_shorthash_KEYBYTES];
 } mem_store;
 
-/* ---- containers ------------------------------------------------------------
- */
+/* Marks an id node that commit has unlinked (see txn_finish_ids). */
+static const struct mfa_store_txn freed_marker;
+
+/* ---- containers --------------------------------------------------------- */
 
 static void *
 vec_at(const vec *a, size_t i)
@@ -88,25 +152,31 @@ vec_reserve(vec *a, size_t n)
         void *v;
         while (cap < n)
             cap *= 2;
-        v = realloc(a->v, cap * a->size);
+        /* not realloc: the old block may hold sealed secrets to wipe */
+        v = malloc(cap * a->size);
         if (v == NULL)
             return 0;
+        if (a->v != NULL) {
+            memcpy(v, a->v, a->n * a->size);
+            sodium_memzero(a->v, a->cap * a->size);
+            free(a->v);
+        }
         a->v = v;
         a->cap = cap;
     }
     return 1;
 }
 
-static void *
-vec_push(vec *a)
+/* Insert *x at i; the room must be reserved. */
+static void
+vec_insert(vec *a, size_t i, const void *x)
 {
-    if (!vec_reserve(a, a->n + 1))
-        return NULL;
-    memset(vec_at(a, a->n), 0, a->size);
-    return vec_at(a, a->n++);
+    memmove(vec_at(a, i + 1), vec_at(a, i), (a->n - i) * a->size);
+    memcpy(vec_at(a, i), x, a->size);
+    a->n++;
 }
 
-/* Remove element i keeping the order (creation order is listing order). */
+/* Remove element i keeping the order (insertion order is listing order). */
 static void
 vec_del(vec *a, size_t i)
 {
@@ -118,7 +188,7 @@ vec_del(vec *a, size_t i)
 static void
 vec_clear(vec *a)
 {
-    if (a->v != NULL)
+    if (a->v != NULL && a->n > 0)
         sodium_memzero(a->v, a->n * a->size);
     a->n = 0;
 }
@@ -158,7 +228,7 @@ static int
 table_add(table *t, node *x)
 {
     if (t->n + 1 > t->nb) {
-        size_t nb = t->nb ? 2 * t->nb : 64, i;
+        size_t nb = t->nb ? 2 * t->nb : 16, i;
         void **b = calloc(nb, sizeof(*b));
         if (b == NULL) {
             if (t->nb == 0)
@@ -195,146 +265,454 @@ table_unlink(table *t, node *x)
     t->n--;
 }
 
-/* ---- accounts and ids ------------------------------------------------------
- */
+/* ---- accounts and ids ---------------------------------------------------- */
+
+static stripe *
+stripe_of(mem_store *m, uint64_t hash)
+{
+    return &m->st[hash >> (64 - MEM_STRIPE_BITS)];
+}
 
 static mem_acct *
-acct_find(mem_store *m, const char *account)
+acct_find(const table *t, uint64_t h, const char *account)
 {
-    uint64_t h;
     mem_acct *a;
 
-    if (m->accts.nb == 0)
+    if (t->nb == 0)
         return NULL;
-    h = hash_str(m, account);
-    for (a = *table_slot(&m->accts, h); a != NULL; a = a->next)
+    for (a = *table_slot(t, h); a != NULL; a = a->next)
         if (a->hash == h && strcmp(a->account, account) == 0)
             return a;
     return NULL;
 }
 
-static mem_acct *
-acct_get(mem_store *m, const char *account)
-{
-    mem_acct *a = acct_find(m, account);
-
-    if (a != NULL)
-        return a;
-    a = calloc(1, sizeof(*a));
-    if (a == NULL)
-        return NULL;
-    a->hash = hash_str(m, account);
-    memcpy(a->account, account, strlen(account) + 1);
-    a->factors.size = sizeof(mfa_factor_rec);
-    a->backups.size = sizeof(mem_backup);
-    a->oob.size = sizeof(mfa_oob_challenge);
-    if (!table_add(&m->accts, (node *)a)) {
-        free(a);
-        return NULL;
-    }
-    return a;
-}
-
 static void
 acct_free(mem_acct *a)
 {
-    vec_free(&a->factors);
-    vec_free(&a->backups);
-    vec_free(&a->oob);
+    int i;
+
+    for (i = 0; i < T_COUNT; i++)
+        vec_free(&a->rows[i]);
     sodium_memzero(a, sizeof(*a));
     free(a);
 }
 
-/* An account with nothing left takes no memory. */
-static void
-acct_trim(mem_store *m, mem_acct *a)
+static int
+acct_empty(const mem_acct *a)
 {
-    if (a != NULL && a->factors.n == 0 && a->backups.n == 0 && a->oob.n == 0 &&
-        !a->has_throttle) {
-        table_unlink(&m->accts, (node *)a);
-        acct_free(a);
+    int i;
+
+    for (i = 0; i < T_COUNT; i++)
+        if (a->rows[i].n > 0)
+            return 0;
+    return 1;
+}
+
+/* The transaction's account node, made when its first row is written. */
+static mem_acct *
+acct_need(mfa_store_txn *t)
+{
+    mem_acct *a;
+
+    if (t->a != NULL)
+        return t->a;
+    a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return NULL;
+    a->hash = t->hash;
+    memcpy(a->account, t->account, strlen(t->account) + 1);
+    a->rows[T_FACTOR].size = sizeof(mfa_factor_rec);
+    a->rows[T_BACKUP].size = sizeof(mem_backup);
+    a->rows[T_OOB].size = sizeof(mfa_oob_challenge);
+    a->rows[T_THROTTLE].size = sizeof(mfa_throttle_rec);
+    if (!table_add(&t->st->accts, (node *)a)) {
+        free(a);
+        return NULL;
     }
+    t->a = a;
+    return a;
 }
 
 static mem_id *
-id_find(mem_store *m, const char *id)
+id_find(const mem_store *m, uint64_t h, const char *id)
 {
-    uint64_t h;
     mem_id *x;
 
     if (m->ids.nb == 0)
         return NULL;
-    h = hash_str(m, id);
     for (x = *table_slot(&m->ids, h); x != NULL; x = x->next)
         if (x->hash == h && strcmp(x->id, id) == 0)
             return x;
     return NULL;
 }
 
-static void
-id_drop(mem_store *m, const char *id)
-{
-    mem_id *x = id_find(m, id);
+/* ---- locking ------------------------------------------------------------- */
 
-    if (x != NULL) {
-        table_unlink(&m->ids, (node *)x);
-        free(x);
+static void
+deadline(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += MEM_TIMEOUT_MS / 1000;
+    ts->tv_nsec += (long)(MEM_TIMEOUT_MS % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
     }
 }
 
-static mfa_factor_rec *
-find_factor(mem_store *m, const char *account, const char *id, mem_acct **ap,
-            size_t *at)
+/* The uncontended case costs one trylock; the deadline only when waiting. */
+static mfa_rc
+stripe_lock(stripe *s, struct timespec *until, int *have_until)
 {
-    mem_acct *a = acct_find(m, account);
-    size_t i;
+    int e = pthread_mutex_trylock(&s->mu);
 
-    if (a == NULL)
-        return NULL;
-    for (i = 0; i < a->factors.n; i++) {
-        mfa_factor_rec *f = vec_at(&a->factors, i);
-        if (strcmp(f->id, id) == 0) {
-            if (ap != NULL)
-                *ap = a;
-            if (at != NULL)
-                *at = i;
-            return f;
+    if (e == EBUSY) {
+        if (!*have_until) {
+            deadline(until);
+            *have_until = 1;
+        }
+        e = pthread_mutex_timedlock(&s->mu, until);
+    }
+    if (e == 0)
+        return MFA_OK;
+    return e == ETIMEDOUT ? MFA_ERR_BUSY : MFA_ERR_INTERNAL;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+static void
+txn_reset(mfa_store_txn *t)
+{
+    vec_clear(&t->undo);
+    t->id_ops = 0;
+    t->a = NULL;
+    t->listing = 0;
+}
+
+/* Accounts that ended the transaction without rows take no memory. */
+static void
+txn_trim(mfa_store_txn *t)
+{
+    size_t i, j;
+
+    if (t->st != NULL) {
+        if (t->a != NULL && acct_empty(t->a)) {
+            table_unlink(&t->st->accts, (node *)t->a);
+            acct_free(t->a);
+        }
+        return;
+    }
+    if (t->undo.n == 0)
+        return;
+    for (i = 0; i < MEM_STRIPES; i++) {
+        table *tb = &t->m->st[i].accts;
+        for (j = 0; j < tb->nb; j++) {
+            mem_acct *a = tb->b[j], *next;
+            for (; a != NULL; a = next) {
+                next = a->next;
+                if (acct_empty(a)) {
+                    table_unlink(tb, (node *)a);
+                    acct_free(a);
+                }
+            }
         }
     }
-    return NULL;
-}
-
-static mem_store *
-lock(void *impl)
-{
-    mem_store *m = impl;
-    pthread_mutex_lock(&m->mu);
-    return m;
 }
 
 static void
-unlock(mem_store *m)
+txn_unlock(mfa_store_txn *t)
 {
-    pthread_mutex_unlock(&m->mu);
+    int i;
+
+    if (t->st != NULL) {
+        pthread_mutex_unlock(&t->st->mu);
+        return;
+    }
+    for (i = MEM_STRIPES - 1; i >= 0; i--)
+        pthread_mutex_unlock(&t->m->st[i].mu);
 }
 
-/* ---- operations
- * -------------------------------------------------------------- */
+static mfa_rc
+mem_begin(void *impl, const char *account, mfa_txn_mode mode,
+          mfa_store_txn **out)
+{
+    mem_store *m = impl;
+    struct timespec until;
+    int have_until = 0, i;
+    mfa_store_txn *t;
+    mfa_rc rc;
+
+    if (account == NULL) {
+        for (i = 0; i < MEM_STRIPES; i++) {
+            rc = stripe_lock(&m->st[i], &until, &have_until);
+            if (rc != MFA_OK) {
+                while (--i >= 0)
+                    pthread_mutex_unlock(&m->st[i].mu);
+                return rc;
+            }
+        }
+        t = &m->wide;
+        t->account[0] = '\0';
+        t->hash = 0;
+    } else {
+        uint64_t h = hash_str(m, account);
+        stripe *s = stripe_of(m, h);
+
+        rc = stripe_lock(s, &until, &have_until);
+        if (rc != MFA_OK)
+            return rc;
+        t = &s->txn;
+        t->st = s;
+        t->hash = h;
+        memcpy(t->account, account, strlen(account) + 1);
+    }
+    txn_reset(t);
+    t->m = m;
+    t->mode = mode;
+    if (t->st != NULL)
+        t->a = acct_find(&t->st->accts, t->hash, account);
+    *out = t;
+    return MFA_OK;
+}
+
+/* Commit's part of the id index: ids deleted for good are freed. */
+static void
+txn_finish_ids(mfa_store_txn *t)
+{
+    mem_store *m = t->m;
+    mem_id *gone = NULL, *next;
+    size_t i;
+
+    if (t->id_ops == 0)
+        return;
+    pthread_mutex_lock(&m->id_mu);
+    for (i = 0; i < t->undo.n; i++) {
+        undo *u = vec_at(&t->undo, i);
+        if (u->table == T_FACTOR && u->op == OP_DEL && u->idn != NULL &&
+            u->idn->dead == t) {
+            table_unlink(&m->ids, (node *)u->idn);
+            /* later entries may name the same node: mark, free at the end */
+            u->idn->dead = &freed_marker;
+            u->idn->next = gone;
+            gone = u->idn;
+        }
+    }
+    pthread_mutex_unlock(&m->id_mu);
+    for (; gone != NULL; gone = next) {
+        next = gone->next;
+        free(gone);
+    }
+}
+
+static mfa_rc
+mem_commit(mfa_store_txn *t)
+{
+    txn_finish_ids(t);
+    txn_trim(t);
+    txn_reset(t);
+    txn_unlock(t);
+    return MFA_OK;
+}
+
+static void
+undo_one(mfa_store_txn *t, undo *u)
+{
+    vec *v = &u->a->rows[u->table];
+
+    switch (u->op) {
+    case OP_INS:
+        vec_del(v, u->pos);
+        break;
+    case OP_UPD:
+        memcpy(vec_at(v, u->pos), &u->old, v->size);
+        break;
+    default:
+        vec_insert(v, u->pos, &u->old);
+        break;
+    }
+    if (u->table != T_FACTOR || u->idn == NULL)
+        return;
+    if (u->op == OP_DEL) {
+        u->idn->dead = NULL;
+    } else if (u->op == OP_INS) {
+        if (u->revived) {
+            u->idn->dead = t;
+        } else {
+            table_unlink(&t->m->ids, (node *)u->idn);
+            sodium_memzero(u->idn, sizeof(*u->idn));
+            free(u->idn);
+        }
+    }
+}
+
+static void
+mem_rollback(mfa_store_txn *t)
+{
+    size_t i;
+
+    if (t->id_ops > 0)
+        pthread_mutex_lock(&t->m->id_mu);
+    for (i = t->undo.n; i > 0; i--)
+        undo_one(t, vec_at(&t->undo, i - 1));
+    if (t->id_ops > 0)
+        pthread_mutex_unlock(&t->m->id_mu);
+    txn_trim(t);
+    txn_reset(t);
+    txn_unlock(t);
+}
+
+/* ---- row helpers --------------------------------------------------------- */
+
+/* The account-scoped transaction may touch only its own account. */
+static mfa_rc
+own(const mfa_store_txn *t, const char *account, int write)
+{
+    if (t->st == NULL || account == NULL || strcmp(account, t->account) != 0)
+        return MFA_ERR_INVALID;
+    if (write && t->mode != MFA_TXN_WRITE)
+        return MFA_ERR_INVALID;
+    return MFA_OK;
+}
+
+/* Room for k undo entries, so that a write never fails half-way. */
+static int
+undo_room(mfa_store_txn *t, size_t k)
+{
+    if (t->undo.size == 0)
+        t->undo.size = sizeof(undo);
+    return vec_reserve(&t->undo, t->undo.n + k);
+}
+
+/* Log the row at pos of table tb (its old value unless op is OP_INS). */
+static undo *
+undo_log(mfa_store_txn *t, mem_acct *a, unsigned char tb, unsigned char op,
+         size_t pos)
+{
+    undo *u = vec_at(&t->undo, t->undo.n++);
+
+    u->table = tb;
+    u->op = op;
+    u->revived = 0;
+    u->pos = pos;
+    u->a = a;
+    u->idn = NULL;
+    if (op != OP_INS)
+        memcpy(&u->old, vec_at(&a->rows[tb], pos), a->rows[tb].size);
+    return u;
+}
+
+static int
+find_factor(const mem_acct *a, const char *id, size_t *at)
+{
+    size_t i;
+
+    for (i = 0; a != NULL && i < a->rows[T_FACTOR].n; i++) {
+        const mfa_factor_rec *f = vec_at(&a->rows[T_FACTOR], i);
+        if (strcmp(f->id, id) == 0) {
+            *at = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Rows keyed by a name at `off` in the row (challenges, throttle). */
+static int
+find_named(const mem_acct *a, int tb, size_t off, const char *name, size_t *at)
+{
+    size_t i;
+
+    for (i = 0; a != NULL && i < a->rows[tb].n; i++) {
+        const char *row = vec_at(&a->rows[tb], i);
+        if (strcmp(row + off, name) == 0) {
+            *at = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+put_factor(mfa_factor_rec *slot, const mfa_factor_rec *f)
+{
+    *slot = *f;
+    /* unused tail bytes are not part of the record */
+    memset(slot->sealed + f->sealed_len, 0, MFA_SEALED_MAX - f->sealed_len);
+}
+
+/* Insert or overwrite a named row: one undo entry either way. */
+static mfa_rc
+put_named(mfa_store_txn *t, int tb, size_t off, const void *row)
+{
+    mem_acct *a = acct_need(t);
+    size_t at;
+
+    if (a == NULL || !undo_room(t, 1) ||
+        !vec_reserve(&a->rows[tb], a->rows[tb].n + 1))
+        return MFA_ERR_NOMEM;
+    if (find_named(a, tb, off, (const char *)row + off, &at)) {
+        undo_log(t, a, (unsigned char)tb, OP_UPD, at);
+        memcpy(vec_at(&a->rows[tb], at), row, a->rows[tb].size);
+    } else {
+        undo_log(t, a, (unsigned char)tb, OP_INS, a->rows[tb].n);
+        vec_insert(&a->rows[tb], a->rows[tb].n, row);
+    }
+    return MFA_OK;
+}
+
+static mfa_rc
+delete_named(mfa_store_txn *t, int tb, size_t off, const char *name)
+{
+    size_t at;
+
+    if (!find_named(t->a, tb, off, name, &at))
+        return MFA_OK;
+    if (!undo_room(t, 1))
+        return MFA_ERR_NOMEM;
+    undo_log(t, t->a, (unsigned char)tb, OP_DEL, at);
+    vec_del(&t->a->rows[tb], at);
+    return MFA_OK;
+}
+
+/* Delete factor `at` of a; the id index mutex is held, undo room made. */
+static void
+delete_factor(mfa_store_txn *t, mem_acct *a, size_t at)
+{
+    mfa_factor_rec *f = vec_at(&a->rows[T_FACTOR], at);
+    mem_id *x = id_find(t->m, hash_str(t->m, f->id), f->id);
+    undo *u = undo_log(t, a, T_FACTOR, OP_DEL, at);
+
+    /* every stored factor has its id in the index */
+    u->idn = x;
+    if (x != NULL)
+        x->dead = t;
+    t->id_ops++;
+    vec_del(&a->rows[T_FACTOR], at);
+}
+
+/* ---- operations ---------------------------------------------------------- */
 
 static void
 mem_close(void *impl)
 {
     mem_store *m = impl;
-    size_t i;
+    size_t i, j;
 
     if (m == NULL)
         return;
-    for (i = 0; i < m->accts.nb; i++) {
-        mem_acct *a = m->accts.b[i], *next;
-        for (; a != NULL; a = next) {
-            next = a->next;
-            acct_free(a);
+    for (i = 0; i < MEM_STRIPES; i++) {
+        stripe *s = &m->st[i];
+        for (j = 0; j < s->accts.nb; j++) {
+            mem_acct *a = s->accts.b[j], *next;
+            for (; a != NULL; a = next) {
+                next = a->next;
+                acct_free(a);
+            }
         }
+        free(s->accts.b);
+        vec_free(&s->txn.undo);
+        vec_free(&s->txn.snap);
+        pthread_mutex_destroy(&s->mu);
     }
     for (i = 0; i < m->ids.nb; i++) {
         mem_id *x = m->ids.b[i], *next;
@@ -343,9 +721,10 @@ mem_close(void *impl)
             free(x);
         }
     }
-    free(m->accts.b);
     free(m->ids.b);
-    pthread_mutex_destroy(&m->mu);
+    vec_free(&m->wide.undo);
+    vec_free(&m->wide.snap);
+    pthread_mutex_destroy(&m->id_mu);
     sodium_memzero(m, sizeof(*m));
     free(m);
 }
@@ -365,543 +744,590 @@ mem_schema_version(void *impl, int *version)
     return MFA_OK;
 }
 
-static mfa_rc
-mem_factor_create(void *impl, const mfa_factor_rec *f)
+static int
+before_created_id(const mfa_factor_rec *x, const mfa_factor_rec *y)
 {
-    mem_store *m = lock(impl);
-    mem_acct *a;
-    mem_id *x;
-    mfa_factor_rec *slot;
+    if (x->created != y->created)
+        return x->created < y->created;
+    return strcmp(x->id, y->id) < 0;
+}
 
-    if (id_find(m, f->id) != NULL) {
-        unlock(m);
-        return MFA_ERR_EXISTS;
+/* Insertion sort: no allocation, and linear on the usual sorted input. */
+static void
+sort_created_id(mfa_factor_rec *r, size_t n)
+{
+    mfa_factor_rec tmp;
+    size_t i, j;
+
+    for (i = 1; i < n; i++) {
+        if (!before_created_id(&r[i], &r[i - 1]))
+            continue;
+        tmp = r[i];
+        for (j = i; j > 0 && before_created_id(&tmp, &r[j - 1]); j--)
+            r[j] = r[j - 1];
+        r[j] = tmp;
     }
-    x = calloc(1, sizeof(*x));
-    a = x != NULL ? acct_get(m, f->account) : NULL;
-    slot = a != NULL ? vec_push(&a->factors) : NULL;
-    if (slot == NULL) {
-        free(x);
-        acct_trim(m, a);
-        unlock(m);
+    sodium_memzero(&tmp, sizeof(tmp));
+}
+
+/*
+ * The callback runs on a copy, so it may write rows of the transaction
+ * (or list again) without disturbing the iteration.
+ */
+static mfa_rc
+mem_factor_list(mfa_store_txn *t, const char *account, mfa_factor_cb cb,
+                void *arg)
+{
+    mfa_rc rc = own(t, account, 0);
+    vec own_snap = {NULL, 0, 0, sizeof(mfa_factor_rec)};
+    vec *snap = t->listing ? &own_snap : &t->snap;
+    size_t n, i;
+    int was_listing = t->listing;
+
+    if (rc != MFA_OK)
+        return rc;
+    n = t->a != NULL ? t->a->rows[T_FACTOR].n : 0;
+    if (n == 0)
+        return MFA_OK;
+    snap->size = sizeof(mfa_factor_rec);
+    if (!vec_reserve(snap, n))
         return MFA_ERR_NOMEM;
-    }
-    x->hash = hash_str(m, f->id);
-    memcpy(x->id, f->id, sizeof(x->id));
-    if (!table_add(&m->ids, (node *)x)) {
-        free(x);
-        a->factors.n--;
-        acct_trim(m, a);
-        unlock(m);
-        return MFA_ERR_NOMEM;
-    }
-    *slot = *f;
-    /* unused tail bytes are not part of the record */
-    memset(slot->sealed + f->sealed_len, 0, MFA_SEALED_MAX - f->sealed_len);
-    unlock(m);
-    return MFA_OK;
+    memcpy(snap->v, t->a->rows[T_FACTOR].v, n * sizeof(mfa_factor_rec));
+    snap->n = n;
+    sort_created_id(snap->v, n);
+    t->listing = 1;
+    for (i = 0; i < n && rc == MFA_OK; i++)
+        rc = cb(vec_at(snap, i), arg);
+    t->listing = was_listing;
+    vec_clear(snap);
+    vec_free(&own_snap);
+    return rc;
 }
 
 static mfa_rc
-mem_factor_get(void *impl, const char *account, const char *id,
+mem_factor_get(mfa_store_txn *t, const char *account, const char *id,
                mfa_factor_rec *out)
 {
-    mem_store *m = lock(impl);
-    mfa_factor_rec *f = find_factor(m, account, id, NULL, NULL);
+    mfa_rc rc = own(t, account, 0);
+    size_t at;
 
-    if (f != NULL)
-        *out = *f;
-    unlock(m);
-    return f != NULL ? MFA_OK : MFA_ERR_NOT_FOUND;
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_factor(t->a, id, &at))
+        return MFA_ERR_NOT_FOUND;
+    *out = *(mfa_factor_rec *)vec_at(&t->a->rows[T_FACTOR], at);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_factor_insert(mfa_store_txn *t, const mfa_factor_rec *f)
+{
+    mfa_rc rc = own(t, f->account, 1);
+    mem_store *m = t->m;
+    mem_acct *a;
+    mem_id *x;
+    uint64_t h;
+    size_t at;
+    int revived = 0;
+    undo *u;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (find_factor(t->a, f->id, &at))
+        return MFA_ERR_EXISTS;
+    /* all the room first: past the id index nothing may fail */
+    a = acct_need(t);
+    if (a == NULL || !undo_room(t, 1) ||
+        !vec_reserve(&a->rows[T_FACTOR], a->rows[T_FACTOR].n + 1))
+        return MFA_ERR_NOMEM;
+    h = hash_str(m, f->id);
+    pthread_mutex_lock(&m->id_mu);
+    x = id_find(m, h, f->id);
+    if (x != NULL && x->dead != t) {
+        pthread_mutex_unlock(&m->id_mu);
+        return MFA_ERR_EXISTS;
+    }
+    if (x != NULL) {
+        x->dead = NULL;
+        revived = 1;
+    } else {
+        x = calloc(1, sizeof(*x));
+        if (x != NULL) {
+            x->hash = h;
+            memcpy(x->id, f->id, sizeof(x->id));
+        }
+        if (x == NULL || !table_add(&m->ids, (node *)x)) {
+            pthread_mutex_unlock(&m->id_mu);
+            free(x);
+            return MFA_ERR_NOMEM;
+        }
+    }
+    pthread_mutex_unlock(&m->id_mu);
+    u = undo_log(t, a, T_FACTOR, OP_INS, a->rows[T_FACTOR].n);
+    u->idn = x;
+    u->revived = revived;
+    t->id_ops++;
+    a->rows[T_FACTOR].n++;
+    put_factor(vec_at(&a->rows[T_FACTOR], a->rows[T_FACTOR].n - 1), f);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_factor_update(mfa_store_txn *t, const mfa_factor_rec *f)
+{
+    mfa_rc rc = own(t, f->account, 1);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_factor(t->a, f->id, &at))
+        return MFA_ERR_NOT_FOUND;
+    if (!undo_room(t, 1))
+        return MFA_ERR_NOMEM;
+    undo_log(t, t->a, T_FACTOR, OP_UPD, at);
+    put_factor(vec_at(&t->a->rows[T_FACTOR], at), f);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_factor_delete(mfa_store_txn *t, const char *account, const char *id)
+{
+    mfa_rc rc = own(t, account, 1);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_factor(t->a, id, &at))
+        return MFA_ERR_NOT_FOUND;
+    if (!undo_room(t, 1))
+        return MFA_ERR_NOMEM;
+    pthread_mutex_lock(&t->m->id_mu);
+    delete_factor(t, t->a, at);
+    pthread_mutex_unlock(&t->m->id_mu);
+    return MFA_OK;
 }
 
 static int
-cmp_created_id(const void *a, const void *b)
+key_cmp(const mfa_factor_rec *x, const char *account, const char *id)
 {
-    const mfa_factor_rec *x = a, *y = b;
+    int c = strcmp(x->account, account);
 
-    if (x->created != y->created)
-        return x->created < y->created ? -1 : 1;
-    return strcmp(x->id, y->id);
+    return c != 0 ? c : strcmp(x->id, id);
 }
 
 static int
-cmp_account_created_id(const void *a, const void *b)
+rec_cmp(const mfa_factor_rec *x, const mfa_factor_rec *y)
 {
-    const mfa_factor_rec *x = a, *y = b;
-    int c = strcmp(x->account, y->account);
-
-    return c != 0 ? c : cmp_created_id(a, b);
+    return key_cmp(x, y->account, y->id);
 }
 
-/* Call back on a copy, without the lock. */
-static mfa_rc
-visit(mfa_factor_rec *snap, size_t n, int (*cmp)(const void *, const void *),
-      mfa_factor_cb cb, void *arg)
+/* Max-heap on (account, id) over out[0..n). */
+static void
+heap_down(mfa_factor_rec *h, size_t n, size_t i)
 {
-    mfa_rc rc = MFA_OK;
-    size_t i;
+    mfa_factor_rec tmp;
 
-    if (n > 1)
-        qsort(snap, n, sizeof(*snap), cmp);
-    for (i = 0; i < n && rc == MFA_OK; i++)
-        rc = cb(&snap[i], arg);
-    if (snap != NULL) {
-        sodium_memzero(snap, n * sizeof(*snap));
-        free(snap);
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, big = i;
+        if (l < n && rec_cmp(&h[l], &h[big]) > 0)
+            big = l;
+        if (r < n && rec_cmp(&h[r], &h[big]) > 0)
+            big = r;
+        if (big == i)
+            break;
+        tmp = h[i];
+        h[i] = h[big];
+        h[big] = tmp;
+        i = big;
     }
-    return rc;
+    sodium_memzero(&tmp, sizeof(tmp));
 }
 
-static mfa_rc
-mem_factor_list(void *impl, const char *account, mfa_factor_cb cb, void *arg)
+static void
+heap_up(mfa_factor_rec *h, size_t i)
 {
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_find(m, account);
-    mfa_factor_rec *snap = NULL;
-    size_t n = a != NULL ? a->factors.n : 0;
+    mfa_factor_rec tmp;
 
-    if (n > 0) {
-        snap = malloc(n * sizeof(*snap));
-        if (snap == NULL) {
-            unlock(m);
-            return MFA_ERR_NOMEM;
-        }
-        memcpy(snap, a->factors.v, n * sizeof(*snap));
+    while (i > 0 && rec_cmp(&h[(i - 1) / 2], &h[i]) < 0) {
+        tmp = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = tmp;
+        i = (i - 1) / 2;
     }
-    unlock(m);
-    return visit(snap, n, cmp_created_id, cb, arg);
+    sodium_memzero(&tmp, sizeof(tmp));
 }
 
+/*
+ * The `max` smallest keys after the cursor, kept in a bounded max-heap in
+ * out itself (one pass, no allocation), then heap-sorted in place.
+ */
 static mfa_rc
-mem_factor_each(void *impl, mfa_factor_cb cb, void *arg)
+mem_factor_scan(mfa_store_txn *t, const char *after_account,
+                const char *after_id, mfa_factor_rec *out, size_t max,
+                size_t *n)
 {
-    mem_store *m = lock(impl);
-    mfa_factor_rec *snap = NULL;
-    size_t i, total = 0, n = 0;
-
-    for (i = 0; i < m->accts.nb; i++) {
-        mem_acct *a;
-        for (a = m->accts.b[i]; a != NULL; a = a->next)
-            total += a->factors.n;
-    }
-    if (total > 0) {
-        snap = malloc(total * sizeof(*snap));
-        if (snap == NULL) {
-            unlock(m);
-            return MFA_ERR_NOMEM;
-        }
-        for (i = 0; i < m->accts.nb; i++) {
-            mem_acct *a;
-            for (a = m->accts.b[i]; a != NULL; a = a->next) {
-                if (a->factors.n == 0)
-                    continue;
-                memcpy(snap + n, a->factors.v, a->factors.n * sizeof(*snap));
-                n += a->factors.n;
-            }
-        }
-    }
-    unlock(m);
-    return visit(snap, n, cmp_account_created_id, cb, arg);
-}
-
-static mfa_rc
-mem_factor_activate(void *impl, const char *account, const char *id,
-                    int64_t step, int32_t drift, int64_t created_after,
-                    int64_t now)
-{
-    mem_store *m = lock(impl);
-    mfa_factor_rec *f = find_factor(m, account, id, NULL, NULL);
-    mfa_rc rc = MFA_OK;
-
-    if (f == NULL)
-        rc = MFA_ERR_NOT_FOUND;
-    else if (f->status != MFA_FACTOR_PENDING)
-        rc = MFA_ERR_STATE;
-    else if (f->created < created_after)
-        rc = MFA_ERR_EXPIRED;
-    else {
-        f->status = MFA_FACTOR_ACTIVE;
-        f->last_step = step;
-        f->drift = drift;
-        f->confirmed = now;
-        f->last_used = now;
-    }
-    unlock(m);
-    return rc;
-}
-
-static mfa_rc
-mem_factor_rename(void *impl, const char *account, const char *id,
-                  const char *label)
-{
-    mem_store *m = lock(impl);
-    mfa_factor_rec *f = find_factor(m, account, id, NULL, NULL);
-
-    if (f != NULL) {
-        memset(f->label, 0, sizeof(f->label));
-        memcpy(f->label, label, strlen(label));
-    }
-    unlock(m);
-    return f != NULL ? MFA_OK : MFA_ERR_NOT_FOUND;
-}
-
-static mfa_rc
-mem_factor_remove(void *impl, const char *account, const char *id)
-{
-    mem_store *m = lock(impl);
-    mem_acct *a = NULL;
-    size_t at = 0;
-    mfa_factor_rec *f = find_factor(m, account, id, &a, &at);
-
-    if (f != NULL) {
-        id_drop(m, id);
-        vec_del(&a->factors, at);
-        acct_trim(m, a);
-    }
-    unlock(m);
-    return f != NULL ? MFA_OK : MFA_ERR_NOT_FOUND;
-}
-
-static mfa_rc
-mem_factor_advance(void *impl, const char *account, const char *id,
-                   int64_t step, int32_t drift, int64_t now)
-{
-    mem_store *m = lock(impl);
-    mfa_factor_rec *f = find_factor(m, account, id, NULL, NULL);
-    mfa_rc rc = MFA_OK;
-
-    if (f == NULL)
-        rc = MFA_ERR_NOT_FOUND;
-    else if (f->status != MFA_FACTOR_ACTIVE)
-        rc = MFA_ERR_STATE;
-    else if (f->last_step >= step)
-        rc = MFA_ERR_REPLAYED;
-    else {
-        f->last_step = step;
-        f->drift = drift;
-        f->last_used = now;
-    }
-    unlock(m);
-    return rc;
-}
-
-static mfa_rc
-mem_factor_reseal(void *impl, const char *account, const char *id,
-                  const uint8_t *old, size_t oldlen, const uint8_t *sealed,
-                  size_t len)
-{
-    mem_store *m = lock(impl);
-    mfa_factor_rec *f = find_factor(m, account, id, NULL, NULL);
-    mfa_rc rc = MFA_OK;
-
-    if (f == NULL)
-        rc = MFA_ERR_NOT_FOUND;
-    else if (f->sealed_len != oldlen || memcmp(f->sealed, old, oldlen) != 0)
-        rc = MFA_ERR_STATE;
-    else {
-        memset(f->sealed, 0, sizeof(f->sealed));
-        memcpy(f->sealed, sealed, len);
-        f->sealed_len = (uint32_t)len;
-    }
-    unlock(m);
-    return rc;
-}
-
-static mfa_rc
-mem_factor_expire(void *impl, int64_t before, size_t *n)
-{
-    mem_store *m = lock(impl);
-    size_t i;
+    size_t i, j, k, cnt = 0;
+    mfa_factor_rec tmp;
 
     *n = 0;
-    for (i = 0; i < m->accts.nb; i++) {
-        mem_acct *a = m->accts.b[i], *next;
-        for (; a != NULL; a = next) {
-            size_t j = 0;
-            next = a->next;
-            while (j < a->factors.n) {
-                mfa_factor_rec *f = vec_at(&a->factors, j);
-                if (f->status == MFA_FACTOR_PENDING && f->created < before) {
-                    id_drop(m, f->id);
-                    vec_del(&a->factors, j);
-                    (*n)++;
-                } else {
-                    j++;
+    if (t->st != NULL)
+        return MFA_ERR_INVALID;
+    for (i = 0; i < MEM_STRIPES && max > 0; i++) {
+        const table *tb = &t->m->st[i].accts;
+        for (j = 0; j < tb->nb; j++) {
+            const mem_acct *a;
+            for (a = tb->b[j]; a != NULL; a = a->next) {
+                const vec *v = &a->rows[T_FACTOR];
+                for (k = 0; k < v->n; k++) {
+                    const mfa_factor_rec *f = vec_at(v, k);
+                    if (key_cmp(f, after_account, after_id) <= 0)
+                        continue;
+                    if (cnt < max) {
+                        out[cnt] = *f;
+                        heap_up(out, cnt++);
+                    } else if (rec_cmp(f, &out[0]) < 0) {
+                        out[0] = *f;
+                        heap_down(out, cnt, 0);
+                    }
                 }
             }
-            acct_trim(m, a);
         }
     }
-    unlock(m);
+    for (i = cnt; i > 1; i--) {
+        tmp = out[0];
+        out[0] = out[i - 1];
+        out[i - 1] = tmp;
+        heap_down(out, i - 1, 0);
+    }
+    sodium_memzero(&tmp, sizeof(tmp));
+    *n = cnt;
     return MFA_OK;
 }
 
 static mfa_rc
-mem_throttle_hit(void *impl, const char *account, int64_t now,
-                 const mfa_throttle_policy *p, mfa_throttle_state *out)
+mem_factor_expire(mfa_store_txn *t, int64_t before, size_t *n)
 {
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_get(m, account);
-    mfa_throttle_state *t;
+    mem_store *m = t->m;
     mfa_rc rc = MFA_OK;
+    size_t i, j, k;
 
-    if (a == NULL) {
-        unlock(m);
-        return MFA_ERR_NOMEM;
+    *n = 0;
+    if (t->st != NULL || t->mode != MFA_TXN_WRITE)
+        return MFA_ERR_INVALID;
+    pthread_mutex_lock(&m->id_mu);
+    for (i = 0; i < MEM_STRIPES && rc == MFA_OK; i++) {
+        table *tb = &m->st[i].accts;
+        for (j = 0; j < tb->nb && rc == MFA_OK; j++) {
+            mem_acct *a;
+            for (a = tb->b[j]; a != NULL && rc == MFA_OK; a = a->next) {
+                k = 0;
+                while (k < a->rows[T_FACTOR].n) {
+                    mfa_factor_rec *f = vec_at(&a->rows[T_FACTOR], k);
+                    if (f->status != MFA_FACTOR_PENDING ||
+                        f->created >= before) {
+                        k++;
+                    } else if (!undo_room(t, 1)) {
+                        rc = MFA_ERR_NOMEM; /* the caller rolls back */
+                        break;
+                    } else {
+                        delete_factor(t, a, k);
+                        (*n)++;
+                    }
+                }
+            }
+        }
     }
-    t = &a->throttle;
-    a->has_throttle = 1;
-    if (t->failures < UINT32_MAX)
-        t->failures++;
-    if (now < t->locked_until)
-        rc = MFA_ERR_THROTTLED;
-    else
-        t->locked_until = now + mfa_throttle_delay(p, t->failures);
-    *out = *t;
-    unlock(m);
+    pthread_mutex_unlock(&m->id_mu);
     return rc;
 }
 
-static mfa_rc
-mem_throttle_reset(void *impl, const char *account)
-{
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_find(m, account);
+#define THR_OFF offsetof(mfa_throttle_rec, bucket)
+#define OOB_OFF offsetof(mfa_oob_challenge, purpose)
 
-    if (a != NULL) {
-        a->has_throttle = 0;
-        memset(&a->throttle, 0, sizeof(a->throttle));
-        acct_trim(m, a);
-    }
-    unlock(m);
+static mfa_rc
+mem_throttle_get(mfa_store_txn *t, const char *account, const char *bucket,
+                 mfa_throttle_rec *out)
+{
+    mfa_rc rc = own(t, account, 0);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_named(t->a, T_THROTTLE, THR_OFF, bucket, &at))
+        return MFA_ERR_NOT_FOUND;
+    *out = *(mfa_throttle_rec *)vec_at(&t->a->rows[T_THROTTLE], at);
     return MFA_OK;
 }
 
 static mfa_rc
-mem_throttle_get(void *impl, const char *account, mfa_throttle_state *out)
+mem_throttle_put(mfa_store_txn *t, const char *account,
+                 const mfa_throttle_rec *r)
 {
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_find(m, account);
+    mfa_rc rc = own(t, account, 1);
+    mfa_throttle_rec row;
 
-    if (a != NULL)
-        *out = a->throttle;
-    else
-        memset(out, 0, sizeof(*out));
-    unlock(m);
-    return MFA_OK;
+    if (rc != MFA_OK)
+        return rc;
+    /* a clean copy: bytes after the name's NUL are not part of the row */
+    memset(&row, 0, sizeof(row));
+    memcpy(row.bucket, r->bucket, strnlen(r->bucket, MFA_BUCKET_MAX));
+    row.failures = r->failures;
+    row.locked_until = r->locked_until;
+    row.updated = r->updated;
+    return put_named(t, T_THROTTLE, THR_OFF, &row);
 }
 
 static mfa_rc
-mem_backup_replace(void *impl, const char *account, const mfa_backup_rec *codes,
-                   size_t n, int64_t now)
+mem_throttle_delete(mfa_store_txn *t, const char *account, const char *bucket)
 {
-    mem_store *m = lock(impl);
-    mem_acct *a = n > 0 ? acct_get(m, account) : acct_find(m, account);
-    size_t i;
+    mfa_rc rc = own(t, account, 1);
 
-    /* room first, so that a failed allocation leaves the old set whole */
-    if ((a == NULL && n > 0) || (a != NULL && !vec_reserve(&a->backups, n))) {
-        acct_trim(m, a);
-        unlock(m);
-        return MFA_ERR_NOMEM;
-    }
-    if (a != NULL) {
-        vec_clear(&a->backups);
-        for (i = 0; i < n; i++) {
-            mem_backup *b = vec_push(&a->backups); /* reserved: no failure */
-            b->rec = codes[i];
-            b->created = now;
-        }
-        acct_trim(m, a);
-    }
-    unlock(m);
-    return MFA_OK;
+    return rc != MFA_OK ? rc : delete_named(t, T_THROTTLE, THR_OFF, bucket);
 }
 
 static mfa_rc
-mem_backup_list(void *impl, const char *account, mfa_backup_rec *out,
+mem_backup_list(mfa_store_txn *t, const char *account, mfa_backup_rec *out,
                 size_t max, size_t *n)
 {
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_find(m, account);
+    mfa_rc rc = own(t, account, 0);
     size_t i;
 
     *n = 0;
-    for (i = 0; a != NULL && i < a->backups.n && *n < max; i++) {
-        mem_backup *b = vec_at(&a->backups, i);
+    if (rc != MFA_OK)
+        return rc;
+    for (i = 0; t->a != NULL && i < t->a->rows[T_BACKUP].n && *n < max; i++) {
+        const mem_backup *b = vec_at(&t->a->rows[T_BACKUP], i);
         if (!b->used)
             out[(*n)++] = b->rec;
     }
-    unlock(m);
     return MFA_OK;
 }
 
-static mfa_rc
-mem_backup_spend(void *impl, const char *account,
-                 const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
-{
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_find(m, account);
-    mfa_rc rc = MFA_ERR_NOT_FOUND;
-    size_t i;
-
-    for (i = 0; a != NULL && i < a->backups.n; i++) {
-        mem_backup *b = vec_at(&a->backups, i);
-        /* the hash is keyed: comparing it leaks nothing about the code */
-        if (!b->used && memcmp(b->rec.hash, hash, MFA_BACKUP_HASHBYTES) == 0) {
-            b->used = 1;
-            b->used_at = now;
-            rc = MFA_OK;
-            break;
-        }
-    }
-    unlock(m);
-    return rc;
-}
-
-static mfa_oob_challenge *
-find_oob(mem_acct *a, const char *purpose, size_t *at)
+/* The hash is keyed: comparing it leaks nothing about the code. */
+static int
+find_backup(const mem_acct *a, const uint8_t *hash, int unused_only, size_t *at)
 {
     size_t i;
 
-    for (i = 0; a != NULL && i < a->oob.n; i++) {
-        mfa_oob_challenge *c = vec_at(&a->oob, i);
-        if (strcmp(c->purpose, purpose) == 0) {
-            if (at != NULL)
-                *at = i;
-            return c;
+    for (i = 0; a != NULL && i < a->rows[T_BACKUP].n; i++) {
+        const mem_backup *b = vec_at(&a->rows[T_BACKUP], i);
+        if ((!unused_only || !b->used) &&
+            memcmp(b->rec.hash, hash, MFA_BACKUP_HASHBYTES) == 0) {
+            *at = i;
+            return 1;
         }
     }
-    return NULL;
+    return 0;
 }
 
 static mfa_rc
-mem_oob_put(void *impl, const char *account, const mfa_oob_challenge *c)
+mem_backup_insert(mfa_store_txn *t, const char *account,
+                  const mfa_backup_rec *r, int64_t now)
 {
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_get(m, account);
-    mfa_oob_challenge *o = find_oob(a, c->purpose, NULL);
+    mfa_rc rc = own(t, account, 1);
+    mem_backup b;
+    mem_acct *a;
+    size_t at;
 
-    if (o == NULL && a != NULL)
-        o = vec_push(&a->oob);
-    if (o == NULL) {
-        acct_trim(m, a);
-        unlock(m);
+    if (rc != MFA_OK)
+        return rc;
+    if (find_backup(t->a, r->hash, 0, &at))
+        return MFA_ERR_EXISTS;
+    a = acct_need(t);
+    if (a == NULL || !undo_room(t, 1) ||
+        !vec_reserve(&a->rows[T_BACKUP], a->rows[T_BACKUP].n + 1))
         return MFA_ERR_NOMEM;
-    }
-    *o = *c;
-    unlock(m);
+    memset(&b, 0, sizeof(b));
+    b.rec = *r;
+    b.created = now;
+    undo_log(t, a, T_BACKUP, OP_INS, a->rows[T_BACKUP].n);
+    vec_insert(&a->rows[T_BACKUP], a->rows[T_BACKUP].n, &b);
     return MFA_OK;
 }
 
 static mfa_rc
-mem_oob_take(void *impl, const char *account, const char *purpose, int64_t now,
-             mfa_oob_challenge *out)
+mem_backup_use(mfa_store_txn *t, const char *account,
+               const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
 {
-    mem_store *m = lock(impl);
-    mfa_oob_challenge *o = find_oob(acct_find(m, account), purpose, NULL);
-    mfa_rc rc = MFA_OK;
+    mfa_rc rc = own(t, account, 1);
+    mem_backup *b;
+    size_t at;
 
-    if (o == NULL)
-        rc = MFA_ERR_NOT_FOUND;
-    else if (now >= o->expires)
-        rc = MFA_ERR_EXPIRED;
-    else if (o->attempts_left <= 0)
-        rc = MFA_ERR_ATTEMPTS;
-    else {
-        *out = *o;
-        o->attempts_left--;
-    }
-    unlock(m);
-    return rc;
-}
-
-static mfa_rc
-mem_oob_spend(void *impl, const char *account, const char *purpose,
-              const uint8_t hash[MFA_BACKUP_HASHBYTES])
-{
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_find(m, account);
-    size_t at = 0;
-    mfa_oob_challenge *o = find_oob(a, purpose, &at);
-    mfa_rc rc = MFA_ERR_NOT_FOUND;
-
-    if (o != NULL && memcmp(o->hash, hash, MFA_BACKUP_HASHBYTES) == 0) {
-        vec_del(&a->oob, at);
-        acct_trim(m, a);
-        rc = MFA_OK;
-    }
-    unlock(m);
-    return rc;
-}
-
-static mfa_rc
-mem_account_reset(void *impl, const char *account)
-{
-    mem_store *m = lock(impl);
-    mem_acct *a = acct_find(m, account);
-    size_t i;
-
-    if (a != NULL) {
-        for (i = 0; i < a->factors.n; i++)
-            id_drop(m, ((mfa_factor_rec *)vec_at(&a->factors, i))->id);
-        table_unlink(&m->accts, (node *)a);
-        acct_free(a);
-    }
-    unlock(m);
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_backup(t->a, hash, 1, &at))
+        return MFA_ERR_NOT_FOUND;
+    if (!undo_room(t, 1))
+        return MFA_ERR_NOMEM;
+    undo_log(t, t->a, T_BACKUP, OP_UPD, at);
+    b = vec_at(&t->a->rows[T_BACKUP], at);
+    b->used = 1;
+    b->used_at = now;
     return MFA_OK;
 }
 
-const mfa_store_ops mfa_int_memory_ops = {
-    .abi = MFA_STORE_ABI,
+/* Delete every row of one table, from the end (undo puts them back in
+ * order); the undo room is made. */
+static void
+clear_table(mfa_store_txn *t, int tb)
+{
+    vec *v = &t->a->rows[tb];
+
+    while (v->n > 0) {
+        if (tb == T_FACTOR) {
+            delete_factor(t, t->a, v->n - 1);
+        } else {
+            undo_log(t, t->a, (unsigned char)tb, OP_DEL, v->n - 1);
+            vec_del(v, v->n - 1);
+        }
+    }
+}
+
+static mfa_rc
+mem_backup_clear(mfa_store_txn *t, const char *account)
+{
+    mfa_rc rc = own(t, account, 1);
+
+    if (rc != MFA_OK || t->a == NULL)
+        return rc;
+    if (!undo_room(t, t->a->rows[T_BACKUP].n))
+        return MFA_ERR_NOMEM;
+    clear_table(t, T_BACKUP);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_oob_get(mfa_store_txn *t, const char *account, const char *purpose,
+            mfa_oob_challenge *out)
+{
+    mfa_rc rc = own(t, account, 0);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_named(t->a, T_OOB, OOB_OFF, purpose, &at))
+        return MFA_ERR_NOT_FOUND;
+    *out = *(mfa_oob_challenge *)vec_at(&t->a->rows[T_OOB], at);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_oob_put(mfa_store_txn *t, const char *account, const mfa_oob_challenge *c)
+{
+    mfa_rc rc = own(t, account, 1);
+    mfa_oob_challenge row;
+
+    if (rc != MFA_OK)
+        return rc;
+    memset(&row, 0, sizeof(row));
+    memcpy(row.hash, c->hash, sizeof(row.hash));
+    row.key_id = c->key_id;
+    memcpy(row.purpose, c->purpose, strnlen(c->purpose, MFA_OOB_PURPOSE_MAX));
+    row.created = c->created;
+    row.expires = c->expires;
+    row.attempts_left = c->attempts_left;
+    rc = put_named(t, T_OOB, OOB_OFF, &row);
+    sodium_memzero(&row, sizeof(row));
+    return rc;
+}
+
+static mfa_rc
+mem_oob_delete(mfa_store_txn *t, const char *account, const char *purpose)
+{
+    mfa_rc rc = own(t, account, 1);
+
+    return rc != MFA_OK ? rc : delete_named(t, T_OOB, OOB_OFF, purpose);
+}
+
+static mfa_rc
+mem_account_delete(mfa_store_txn *t, const char *account)
+{
+    mfa_rc rc = own(t, account, 1);
+    size_t total = 0;
+    int i;
+
+    if (rc != MFA_OK || t->a == NULL)
+        return rc;
+    for (i = 0; i < T_COUNT; i++)
+        total += t->a->rows[i].n;
+    if (!undo_room(t, total))
+        return MFA_ERR_NOMEM;
+    pthread_mutex_lock(&t->m->id_mu);
+    for (i = 0; i < T_COUNT; i++)
+        clear_table(t, i);
+    pthread_mutex_unlock(&t->m->id_mu);
+    return MFA_OK;
+}
+
+const mfa_store_backend mfa_int_memory_backend = {
+    .abi = MFA_STORE_BACKEND_ABI,
     .name = "memory",
     .close = mem_close,
-    .migrate = mem_migrate,
     .schema_version = mem_schema_version,
-    .factor_create = mem_factor_create,
-    .factor_get = mem_factor_get,
+    .migrate = mem_migrate,
+    .begin = mem_begin,
+    .commit = mem_commit,
+    .rollback = mem_rollback,
     .factor_list = mem_factor_list,
-    .factor_each = mem_factor_each,
-    .factor_activate = mem_factor_activate,
-    .factor_rename = mem_factor_rename,
-    .factor_remove = mem_factor_remove,
-    .factor_advance = mem_factor_advance,
-    .factor_reseal = mem_factor_reseal,
+    .factor_get = mem_factor_get,
+    .factor_insert = mem_factor_insert,
+    .factor_update = mem_factor_update,
+    .factor_delete = mem_factor_delete,
+    .factor_scan = mem_factor_scan,
     .factor_expire = mem_factor_expire,
-    .throttle_hit = mem_throttle_hit,
-    .throttle_reset = mem_throttle_reset,
     .throttle_get = mem_throttle_get,
-    .backup_replace = mem_backup_replace,
+    .throttle_put = mem_throttle_put,
+    .throttle_delete = mem_throttle_delete,
     .backup_list = mem_backup_list,
-    .backup_spend = mem_backup_spend,
+    .backup_insert = mem_backup_insert,
+    .backup_use = mem_backup_use,
+    .backup_clear = mem_backup_clear,
+    .oob_get = mem_oob_get,
     .oob_put = mem_oob_put,
-    .oob_take = mem_oob_take,
-    .oob_spend = mem_oob_spend,
-    .account_reset = mem_account_reset,
+    .oob_delete = mem_oob_delete,
+    .account_delete = mem_account_delete,
 };
 
 mfa_rc
-mfa_store_memory_new(mfa_store_t **out)
+mfa_int_memory_connect(void **impl)
 {
     mem_store *m;
-    mfa_rc rc;
+    size_t i;
 
-    if (out == NULL)
+    if (impl == NULL)
         return MFA_ERR_INVALID;
-    *out = NULL;
+    *impl = NULL;
     if (sodium_init() < 0)
         return MFA_ERR_INTERNAL;
-    m = calloc(1, sizeof(*m));
+    m = aligned_alloc(alignof(mem_store),
+                      (sizeof(mem_store) + alignof(mem_store) - 1) /
+                          alignof(mem_store) * alignof(mem_store));
     if (m == NULL)
         return MFA_ERR_NOMEM;
-    if (pthread_mutex_init(&m->mu, NULL) != 0) {
+    memset(m, 0, sizeof(*m));
+    for (i = 0; i < MEM_STRIPES; i++) {
+        if (pthread_mutex_init(&m->st[i].mu, NULL) != 0) {
+            while (i-- > 0)
+                pthread_mutex_destroy(&m->st[i].mu);
+            free(m);
+            return MFA_ERR_INTERNAL;
+        }
+        m->st[i].txn.m = m;
+        m->st[i].txn.st = &m->st[i];
+        m->st[i].txn.undo.size = sizeof(undo);
+        m->st[i].txn.snap.size = sizeof(mfa_factor_rec);
+    }
+    if (pthread_mutex_init(&m->id_mu, NULL) != 0) {
+        for (i = 0; i < MEM_STRIPES; i++)
+            pthread_mutex_destroy(&m->st[i].mu);
         free(m);
         return MFA_ERR_INTERNAL;
     }
+    m->wide.m = m;
+    m->wide.st = NULL;
+    m->wide.undo.size = sizeof(undo);
+    m->wide.snap.size = sizeof(mfa_factor_rec);
     crypto_shorthash_keygen(m->key);
-    rc = mfa_store_new(out, &mfa_int_memory_ops, m);
-    if (rc != MFA_OK)
-        mem_close(m);
-    return rc;
+    *impl = m;
+    return MFA_OK;
 }
