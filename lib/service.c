@@ -1,8 +1,17 @@
 /*
  * The service layer: the flows a login backend calls, on top of a store and
- * a key ring.  Every flow validates its arguments before touching the store
- * (bad input changes no stored state), counts an attempt before checking a
- * code, and reports one event that never carries a secret or a code.
+ * a key ring.
+ *
+ * One flow, one transaction.  Every flow that checks something a user typed
+ * (enrollment confirmation, login code, backup code, out-of-band code) runs
+ * through attempt() below: one write transaction scoped to the account that
+ * reads the throttle row, counts the attempt, reads what it checks against,
+ * decides, spends what was used, writes the final throttle row and commits.
+ * One durable commit per flow; a store error anywhere rolls the whole flow
+ * back and accepts nothing; the verdict (return value, result, event)
+ * leaves the library only after that commit.  The arithmetic and the choice
+ * of verdict are pure functions (lib/rules.c).  Arguments are validated
+ * before the store is touched, so bad input changes no stored state.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,9 +21,13 @@
 #include <sodium.h>
 
 #include <mfa/service.h>
+#include <mfa/store-backend.h>
 
 #include "internal.h"
 #include "keyring.h"
+#include "rules.h"
+#include "store/store_int.h"
+#include "store/txn.h"
 #include "text.h"
 
 struct mfa_ctx {
@@ -49,6 +62,10 @@ struct mfa_enrollment {
 /* Attempts at a fresh factor id before giving up (a collision of 64 random
  * bits twice in a row means the RNG is broken). */
 #define ID_TRIES 4
+/* Factors read per page by key rotation. */
+#define SCAN_PAGE 64
+/* The throttle bucket of unknown devices (every request, for now). */
+#define BUCKET_UNKNOWN ""
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -60,16 +77,13 @@ now_of(const mfa_ctx_t *ctx)
     return (int64_t)time(NULL);
 }
 
-static int
-is_store_error(mfa_rc rc)
+/* A clock the store can record: from 1970 to the end of year 9999. */
+static mfa_rc
+check_now(int64_t now)
 {
-    return rc == MFA_ERR_STORE || rc == MFA_ERR_BUSY || rc == MFA_ERR_CORRUPT ||
-           rc == MFA_ERR_READONLY || rc == MFA_ERR_SCHEMA ||
-           rc == MFA_ERR_NOMEM;
+    return now >= 0 && now <= MFA_INT_TIME_MAX ? MFA_OK : MFA_ERR_TIME;
 }
 
-/* A text field: non-empty when required, within max bytes, UTF-8 without
- * control characters. */
 static mfa_rc
 check_text(const char *s, size_t max, int required)
 {
@@ -88,13 +102,6 @@ check_factor_id(const char *id)
     if (id == NULL)
         return MFA_ERR_INVALID;
     return mfa_int_factor_id_ok(id) ? MFA_OK : MFA_ERR_INVALID;
-}
-
-/* A purpose is a short ASCII word ("sms", "email"). */
-static mfa_rc
-check_purpose(const char *p)
-{
-    return mfa_int_purpose_check(p);
 }
 
 /*
@@ -150,64 +157,8 @@ static void
 emit_rc(const mfa_ctx_t *ctx, mfa_event_type type, const char *account,
         const char *factor_id, mfa_rc rc, int64_t now, uint32_t failures)
 {
-    emit(ctx, is_store_error(rc) ? MFA_EV_STORE_ERROR : type, account,
+    emit(ctx, mfa_int_is_store_error(rc) ? MFA_EV_STORE_ERROR : type, account,
          factor_id, rc, now, failures);
-}
-
-static uint32_t
-retry_after(const mfa_throttle_state *st, int64_t now)
-{
-    int64_t d = st->locked_until - now;
-
-    if (d <= 0)
-        return 0;
-    return d > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-}
-
-/*
- * Count the attempt.  On MFA_ERR_THROTTLED the result and the event are
- * done here; on a store error too.  MFA_OK: go on and check the code.
- */
-static mfa_rc
-throttle(const mfa_ctx_t *ctx, const char *account, const char *factor_id,
-         int64_t now, mfa_result *res, mfa_throttle_state *st)
-{
-    mfa_rc rc;
-
-    memset(st, 0, sizeof(*st));
-    rc = mfa_store_throttle_hit(ctx->store, account, now, &ctx->throttle, st);
-    if (rc == MFA_OK)
-        return MFA_OK;
-    res->outcome = rc;
-    if (rc == MFA_ERR_THROTTLED) {
-        res->retry_after = retry_after(st, now);
-        res->failures = st->failures;
-        emit(ctx, MFA_EV_THROTTLED, account, factor_id, rc, now, st->failures);
-    } else {
-        emit(ctx, MFA_EV_STORE_ERROR, account, factor_id, rc, now, 0);
-    }
-    return rc;
-}
-
-/* After a success: the count goes back to zero.  A failure to reset does
- * not undo the success (the code is spent), but it is reported. */
-static void
-throttle_clear(const mfa_ctx_t *ctx, const char *account, int64_t now)
-{
-    mfa_rc rc = mfa_store_throttle_reset(ctx->store, account);
-
-    if (rc != MFA_OK)
-        emit(ctx, MFA_EV_STORE_ERROR, account, NULL, rc, now, 0);
-}
-
-static int32_t
-clamp_drift(int64_t d, unsigned max)
-{
-    if (d > (int64_t)max)
-        return (int32_t)max;
-    if (d < -(int64_t)max)
-        return -(int32_t)max;
-    return (int32_t)d;
 }
 
 static void
@@ -219,71 +170,120 @@ new_factor_id(char id[MFA_FACTOR_ID_LEN + 1])
     sodium_bin2hex(id, MFA_FACTOR_ID_LEN + 1, raw, sizeof(raw));
 }
 
-/* ---- factor lists ------------------------------------------------------ */
-
-typedef struct factor_vec {
-    mfa_factor_rec *v;
-    size_t n, cap;
-} factor_vec;
-
-/* Records hold sealed secrets only (no plaintext): plain memory, wiped all
- * the same before it is freed. */
-static void
-vec_free(factor_vec *fv)
-{
-    if (fv->v != NULL)
-        sodium_memzero(fv->v, fv->cap * sizeof(*fv->v));
-    free(fv->v);
-    fv->v = NULL;
-    fv->n = fv->cap = 0;
-}
+/*
+ * A write transaction with nothing but plain writes (administration): run
+ * body, commit on MFA_OK, roll back otherwise.
+ */
+typedef mfa_rc (*txn_body)(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg);
 
 static mfa_rc
-vec_push(const mfa_factor_rec *f, void *arg)
+in_txn(const mfa_ctx_t *ctx, const char *account, mfa_txn_mode mode,
+       txn_body body, void *arg)
 {
-    factor_vec *fv = arg;
+    mfa_int_txn x;
+    mfa_rc rc = mfa_int_txn_begin(ctx->store, account, mode, &x);
 
-    if (fv->n == fv->cap) {
-        size_t cap = fv->cap ? fv->cap * 2 : 8;
-        mfa_factor_rec *v;
-
-        if (cap > SIZE_MAX / sizeof(*v))
-            return MFA_ERR_NOMEM;
-        v = malloc(cap * sizeof(*v));
-        if (v == NULL)
-            return MFA_ERR_NOMEM;
-        if (fv->n > 0) {
-            memcpy(v, fv->v, fv->n * sizeof(*v));
-            sodium_memzero(fv->v, fv->cap * sizeof(*v));
-        }
-        free(fv->v);
-        fv->v = v;
-        fv->cap = cap;
-    }
-    fv->v[fv->n++] = *f;
-    return MFA_OK;
-}
-
-static mfa_rc
-list_factors(const mfa_ctx_t *ctx, const char *account, factor_vec *fv)
-{
-    mfa_rc rc;
-
-    memset(fv, 0, sizeof(*fv));
-    rc = mfa_store_factor_list(ctx->store, account, vec_push, fv);
     if (rc != MFA_OK)
-        vec_free(fv);
+        return rc;
+    rc = body(ctx, &x, arg);
+    if (rc != MFA_OK) {
+        mfa_int_txn_rollback(&x);
+        return rc;
+    }
+    return mfa_int_txn_commit(&x);
+}
+
+/* ---- the attempt pipeline ---------------------------------------------- */
+
+/*
+ * What a flow checks, inside the attempt's transaction, once the throttle
+ * admitted the attempt.  It returns the verdict.  It may write (spend a
+ * step, a code, an attempt of a challenge; remove an expired enrollment):
+ * those writes commit with the attempt's count unless it returns a store
+ * error, which rolls everything back.
+ */
+typedef mfa_rc (*attempt_fn)(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
+                             mfa_result *res, void *arg);
+
+typedef struct attempt_spec {
+    mfa_event_type ok_event, fail_event; /* replays are MFA_EV_REPLAY */
+    const char *factor_id;               /* for the events; may be NULL */
+    attempt_fn check;
+    void *arg;
+} attempt_spec;
+
+static mfa_rc
+attempt(const mfa_ctx_t *ctx, const char *account, int64_t now,
+        const attempt_spec *sp, mfa_result *res)
+{
+    mfa_throttle_rec before, after;
+    mfa_int_txn x;
+    mfa_rc rc, verdict;
+    int had_row;
+
+    rc = mfa_int_txn_begin(ctx->store, account, MFA_TXN_WRITE, &x);
+    if (rc != MFA_OK)
+        goto out;
+    rc = mfa_int_txn_throttle_get(&x, BUCKET_UNKNOWN, &before);
+    had_row = rc == MFA_OK;
+    if (rc != MFA_OK && rc != MFA_ERR_NOT_FOUND)
+        goto fail;
+
+    /* every attempt is counted, a throttled one included */
+    mfa_int_throttle_count(&ctx->throttle, &before, now, &after);
+    if (mfa_int_throttle_locked(&before, now)) {
+        verdict = MFA_ERR_THROTTLED;
+    } else {
+        verdict = sp->check(ctx, &x, now, res, sp->arg);
+        if (mfa_int_is_store_error(verdict)) {
+            rc = verdict;
+            goto fail;
+        }
+    }
+    if (verdict == MFA_OK) {
+        /* a success clears the count: no row left behind */
+        rc = had_row ? mfa_int_txn_throttle_delete(&x, BUCKET_UNKNOWN) : MFA_OK;
+        memset(&after, 0, sizeof(after));
+    } else {
+        rc = mfa_int_txn_throttle_put(&x, &after);
+    }
+    if (rc != MFA_OK)
+        goto fail;
+    /* nothing leaves the library before the count is durable */
+    rc = mfa_int_txn_commit(&x);
+    if (rc != MFA_OK)
+        goto out;
+    rc = verdict;
+    res->failures = after.failures;
+    if (rc != MFA_OK)
+        res->retry_after = mfa_int_retry_after(&after, now);
+    goto out;
+
+fail:
+    mfa_int_txn_rollback(&x);
+out:
+    if (rc != MFA_OK) {
+        /* nothing of a failed flow is reported as matched */
+        memset(res->factor_id, 0, sizeof(res->factor_id));
+        res->offset = 0;
+        if (mfa_int_is_store_error(rc)) {
+            res->failures = 0;
+            res->retry_after = 0;
+        }
+    }
+    res->outcome = rc;
+    emit_rc(ctx,
+            rc == MFA_OK              ? sp->ok_event
+            : rc == MFA_ERR_REPLAYED  ? MFA_EV_REPLAY
+            : rc == MFA_ERR_THROTTLED ? MFA_EV_THROTTLED
+                                      : sp->fail_event,
+            account,
+            rc == MFA_OK && res->factor_id[0] ? res->factor_id : sp->factor_id,
+            rc, now, res->failures);
     return rc;
 }
 
 /* ---- checking a code against one factor -------------------------------- */
-
-typedef struct check_out {
-    int active;     /* whether the factor was checked at all */
-    mfa_rc rc;      /* MFA_OK (fresh match), REPLAYED, CODE_WRONG, ... */
-    int64_t step;   /* matched step or counter */
-    int32_t offset; /* TOTP: steps from now's step; HOTP: counters ahead */
-} check_out;
 
 /*
  * One guarded buffer per thread holds the unsealed key and the mfa_otp_t
@@ -384,7 +384,7 @@ otp_of(const mfa_ctx_t *ctx, const mfa_factor_rec *f, uint8_t *scratch,
  */
 static void
 check_factor(const mfa_ctx_t *ctx, const mfa_factor_rec *f, const char *code,
-             int64_t now, int centred, check_out *out)
+             int64_t now, int centred, mfa_int_check *out)
 {
     uint8_t *scratch = scratch_get();
     mfa_otp_t *o = NULL;
@@ -407,7 +407,7 @@ check_factor(const mfa_ctx_t *ctx, const mfa_factor_rec *f, const char *code,
         /* a clock this far off cannot be shifted by the drift safely */
         rc = MFA_ERR_TIME;
     } else if (f->type == MFA_TOTP) {
-        int32_t d = centred ? clamp_drift(f->drift, ctx->drift_max) : 0;
+        int32_t d = centred ? mfa_int_clamp_drift(f->drift, ctx->drift_max) : 0;
         uint64_t ms = 0;
         int32_t off = 0;
 
@@ -682,42 +682,115 @@ mfa_enrollment_free(mfa_enrollment_t **e)
     *e = NULL;
 }
 
-/* Factors that count against MFA_FACTORS_MAX: active ones and pending ones
- * still within their lifetime. */
-static mfa_rc
-count_factors(const mfa_ctx_t *ctx, const char *account, int64_t now, size_t *n)
-{
-    factor_vec fv;
-    mfa_rc rc;
+/* ---- reading an account's factors -------------------------------------- */
 
-    *n = 0;
-    if ((rc = list_factors(ctx, account, &fv)) != MFA_OK)
-        return rc;
-    for (size_t i = 0; i < fv.n; i++)
-        if (fv.v[i].status == MFA_FACTOR_ACTIVE ||
-            fv.v[i].created >= now - ctx->pending_ttl)
-            (*n)++;
-    vec_free(&fv);
+/* The factors a flow looks at, in a fixed array: a login allocates
+ * nothing. */
+typedef struct factor_set {
+    mfa_factor_rec v[MFA_FACTORS_MAX];
+    size_t n;
+    int64_t pending_after; /* pending ones created before are expired */
+    int active_only;
+    size_t expired; /* expired pending factors seen */
+    char expired_id[MFA_FACTORS_MAX][MFA_FACTOR_ID_LEN + 1]; /* the first */
+    size_t over; /* factors beyond the array */
+} factor_set;
+
+static mfa_rc
+set_push(const mfa_factor_rec *f, void *arg)
+{
+    factor_set *fs = arg;
+
+    if (f->status != MFA_FACTOR_ACTIVE) {
+        if (f->created < fs->pending_after) {
+            if (fs->expired < MFA_FACTORS_MAX)
+                memcpy(fs->expired_id[fs->expired], f->id,
+                       MFA_FACTOR_ID_LEN + 1);
+            fs->expired++;
+            return MFA_OK;
+        }
+        if (fs->active_only)
+            return MFA_OK;
+    }
+    if (fs->n == MFA_FACTORS_MAX) {
+        fs->over++;
+        return MFA_OK;
+    }
+    fs->v[fs->n++] = *f;
     return MFA_OK;
 }
 
-/* Seal the secret under a fresh id and insert the pending record; a taken
- * id means a new id (the sealed blob is bound to it). */
-static mfa_rc
-create_pending(const mfa_ctx_t *ctx, mfa_factor_rec *f, const mfa_secret_t *s)
+/* Records hold sealed secrets only; wiped all the same. */
+static void
+set_wipe(factor_set *fs)
 {
-    mfa_rc rc = MFA_ERR_EXISTS;
+    sodium_memzero(fs->v, fs->n * sizeof(fs->v[0]));
+    fs->n = 0;
+}
 
+static mfa_rc
+read_factors(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, int active_only,
+             factor_set *fs)
+{
+    mfa_rc rc;
+
+    fs->n = fs->expired = fs->over = 0;
+    fs->active_only = active_only;
+    fs->pending_after = now - ctx->pending_ttl;
+    rc = mfa_int_txn_factor_list(x, set_push, fs);
+    if (rc == MFA_OK && fs->over > 0)
+        rc = MFA_ERR_CORRUPT; /* more factors than the library ever writes */
+    if (rc != MFA_OK)
+        set_wipe(fs);
+    return rc;
+}
+
+/* ---- enrollment -------------------------------------------------------- */
+
+typedef struct enroll_txn {
+    mfa_factor_rec *f; /* filled but for id and sealed */
+    const mfa_secret_t *s;
+    int64_t now;
+} enroll_txn;
+
+/*
+ * Count and insert in one transaction, so that concurrent enrollments of
+ * one account never pass MFA_FACTORS_MAX; expired pending factors of the
+ * account go on the way.
+ */
+static mfa_rc
+enroll_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    enroll_txn *e = arg;
+    factor_set fs;
+    mfa_rc rc;
+
+    rc = read_factors(ctx, x, e->now, 0, &fs);
+    if (rc == MFA_OK && fs.n >= MFA_FACTORS_MAX)
+        rc = MFA_ERR_EXISTS;
+    set_wipe(&fs);
+    /* the account's own expired enrollments go on the way (the rest by
+     * mfa_expire_pending), so abandoned set-ups do not pile up */
+    for (size_t i = 0; rc == MFA_OK && i < fs.expired && i < MFA_FACTORS_MAX;
+         i++) {
+        rc = mfa_int_txn_factor_delete(x, fs.expired_id[i]);
+        if (rc == MFA_ERR_NOT_FOUND)
+            rc = MFA_OK;
+    }
+    if (rc != MFA_OK)
+        return rc;
+
+    rc = MFA_ERR_EXISTS;
     for (int t = 0; t < ID_TRIES && rc == MFA_ERR_EXISTS; t++) {
         size_t len = 0;
 
-        new_factor_id(f->id);
-        rc = mfa_seal(ctx->kr, f->account, f->id, s, f->sealed,
-                      sizeof(f->sealed), &len);
+        new_factor_id(e->f->id);
+        rc = mfa_seal(ctx->kr, e->f->account, e->f->id, e->s, e->f->sealed,
+                      sizeof(e->f->sealed), &len);
         if (rc != MFA_OK)
             return rc;
-        f->sealed_len = (uint32_t)len;
-        rc = mfa_store_factor_create(ctx->store, f);
+        e->f->sealed_len = (uint32_t)len;
+        rc = mfa_int_txn_factor_insert(x, e->f);
     }
     return rc;
 }
@@ -744,7 +817,7 @@ mfa_enroll_begin(mfa_ctx_t *ctx, const char *account, const char *label,
     mfa_secret_t *s = NULL;
     mfa_uri_t *u = NULL;
     char *uri = NULL;
-    size_t count;
+    enroll_txn et;
     int64_t now;
     mfa_rc rc;
 
@@ -760,7 +833,8 @@ mfa_enroll_begin(mfa_ctx_t *ctx, const char *account, const char *label,
     }
     if (label == NULL)
         label = "";
-    if ((rc = check_text(label, MFA_LABEL_MAX, 0)) != MFA_OK)
+    if ((rc = check_text(label, MFA_LABEL_MAX, 0)) != MFA_OK ||
+        (rc = check_now(now)) != MFA_OK)
         goto done;
     if (profile == NULL)
         profile = mfa_profile_default();
@@ -772,13 +846,6 @@ mfa_enroll_begin(mfa_ctx_t *ctx, const char *account, const char *label,
         (rc = mfa_uri_new(&u, profile, s, ctx->issuer, account)) != MFA_OK ||
         (rc = mfa_uri_format(u, 0, &uri)) != MFA_OK)
         goto done;
-
-    if ((rc = count_factors(ctx, account, now, &count)) != MFA_OK)
-        goto done;
-    if (count >= MFA_FACTORS_MAX) {
-        rc = MFA_ERR_EXISTS;
-        goto done;
-    }
 
     e = calloc(1, sizeof(*e));
     f = sodium_malloc(sizeof(*f));
@@ -802,7 +869,10 @@ mfa_enroll_begin(mfa_ctx_t *ctx, const char *account, const char *label,
     f->created = now;
     if ((rc = enroll_build(e, s, uri)) != MFA_OK)
         goto done;
-    if ((rc = create_pending(ctx, f, s)) != MFA_OK)
+    et.f = f;
+    et.s = s;
+    et.now = now;
+    if ((rc = in_txn(ctx, account, MFA_TXN_WRITE, enroll_body, &et)) != MFA_OK)
         goto done;
     memcpy(e->id, f->id, sizeof(e->id));
     memcpy(e->issuer, ctx->issuer, sizeof(e->issuer));
@@ -822,14 +892,60 @@ done:
     return rc;
 }
 
+typedef struct confirm_arg {
+    const char *factor_id;
+    const char *code;
+} confirm_arg;
+
+static mfa_rc
+confirm_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
+              mfa_result *res, void *arg)
+{
+    const confirm_arg *a = arg;
+    mfa_factor_rec f;
+    mfa_int_check chk;
+    mfa_rc rc;
+
+    rc = mfa_int_txn_factor_get(x, a->factor_id, &f);
+    if (rc != MFA_OK)
+        goto out;
+    if (f.status != MFA_FACTOR_PENDING) {
+        rc = MFA_ERR_STATE;
+        goto out;
+    }
+    if (f.created < now - ctx->pending_ttl) {
+        /* too late: the enrollment is dropped with the attempt */
+        rc = mfa_int_txn_factor_delete(x, a->factor_id);
+        if (rc == MFA_OK || rc == MFA_ERR_NOT_FOUND)
+            rc = MFA_ERR_EXPIRED;
+        goto out;
+    }
+    check_factor(ctx, &f, a->code, now, 0, &chk);
+    if ((rc = chk.rc) != MFA_OK)
+        goto out;
+    f.status = MFA_FACTOR_ACTIVE;
+    f.last_step = chk.step;
+    f.drift = f.type == MFA_TOTP
+                  ? mfa_int_clamp_drift(chk.offset, ctx->drift_max)
+                  : 0;
+    f.confirmed = now;
+    f.last_used = now;
+    if ((rc = mfa_int_txn_factor_update(x, &f)) == MFA_OK) {
+        memcpy(res->factor_id, f.id, sizeof(res->factor_id));
+        res->offset = chk.offset;
+    }
+out:
+    sodium_memzero(&f, sizeof(f));
+    return rc;
+}
+
 mfa_rc
 mfa_enroll_confirm(mfa_ctx_t *ctx, const char *account, const char *factor_id,
                    const char *code, mfa_result *res)
 {
     mfa_result local;
-    mfa_throttle_state st;
-    mfa_factor_rec rec, *f = &rec;
-    check_out chk;
+    confirm_arg a;
+    attempt_spec sp;
     int64_t now;
     mfa_rc rc;
 
@@ -843,74 +959,71 @@ mfa_enroll_confirm(mfa_ctx_t *ctx, const char *account, const char *factor_id,
         emit(ctx, MFA_EV_ENROLL_CONFIRM, NULL, NULL, rc, now, 0);
         return res->outcome = rc;
     }
-    if ((rc = check_factor_id(factor_id)) != MFA_OK) {
-        emit(ctx, MFA_EV_ENROLL_CONFIRM, account, NULL, rc, now, 0);
+    if ((rc = check_factor_id(factor_id)) != MFA_OK ||
+        (rc = check_code_shape(code, MFA_DIGITS_MIN, MFA_DIGITS_MAX)) !=
+            MFA_OK ||
+        (rc = check_now(now)) != MFA_OK) {
+        emit(ctx, MFA_EV_ENROLL_CONFIRM, account,
+             rc == MFA_ERR_INVALID ? NULL : factor_id, rc, now, 0);
         return res->outcome = rc;
     }
-    if ((rc = check_code_shape(code, MFA_DIGITS_MIN, MFA_DIGITS_MAX)) !=
-        MFA_OK) {
-        emit(ctx, MFA_EV_ENROLL_CONFIRM, account, factor_id, rc, now, 0);
-        return res->outcome = rc;
-    }
-    if ((rc = throttle(ctx, account, factor_id, now, res, &st)) != MFA_OK)
-        return rc;
-    res->failures = st.failures;
-
-    memset(f, 0, sizeof(*f));
-    rc = mfa_store_factor_get(ctx->store, account, factor_id, f);
-    if (rc != MFA_OK)
-        goto done;
-    if (f->status != MFA_FACTOR_PENDING) {
-        rc = MFA_ERR_STATE;
-        goto done;
-    }
-    if (f->created < now - ctx->pending_ttl) {
-        mfa_rc rm = mfa_store_factor_remove(ctx->store, account, factor_id);
-        rc = (rm == MFA_OK || rm == MFA_ERR_NOT_FOUND) ? MFA_ERR_EXPIRED : rm;
-        goto done;
-    }
-    check_factor(ctx, f, code, now, 0, &chk);
-    rc = chk.rc;
-    if (rc != MFA_OK)
-        goto done;
-    /* activation is the compare-and-set that spends the code: of two
-     * confirmations racing, one gets MFA_ERR_STATE */
-    rc = mfa_store_factor_activate(
-        ctx->store, account, factor_id, chk.step,
-        f->type == MFA_TOTP ? clamp_drift(chk.offset, ctx->drift_max) : 0,
-        now - ctx->pending_ttl, now);
-    if (rc == MFA_OK) {
-        throttle_clear(ctx, account, now);
-        memcpy(res->factor_id, factor_id, MFA_FACTOR_ID_LEN + 1);
-        res->offset = chk.offset;
-        res->failures = 0;
-    }
-
-done:
-    if (rc != MFA_OK)
-        res->retry_after = retry_after(&st, now);
-    res->outcome = rc;
-    emit_rc(ctx, MFA_EV_ENROLL_CONFIRM, account, factor_id, rc, now,
-            res->failures);
-    sodium_memzero(&rec, sizeof(rec));
-    return rc;
+    a.factor_id = factor_id;
+    a.code = code;
+    sp.ok_event = sp.fail_event = MFA_EV_ENROLL_CONFIRM;
+    sp.factor_id = factor_id;
+    sp.check = confirm_check;
+    sp.arg = &a;
+    return attempt(ctx, account, now, &sp, res);
 }
 
 /* ---- login ------------------------------------------------------------- */
+
+static mfa_rc
+verify_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, mfa_result *res,
+             void *arg)
+{
+    const char *code = arg;
+    mfa_int_check chk[MFA_FACTORS_MAX];
+    factor_set fs;
+    size_t i, win;
+    mfa_rc rc;
+
+    if ((rc = read_factors(ctx, x, now, 1, &fs)) != MFA_OK)
+        return rc;
+    /* every active factor is checked, whatever an earlier one gave, so the
+     * time taken depends on the number of factors only */
+    for (i = 0; i < fs.n; i++) {
+        chk[i].active = 1;
+        check_factor(ctx, &fs.v[i], code, now, 1, &chk[i]);
+    }
+    rc = mfa_int_verdict(chk, fs.n, &win);
+    if (rc == MFA_OK) {
+        mfa_factor_rec *f = &fs.v[win];
+
+        /* the transaction holds the account: what we read is current, and
+         * the step is spent before anyone else can read it */
+        f->last_step = chk[win].step;
+        f->drift = mfa_int_clamp_drift(chk[win].offset, ctx->drift_max);
+        f->last_used = now;
+        rc = mfa_int_txn_factor_update(x, f);
+        if (rc == MFA_OK) {
+            memcpy(res->factor_id, f->id, sizeof(res->factor_id));
+            res->offset = chk[win].offset;
+        }
+    }
+    set_wipe(&fs);
+    sodium_memzero(chk, sizeof(chk));
+    return rc;
+}
 
 mfa_rc
 mfa_verify(mfa_ctx_t *ctx, const char *account, const char *code,
            mfa_result *res)
 {
     mfa_result local;
-    mfa_throttle_state st;
-    factor_vec fv = {0};
-    check_out *chk = NULL;
-    size_t active = 0, checked = 0, i;
-    mfa_rc rc, first_err = MFA_OK;
-    int any_replayed = 0, any_format_ok = 0;
-    const char *matched = NULL;
+    attempt_spec sp;
     int64_t now;
+    mfa_rc rc;
 
     if (res == NULL)
         res = &local;
@@ -923,100 +1036,41 @@ mfa_verify(mfa_ctx_t *ctx, const char *account, const char *code,
         return res->outcome = rc;
     }
     if ((rc = check_code_shape(code, MFA_DIGITS_MIN, MFA_DIGITS_MAX)) !=
-        MFA_OK) {
+            MFA_OK ||
+        (rc = check_now(now)) != MFA_OK) {
         emit(ctx, MFA_EV_VERIFY_FAIL, account, NULL, rc, now, 0);
         return res->outcome = rc;
     }
-    if ((rc = throttle(ctx, account, NULL, now, res, &st)) != MFA_OK)
-        return rc;
-    res->failures = st.failures;
+    sp.ok_event = MFA_EV_VERIFY_OK;
+    sp.fail_event = MFA_EV_VERIFY_FAIL;
+    sp.factor_id = NULL;
+    sp.check = verify_check;
+    sp.arg = (void *)(uintptr_t)code;
+    return attempt(ctx, account, now, &sp, res);
+}
 
-    if ((rc = list_factors(ctx, account, &fv)) != MFA_OK)
-        goto done;
-    chk = calloc(fv.n ? fv.n : 1, sizeof(*chk));
-    if (chk == NULL) {
-        rc = MFA_ERR_NOMEM;
-        goto done;
-    }
-    /* every active factor is checked, whatever an earlier one gave, so the
-     * time taken depends on the number of factors only */
-    for (i = 0; i < fv.n; i++) {
-        if (fv.v[i].status != MFA_FACTOR_ACTIVE)
-            continue;
-        chk[i].active = 1;
-        active++;
-        check_factor(ctx, &fv.v[i], code, now, 1, &chk[i]);
-    }
-    if (active == 0) {
-        rc = MFA_ERR_NO_FACTOR;
-        goto done;
-    }
+typedef struct has_arg {
+    int64_t now;
+    int *has;
+} has_arg;
 
-    /* spend the first fresh match; a lost compare-and-set is a replay */
-    rc = MFA_ERR_CODE_WRONG;
-    for (i = 0; i < fv.n; i++) {
-        mfa_rc c = chk[i].rc;
+static mfa_rc
+has_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    has_arg *h = arg;
+    factor_set fs;
+    mfa_rc rc = read_factors(ctx, x, h->now, 1, &fs);
 
-        if (!chk[i].active)
-            continue;
-        if (c == MFA_OK || c == MFA_ERR_REPLAYED || c == MFA_ERR_CODE_WRONG)
-            checked++;
-        if (c != MFA_ERR_CODE_FORMAT)
-            any_format_ok = 1;
-        if (c == MFA_ERR_REPLAYED)
-            any_replayed = 1;
-        else if (c != MFA_OK && c != MFA_ERR_CODE_WRONG &&
-                 c != MFA_ERR_CODE_FORMAT && first_err == MFA_OK)
-            first_err = c;
-        if (c != MFA_OK || matched != NULL)
-            continue;
-        c = mfa_store_factor_advance(
-            ctx->store, account, fv.v[i].id, chk[i].step,
-            clamp_drift(chk[i].offset, ctx->drift_max), now);
-        if (c == MFA_OK) {
-            matched = fv.v[i].id;
-            res->offset = chk[i].offset;
-        } else if (c == MFA_ERR_REPLAYED) {
-            any_replayed = 1;
-        } else if (c == MFA_ERR_NOT_FOUND || c == MFA_ERR_STATE) {
-            /* removed or reset meanwhile: not a match any more */
-        } else {
-            rc = c; /* store error: nothing accepted */
-            goto done;
-        }
-    }
-    if (matched != NULL) {
-        rc = MFA_OK;
-        throttle_clear(ctx, account, now);
-        memcpy(res->factor_id, matched, MFA_FACTOR_ID_LEN + 1);
-        res->failures = 0;
-    } else if (any_replayed) {
-        rc = MFA_ERR_REPLAYED;
-    } else if (checked == 0 && first_err != MFA_OK) {
-        rc = first_err; /* no factor could be checked (key ring problem) */
-    } else if (!any_format_ok) {
-        rc = MFA_ERR_CODE_FORMAT; /* no factor has that many digits */
-    }
-
-done:
-    if (rc != MFA_OK)
-        res->retry_after = retry_after(&st, now);
-    res->outcome = rc;
-    emit_rc(ctx,
-            rc == MFA_OK             ? MFA_EV_VERIFY_OK
-            : rc == MFA_ERR_REPLAYED ? MFA_EV_REPLAY
-                                     : MFA_EV_VERIFY_FAIL,
-            account, rc == MFA_OK ? res->factor_id : NULL, rc, now,
-            res->failures);
-    free(chk);
-    vec_free(&fv);
+    if (rc == MFA_OK)
+        *h->has = fs.n > 0;
+    set_wipe(&fs);
     return rc;
 }
 
 mfa_rc
 mfa_account_has_mfa(mfa_ctx_t *ctx, const char *account, int *has)
 {
-    factor_vec fv;
+    has_arg h;
     mfa_rc rc;
 
     if (has == NULL)
@@ -1026,13 +1080,12 @@ mfa_account_has_mfa(mfa_ctx_t *ctx, const char *account, int *has)
         return MFA_ERR_INVALID;
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
-    if ((rc = list_factors(ctx, account, &fv)) != MFA_OK)
-        return rc;
-    for (size_t i = 0; i < fv.n; i++)
-        if (fv.v[i].status == MFA_FACTOR_ACTIVE)
-            *has = 1;
-    vec_free(&fv);
-    return MFA_OK;
+    h.now = now_of(ctx);
+    h.has = has;
+    rc = in_txn(ctx, account, MFA_TXN_READ, has_body, &h);
+    if (rc != MFA_OK)
+        *has = 0;
+    return rc;
 }
 
 /* ---- recovery ---------------------------------------------------------- */
@@ -1086,16 +1139,40 @@ backup_find(const mfa_ctx_t *ctx, const char *typed, const mfa_backup_rec *recs,
     return rc;
 }
 
+static mfa_rc
+recover_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
+              mfa_result *res, void *arg)
+{
+    mfa_backup_rec recs[MFA_BACKUP_COUNT_MAX];
+    uint8_t hash[MFA_BACKUP_HASHBYTES];
+    size_t n = 0;
+    mfa_rc rc;
+
+    rc = mfa_int_txn_backup_list(x, recs, MFA_BACKUP_COUNT_MAX, &n);
+    if (rc != MFA_OK)
+        return rc;
+    if (n == 0)
+        return MFA_ERR_NO_CODES;
+    res->backup_codes_left = (uint32_t)n;
+    rc = backup_find(ctx, arg, recs, n, hash);
+    if (rc == MFA_OK) {
+        rc = mfa_int_txn_backup_use(x, hash, now);
+        if (rc == MFA_ERR_NOT_FOUND)
+            rc = MFA_ERR_CORRUPT; /* listed unused a moment ago, same txn */
+        if (rc == MFA_OK)
+            res->backup_codes_left = (uint32_t)(n - 1);
+    }
+    sodium_memzero(hash, sizeof(hash));
+    return rc;
+}
+
 mfa_rc
 mfa_recover(mfa_ctx_t *ctx, const char *account, const char *backup_code,
             mfa_result *res)
 {
-    mfa_backup_rec recs[MFA_BACKUP_COUNT_MAX];
-    uint8_t hash[MFA_BACKUP_HASHBYTES];
     char canon[MFA_BACKUP_CHARS + 1];
     mfa_result local;
-    mfa_throttle_state st;
-    size_t n = 0;
+    attempt_spec sp;
     int64_t now;
     mfa_rc rc;
 
@@ -1115,49 +1192,38 @@ mfa_recover(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     else
         rc = mfa_backup_normalize(backup_code, canon);
     sodium_memzero(canon, sizeof(canon));
+    if (rc == MFA_OK)
+        rc = check_now(now);
     if (rc != MFA_OK) {
         emit(ctx, MFA_EV_RECOVER_FAIL, account, NULL, rc, now, 0);
         return res->outcome = rc;
     }
-    if ((rc = throttle(ctx, account, NULL, now, res, &st)) != MFA_OK)
-        return rc;
-    res->failures = st.failures;
+    sp.ok_event = MFA_EV_RECOVER_OK;
+    sp.fail_event = MFA_EV_RECOVER_FAIL;
+    sp.factor_id = NULL;
+    sp.check = recover_check;
+    sp.arg = (void *)(uintptr_t)backup_code;
+    rc = attempt(ctx, account, now, &sp, res);
+    if (rc != MFA_OK && rc != MFA_ERR_CODE_WRONG && rc != MFA_ERR_REPLAYED)
+        res->backup_codes_left = 0;
+    return rc;
+}
 
-    rc = mfa_store_backup_list(ctx->store, account, recs, MFA_BACKUP_COUNT_MAX,
-                               &n);
-    if (rc != MFA_OK)
-        goto done;
-    if (n == 0) {
-        rc = MFA_ERR_NO_CODES;
-        goto done;
-    }
-    res->backup_codes_left = (uint32_t)n;
-    rc = backup_find(ctx, backup_code, recs, n, hash);
-    if (rc != MFA_OK)
-        goto done;
-    rc = mfa_store_backup_spend(ctx->store, account, hash, now);
-    if (rc == MFA_ERR_NOT_FOUND)
-        rc = MFA_ERR_REPLAYED; /* spent by a concurrent request */
-    if (rc == MFA_OK) {
-        throttle_clear(ctx, account, now);
-        res->failures = 0;
-        res->backup_codes_left = (uint32_t)(n - 1);
-        /* a fresh count, in case another code was spent meanwhile */
-        if (mfa_store_backup_list(ctx->store, account, recs,
-                                  MFA_BACKUP_COUNT_MAX, &n) == MFA_OK)
-            res->backup_codes_left = (uint32_t)n;
-    }
+typedef struct codes_arg {
+    const mfa_backup_rec *recs;
+    size_t n;
+    int64_t now;
+} codes_arg;
 
-done:
-    sodium_memzero(hash, sizeof(hash));
-    if (rc != MFA_OK)
-        res->retry_after = retry_after(&st, now);
-    res->outcome = rc;
-    emit_rc(ctx,
-            rc == MFA_OK             ? MFA_EV_RECOVER_OK
-            : rc == MFA_ERR_REPLAYED ? MFA_EV_REPLAY
-                                     : MFA_EV_RECOVER_FAIL,
-            account, NULL, rc, now, res->failures);
+static mfa_rc
+codes_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    const codes_arg *a = arg;
+    mfa_rc rc = mfa_int_txn_backup_clear(x);
+
+    (void)ctx;
+    for (size_t i = 0; rc == MFA_OK && i < a->n; i++)
+        rc = mfa_int_txn_backup_insert(x, &a->recs[i], a->now);
     return rc;
 }
 
@@ -1167,6 +1233,7 @@ mfa_backup_codes_new(mfa_ctx_t *ctx, const char *account, size_t n,
 {
     mfa_backup_rec *recs = NULL;
     char **c = NULL;
+    codes_arg a;
     uint32_t kid;
     int64_t now;
     mfa_rc rc;
@@ -1187,6 +1254,8 @@ mfa_backup_codes_new(mfa_ctx_t *ctx, const char *account, size_t n,
         rc = MFA_ERR_INVALID;
         goto done;
     }
+    if ((rc = check_now(now)) != MFA_OK)
+        goto done;
     kid = mfa_keyring_current(ctx->kr);
     if (kid == 0) {
         rc = MFA_ERR_KEYRING_EMPTY;
@@ -1204,8 +1273,11 @@ mfa_backup_codes_new(mfa_ctx_t *ctx, const char *account, size_t n,
         if ((rc = mfa_backup_hash(ctx->kr, kid, c[i], recs[i].hash)) != MFA_OK)
             goto done;
     }
-    if ((rc = mfa_store_backup_replace(ctx->store, account, recs, n, now)) !=
-        MFA_OK)
+    a.recs = recs;
+    a.n = n;
+    a.now = now;
+    /* the old set goes and the new one comes in one commit */
+    if ((rc = in_txn(ctx, account, MFA_TXN_WRITE, codes_body, &a)) != MFA_OK)
         goto done;
     *codes = c;
     c = NULL;
@@ -1218,10 +1290,24 @@ done:
     return rc;
 }
 
+typedef struct left_arg {
+    size_t *n;
+} left_arg;
+
+static mfa_rc
+left_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    mfa_backup_rec recs[MFA_BACKUP_COUNT_MAX];
+    left_arg *a = arg;
+
+    (void)ctx;
+    return mfa_int_txn_backup_list(x, recs, MFA_BACKUP_COUNT_MAX, a->n);
+}
+
 mfa_rc
 mfa_backup_codes_left(mfa_ctx_t *ctx, const char *account, size_t *n)
 {
-    mfa_backup_rec recs[MFA_BACKUP_COUNT_MAX];
+    left_arg a;
     mfa_rc rc;
 
     if (n == NULL)
@@ -1231,8 +1317,44 @@ mfa_backup_codes_left(mfa_ctx_t *ctx, const char *account, size_t *n)
         return MFA_ERR_INVALID;
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
-    return mfa_store_backup_list(ctx->store, account, recs,
-                                 MFA_BACKUP_COUNT_MAX, n);
+    a.n = n;
+    rc = in_txn(ctx, account, MFA_TXN_READ, left_body, &a);
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
+}
+
+/* ---- out-of-band codes ------------------------------------------------- */
+
+typedef struct oob_arg {
+    const char *purpose;
+    const char *code;
+    mfa_oob_challenge *c;
+} oob_arg;
+
+static mfa_rc
+oob_put_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    (void)ctx;
+    return mfa_int_txn_oob_put(x, ((oob_arg *)arg)->c);
+}
+
+/* Delete the challenge only if it is still the one we made. */
+static mfa_rc
+oob_withdraw_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    const oob_arg *a = arg;
+    mfa_oob_challenge cur;
+    mfa_rc rc = mfa_int_txn_oob_get(x, a->purpose, &cur);
+
+    (void)ctx;
+    if (rc == MFA_OK &&
+        mfa_int_ct_equal(cur.hash, a->c->hash, MFA_BACKUP_HASHBYTES))
+        rc = mfa_int_txn_oob_delete(x, a->purpose);
+    else if (rc == MFA_OK || rc == MFA_ERR_NOT_FOUND)
+        rc = MFA_OK; /* replaced or gone meanwhile */
+    sodium_memzero(&cur, sizeof(cur));
+    return rc;
 }
 
 mfa_rc
@@ -1240,6 +1362,7 @@ mfa_oob_begin(mfa_ctx_t *ctx, const char *account, const char *purpose)
 {
     mfa_oob_challenge c;
     char code[MFA_CODE_BUFSIZE];
+    oob_arg a;
     int64_t now;
     mfa_rc rc;
 
@@ -1250,35 +1373,67 @@ mfa_oob_begin(mfa_ctx_t *ctx, const char *account, const char *purpose)
         emit(ctx, MFA_EV_OOB_BEGIN, NULL, NULL, rc, now, 0);
         return rc;
     }
-    if ((rc = check_purpose(purpose)) != MFA_OK)
+    memset(&c, 0, sizeof(c));
+    memset(code, 0, sizeof(code));
+    if ((rc = mfa_int_purpose_check(purpose)) != MFA_OK ||
+        (rc = check_now(now)) != MFA_OK)
         goto done;
     if (ctx->send == NULL) {
         rc = MFA_ERR_INVALID;
         goto done;
     }
-    memset(&c, 0, sizeof(c));
     rc = mfa_oob_challenge_new(ctx->kr, account, purpose, ctx->oob_digits, now,
                                ctx->oob_ttl, ctx->oob_attempts, &c, code,
                                sizeof(code));
     if (rc != MFA_OK)
         goto done;
-    if ((rc = mfa_store_oob_put(ctx->store, account, &c)) != MFA_OK)
+    a.purpose = purpose;
+    a.code = NULL;
+    a.c = &c;
+    if ((rc = in_txn(ctx, account, MFA_TXN_WRITE, oob_put_body, &a)) != MFA_OK)
         goto done;
+    /* the sender runs outside any transaction: a slow SMS gateway must not
+     * hold the account's lock */
     rc = ctx->send(account, purpose, code, ctx->send_arg);
     if (rc != MFA_OK) {
-        /* a code that never reached the user must not stay valid */
-        if (mfa_store_oob_spend(ctx->store, account, purpose, c.hash) !=
-            MFA_OK) {
-            /* it expires on its own; the sender's error is what matters */
-        }
+        /* a code that never reached the user must not stay valid; if even
+         * that fails it expires on its own, and the sender's error is what
+         * the caller needs */
+        (void)in_txn(ctx, account, MFA_TXN_WRITE, oob_withdraw_body, &a);
         if (rc > 0)
             rc = MFA_ERR_INTERNAL; /* a sender that broke the contract */
     }
 
 done:
     sodium_memzero(code, sizeof(code));
+    sodium_memzero(&c, sizeof(c));
     emit_rc(ctx, MFA_EV_OOB_BEGIN, account, NULL, rc, now, 0);
     return rc;
+}
+
+static mfa_rc
+oob_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, mfa_result *res,
+          void *arg)
+{
+    const oob_arg *a = arg;
+    mfa_oob_challenge c;
+    int32_t before;
+    mfa_rc rc, w;
+
+    (void)res;
+    rc = mfa_int_txn_oob_get(x, a->purpose, &c);
+    if (rc != MFA_OK)
+        return rc;
+    before = c.attempts_left;
+    rc = mfa_oob_challenge_check(ctx->kr, x->account, &c, a->code, now);
+    if (rc == MFA_OK)
+        w = mfa_int_txn_oob_delete(x, a->purpose); /* spent */
+    else if (c.attempts_left != before)
+        w = mfa_int_txn_oob_put(x, &c); /* one attempt of it used */
+    else
+        w = MFA_OK; /* expired, out of attempts: nothing to write */
+    sodium_memzero(&c, sizeof(c));
+    return w != MFA_OK ? w : rc;
 }
 
 mfa_rc
@@ -1286,8 +1441,8 @@ mfa_oob_verify(mfa_ctx_t *ctx, const char *account, const char *purpose,
                const char *code, mfa_result *res)
 {
     mfa_result local;
-    mfa_throttle_state st;
-    mfa_oob_challenge c;
+    attempt_spec sp;
+    oob_arg a;
     int64_t now;
     mfa_rc rc;
 
@@ -1301,52 +1456,78 @@ mfa_oob_verify(mfa_ctx_t *ctx, const char *account, const char *purpose,
         emit(ctx, MFA_EV_OOB_FAIL, NULL, NULL, rc, now, 0);
         return res->outcome = rc;
     }
-    if ((rc = check_purpose(purpose)) == MFA_OK)
-        rc = check_code_shape(code, 6, 8);
+    if ((rc = mfa_int_purpose_check(purpose)) == MFA_OK &&
+        (rc = check_code_shape(code, 6, 8)) == MFA_OK)
+        rc = check_now(now);
     if (rc != MFA_OK) {
         emit(ctx, MFA_EV_OOB_FAIL, account, NULL, rc, now, 0);
         return res->outcome = rc;
     }
-    if ((rc = throttle(ctx, account, NULL, now, res, &st)) != MFA_OK)
-        return rc;
-    res->failures = st.failures;
-
-    memset(&c, 0, sizeof(c));
-    rc = mfa_store_oob_take(ctx->store, account, purpose, now, &c);
-    if (rc != MFA_OK)
-        goto done;
-    rc = mfa_oob_challenge_check(ctx->kr, account, &c, code, now);
-    if (rc != MFA_OK)
-        goto done;
-    rc = mfa_store_oob_spend(ctx->store, account, purpose, c.hash);
-    if (rc == MFA_ERR_NOT_FOUND)
-        rc = MFA_ERR_REPLAYED; /* spent by a concurrent request */
-    if (rc == MFA_OK) {
-        throttle_clear(ctx, account, now);
-        res->failures = 0;
-    }
-
-done:
-    sodium_memzero(&c, sizeof(c));
-    if (rc != MFA_OK)
-        res->retry_after = retry_after(&st, now);
-    res->outcome = rc;
-    emit_rc(ctx,
-            rc == MFA_OK             ? MFA_EV_OOB_OK
-            : rc == MFA_ERR_REPLAYED ? MFA_EV_REPLAY
-                                     : MFA_EV_OOB_FAIL,
-            account, NULL, rc, now, res->failures);
-    return rc;
+    a.purpose = purpose;
+    a.code = code;
+    a.c = NULL;
+    sp.ok_event = MFA_EV_OOB_OK;
+    sp.fail_event = MFA_EV_OOB_FAIL;
+    sp.factor_id = NULL;
+    sp.check = oob_check;
+    sp.arg = &a;
+    return attempt(ctx, account, now, &sp, res);
 }
 
 /* ---- administration ---------------------------------------------------- */
+
+typedef struct list_arg {
+    mfa_factor_info **list;
+    size_t *n;
+} list_arg;
+
+typedef struct info_vec {
+    mfa_factor_info *v;
+    size_t n, cap;
+} info_vec;
+
+static mfa_rc
+info_push(const mfa_factor_rec *f, void *arg)
+{
+    info_vec *iv = arg;
+    mfa_factor_info *o;
+
+    if (iv->n == iv->cap) {
+        size_t cap = iv->cap ? iv->cap * 2 : 8;
+        mfa_factor_info *v = realloc(iv->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return MFA_ERR_NOMEM;
+        iv->v = v;
+        iv->cap = cap;
+    }
+    o = &iv->v[iv->n++];
+    memset(o, 0, sizeof(*o));
+    memcpy(o->id, f->id, sizeof(o->id));
+    memcpy(o->label, f->label, sizeof(o->label));
+    o->type = f->type;
+    o->algorithm = f->algorithm;
+    o->digits = f->digits;
+    o->period = f->period;
+    o->status = f->status;
+    o->created = f->created;
+    o->confirmed = f->confirmed;
+    o->last_used = f->last_used;
+    return MFA_OK;
+}
+
+static mfa_rc
+list_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    (void)ctx;
+    return mfa_int_txn_factor_list(x, info_push, arg);
+}
 
 mfa_rc
 mfa_factors_list(mfa_ctx_t *ctx, const char *account, mfa_factor_info **list,
                  size_t *n)
 {
-    mfa_factor_info *out = NULL;
-    factor_vec fv;
+    info_vec iv = {NULL, 0, 0};
     mfa_rc rc;
 
     if (list == NULL || n == NULL)
@@ -1357,39 +1538,43 @@ mfa_factors_list(mfa_ctx_t *ctx, const char *account, mfa_factor_info **list,
         return MFA_ERR_INVALID;
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
-    if ((rc = list_factors(ctx, account, &fv)) != MFA_OK)
+    rc = in_txn(ctx, account, MFA_TXN_READ, list_body, &iv);
+    if (rc != MFA_OK) {
+        free(iv.v);
         return rc;
-    if (fv.n > 0) {
-        out = calloc(fv.n, sizeof(*out));
-        if (out == NULL) {
-            vec_free(&fv);
-            return MFA_ERR_NOMEM;
-        }
     }
-    for (size_t i = 0; i < fv.n; i++) {
-        const mfa_factor_rec *f = &fv.v[i];
-
-        memcpy(out[i].id, f->id, sizeof(out[i].id));
-        memcpy(out[i].label, f->label, sizeof(out[i].label));
-        out[i].type = f->type;
-        out[i].algorithm = f->algorithm;
-        out[i].digits = f->digits;
-        out[i].period = f->period;
-        out[i].status = f->status;
-        out[i].created = f->created;
-        out[i].confirmed = f->confirmed;
-        out[i].last_used = f->last_used;
-    }
-    *list = out;
-    *n = fv.n;
-    vec_free(&fv);
+    *list = iv.v;
+    *n = iv.n;
     return MFA_OK;
+}
+
+typedef struct rename_arg {
+    const char *id;
+    const char *label;
+} rename_arg;
+
+static mfa_rc
+rename_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    const rename_arg *a = arg;
+    mfa_factor_rec f;
+    mfa_rc rc = mfa_int_txn_factor_get(x, a->id, &f);
+
+    (void)ctx;
+    if (rc == MFA_OK) {
+        memset(f.label, 0, sizeof(f.label));
+        memcpy(f.label, a->label, strlen(a->label) + 1);
+        rc = mfa_int_txn_factor_update(x, &f);
+    }
+    sodium_memzero(&f, sizeof(f));
+    return rc;
 }
 
 mfa_rc
 mfa_factor_rename(mfa_ctx_t *ctx, const char *account, const char *factor_id,
                   const char *label)
 {
+    rename_arg a;
     int64_t now;
     mfa_rc rc;
 
@@ -1407,10 +1592,19 @@ mfa_factor_rename(mfa_ctx_t *ctx, const char *account, const char *factor_id,
     if (label == NULL)
         label = "";
     rc = check_text(label, MFA_LABEL_MAX, 0);
+    a.id = factor_id;
+    a.label = label;
     if (rc == MFA_OK)
-        rc = mfa_store_factor_rename(ctx->store, account, factor_id, label);
+        rc = in_txn(ctx, account, MFA_TXN_WRITE, rename_body, &a);
     emit_rc(ctx, MFA_EV_FACTOR_RENAME, account, factor_id, rc, now, 0);
     return rc;
+}
+
+static mfa_rc
+remove_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    (void)ctx;
+    return mfa_int_txn_factor_delete(x, arg);
 }
 
 mfa_rc
@@ -1430,9 +1624,18 @@ mfa_factor_remove(mfa_ctx_t *ctx, const char *account, const char *factor_id)
         emit(ctx, MFA_EV_FACTOR_REMOVE, account, NULL, rc, now, 0);
         return rc;
     }
-    rc = mfa_store_factor_remove(ctx->store, account, factor_id);
+    rc = in_txn(ctx, account, MFA_TXN_WRITE, remove_body,
+                (void *)(uintptr_t)factor_id);
     emit_rc(ctx, MFA_EV_FACTOR_REMOVE, account, factor_id, rc, now, 0);
     return rc;
+}
+
+static mfa_rc
+reset_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    return mfa_int_txn_account_delete(x);
 }
 
 mfa_rc
@@ -1448,40 +1651,58 @@ mfa_reset(mfa_ctx_t *ctx, const char *account)
         emit(ctx, MFA_EV_RESET, NULL, NULL, rc, now, 0);
         return rc;
     }
-    rc = mfa_store_account_reset(ctx->store, account);
+    rc = in_txn(ctx, account, MFA_TXN_WRITE, reset_body, NULL);
     emit_rc(ctx, MFA_EV_RESET, account, NULL, rc, now, 0);
     return rc;
 }
 
-/* Factors not yet sealed under the current key, collected first: the store
- * may hold a lock while it iterates, so nothing is written from inside. */
-typedef struct rotate_scan {
-    factor_vec todo;
-    uint32_t current;
-    size_t skipped;
-} rotate_scan;
+/* Reseal one factor in its account's transaction, if it is still sealed as
+ * the scan saw it. */
+typedef struct reseal_arg {
+    const mfa_factor_rec *seen;
+    int resealed;
+} reseal_arg;
 
 static mfa_rc
-rotate_collect(const mfa_factor_rec *f, void *arg)
+reseal_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
 {
-    rotate_scan *r = arg;
-    uint32_t kid = 0;
+    reseal_arg *a = arg;
+    mfa_factor_rec f;
+    size_t len = 0;
+    mfa_rc rc = mfa_int_txn_factor_get(x, a->seen->id, &f);
 
-    if (mfa_sealed_key_id(f->sealed, f->sealed_len, &kid) == MFA_OK &&
-        kid == r->current) {
-        r->skipped++;
-        return MFA_OK;
+    a->resealed = 0;
+    if (rc == MFA_ERR_NOT_FOUND) {
+        rc = MFA_OK; /* removed meanwhile */
+        goto out;
     }
-    return vec_push(f, &r->todo);
+    if (rc != MFA_OK)
+        goto out;
+    if (f.sealed_len != a->seen->sealed_len ||
+        !mfa_int_ct_equal(f.sealed, a->seen->sealed, f.sealed_len))
+        goto out; /* resealed by a concurrent rotation */
+    rc = mfa_reseal(ctx->kr, f.account, f.id, a->seen->sealed,
+                    a->seen->sealed_len, f.sealed, sizeof(f.sealed), &len);
+    if (rc != MFA_OK)
+        goto out;
+    f.sealed_len = (uint32_t)len;
+    if ((rc = mfa_int_txn_factor_update(x, &f)) == MFA_OK)
+        a->resealed = 1;
+out:
+    sodium_memzero(&f, sizeof(f));
+    return rc;
 }
 
 mfa_rc
 mfa_keyring_rotate(mfa_ctx_t *ctx, size_t *resealed, size_t *skipped)
 {
-    rotate_scan scan;
-    size_t done_n = 0;
+    char after_account[MFA_ACCOUNT_MAX + 1] = "";
+    char after_id[MFA_FACTOR_ID_LEN + 1] = "";
+    mfa_factor_rec *page = NULL;
+    size_t done_n = 0, skip_n = 0, n = 0;
+    uint32_t current;
     int64_t now;
-    mfa_rc rc, first_err = MFA_OK;
+    mfa_rc rc = MFA_OK, first_err = MFA_OK;
 
     if (resealed != NULL)
         *resealed = 0;
@@ -1490,62 +1711,108 @@ mfa_keyring_rotate(mfa_ctx_t *ctx, size_t *resealed, size_t *skipped)
     if (ctx == NULL)
         return MFA_ERR_INVALID;
     now = now_of(ctx);
-    memset(&scan, 0, sizeof(scan));
-    scan.current = mfa_keyring_current(ctx->kr);
-    if (scan.current == 0) {
+    current = mfa_keyring_current(ctx->kr);
+    if (current == 0) {
         rc = MFA_ERR_KEYRING_EMPTY;
         emit(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, rc, now, 0);
         return rc;
     }
-    rc = mfa_store_factor_each(ctx->store, rotate_collect, &scan);
-    if (rc != MFA_OK) {
-        vec_free(&scan.todo);
-        emit_rc(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, rc, now, 0);
-        return rc;
+    page = sodium_allocarray(SCAN_PAGE, sizeof(*page));
+    if (page == NULL) {
+        emit(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, MFA_ERR_NOMEM, now, 0);
+        return MFA_ERR_NOMEM;
     }
-    for (size_t i = 0; i < scan.todo.n; i++) {
-        const mfa_factor_rec *f = &scan.todo.v[i];
-        uint8_t out[MFA_SEALED_MAX];
-        size_t len = 0;
+    /* pages of a store-wide read, each factor then resealed in its own
+     * account's transaction: no lock is held across the whole store */
+    do {
+        mfa_int_txn x;
 
-        rc = mfa_reseal(ctx->kr, f->account, f->id, f->sealed, f->sealed_len,
-                        out, sizeof(out), &len);
-        if (rc == MFA_OK)
-            rc = mfa_store_factor_reseal(ctx->store, f->account, f->id,
-                                         f->sealed, f->sealed_len, out, len);
-        sodium_memzero(out, sizeof(out));
+        rc = mfa_int_txn_begin(ctx->store, NULL, MFA_TXN_READ, &x);
         if (rc == MFA_OK) {
-            done_n++;
-        } else if (rc == MFA_ERR_NOT_FOUND || rc == MFA_ERR_STATE) {
-            /* removed, or resealed by a concurrent rotation */
-            scan.skipped++;
-        } else {
-            /* one factor that will not open must not stop the others;
-             * the run reports it and can be repeated */
-            if (first_err == MFA_OK)
-                first_err = rc;
-            emit_rc(ctx, MFA_EV_KEY_ROTATE, f->account, f->id, rc, now, 0);
+            rc = mfa_int_txn_factor_scan(&x, after_account, after_id, page,
+                                         SCAN_PAGE, &n);
+            if (rc == MFA_OK)
+                rc = mfa_int_txn_commit(&x);
+            else
+                mfa_int_txn_rollback(&x);
         }
-    }
-    vec_free(&scan.todo);
+        if (rc != MFA_OK)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            const mfa_factor_rec *f = &page[i];
+            uint32_t kid = 0;
+            reseal_arg a;
+            mfa_rc r;
+
+            if (mfa_sealed_key_id(f->sealed, f->sealed_len, &kid) == MFA_OK &&
+                kid == current) {
+                skip_n++;
+                continue;
+            }
+            a.seen = f;
+            r = in_txn(ctx, f->account, MFA_TXN_WRITE, reseal_body, &a);
+            if (r == MFA_OK && a.resealed) {
+                done_n++;
+            } else if (r == MFA_OK) {
+                skip_n++;
+            } else {
+                /* one factor that will not open must not stop the others;
+                 * the run reports it and can be repeated */
+                if (first_err == MFA_OK)
+                    first_err = r;
+                emit_rc(ctx, MFA_EV_KEY_ROTATE, f->account, f->id, r, now, 0);
+            }
+        }
+        if (n > 0) {
+            memcpy(after_account, page[n - 1].account, sizeof(after_account));
+            memcpy(after_id, page[n - 1].id, sizeof(after_id));
+        }
+    } while (n == SCAN_PAGE);
+    sodium_free(page);
+    if (rc != MFA_OK && first_err == MFA_OK)
+        first_err = rc;
     if (resealed != NULL)
         *resealed = done_n;
     if (skipped != NULL)
-        *skipped = scan.skipped;
+        *skipped = skip_n;
     emit_rc(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, first_err, now, 0);
     return first_err;
+}
+
+typedef struct expire_arg {
+    int64_t before;
+    size_t *n;
+} expire_arg;
+
+static mfa_rc
+expire_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    const expire_arg *a = arg;
+
+    (void)ctx;
+    return mfa_int_txn_factor_expire(x, a->before, a->n);
 }
 
 mfa_rc
 mfa_expire_pending(mfa_ctx_t *ctx, size_t *n)
 {
+    expire_arg a;
     size_t local;
+    int64_t now;
+    mfa_rc rc;
 
     if (n == NULL)
         n = &local;
     *n = 0;
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    return mfa_store_factor_expire(ctx->store, now_of(ctx) - ctx->pending_ttl,
-                                   n);
+    now = now_of(ctx);
+    if ((rc = check_now(now)) != MFA_OK)
+        return rc;
+    a.before = now - ctx->pending_ttl < 0 ? 0 : now - ctx->pending_ttl;
+    a.n = n;
+    rc = in_txn(ctx, NULL, MFA_TXN_WRITE, expire_body, &a);
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
 }

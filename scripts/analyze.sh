@@ -34,7 +34,7 @@ if command -v cppcheck >/dev/null; then
   # shellcheck disable=SC2086
   cppcheck -q --std=c11 --enable=warning,portability,performance \
     --inline-suppr --error-exitcode=1 --suppressions-list=.cppcheck-suppressions \
-    -D__GNUC__ -DMFA_BUILDING -Iinclude -Ilib -I"$build" \
+    -D__GNUC__ -DMFA_BUILDING -Iinclude -I"$build/include" -Ilib -I"$build" \
     --template='{file}:{line}: {severity} ({id}): {message}' \
     $sources >"$logs/cppcheck.log" 2>&1
   result cppcheck $? "$logs/cppcheck.log"

@@ -2,11 +2,13 @@
 # Every installed header compiles on its own, as C (C99 and C11) and as
 # C++ (C++11 and C++17), with strict warnings as errors; the umbrella header
 # too.  Headers are taken from include/ in the source tree, as installed.
-#   tests/check_headers.sh [source root]
+#   tests/check_headers.sh [source root] [build root]
+# (the build root holds the generated mfa/version.h)
 #   CC, CXX   compilers (default cc, c++); a missing C++ compiler fails.
 # Prints "N passed, N failed" (one check per header and language).
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+build=${2:-$root/build}
 cc=${CC:-cc}; cxx=${CXX:-c++}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -16,7 +18,7 @@ passed=0; failed=0
 check() { # check LABEL COMPILER FLAGS FILE
   local label=$1 comp=$2 flags=$3 file=$4
   # shellcheck disable=SC2086
-  if out=$($comp $flags $warn -I"$root/include" -fsyntax-only "$file" 2>&1); then
+  if out=$($comp $flags $warn -I"$root/include" -I"$build/include" -fsyntax-only "$file" 2>&1); then
     passed=$((passed + 1))
   else
     echo "FAIL $label"; echo "$out" | head -n 20 | sed 's/^/  /'
@@ -24,7 +26,7 @@ check() { # check LABEL COMPILER FLAGS FILE
   fi
 }
 
-headers=$(cd "$root/include" && ls mfa/*.h) 
+headers="$(cd "$root/include" && ls mfa/*.h) mfa/version.h"
 for h in $headers mfa.h; do
   name=$(echo "$h" | tr '/.' '__')
   # the header first, alone, then again (include guards)

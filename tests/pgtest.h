@@ -1,7 +1,10 @@
 /*
  * Shared helpers of the PostgreSQL tests: the throwaway cluster that
  * scripts/test starts (scripts/pg-cluster.sh), a schema of each test's own
- * so that tests never see each other's rows, and cleaning up after.
+ * so that tests never see each other's rows, and cleaning up after.  The
+ * tests link the internal copy of the library (libmfa_internal_dep): a
+ * store in a schema of their choosing is created through the backend
+ * itself, as open never creates.
  */
 #ifndef MFA_PGTEST_H
 #define MFA_PGTEST_H
@@ -9,11 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <sodium.h>
 
 #include <mfa.h>
+#include <mfa/store-backend.h>
+
+#include "store/store_int.h"
 
 /*
  * The connection string of the test cluster, or NULL after saying why.  A
@@ -137,6 +144,104 @@ pgt_drop_schemas(const char *conninfo, const char *prefix)
     PQclear(r);
     PQfinish(c);
     return rc;
+}
+
+/*
+ * Create (or upgrade) the store in `schema` and open it: what
+ * mfa_store_create does for the default schema.
+ */
+static inline mfa_rc
+pgt_create(mfa_store_t **out, const char *conninfo, const char *schema)
+{
+    void *impl = NULL;
+    mfa_store_t *s = NULL;
+    mfa_rc rc;
+
+    *out = NULL;
+    if ((rc = mfa_int_postgres_connect(&impl, conninfo, schema)) != MFA_OK)
+        return rc;
+    /* mfa_store_new closes impl when it fails */
+    if ((rc = mfa_store_new(&s, &mfa_int_postgres_backend, impl)) != MFA_OK)
+        return rc;
+    if ((rc = mfa_store_migrate(s)) != MFA_OK) {
+        mfa_store_free(&s);
+        return rc;
+    }
+    *out = s;
+    return MFA_OK;
+}
+
+/* The backend's operations on an open store. */
+#define PGT_BE(s) (mfa_store_backend_of(s))
+#define PGT_IMPL(s) (mfa_store_impl_of(s))
+
+static inline mfa_rc
+pgt_begin(mfa_store_t *s, const char *account, mfa_txn_mode mode,
+          mfa_store_txn **t)
+{
+    return PGT_BE(s)->begin(PGT_IMPL(s), account, mode, t);
+}
+
+/* The failures of the account's bucket bucket, read in a transaction of
+ * its own; -1 on a store error, 0 without a row. */
+static inline long long
+pgt_failures(mfa_store_t *s, const char *account, const char *bucket)
+{
+    mfa_throttle_rec r;
+    mfa_store_txn *t;
+    mfa_rc rc;
+
+    if (pgt_begin(s, account, MFA_TXN_READ, &t) != MFA_OK)
+        return -1;
+    rc = PGT_BE(s)->throttle_get(t, account, bucket, &r);
+    PGT_BE(s)->rollback(t);
+    if (rc == MFA_ERR_NOT_FOUND)
+        return 0;
+    return rc == MFA_OK ? (long long)r.failures : -1;
+}
+
+/* An atomic flag between a test and its threads. */
+static inline void
+pgt_flag_set(int *f)
+{
+    __atomic_store_n(f, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline int
+pgt_flag(int *f)
+{
+    return __atomic_load_n(f, __ATOMIC_SEQ_CST);
+}
+
+static inline void
+pgt_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * Wait up to 10 s until a backend of application_name app waits for an
+ * advisory lock (an account's); 1 when it does.  c must not be inside a
+ * transaction (the activity view would be a snapshot).
+ */
+static inline int
+pgt_wait_advisory(PGconn *c, const char *app)
+{
+    char sql[512];
+    int i;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name "
+             "= '%s' AND wait_event_type = 'Lock' AND wait_event = "
+             "'advisory'",
+             app);
+    for (i = 0; i < 1000; i++) {
+        if (pgt_scalar(c, sql) > 0)
+            return 1;
+        pgt_sleep_ms(10);
+    }
+    return 0;
 }
 
 /* ---- the service layer over PostgreSQL ----------------------------------- */

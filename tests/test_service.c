@@ -13,7 +13,9 @@
 #include <sodium.h>
 
 #include <mfa.h>
+#include <mfa/store-backend.h>
 
+#include "store/txn.h"
 #include "testutil.h"
 
 #define T0 1700000000 /* a step boundary: 1700000000 = 56666666 * 30 + 20 */
@@ -110,7 +112,11 @@ open_store(int backend, mfa_store_t **out)
     if (backend == BK_MEMORY) {
         ck_assert_int_eq(mfa_store_memory_new(out), MFA_OK);
     } else {
-        ck_assert_int_eq(mfa_store_sqlite_open(out, F.path), MFA_OK);
+        char spec[300];
+        snprintf(spec, sizeof(spec), "sqlite:%s", F.path);
+        /* opening never creates: the test creates its store */
+        ck_assert_int_eq(mfa_store_sqlite_open(out, F.path), MFA_ERR_NO_STORE);
+        ck_assert_int_eq(mfa_store_create(out, spec), MFA_OK);
     }
 }
 
@@ -265,12 +271,49 @@ enroll_active(const char *account, const char *label, factor *f)
     F.now += 30;
 }
 
+/* Rows read and written straight through the checked transactions of
+ * lib/store/txn.h, to look behind the service's back. */
+static mfa_throttle_rec
+throttle_of(const char *account)
+{
+    mfa_throttle_rec st;
+    mfa_int_txn x;
+    mfa_rc rc;
+
+    ck_assert_int_eq(mfa_int_txn_begin(F.store, account, MFA_TXN_READ, &x),
+                     MFA_OK);
+    rc = mfa_int_txn_throttle_get(&x, "", &st);
+    ck_assert(rc == MFA_OK || rc == MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(mfa_int_txn_commit(&x), MFA_OK);
+    return st;
+}
+
 static uint32_t
 failures_of(const char *account)
 {
-    mfa_throttle_state st;
-    ck_assert_int_eq(mfa_store_throttle_get(F.store, account, &st), MFA_OK);
-    return st.failures;
+    return throttle_of(account).failures;
+}
+
+static void
+rec_get(const char *account, const char *id, mfa_factor_rec *rec)
+{
+    mfa_int_txn x;
+
+    ck_assert_int_eq(mfa_int_txn_begin(F.store, account, MFA_TXN_READ, &x),
+                     MFA_OK);
+    ck_assert_int_eq(mfa_int_txn_factor_get(&x, id, rec), MFA_OK);
+    ck_assert_int_eq(mfa_int_txn_commit(&x), MFA_OK);
+}
+
+static void
+rec_put(const mfa_factor_rec *rec)
+{
+    mfa_int_txn x;
+
+    ck_assert_int_eq(
+        mfa_int_txn_begin(F.store, rec->account, MFA_TXN_WRITE, &x), MFA_OK);
+    ck_assert_int_eq(mfa_int_txn_factor_update(&x, rec), MFA_OK);
+    ck_assert_int_eq(mfa_int_txn_commit(&x), MFA_OK);
 }
 
 static size_t
@@ -536,10 +579,14 @@ START_TEST(pending_expiry)
     ck_assert_int_eq(mfa_expire_pending(F.ctx, &n), MFA_OK);
     ck_assert_uint_eq(n, 0);
     F.now += 601;
+    /* a new enrollment removes the account's own expired ones on the way:
+     * dave's old one goes now, carol's waits for the sweeper */
     ck_assert_int_eq(mfa_enroll_begin(F.ctx, "dave", NULL, NULL, &e), MFA_OK);
     mfa_enrollment_free(&e);
+    ck_assert_uint_eq(factor_count("dave"), 1);
+    ck_assert_uint_eq(factor_count("carol"), 2);
     ck_assert_int_eq(mfa_expire_pending(F.ctx, &n), MFA_OK);
-    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(factor_count("carol"), 1); /* the active one */
     ck_assert_uint_eq(factor_count("dave"), 1);  /* the fresh one */
     factor_free(&g);
@@ -1053,7 +1100,7 @@ stored_key_id(const char *account, const char *id)
     mfa_factor_rec rec;
     uint32_t kid = 0;
 
-    ck_assert_int_eq(mfa_store_factor_get(F.store, account, id, &rec), MFA_OK);
+    rec_get(account, id, &rec);
     ck_assert_int_eq(mfa_sealed_key_id(rec.sealed, rec.sealed_len, &kid),
                      MFA_OK);
     return kid;
@@ -1120,15 +1167,13 @@ START_TEST(key_rotation)
         mfa_factor_rec rec;
         uint8_t out[MFA_SEALED_MAX];
         size_t len;
-        ck_assert_int_eq(mfa_store_factor_get(F.store, "rita", a.id, &rec),
-                         MFA_OK);
+        rec_get("rita", a.id, &rec);
         ck_assert_int_eq(mfa_reseal(F.kr, "rita", a.id, rec.sealed,
                                     rec.sealed_len, out, sizeof(out), &len),
                          MFA_OK);
-        ck_assert_int_eq(mfa_store_factor_reseal(F.store, "rita", a.id,
-                                                 rec.sealed, rec.sealed_len,
-                                                 out, len),
-                         MFA_OK);
+        memcpy(rec.sealed, out, len);
+        rec.sealed_len = (uint32_t)len;
+        rec_put(&rec);
     }
     ck_assert_int_eq(mfa_keyring_rotate(F.ctx, &resealed, &skipped), MFA_OK);
     ck_assert_uint_eq(resealed, 2);
@@ -1188,7 +1233,7 @@ typedef struct snapshot {
     mfa_factor_info list[MFA_FACTORS_MAX + 2];
     size_t n;
     size_t codes;
-    mfa_throttle_state th;
+    mfa_throttle_rec th;
 } snapshot;
 
 static void
@@ -1203,7 +1248,7 @@ snap(const char *account, snapshot *s)
         memcpy(s->list, list, s->n * sizeof(*list));
     mfa_free(list);
     ck_assert_int_eq(mfa_backup_codes_left(F.ctx, account, &s->codes), MFA_OK);
-    ck_assert_int_eq(mfa_store_throttle_get(F.store, account, &s->th), MFA_OK);
+    s->th = throttle_of(account);
 }
 
 static void
@@ -1358,19 +1403,27 @@ END_TEST
 
 /* ---- fault injection: a backend that fails on demand ------------------- */
 
+/*
+ * Passes every call to the real store's backend, except the operation
+ * named `fail`, which returns rc (the first `times` calls; 0: all).  The
+ * transaction object is the inner backend's own.
+ */
 typedef struct faulty {
     mfa_store_t *inner;
-    const char *fail; /* operation name that fails, or NULL */
+    const char *fail;
     mfa_rc rc;
-    int times; /* how many calls fail; 0: all of them */
-    int calls; /* calls of that operation so far */
+    int times;
+    int calls;
 } faulty;
 
+static faulty *FY; /* the transaction calls carry no impl */
+
+#define INNER mfa_store_backend_of(FY->inner)
 #define FAIL_IF(op)                                                            \
     do {                                                                       \
-        if (fs->fail && strcmp(fs->fail, op) == 0 &&                           \
-            (fs->times == 0 || fs->calls++ < fs->times))                       \
-            return fs->rc;                                                     \
+        if (FY->fail && strcmp(FY->fail, op) == 0 &&                           \
+            (FY->times == 0 || FY->calls++ < FY->times))                       \
+            return FY->rc;                                                     \
     } while (0)
 
 static void
@@ -1379,198 +1432,187 @@ fy_close(void *impl)
     (void)impl;
 }
 static mfa_rc
-fy_migrate(void *impl)
-{
-    faulty *fs = impl;
-    return mfa_store_migrate(fs->inner);
-}
-static mfa_rc
 fy_version(void *impl, int *v)
 {
-    faulty *fs = impl;
-    return mfa_store_schema_version(fs->inner, v);
+    (void)impl;
+    return INNER->schema_version(mfa_store_impl_of(FY->inner), v);
 }
 static mfa_rc
-fy_create(void *impl, const mfa_factor_rec *f)
+fy_migrate(void *impl)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_create");
-    return mfa_store_factor_create(fs->inner, f);
+    (void)impl;
+    return INNER->migrate(mfa_store_impl_of(FY->inner));
 }
 static mfa_rc
-fy_get(void *impl, const char *a, const char *id, mfa_factor_rec *out)
+fy_begin(void *impl, const char *a, mfa_txn_mode m, mfa_store_txn **t)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_get");
-    return mfa_store_factor_get(fs->inner, a, id, out);
+    (void)impl;
+    FAIL_IF("begin");
+    return INNER->begin(mfa_store_impl_of(FY->inner), a, m, t);
 }
 static mfa_rc
-fy_list(void *impl, const char *a, mfa_factor_cb cb, void *arg)
+fy_commit(mfa_store_txn *t)
 {
-    faulty *fs = impl;
+    if (FY->fail && strcmp(FY->fail, "commit") == 0 &&
+        (FY->times == 0 || FY->calls++ < FY->times)) {
+        INNER->rollback(t);
+        return FY->rc;
+    }
+    return INNER->commit(t);
+}
+static void
+fy_rollback(mfa_store_txn *t)
+{
+    INNER->rollback(t);
+}
+static mfa_rc
+fy_flist(mfa_store_txn *t, const char *a, mfa_factor_cb cb, void *arg)
+{
     FAIL_IF("factor_list");
-    return mfa_store_factor_list(fs->inner, a, cb, arg);
+    return INNER->factor_list(t, a, cb, arg);
 }
 static mfa_rc
-fy_each(void *impl, mfa_factor_cb cb, void *arg)
+fy_fget(mfa_store_txn *t, const char *a, const char *id, mfa_factor_rec *o)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_each");
-    return mfa_store_factor_each(fs->inner, cb, arg);
+    FAIL_IF("factor_get");
+    return INNER->factor_get(t, a, id, o);
 }
 static mfa_rc
-fy_activate(void *impl, const char *a, const char *id, int64_t step,
-            int32_t drift, int64_t after, int64_t now)
+fy_fins(mfa_store_txn *t, const mfa_factor_rec *f)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_activate");
-    return mfa_store_factor_activate(fs->inner, a, id, step, drift, after, now);
+    FAIL_IF("factor_insert");
+    return INNER->factor_insert(t, f);
 }
 static mfa_rc
-fy_rename(void *impl, const char *a, const char *id, const char *l)
+fy_fupd(mfa_store_txn *t, const mfa_factor_rec *f)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_rename");
-    return mfa_store_factor_rename(fs->inner, a, id, l);
+    FAIL_IF("factor_update");
+    return INNER->factor_update(t, f);
 }
 static mfa_rc
-fy_remove(void *impl, const char *a, const char *id)
+fy_fdel(mfa_store_txn *t, const char *a, const char *id)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_remove");
-    return mfa_store_factor_remove(fs->inner, a, id);
+    FAIL_IF("factor_delete");
+    return INNER->factor_delete(t, a, id);
 }
 static mfa_rc
-fy_advance(void *impl, const char *a, const char *id, int64_t step,
-           int32_t drift, int64_t now)
+fy_fscan(mfa_store_txn *t, const char *aa, const char *ai, mfa_factor_rec *o,
+         size_t max, size_t *n)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_advance");
-    return mfa_store_factor_advance(fs->inner, a, id, step, drift, now);
+    FAIL_IF("factor_scan");
+    return INNER->factor_scan(t, aa, ai, o, max, n);
 }
 static mfa_rc
-fy_reseal(void *impl, const char *a, const char *id, const uint8_t *old,
-          size_t oldlen, const uint8_t *s, size_t len)
+fy_fexp(mfa_store_txn *t, int64_t before, size_t *n)
 {
-    faulty *fs = impl;
-    FAIL_IF("factor_reseal");
-    return mfa_store_factor_reseal(fs->inner, a, id, old, oldlen, s, len);
-}
-static mfa_rc
-fy_expire(void *impl, int64_t before, size_t *n)
-{
-    faulty *fs = impl;
     FAIL_IF("factor_expire");
-    return mfa_store_factor_expire(fs->inner, before, n);
+    return INNER->factor_expire(t, before, n);
 }
 static mfa_rc
-fy_hit(void *impl, const char *a, int64_t now, const mfa_throttle_policy *p,
-       mfa_throttle_state *out)
+fy_tget(mfa_store_txn *t, const char *a, const char *b, mfa_throttle_rec *o)
 {
-    faulty *fs = impl;
-    FAIL_IF("throttle_hit");
-    return mfa_store_throttle_hit(fs->inner, a, now, p, out);
-}
-static mfa_rc
-fy_treset(void *impl, const char *a)
-{
-    faulty *fs = impl;
-    FAIL_IF("throttle_reset");
-    return mfa_store_throttle_reset(fs->inner, a);
-}
-static mfa_rc
-fy_tget(void *impl, const char *a, mfa_throttle_state *out)
-{
-    faulty *fs = impl;
     FAIL_IF("throttle_get");
-    return mfa_store_throttle_get(fs->inner, a, out);
+    return INNER->throttle_get(t, a, b, o);
 }
 static mfa_rc
-fy_breplace(void *impl, const char *a, const mfa_backup_rec *c, size_t n,
-            int64_t now)
+fy_tput(mfa_store_txn *t, const char *a, const mfa_throttle_rec *r)
 {
-    faulty *fs = impl;
-    FAIL_IF("backup_replace");
-    return mfa_store_backup_replace(fs->inner, a, c, n, now);
+    FAIL_IF("throttle_put");
+    return INNER->throttle_put(t, a, r);
 }
 static mfa_rc
-fy_blist(void *impl, const char *a, mfa_backup_rec *out, size_t max, size_t *n)
+fy_tdel(mfa_store_txn *t, const char *a, const char *b)
 {
-    faulty *fs = impl;
+    FAIL_IF("throttle_delete");
+    return INNER->throttle_delete(t, a, b);
+}
+static mfa_rc
+fy_blist(mfa_store_txn *t, const char *a, mfa_backup_rec *o, size_t max,
+         size_t *n)
+{
     FAIL_IF("backup_list");
-    return mfa_store_backup_list(fs->inner, a, out, max, n);
+    return INNER->backup_list(t, a, o, max, n);
 }
 static mfa_rc
-fy_bspend(void *impl, const char *a, const uint8_t h[MFA_BACKUP_HASHBYTES],
-          int64_t now)
+fy_bins(mfa_store_txn *t, const char *a, const mfa_backup_rec *r, int64_t now)
 {
-    faulty *fs = impl;
-    FAIL_IF("backup_spend");
-    return mfa_store_backup_spend(fs->inner, a, h, now);
+    FAIL_IF("backup_insert");
+    return INNER->backup_insert(t, a, r, now);
 }
 static mfa_rc
-fy_oput(void *impl, const char *a, const mfa_oob_challenge *c)
+fy_buse(mfa_store_txn *t, const char *a, const uint8_t *h, int64_t now)
 {
-    faulty *fs = impl;
+    FAIL_IF("backup_use");
+    return INNER->backup_use(t, a, h, now);
+}
+static mfa_rc
+fy_bclr(mfa_store_txn *t, const char *a)
+{
+    FAIL_IF("backup_clear");
+    return INNER->backup_clear(t, a);
+}
+static mfa_rc
+fy_oget(mfa_store_txn *t, const char *a, const char *p, mfa_oob_challenge *o)
+{
+    FAIL_IF("oob_get");
+    return INNER->oob_get(t, a, p, o);
+}
+static mfa_rc
+fy_oput(mfa_store_txn *t, const char *a, const mfa_oob_challenge *c)
+{
     FAIL_IF("oob_put");
-    return mfa_store_oob_put(fs->inner, a, c);
+    return INNER->oob_put(t, a, c);
 }
 static mfa_rc
-fy_otake(void *impl, const char *a, const char *p, int64_t now,
-         mfa_oob_challenge *out)
+fy_odel(mfa_store_txn *t, const char *a, const char *p)
 {
-    faulty *fs = impl;
-    FAIL_IF("oob_take");
-    return mfa_store_oob_take(fs->inner, a, p, now, out);
+    FAIL_IF("oob_delete");
+    return INNER->oob_delete(t, a, p);
 }
 static mfa_rc
-fy_ospend(void *impl, const char *a, const char *p,
-          const uint8_t h[MFA_BACKUP_HASHBYTES])
+fy_adel(mfa_store_txn *t, const char *a)
 {
-    faulty *fs = impl;
-    FAIL_IF("oob_spend");
-    return mfa_store_oob_spend(fs->inner, a, p, h);
-}
-static mfa_rc
-fy_areset(void *impl, const char *a)
-{
-    faulty *fs = impl;
-    FAIL_IF("account_reset");
-    return mfa_store_account_reset(fs->inner, a);
+    FAIL_IF("account_delete");
+    return INNER->account_delete(t, a);
 }
 
-static const mfa_store_ops faulty_ops = {
-    .abi = MFA_STORE_ABI,
+static const mfa_store_backend faulty_backend = {
+    .abi = MFA_STORE_BACKEND_ABI,
     .name = "faulty",
     .close = fy_close,
-    .migrate = fy_migrate,
     .schema_version = fy_version,
-    .factor_create = fy_create,
-    .factor_get = fy_get,
-    .factor_list = fy_list,
-    .factor_each = fy_each,
-    .factor_activate = fy_activate,
-    .factor_rename = fy_rename,
-    .factor_remove = fy_remove,
-    .factor_advance = fy_advance,
-    .factor_reseal = fy_reseal,
-    .factor_expire = fy_expire,
-    .throttle_hit = fy_hit,
-    .throttle_reset = fy_treset,
+    .migrate = fy_migrate,
+    .begin = fy_begin,
+    .commit = fy_commit,
+    .rollback = fy_rollback,
+    .factor_list = fy_flist,
+    .factor_get = fy_fget,
+    .factor_insert = fy_fins,
+    .factor_update = fy_fupd,
+    .factor_delete = fy_fdel,
+    .factor_scan = fy_fscan,
+    .factor_expire = fy_fexp,
     .throttle_get = fy_tget,
-    .backup_replace = fy_breplace,
+    .throttle_put = fy_tput,
+    .throttle_delete = fy_tdel,
     .backup_list = fy_blist,
-    .backup_spend = fy_bspend,
+    .backup_insert = fy_bins,
+    .backup_use = fy_buse,
+    .backup_clear = fy_bclr,
+    .oob_get = fy_oget,
     .oob_put = fy_oput,
-    .oob_take = fy_otake,
-    .oob_spend = fy_ospend,
-    .account_reset = fy_areset,
+    .oob_delete = fy_odel,
+    .account_delete = fy_adel,
 };
 
 START_TEST(store_failures_fail_closed)
 {
     static const mfa_rc errs[] = {MFA_ERR_STORE, MFA_ERR_BUSY, MFA_ERR_READONLY,
                                   MFA_ERR_CORRUPT};
+    /* every store call a login makes, the commit included */
+    static const char *const verify_ops[] = {"begin",           "throttle_get",
+                                             "factor_list",     "factor_update",
+                                             "throttle_delete", "commit"};
     faulty fs = {0};
     mfa_store_t *s = NULL;
     mfa_ctx_t *c = NULL;
@@ -1585,8 +1627,17 @@ START_TEST(store_failures_fail_closed)
     ck_assert_int_eq(mfa_backup_codes_new(F.ctx, "walt", 3, &codes), MFA_OK);
     for (int i = 0; i < 3; i++)
         remember_secret(codes[i]);
+    /* one wrong code first, so that a success has a count to clear */
+    {
+        char wrong[16];
+        snprintf(wrong, sizeof(wrong), "%s", code_at(&f, 0));
+        wrong[0] = (char)('0' + (wrong[0] - '0' + 5) % 10);
+        ck_assert_int_eq(mfa_verify(F.ctx, "walt", wrong, &r),
+                         MFA_ERR_CODE_WRONG);
+    }
     fs.inner = F.store;
-    ck_assert_int_eq(mfa_store_new(&s, &faulty_ops, &fs), MFA_OK);
+    FY = &fs;
+    ck_assert_int_eq(mfa_store_new(&s, &faulty_backend, &fs), MFA_OK);
     ck_assert_int_eq(mfa_ctx_new(&c, s, F.kr), MFA_OK);
     mfa_ctx_set_clock(c, fake_clock, NULL);
     mfa_ctx_set_event_cb(c, on_event, NULL);
@@ -1598,57 +1649,69 @@ START_TEST(store_failures_fail_closed)
 
     for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++) {
         fs.rc = errs[k];
-        /* each step of verify failing: the right code is never accepted */
-        fs.fail = "throttle_hit";
-        ck_assert_int_eq(mfa_verify(c, "walt", code_at(&f, 0), &r), errs[k]);
-        ck_assert_int_eq(r.outcome, errs[k]);
-        ck_assert_int_eq(last_event()->type, MFA_EV_STORE_ERROR);
-        ck_assert_int_eq(last_event()->rc, errs[k]);
-        fs.fail = "factor_list";
-        ck_assert_int_eq(mfa_verify(c, "walt", code_at(&f, 0), &r), errs[k]);
-        ck_assert_int_eq(last_event()->type, MFA_EV_STORE_ERROR);
-        fs.fail = "factor_advance";
-        ck_assert_int_eq(mfa_verify(c, "walt", code_at(&f, 0), &r), errs[k]);
-        ck_assert_str_eq(r.factor_id, "");
+        /* each store call of a login failing: the right code is never
+         * accepted, nothing is spent, the count is as it was */
+        for (size_t op = 0; op < sizeof(verify_ops) / sizeof(verify_ops[0]);
+             op++) {
+            fs.fail = verify_ops[op];
+            ck_assert_int_eq(mfa_verify(c, "walt", code_at(&f, 0), &r),
+                             errs[k]);
+            ck_assert_int_eq(r.outcome, errs[k]);
+            ck_assert_str_eq(r.factor_id, "");
+            ck_assert_int_eq(last_event()->type, MFA_EV_STORE_ERROR);
+            ck_assert_int_eq(last_event()->rc, errs[k]);
+            fs.fail = NULL;
+            ck_assert_uint_eq(failures_of("walt"), 1);
+        }
         /* recovery */
         fs.fail = "backup_list";
         ck_assert_int_eq(mfa_recover(c, "walt", codes[0], &r), errs[k]);
-        fs.fail = "backup_spend";
+        fs.fail = "backup_use";
+        ck_assert_int_eq(mfa_recover(c, "walt", codes[0], &r), errs[k]);
+        fs.fail = "commit";
         ck_assert_int_eq(mfa_recover(c, "walt", codes[0], &r), errs[k]);
         /* out of band */
         fs.fail = "oob_put";
         ck_assert_int_eq(mfa_oob_begin(c, "walt", "sms"), errs[k]);
-        fs.fail = "oob_take";
+        fs.fail = "oob_get";
         ck_assert_int_eq(mfa_oob_verify(c, "walt", "sms", "123456", &r),
                          errs[k]);
         /* administration */
-        fs.fail = "factor_create";
+        fs.fail = "factor_insert";
         ck_assert_int_eq(mfa_enroll_begin(c, "walt", NULL, NULL, &e), errs[k]);
         ck_assert_ptr_null(e);
-        fs.fail = "backup_replace";
+        fs.fail = "backup_insert";
         {
             char **none = NULL;
             ck_assert_int_eq(mfa_backup_codes_new(c, "walt", 2, &none),
                              errs[k]);
             ck_assert_ptr_null(none);
         }
-        fs.fail = "account_reset";
+        fs.fail = "account_delete";
         ck_assert_int_eq(mfa_reset(c, "walt"), errs[k]);
         ck_assert_int_eq(last_event()->type, MFA_EV_STORE_ERROR);
-        fs.fail = "factor_each";
+        fs.fail = "factor_scan";
         ck_assert_int_eq(mfa_keyring_rotate(c, &n, NULL), errs[k]);
         fs.fail = "factor_expire";
         ck_assert_int_eq(mfa_expire_pending(c, &n), errs[k]);
+        fs.fail = NULL;
     }
-    /* nothing was lost or spent: the same code and backup code still work */
+    /* nothing was lost or spent: the same code and backup code still work,
+     * the old backup set is whole */
     fs.fail = NULL;
     ck_assert_uint_eq(factor_count("walt"), 1);
+    {
+        size_t left = 0;
+        ck_assert_int_eq(mfa_backup_codes_left(c, "walt", &left), MFA_OK);
+        ck_assert_uint_eq(left, 3);
+    }
     ck_assert_int_eq(mfa_verify(c, "walt", code_at(&f, 0), &r), MFA_OK);
+    ck_assert_uint_eq(failures_of("walt"), 0);
     ck_assert_int_eq(mfa_recover(c, "walt", codes[0], &r), MFA_OK);
     ck_assert_uint_eq(r.backup_codes_left, 2);
     /* a taken factor id: a new id, sealed again (the blob is bound to the
      * id), up to a few times */
-    fs.fail = "factor_create";
+    fs.fail = "factor_insert";
     fs.rc = MFA_ERR_EXISTS;
     fs.times = 3;
     fs.calls = 0;
@@ -1667,11 +1730,8 @@ START_TEST(store_failures_fail_closed)
                      MFA_ERR_EXISTS);
     ck_assert_ptr_null(e);
     ck_assert_uint_eq(factor_count("walt"), 2);
-    /* a failing reset of the throttle after a success does not undo it */
-    fs.fail = "throttle_reset";
-    fs.rc = MFA_ERR_STORE;
-    F.now += 30;
-    ck_assert_int_eq(mfa_verify(c, "walt", code_at(&f, 0), &r), MFA_OK);
+    fs.fail = NULL;
+    FY = NULL;
     mfa_ctx_free(&c);
     mfa_store_free(&s);
     mfa_backup_codes_free(&codes, 3);

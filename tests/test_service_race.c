@@ -29,6 +29,9 @@
 #include <sqlite3.h>
 
 #include <mfa.h>
+#include <mfa/store-backend.h>
+
+#include "store/txn.h"
 
 #define NPROC 8
 #define ROUNDS_MAX 1000
@@ -365,7 +368,8 @@ race_guesses(void)
     mfa_throttle_policy p = {MFA_THROTTLE_FREE_DEFAULT,
                              MFA_THROTTLE_BASE_DEFAULT,
                              MFA_THROTTLE_MAX_DEFAULT};
-    mfa_throttle_state st;
+    mfa_throttle_rec st;
+    mfa_int_txn x;
     env e;
     mfa_otp_t *o;
     unsigned checked = 0;
@@ -397,7 +401,9 @@ race_guesses(void)
     CHECK(S->unexpected == 0, "unexpected results %d (%s)", S->unexpected,
           mfa_strerror_name(S->last_rc));
     CHECK(env_open(&e, 1) == 0, "open");
-    CHECK(mfa_store_throttle_get(e.store, "guessed", &st) == MFA_OK,
+    CHECK(mfa_int_txn_begin(e.store, "guessed", MFA_TXN_READ, &x) == MFA_OK &&
+              mfa_int_txn_throttle_get(&x, "", &st) == MFA_OK &&
+              mfa_int_txn_commit(&x) == MFA_OK,
           "throttle_get");
     CHECK(st.failures == GUESSES + NPROC, "stored failures %u, want %d",
           st.failures, GUESSES + NPROC);
@@ -498,10 +504,9 @@ typedef struct open_scan {
     int n, bad;
 } open_scan;
 
-static mfa_rc
-open_each(const mfa_factor_rec *f, void *arg)
+static void
+open_one(const mfa_factor_rec *f, open_scan *o)
 {
-    open_scan *o = arg;
     mfa_secret_t *s = NULL;
 
     o->n++;
@@ -509,6 +514,33 @@ open_each(const mfa_factor_rec *f, void *arg)
         MFA_OK)
         o->bad++;
     mfa_secret_free(&s);
+}
+
+/* Every factor of the store, page by page. */
+static mfa_rc
+open_all(mfa_store_t *store, open_scan *o)
+{
+    static mfa_factor_rec page[32];
+    char acct[MFA_ACCOUNT_MAX + 1] = "", id[MFA_FACTOR_ID_LEN + 1] = "";
+    size_t n = 0;
+    mfa_rc rc;
+
+    do {
+        mfa_int_txn x;
+
+        if ((rc = mfa_int_txn_begin(store, NULL, MFA_TXN_READ, &x)) != MFA_OK)
+            return rc;
+        rc = mfa_int_txn_factor_scan(&x, acct, id, page, 32, &n);
+        mfa_int_txn_rollback(&x);
+        if (rc != MFA_OK)
+            return rc;
+        for (size_t i = 0; i < n; i++)
+            open_one(&page[i], o);
+        if (n > 0) {
+            memcpy(acct, page[n - 1].account, sizeof(acct));
+            memcpy(id, page[n - 1].id, sizeof(id));
+        }
+    } while (n == 32);
     return MFA_OK;
 }
 
@@ -563,8 +595,7 @@ crash_tests(void)
                 continue;
             /* every factor still opens with the saved ring */
             os.kr = e.kr;
-            CHECK(mfa_store_factor_each(e.store, open_each, &os) == MFA_OK,
-                  "scan");
+            CHECK(open_all(e.store, &os) == MFA_OK, "scan");
             CHECK(os.bad == 0, "%d of %d factors do not open after %s", os.bad,
                   os.n, names[kind]);
             /* the next calls work: rotation finishes, codes verify */
@@ -725,7 +756,11 @@ main(void)
     snprintf(dbpath, sizeof(dbpath), "%s/mfa.db", dir);
     snprintf(krpath, sizeof(krpath), "%s/keyring", dir);
     CHECK(mfa_keyring_create_file(krpath) == MFA_OK, "key ring file");
-    rc = mfa_store_sqlite_open(&probe, dbpath);
+    {
+        char spec[320];
+        snprintf(spec, sizeof(spec), "sqlite:%s", dbpath);
+        rc = mfa_store_create(&probe, spec);
+    }
     if (rc == MFA_ERR_UNSUPPORTED) {
         printf("built without SQLite: skipped\n");
         return 77;

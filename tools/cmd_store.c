@@ -3,8 +3,11 @@
  * layer: keyring, enroll, confirm, check, recover, backup-codes, list,
  * rename, remove, reset, rotate-keys, migrate.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -23,30 +26,97 @@ store_kind(const char *spec)
     return "unknown kind";
 }
 
-static int
-open_store(cli *c, mfa_store_t **st)
+/*
+ * Why a SQLite path cannot be opened, from the operating system: the file
+ * or its directory missing, not accessible, or not writable.  "" when the
+ * file looks fine (the store itself refused it).
+ */
+static void
+sqlite_reason(const char *spec, char *out, size_t size)
 {
+    const char *path = spec + 7;
+    char dir[1024];
+    const char *slash;
+    struct stat sb;
+
+    out[0] = '\0';
+    if (strchr(path, '?') != NULL)
+        return; /* options: mfa_store_open checks them */
+    slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (stat(dir, &sb) != 0)
+        snprintf(out, size, "directory %s: %s", dir, strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        snprintf(out, size, "%s is not a directory", dir);
+    else if (stat(path, &sb) != 0)
+        snprintf(out, size, "%s: %s", path, strerror(errno));
+    else if (access(path, R_OK | W_OK) != 0)
+        snprintf(out, size, "%s: %s", path, strerror(errno));
+}
+
+/*
+ * Open the store of --store or $MFA_STORE; with create, create it when it
+ * is missing and create or upgrade its schema (`mfa migrate`).  Opening
+ * never creates: a missing or empty store is an error that says how to
+ * create it.
+ */
+static int
+open_store_as(cli *c, mfa_store_t **st, int create)
+{
+    char why[1200];
     mfa_rc rc;
+    int sqlite;
 
     if (c->store_spec == NULL)
-        return usage_error(c, "--store sqlite:PATH or --store "
-                              "postgres:CONNINFO is required");
-    if (strncmp(c->store_spec, "sqlite:", 7) != 0 &&
-        strncmp(c->store_spec, "postgres:", 9) != 0 &&
+        return usage_error(c, "no store given: use --store sqlite:PATH or "
+                              "--store postgres:CONNINFO, or set MFA_STORE");
+    sqlite = strncmp(c->store_spec, "sqlite:", 7) == 0;
+    if (!sqlite && strncmp(c->store_spec, "postgres:", 9) != 0 &&
         strncmp(c->store_spec, "memory:", 7) != 0)
-        return usage_error(c, "--store must be sqlite:PATH or "
+        return usage_error(c, "--store (or MFA_STORE) must be sqlite:PATH or "
                               "postgres:CONNINFO");
     if (c->pg_schema != NULL) {
         if (strncmp(c->store_spec, "postgres:", 9) != 0)
             return usage_error(c, "--schema is for a postgres: store");
-        rc = mfa_store_postgres_open(st, c->store_spec + 9, c->pg_schema);
+        rc =
+            create
+                ? mfa_store_postgres_create(st, c->store_spec + 9, c->pg_schema)
+                : mfa_store_postgres_open(st, c->store_spec + 9, c->pg_schema);
     } else {
-        rc = mfa_store_open(st, c->store_spec);
+        rc = create ? mfa_store_create(st, c->store_spec)
+                    : mfa_store_open(st, c->store_spec);
     }
-    if (rc != MFA_OK)
-        return fail(c, rc, EXIT_STORE, "cannot open the store (%s)",
-                    store_kind(c->store_spec));
-    return 0;
+    if (rc == MFA_OK)
+        return 0;
+    /* never echo a PostgreSQL conninfo: it may hold a password */
+    why[0] = '\0';
+    if (sqlite) {
+        char os[1100];
+        sqlite_reason(c->store_spec, os, sizeof(os));
+        snprintf(why, sizeof(why), "store %s%s%s", c->store_spec + 7,
+                 os[0] ? ": " : "", os);
+    } else {
+        snprintf(why, sizeof(why), "store (%s)", store_kind(c->store_spec));
+    }
+    if (rc == MFA_ERR_NO_STORE || rc == MFA_ERR_NO_SCHEMA ||
+        rc == MFA_ERR_SCHEMA_OLD)
+        return fail(c, rc, EXIT_STORE,
+                    "%s: not usable as it is (mfa migrate creates or "
+                    "upgrades it)",
+                    why);
+    return fail(c, rc, EXIT_STORE, "cannot %s the %s",
+                create ? "create" : "open", why);
+}
+
+static int
+open_store(cli *c, mfa_store_t **st)
+{
+    return open_store_as(c, st, 0);
 }
 
 static int
@@ -608,10 +678,9 @@ cmd_migrate(cli *c)
 
     if ((rc = want_args(c, 0, "no arguments")) != 0)
         return rc;
-    if ((rc = open_store(c, &st)) != 0)
+    if ((rc = open_store_as(c, &st, 1)) != 0)
         return rc;
-    if ((mrc = mfa_store_migrate(st)) != MFA_OK ||
-        (mrc = mfa_store_schema_version(st, &version)) != MFA_OK) {
+    if ((mrc = mfa_store_schema_version(st, &version)) != MFA_OK) {
         rc = fail(c, mrc, EXIT_STORE, "migrate");
         mfa_store_free(&st);
         return rc;

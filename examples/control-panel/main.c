@@ -319,12 +319,25 @@ main(int argc, char **argv)
     }
 
     snprintf(spec, sizeof spec, "sqlite:%s/mfa.db", datadir);
+    snprintf(path, sizeof path, "%s/users.db", datadir);
+    /*
+     * Opening never creates.  Only the first start of a fresh data
+     * directory (no user database yet) creates its own SQLite store; once
+     * users exist, a missing store is an error, never "nobody has MFA".
+     */
+    if (!store_spec && access(path, F_OK) != 0) {
+        rc = mfa_store_create(&cp.store, spec);
+        if (rc == MFA_OK)
+            cp_log("first start: created the store %s", spec + 7);
+    } else if (!store_spec) {
+        rc = mfa_store_open(&cp.store, spec);
+    } else if (pg_schema && strncmp(store_spec, "postgres:", 9) == 0) {
+        rc = mfa_store_postgres_open(&cp.store, store_spec + 9, pg_schema);
+    } else {
+        rc = mfa_store_open(&cp.store, store_spec);
+    }
     if (!store_spec)
         store_spec = spec;
-    if (pg_schema && strncmp(store_spec, "postgres:", 9) == 0)
-        rc = mfa_store_postgres_open(&cp.store, store_spec + 9, pg_schema);
-    else
-        rc = mfa_store_open(&cp.store, store_spec);
     if (rc != MFA_OK) {
         /* The spec may hold a password (postgres:...): name only the kind. */
         fprintf(stderr, "mfa-control-panel: cannot open the %.*s store: %s\n",
@@ -342,7 +355,6 @@ main(int argc, char **argv)
     mfa_ctx_set_event_cb(cp.ctx, on_event, NULL);
     mfa_ctx_set_oob_sender(cp.ctx, oob_send, NULL);
 
-    snprintf(path, sizeof path, "%s/users.db", datadir);
     if (cp_users_open(&cp.users, path) != 0)
         return 1;
     char password[20] = "";

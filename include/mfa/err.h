@@ -9,6 +9,8 @@
 #ifndef MFA_ERR_H
 #define MFA_ERR_H
 
+#include <mfa/version.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,16 +100,16 @@ typedef enum mfa_rc {
     MFA_ERR_NO_CODES = -73,      /* no unused backup codes left */
 
     /* store and service */
-    MFA_ERR_STORE = -90,     /* the store failed; nothing accepted */
-    MFA_ERR_NOT_FOUND = -91, /* no such account, factor or challenge */
-    MFA_ERR_EXISTS = -92,    /* the record exists already */
-    MFA_ERR_SCHEMA = -93,    /* schema newer than this library */
-    MFA_ERR_STATE = -94,     /* factor is not in the needed state */
-    MFA_ERR_NO_FACTOR = -95, /* account has no active factor */
-    MFA_ERR_BUSY = -96,      /* store busy or locked past the timeout */
-    MFA_ERR_CORRUPT = -97,   /* stored data is corrupt */
-    MFA_ERR_READONLY = -98,  /* store is read-only or full */
-    MFA_ERR_NO_STORE = -99,  /* the store does not exist: create it */
+    MFA_ERR_STORE = -90,       /* the store failed; nothing accepted */
+    MFA_ERR_NOT_FOUND = -91,   /* no such account, factor or challenge */
+    MFA_ERR_EXISTS = -92,      /* the record exists already */
+    MFA_ERR_SCHEMA = -93,      /* schema newer than this library */
+    MFA_ERR_STATE = -94,       /* factor is not in the needed state */
+    MFA_ERR_NO_FACTOR = -95,   /* account has no active factor */
+    MFA_ERR_BUSY = -96,        /* store busy or locked past the timeout */
+    MFA_ERR_CORRUPT = -97,     /* stored data is corrupt */
+    MFA_ERR_READONLY = -98,    /* store is read-only or full */
+    MFA_ERR_NO_STORE = -99,    /* the store does not exist: create it */
     MFA_ERR_NO_SCHEMA = -100,  /* the database has no libmfa schema */
     MFA_ERR_SCHEMA_OLD = -101, /* schema older than this library: migrate */
 } mfa_rc;
@@ -124,12 +126,6 @@ MFA_API const char *mfa_strerror_name(int rc);
  * explicit call is only needed to fail early.
  */
 MFA_API mfa_rc mfa_init(void) MFA_WARN_UNUSED;
-
-#define MFA_VERSION_MAJOR 0
-#define MFA_VERSION_MINOR 1
-#define MFA_VERSION_PATCH 0
-#define MFA_VERSION_NUMBER                                                     \
-    ((MFA_VERSION_MAJOR << 16) | (MFA_VERSION_MINOR << 8) | MFA_VERSION_PATCH)
 
 /* The version of the library actually linked, e.g. "0.1.0". */
 MFA_API const char *mfa_version(void);

@@ -154,8 +154,8 @@ typedef struct mfa_store_backend {
      * id) strictly after (after_account, after_id) ("", "" for the
      * start); *n gets the count, fewer than max at the end. */
     mfa_rc (*factor_scan)(mfa_store_txn *t, const char *after_account,
-                          const char *after_id, mfa_factor_rec *out,
-                          size_t max, size_t *n);
+                          const char *after_id, mfa_factor_rec *out, size_t max,
+                          size_t *n);
     /* Store-wide: delete pending factors created before `before`. */
     mfa_rc (*factor_expire)(mfa_store_txn *t, int64_t before, size_t *n);
 

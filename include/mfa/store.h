@@ -83,6 +83,11 @@ MFA_API mfa_rc mfa_store_sqlite_open(mfa_store_t **out,
 MFA_API mfa_rc mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
                                        const char *schema) MFA_WARN_UNUSED;
 
+/* The same, creating or upgrading the schema (mfa_store_create). */
+MFA_API mfa_rc mfa_store_postgres_create(mfa_store_t **out,
+                                         const char *conninfo,
+                                         const char *schema) MFA_WARN_UNUSED;
+
 /* Close and free; NULL is fine. */
 MFA_API void mfa_store_free(mfa_store_t **s);
 

@@ -1,19 +1,30 @@
 /*
  * The PostgreSQL store (libpq): the engine for several application servers
- * sharing one database.
+ * sharing one database.  It provides the transactions and row operations
+ * of <mfa/store-backend.h>; every rule lives in the service layer.
  *
- * Every operation is one statement or one short transaction whose atomicity
- * comes from PostgreSQL's row locks under READ COMMITTED: an UPDATE whose
- * WHERE clause holds the condition (`last_step < $step`, `used IS NULL`,
- * `attempts_left > 0`) re-checks it on the newest row version after waiting
- * for a concurrent writer, so of two servers racing for the same code
- * exactly one sees its UPDATE touch a row.
+ * Transactions.  A write transaction on an account is BEGIN plus a
+ * transaction-scoped advisory lock keyed by a 64-bit hash of (schema,
+ * account), sent as one simple query: one round trip.  Two servers working
+ * on one account queue on that lock, different accounts (different keys)
+ * run in parallel, and the lock lives only in the server's lock table, so
+ * an attacker inventing account names makes no row.  Statements run under
+ * READ COMMITTED, each with a snapshot taken after the lock was granted, so
+ * they see everything the previous holder committed (a REPEATABLE READ
+ * snapshot would be taken by the lock statement itself, before the wait).
+ * A read transaction is REPEATABLE READ READ ONLY: one snapshot, no lock.
+ * A store-wide transaction is a plain READ COMMITTED one.  A transaction
+ * holds one pooled connection from begin to commit or rollback, and a flow
+ * ends with exactly one COMMIT.
  *
- * Connections: a small pool, each connection used by one thread at a time,
- * statements prepared lazily once per connection.  A connection that broke
- * (server restart, pg_terminate_backend, network) is dropped and a new one
- * made on the next call; while the server is unreachable every call returns
- * MFA_ERR_STORE.  Nothing is ever accepted without the database.
+ * Connections: a small pool, each connection used by one transaction at a
+ * time, statements prepared lazily once per connection.  A connection that
+ * broke (server restart, pg_terminate_backend, network) is dropped and a
+ * new one made on the next begin; a transaction whose connection broke
+ * returns MFA_ERR_STORE and is rolled back by the server.  While the
+ * server is unreachable every call returns MFA_ERR_STORE: nothing is ever
+ * accepted without the database.  A forked child forgets its parent's
+ * connections and makes its own.
  */
 #include "config.h"
 
@@ -28,15 +39,13 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
-#include <mfa/store.h>
+#include <mfa/store-backend.h>
 
-#include "internal.h"
+#include "schema.h"
 #include "store_int.h"
 
 #define PG_POOL_MAX 8          /* connections per store */
 #define PG_SCHEMA_MAX 63       /* PostgreSQL's NAMEDATALEN - 1 */
-#define PG_EACH_BATCH "200"    /* factors per round trip of factor_each */
-#define PG_EACH_BATCH_N 200    /* the same number, for C */
 #define PG_LOCK_CLASS 0x6d6661 /* "mfa": advisory lock class of migrations */
 
 /* ---- statements ---------------------------------------------------------- */
@@ -44,200 +53,111 @@
 /*
  * SQL text with '@' standing for the quoted schema name.  Integer columns
  * are bigint throughout (uint32 values fit; decoding has one width).
+ * Every operation is one statement: no operation makes the server abort
+ * the transaction for an expected outcome (a taken key is ON CONFLICT DO
+ * NOTHING), so the service may go on after EXISTS or NOT_FOUND.
  */
 #define FACTOR_COLS                                                            \
     "id, account, label, type, algorithm, digits, period, t0, last_step, "     \
     "drift, status, created, confirmed, last_used, sealed"
 
 enum {
-    ST_FACTOR_CREATE,
-    ST_FACTOR_GET,
     ST_FACTOR_LIST,
-    ST_FACTOR_EACH,
-    ST_FACTOR_ACTIVATE,
-    ST_FACTOR_STATE,
-    ST_FACTOR_RENAME,
-    ST_FACTOR_REMOVE,
-    ST_FACTOR_ADVANCE,
-    ST_FACTOR_RESEAL,
+    ST_FACTOR_GET,
+    ST_FACTOR_INSERT,
+    ST_FACTOR_UPDATE,
+    ST_FACTOR_DELETE,
+    ST_FACTOR_SCAN,
     ST_FACTOR_EXPIRE,
-    ST_THROTTLE_CREATE,
-    ST_THROTTLE_HIT,
-    ST_THROTTLE_RESET,
     ST_THROTTLE_GET,
-    ST_BACKUP_DELETE,
-    ST_BACKUP_INSERT,
+    ST_THROTTLE_PUT,
+    ST_THROTTLE_DELETE,
     ST_BACKUP_LIST,
-    ST_BACKUP_SPEND,
-    ST_OOB_PUT,
-    ST_OOB_TAKE,
+    ST_BACKUP_INSERT,
+    ST_BACKUP_USE,
+    ST_BACKUP_CLEAR,
     ST_OOB_GET,
-    ST_OOB_SPEND,
-    ST_ACCOUNT_RESET,
+    ST_OOB_PUT,
+    ST_OOB_DELETE,
+    ST_ACCOUNT_DELETE,
     ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_FACTOR_CREATE] =
+    [ST_FACTOR_LIST] = "SELECT " FACTOR_COLS " FROM @.factor WHERE account = "
+                       "$1 ORDER BY created, id",
+    [ST_FACTOR_GET] =
+        "SELECT " FACTOR_COLS " FROM @.factor WHERE account = $1 AND id = $2",
+    [ST_FACTOR_INSERT] =
         "INSERT INTO @.factor (" FACTOR_COLS ") VALUES ($1, $2, $3, $4, $5, "
         "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
         "ON CONFLICT (id) DO NOTHING RETURNING 1",
-    [ST_FACTOR_GET] =
-        "SELECT " FACTOR_COLS " FROM @.factor WHERE account = $1 AND id = $2",
-    [ST_FACTOR_LIST] = "SELECT " FACTOR_COLS " FROM @.factor WHERE account = "
-                       "$1 ORDER BY created, id",
-    /* keyset pagination: no lock or cursor held while callbacks run */
-    [ST_FACTOR_EACH] = "SELECT " FACTOR_COLS " FROM @.factor WHERE (account, "
-                       "created, id) > ($1, $2, $3) ORDER BY account, "
-                       "created, id LIMIT " PG_EACH_BATCH,
-    [ST_FACTOR_ACTIVATE] =
-        "UPDATE @.factor SET status = 1, last_step = $3, drift = $4, "
-        "confirmed = $6, last_used = $6 WHERE account = $1 AND id = $2 AND "
-        "status = 0 AND created >= $5 RETURNING 1",
-    [ST_FACTOR_STATE] = "SELECT status, created, last_step FROM @.factor "
-                        "WHERE account = $1 AND id = $2",
-    [ST_FACTOR_RENAME] = "UPDATE @.factor SET label = $3 WHERE account = $1 "
-                         "AND id = $2 RETURNING 1",
-    [ST_FACTOR_REMOVE] =
+    /* the parameters of the insert, in the same order */
+    [ST_FACTOR_UPDATE] =
+        "UPDATE @.factor SET label = $3, type = $4, algorithm = $5, digits = "
+        "$6, period = $7, t0 = $8, last_step = $9, drift = $10, status = $11, "
+        "created = $12, confirmed = $13, last_used = $14, sealed = $15 WHERE "
+        "id = $1 AND account = $2 RETURNING 1",
+    [ST_FACTOR_DELETE] =
         "DELETE FROM @.factor WHERE account = $1 AND id = $2 RETURNING 1",
-    [ST_FACTOR_ADVANCE] =
-        "UPDATE @.factor SET last_step = $3, drift = $4, last_used = $5 "
-        "WHERE account = $1 AND id = $2 AND status = 1 AND last_step < $3 "
-        "RETURNING 1",
-    [ST_FACTOR_RESEAL] = "UPDATE @.factor SET sealed = $4 WHERE account = $1 "
-                         "AND id = $2 AND sealed = $3 RETURNING 1",
+    /* keys are COLLATE "C": the order of bytes, as in every backend */
+    [ST_FACTOR_SCAN] = "SELECT " FACTOR_COLS " FROM @.factor WHERE (account, "
+                       "id) > ($1, $2) ORDER BY account, id LIMIT $3",
     [ST_FACTOR_EXPIRE] =
         "DELETE FROM @.factor WHERE status = 0 AND created < $1",
-    [ST_THROTTLE_CREATE] = "INSERT INTO @.throttle (account, failures, "
-                           "locked_until) VALUES ($1, 0, 0) ON CONFLICT "
-                           "(account) DO NOTHING",
-    /*
-     * Count an attempt in one statement.  The CTE locks the row and reads
-     * its newest committed state (READ COMMITTED re-reads it after waiting
-     * for a concurrent counter); the new values are computed from that
-     * state only, and it is returned too, so the verdict (was it locked?)
-     * is exact.  The delay is mfa_throttle_delay transcribed: $3 free
-     * attempts, $4 base, $5 cap, every value a uint32 in a bigint, shifts
-     * below 32, so base << over cannot pass the cap unnoticed.
-     */
-    [ST_THROTTLE_HIT] =
-        "WITH old AS (SELECT failures, locked_until FROM @.throttle WHERE "
-        "account = $1 FOR UPDATE), "
-        "f AS (SELECT least(failures + 1, 4294967295) AS n, locked_until AS "
-        "lu FROM old) "
-        "UPDATE @.throttle AS t SET failures = f.n, locked_until = CASE "
-        "WHEN $2::bigint < f.lu THEN f.lu "
-        "WHEN f.n <= $3::bigint THEN $2::bigint "
-        "WHEN f.n - $3::bigint - 1 >= 32 THEN $2::bigint + $5::bigint "
-        "WHEN $4::bigint > ($5::bigint >> (f.n - $3::bigint - 1)::integer) "
-        "THEN $2::bigint + $5::bigint "
-        "ELSE $2::bigint + least($4::bigint << (f.n - $3::bigint - "
-        "1)::integer, $5::bigint) END "
-        "FROM f WHERE t.account = $1 RETURNING t.failures, t.locked_until, "
-        "f.lu",
-    [ST_THROTTLE_RESET] = "UPDATE @.throttle SET failures = 0, locked_until "
-                          "= 0 WHERE account = $1",
-    [ST_THROTTLE_GET] = "SELECT failures, locked_until FROM @.throttle WHERE "
-                        "account = $1",
-    [ST_BACKUP_DELETE] = "DELETE FROM @.backup_code WHERE account = $1",
-    [ST_BACKUP_INSERT] = "INSERT INTO @.backup_code (account, hash, key_id, "
-                         "created, used) VALUES ($1, $2, $3, $4, NULL)",
+    [ST_THROTTLE_GET] = "SELECT failures, locked_until, updated FROM "
+                        "@.throttle WHERE account = $1 AND bucket = $2",
+    [ST_THROTTLE_PUT] =
+        "INSERT INTO @.throttle (account, bucket, failures, locked_until, "
+        "updated) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, bucket) "
+        "DO UPDATE SET failures = excluded.failures, locked_until = "
+        "excluded.locked_until, updated = excluded.updated",
+    [ST_THROTTLE_DELETE] =
+        "DELETE FROM @.throttle WHERE account = $1 AND bucket = $2",
     [ST_BACKUP_LIST] = "SELECT hash, key_id FROM @.backup_code WHERE account "
                        "= $1 AND used IS NULL ORDER BY seq LIMIT $2",
-    [ST_BACKUP_SPEND] =
-        "UPDATE @.backup_code SET used = greatest($3, 1) WHERE account = "
-        "$1 AND hash = $2 AND used IS NULL RETURNING 1",
+    [ST_BACKUP_INSERT] = "INSERT INTO @.backup_code (account, hash, key_id, "
+                         "created, used) VALUES ($1, $2, $3, $4, NULL) ON "
+                         "CONFLICT (account, hash) DO NOTHING RETURNING 1",
+    [ST_BACKUP_USE] = "UPDATE @.backup_code SET used = $3 WHERE account = $1 "
+                      "AND hash = $2 AND used IS NULL RETURNING 1",
+    [ST_BACKUP_CLEAR] = "DELETE FROM @.backup_code WHERE account = $1",
+    [ST_OOB_GET] = "SELECT hash, key_id, created, expires, attempts_left FROM "
+                   "@.oob_challenge WHERE account = $1 AND purpose = $2",
     [ST_OOB_PUT] =
         "INSERT INTO @.oob_challenge (account, purpose, hash, key_id, "
         "created, expires, attempts_left) VALUES ($1, $2, $3, $4, $5, $6, "
         "$7) ON CONFLICT (account, purpose) DO UPDATE SET hash = "
         "excluded.hash, key_id = excluded.key_id, created = excluded.created, "
         "expires = excluded.expires, attempts_left = excluded.attempts_left",
-    [ST_OOB_TAKE] = "UPDATE @.oob_challenge SET attempts_left = attempts_left "
-                    "- 1 WHERE account = $1 AND purpose = $2 AND expires > $3 "
-                    "AND attempts_left > 0 RETURNING hash, key_id, created, "
-                    "expires, attempts_left + 1",
-    [ST_OOB_GET] = "SELECT expires, attempts_left FROM @.oob_challenge WHERE "
-                   "account = $1 AND purpose = $2",
-    [ST_OOB_SPEND] = "DELETE FROM @.oob_challenge WHERE account = $1 AND "
-                     "purpose = $2 AND hash = $3 RETURNING 1",
-    /* one statement: every part of the account goes, or none */
-    [ST_ACCOUNT_RESET] =
+    [ST_OOB_DELETE] =
+        "DELETE FROM @.oob_challenge WHERE account = $1 AND purpose = $2",
+    [ST_ACCOUNT_DELETE] =
         "WITH f AS (DELETE FROM @.factor WHERE account = $1), "
         "b AS (DELETE FROM @.backup_code WHERE account = $1), "
         "o AS (DELETE FROM @.oob_challenge WHERE account = $1) "
         "DELETE FROM @.throttle WHERE account = $1",
 };
 
-/*
- * Migrations: migration[i] takes the schema from version i to i + 1.  Run
- * in one transaction under an advisory lock, so servers starting together
- * migrate once.  The same tables, columns and checks as the SQLite store
- * (docs/stores.md), unprefixed in a schema of their own: mfa_factor is
- * factor, mfa_schema is "schema".  bigint is SQLite's 64-bit INTEGER, bytea
- * its BLOB; backup_code.seq stands for SQLite's implicit rowid (the order
- * codes were issued in).  Keys are compared bytewise (COLLATE "C"), like
- * SQLite, whatever the database's locale.
- */
-static const char *const migration[] = {
-    /* 0 -> 1 */
-    "CREATE TABLE @.factor ("
-    " id text COLLATE \"C\" NOT NULL PRIMARY KEY CHECK (length(id) = 16),"
-    " account text COLLATE \"C\" NOT NULL,"
-    " label text NOT NULL,"
-    " type bigint NOT NULL CHECK (type IN (0, 1)),"
-    " algorithm bigint NOT NULL CHECK (algorithm IN (0, 1, 2)),"
-    " digits bigint NOT NULL,"
-    " period bigint NOT NULL,"
-    " t0 bigint NOT NULL,"
-    " last_step bigint NOT NULL,"
-    " drift bigint NOT NULL,"
-    " status bigint NOT NULL CHECK (status IN (0, 1)),"
-    " created bigint NOT NULL,"
-    " confirmed bigint NOT NULL,"
-    " last_used bigint NOT NULL,"
-    " sealed bytea NOT NULL);"
-    "CREATE INDEX factor_account ON @.factor (account, created, id);"
-    "CREATE INDEX factor_pending ON @.factor (created) WHERE status = 0;"
-    "CREATE TABLE @.backup_code ("
-    " seq bigserial NOT NULL,"
-    " account text COLLATE \"C\" NOT NULL,"
-    " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
-    " key_id bigint NOT NULL,"
-    " created bigint NOT NULL,"
-    " used bigint,"
-    " PRIMARY KEY (account, hash));"
-    "CREATE TABLE @.throttle ("
-    " account text COLLATE \"C\" NOT NULL PRIMARY KEY,"
-    " failures bigint NOT NULL,"
-    " locked_until bigint NOT NULL);"
-    "CREATE TABLE @.oob_challenge ("
-    " account text COLLATE \"C\" NOT NULL,"
-    " purpose text COLLATE \"C\" NOT NULL,"
-    " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
-    " key_id bigint NOT NULL,"
-    " created bigint NOT NULL,"
-    " expires bigint NOT NULL,"
-    " attempts_left bigint NOT NULL,"
-    " PRIMARY KEY (account, purpose));",
-};
-#define MIGRATIONS ((int)(sizeof(migration) / sizeof(migration[0])))
-
-/* Tables that schema version 1 must have; one missing is MFA_ERR_SCHEMA. */
-static const char tables_sql[] =
-    "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = $1 AND "
-    "tablename IN ('factor', 'backup_code', 'throttle', 'oob_challenge')";
-#define TABLES 4
-
 /* ---- the store object ---------------------------------------------------- */
 
-typedef struct pg_conn {
+typedef struct pg_conn pg_conn;
+typedef struct pg_store pg_store;
+
+/* A transaction is its connection's: no allocation per flow. */
+struct mfa_store_txn {
+    pg_store *st;
+    pg_conn *pc;
+};
+
+struct pg_conn {
     PGconn *c;                        /* NULL: (re)connect before use */
     unsigned char prepared[ST_COUNT]; /* on this connection */
-    struct pg_conn *next;             /* idle list */
-} pg_conn;
+    pg_conn *next;                    /* idle list */
+    struct mfa_store_txn txn;
+};
 
-typedef struct pg_store {
+struct pg_store {
     char *conninfo;
     char schema[PG_SCHEMA_MAX + 1];
     char *sql[ST_COUNT]; /* with the schema substituted */
@@ -246,7 +166,7 @@ typedef struct pg_store {
     pg_conn *idle;
     unsigned total; /* connections made, idle or in use */
     pid_t pid;      /* the process whose connections these are */
-} pg_store;
+};
 
 /* '@' -> "schema" in sql; NULL when out of memory. */
 static char *
@@ -335,10 +255,11 @@ map_error(PGconn *c, const PGresult *r)
 }
 
 /*
- * Session settings: READ COMMITTED whatever the server's default (the
- * compare-and-set statements rely on its re-check of the WHERE clause; a
- * stricter level would turn lost races into errors), and timeouts unless
- * the role, the database or the connection string chose their own.
+ * Session settings: READ COMMITTED whatever the server's default (see the
+ * top of the file), and timeouts unless the role, the database or the
+ * connection string chose their own: a lock held elsewhere makes begin
+ * MFA_ERR_BUSY after lock_timeout, and a transaction left open (a stuck
+ * application thread) is ended by the server.
  */
 static const char session_sql[] =
     "SET default_transaction_isolation = 'read committed';"
@@ -389,8 +310,7 @@ connect_db(const pg_store *st)
  * An idle connection has nothing to read (this library never LISTENs): a
  * readable socket means the server closed it or is closing it (restart,
  * pg_terminate_backend), with an error message possibly still ahead of
- * the end of the stream.  Dropping it here spares the next statement an
- * error.
+ * the end of the stream.  Dropping it here spares the next begin an error.
  */
 static int
 conn_dead(PGconn *c)
@@ -465,15 +385,16 @@ acquire(pg_store *st, pg_conn **out)
     return MFA_OK;
 }
 
+/* Back to the pool, with no transaction left open on it. */
 static void
 release(pg_store *st, pg_conn *pc)
 {
     if (pc->c != NULL && PQstatus(pc->c) == CONNECTION_OK &&
         PQtransactionStatus(pc->c) != PQTRANS_IDLE) {
-        /* an operation failed inside its transaction: undo it whole */
         PGresult *r = PQexec(pc->c, "ROLLBACK");
         if (PQresultStatus(r) != PGRES_COMMAND_OK ||
             PQtransactionStatus(pc->c) != PQTRANS_IDLE) {
+            /* a connection in an unknown state is never reused */
             PQfinish(pc->c);
             pc->c = NULL;
         }
@@ -490,33 +411,18 @@ release(pg_store *st, pg_conn *pc)
     pthread_mutex_unlock(&st->mu);
 }
 
-/* A simple command (BEGIN, COMMIT) */
-static mfa_rc
-simple(pg_conn *pc, const char *sql)
-{
-    PGresult *r = PQexec(pc->c, sql);
-    mfa_rc rc = MFA_OK;
-
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = map_error(pc->c, r);
-    /* COMMIT of a failed transaction answers ROLLBACK, not an error */
-    else if (strcmp(sql, "COMMIT") == 0 &&
-             strcmp(PQcmdStatus(r), "COMMIT") != 0)
-        rc = MFA_ERR_STORE;
-    PQclear(r);
-    return rc;
-}
-
 /*
  * Parameters of one statement: text for numbers and strings, binary for
  * bytea.  Results come back in binary.
  */
+#define PG_PARAMS_MAX 15
+
 typedef struct pg_params {
     int n;
-    const char *val[16];
-    int len[16];
-    int fmt[16];
-    char num[16][24];
+    const char *val[PG_PARAMS_MAX];
+    int len[PG_PARAMS_MAX];
+    int fmt[PG_PARAMS_MAX];
+    char num[PG_PARAMS_MAX][24];
 } pg_params;
 
 static void
@@ -546,12 +452,13 @@ p_bytes(pg_params *p, const uint8_t *b, size_t n)
 }
 
 /*
- * Run prepared statement `st` (preparing it on first use on this
- * connection).  *out gets the result on MFA_OK (PQclear it).
+ * Run statement `which` in transaction t (preparing it on first use on
+ * this connection).  *out gets the result on MFA_OK (PQclear it).
  */
 static mfa_rc
-run(pg_store *st, pg_conn *pc, int which, const pg_params *p, PGresult **out)
+run(mfa_store_txn *t, int which, const pg_params *p, PGresult **out)
 {
+    pg_conn *pc = t->pc;
     char name[16];
     PGresult *r;
     ExecStatusType s;
@@ -559,7 +466,7 @@ run(pg_store *st, pg_conn *pc, int which, const pg_params *p, PGresult **out)
     *out = NULL;
     (void)snprintf(name, sizeof(name), "mfa_%d", which);
     if (!pc->prepared[which]) {
-        r = PQprepare(pc->c, name, st->sql[which], p->n, NULL);
+        r = PQprepare(pc->c, name, t->st->sql[which], p->n, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             mfa_rc rc = map_error(pc->c, r);
             PQclear(r);
@@ -579,34 +486,30 @@ run(pg_store *st, pg_conn *pc, int which, const pg_params *p, PGresult **out)
     return MFA_OK;
 }
 
-/* run() on a connection of its own, for single-statement operations. */
+/* run() for a statement whose result is not needed. */
 static mfa_rc
-run1(pg_store *st, int which, const pg_params *p, PGresult **out)
+run_void(mfa_store_txn *t, int which, const pg_params *p)
 {
-    pg_conn *pc;
-    mfa_rc rc;
+    PGresult *r;
+    mfa_rc rc = run(t, which, p, &r);
 
-    *out = NULL;
-    if ((rc = acquire(st, &pc)) != MFA_OK)
-        return rc;
-    rc = run(st, pc, which, p, out);
-    release(st, pc);
+    PQclear(r);
     return rc;
 }
 
-/* run1() for a statement whose RETURNING says whether it hit one row. */
+/* run() for a statement whose RETURNING says whether it hit one row:
+ * `miss` when it did not. */
 static mfa_rc
-run1_hit(pg_store *st, int which, const pg_params *p, int *hit)
+run_hit(mfa_store_txn *t, int which, const pg_params *p, mfa_rc miss)
 {
     PGresult *r;
     mfa_rc rc;
 
-    *hit = 0;
-    if ((rc = run1(st, which, p, &r)) != MFA_OK)
+    if ((rc = run(t, which, p, &r)) != MFA_OK)
         return rc;
-    *hit = PQntuples(r) == 1;
+    rc = PQntuples(r) == 1 ? MFA_OK : miss;
     PQclear(r);
-    return MFA_OK;
+    return rc;
 }
 
 /* ---- decoding binary results --------------------------------------------- */
@@ -667,6 +570,19 @@ get_i32(const PGresult *r, int row, int col, int *ok)
     return (int32_t)v;
 }
 
+/* Exactly MFA_BACKUP_HASHBYTES of bytea. */
+static void
+get_hash(const PGresult *r, int row, int col, uint8_t *dst, int *ok)
+{
+    if (PQgetisnull(r, row, col) ||
+        PQgetlength(r, row, col) != MFA_BACKUP_HASHBYTES) {
+        *ok = 0;
+        memset(dst, 0, MFA_BACKUP_HASHBYTES);
+        return;
+    }
+    memcpy(dst, PQgetvalue(r, row, col), MFA_BACKUP_HASHBYTES);
+}
+
 static mfa_rc
 decode_factor(const PGresult *r, int row, mfa_factor_rec *f)
 {
@@ -707,20 +623,39 @@ decode_factor(const PGresult *r, int row, mfa_factor_rec *f)
         f->sealed_len = (uint32_t)n;
     }
     if (!ok) {
-        memset(f, 0, sizeof(*f));
+        sodium_memzero(f, sizeof(*f));
         return MFA_ERR_CORRUPT;
     }
     return MFA_OK;
 }
 
-/* ---- migrations ---------------------------------------------------------- */
+/* ---- schema and migrations ----------------------------------------------- */
+
+/* Run sql_at ('@' for the schema), possibly several statements. */
+static mfa_rc
+exec_sql(pg_store *st, pg_conn *pc, const char *sql_at)
+{
+    char *sql = expand(st, sql_at);
+    PGresult *r;
+    mfa_rc rc = MFA_OK;
+
+    if (sql == NULL)
+        return MFA_ERR_NOMEM;
+    r = PQexec(pc->c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = map_error(pc->c, r);
+    PQclear(r);
+    free(sql);
+    return rc;
+}
 
 /* The stored version, 0 without a version table; on an open connection. */
 static mfa_rc
 read_version(pg_store *st, pg_conn *pc, int *version)
 {
-    char sql[256];
     const char *vals[1];
+    char sql[256];
     PGresult *r;
     mfa_rc rc = MFA_OK;
     int n;
@@ -736,11 +671,10 @@ read_version(pg_store *st, pg_conn *pc, int *version)
         PQclear(r);
         return rc;
     }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return MFA_OK;
-    }
+    n = PQntuples(r);
     PQclear(r);
+    if (n == 0)
+        return MFA_OK;
     n = snprintf(sql, sizeof(sql),
                  "SELECT coalesce(max(version), 0) FROM \"%s\".\"schema\"",
                  st->schema);
@@ -760,40 +694,82 @@ read_version(pg_store *st, pg_conn *pc, int *version)
     return rc;
 }
 
-static mfa_rc
-exec_sql(pg_store *st, pg_conn *pc, const char *sql_at)
-{
-    char *sql = expand(st, sql_at);
-    PGresult *r;
-    mfa_rc rc = MFA_OK;
-
-    if (sql == NULL)
-        return MFA_ERR_NOMEM;
-    r = PQexec(pc->c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-        PQresultStatus(r) != PGRES_TUPLES_OK)
-        rc = map_error(pc->c, r);
-    PQclear(r);
-    free(sql);
-    return rc;
-}
-
-/* A version-1 schema missing one of its tables is MFA_ERR_SCHEMA. */
+/* A schema with a version but without one of its tables: MFA_ERR_SCHEMA.
+ * Every version so far has the same table names. */
 static mfa_rc
 check_tables(pg_store *st, pg_conn *pc)
 {
-    const char *vals[1];
+    char list[256];
+    const char *vals[2];
+    size_t len = 1;
     PGresult *r;
     mfa_rc rc = MFA_OK;
+    int i;
 
+    list[0] = '{';
+    for (i = 0; mfa_int_schema_tables[i] != NULL; i++) {
+        size_t n = strlen(mfa_int_schema_tables[i]);
+        if (len + n + 3 > sizeof(list))
+            return MFA_ERR_INTERNAL;
+        if (i > 0)
+            list[len++] = ',';
+        memcpy(list + len, mfa_int_schema_tables[i], n);
+        len += n;
+    }
+    list[len++] = '}';
+    list[len] = '\0';
     vals[0] = st->schema;
-    r = PQexecParams(pc->c, tables_sql, 1, NULL, vals, NULL, NULL, 0);
+    vals[1] = list;
+    r = PQexecParams(pc->c,
+                     "SELECT count(*) FROM pg_catalog.pg_tables WHERE "
+                     "schemaname = $1 AND tablename = ANY ($2::text[])",
+                     2, NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
         rc = map_error(pc->c, r);
-    else if (strtol(PQgetvalue(r, 0, 0), NULL, 10) != TABLES)
+    else if (strtol(PQgetvalue(r, 0, 0), NULL, 10) != i)
         rc = MFA_ERR_SCHEMA;
     PQclear(r);
     return rc;
+}
+
+/* One simple command (BEGIN, COMMIT, a lock): MFA_OK when it ran. */
+static mfa_rc
+simple(pg_conn *pc, const char *sql)
+{
+    PGresult *r = PQexec(pc->c, sql);
+    ExecStatusType s = PQresultStatus(r);
+    mfa_rc rc = MFA_OK;
+
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        rc = map_error(pc->c, r);
+    PQclear(r);
+    return rc;
+}
+
+/* Steps from `version` up, version table rewritten, in pc's open
+ * transaction. */
+static mfa_rc
+upgrade(pg_store *st, pg_conn *pc, int version)
+{
+    char sql[64];
+    int i;
+    mfa_rc rc;
+
+    for (i = version; i < mfa_int_schema_steps(); i++) {
+        char *step = mfa_int_schema_sql(MFA_DIALECT_POSTGRES, i);
+        if (step == NULL)
+            return MFA_ERR_NOMEM;
+        rc = exec_sql(st, pc, step);
+        free(step);
+        if (rc != MFA_OK)
+            return rc;
+    }
+    if ((rc = exec_sql(st, pc, "DELETE FROM @.\"schema\"")) != MFA_OK)
+        return rc;
+    /* a small int in 64 bytes */
+    (void)snprintf(sql, sizeof(sql), "INSERT INTO @.\"schema\" VALUES (%d)",
+                   MFA_SCHEMA_VERSION);
+    return exec_sql(st, pc, sql);
 }
 
 static mfa_rc
@@ -804,13 +780,16 @@ pg_migrate(void *impl)
     const char *vals[1];
     char lock[128];
     PGresult *r;
-    int version, i, exists, n;
+    int version, exists, n;
     mfa_rc rc;
 
+    if (mfa_int_schema_steps() != MFA_SCHEMA_VERSION)
+        return MFA_ERR_INTERNAL;
     if ((rc = acquire(st, &pc)) != MFA_OK)
         return rc;
     /* a current schema is checked without a lock or any DDL, so that a
-     * role with no right to create anything (the application's) opens it */
+     * role with no right to create anything (the application's) may call
+     * migrate and get MFA_OK */
     if ((rc = read_version(st, pc, &version)) != MFA_OK)
         goto out;
     if (version > MFA_SCHEMA_VERSION) {
@@ -821,14 +800,17 @@ pg_migrate(void *impl)
         rc = check_tables(st, pc);
         goto out;
     }
-    if ((rc = simple(pc, "BEGIN")) != MFA_OK)
-        goto out;
-    /* servers starting together: one migrates, the others wait and see */
+    /* servers migrating together: one migrates, the others wait and find
+     * nothing left to do (the two-key lock space is not the one of the
+     * account locks) */
     n = snprintf(lock, sizeof(lock),
-                 "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))",
+                 "BEGIN; SELECT pg_advisory_xact_lock(%d, hashtext('%s'))",
                  PG_LOCK_CLASS, st->schema);
-    rc = n < 0 || (size_t)n >= sizeof(lock) ? MFA_ERR_INTERNAL : MFA_OK;
-    if (rc != MFA_OK || (rc = exec_sql(st, pc, lock)) != MFA_OK)
+    if (n < 0 || (size_t)n >= sizeof(lock)) {
+        rc = MFA_ERR_INTERNAL;
+        goto out;
+    }
+    if ((rc = simple(pc, lock)) != MFA_OK)
         goto out;
     /* CREATE SCHEMA needs the CREATE privilege even with IF NOT EXISTS: a
      * role given an existing schema by its DBA must not need it */
@@ -852,26 +834,21 @@ pg_migrate(void *impl)
         goto out;
     if ((rc = read_version(st, pc, &version)) != MFA_OK)
         goto out;
-    if (version > MFA_SCHEMA_VERSION || version > MIGRATIONS) {
+    if (version > MFA_SCHEMA_VERSION) {
         rc = MFA_ERR_SCHEMA;
         goto out;
     }
-    for (i = version; i < MIGRATIONS && i < MFA_SCHEMA_VERSION; i++)
-        if ((rc = exec_sql(st, pc, migration[i])) != MFA_OK)
-            goto out;
-    if (version < MFA_SCHEMA_VERSION) {
-        char sql[64];
-        if ((rc = exec_sql(st, pc, "DELETE FROM @.\"schema\"")) != MFA_OK)
-            goto out;
-        /* a small int in 64 bytes */
-        (void)snprintf(sql, sizeof(sql), "INSERT INTO @.\"schema\" VALUES (%d)",
-                       MFA_SCHEMA_VERSION);
-        if ((rc = exec_sql(st, pc, sql)) != MFA_OK)
-            goto out;
-    }
+    if (version < MFA_SCHEMA_VERSION &&
+        (rc = upgrade(st, pc, version)) != MFA_OK)
+        goto out;
     if ((rc = check_tables(st, pc)) != MFA_OK)
         goto out;
-    rc = simple(pc, "COMMIT");
+    r = PQexec(pc->c, "COMMIT");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = map_error(pc->c, r);
+    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        rc = MFA_ERR_STORE;
+    PQclear(r);
 out:
     release(st, pc); /* rolls back what an error left open */
     return rc;
@@ -888,43 +865,181 @@ pg_schema_version(void *impl, int *version)
     if ((rc = acquire(st, &pc)) != MFA_OK)
         return rc;
     rc = read_version(st, pc, version);
+    if (rc == MFA_OK && *version > 0 && *version <= MFA_SCHEMA_VERSION)
+        rc = check_tables(st, pc);
+    if (rc != MFA_OK)
+        *version = 0;
     release(st, pc);
     return rc;
 }
 
-/* ---- factors ------------------------------------------------------------- */
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * The advisory lock key of an account: SipHash-2-4 of (schema, account)
+ * under a fixed key, so that every process and every server computes the
+ * same one; the top bit cleared, so that the key is a bigint literal.  It
+ * must never change between library versions that may share a database.
+ * A collision only makes two accounts wait for each other.
+ */
+static int64_t
+lock_key(const pg_store *st, const char *account)
+{
+    static const unsigned char key[crypto_shorthash_KEYBYTES] =
+        "libmfa pg lock1";
+    unsigned char buf[PG_SCHEMA_MAX + 1 + MFA_ACCOUNT_MAX + 1];
+    unsigned char h[crypto_shorthash_BYTES];
+    size_t ns = strlen(st->schema), na = strlen(account);
+    uint64_t v = 0;
+    int i;
+
+    if (na > MFA_ACCOUNT_MAX)
+        na = MFA_ACCOUNT_MAX; /* the library checked it; never overrun */
+    memcpy(buf, st->schema, ns);
+    buf[ns] = 0;
+    memcpy(buf + ns + 1, account, na);
+    (void)crypto_shorthash(h, buf, ns + 1 + na, key);
+    for (i = 0; i < 8; i++)
+        v = (v << 8) | h[i];
+    return (int64_t)(v >> 1);
+}
 
 static mfa_rc
-pg_factor_create(void *impl, const mfa_factor_rec *f)
+pg_begin(void *impl, const char *account, mfa_txn_mode mode,
+         mfa_store_txn **out)
+{
+    pg_store *st = impl;
+    char sql[128];
+    int tries, n;
+
+    *out = NULL;
+    if (mode == MFA_TXN_WRITE && account != NULL) {
+        n = snprintf(sql, sizeof(sql),
+                     "BEGIN ISOLATION LEVEL READ COMMITTED; "
+                     "SELECT pg_advisory_xact_lock(%lld)",
+                     (long long)lock_key(st, account));
+        if (n < 0 || (size_t)n >= sizeof(sql))
+            return MFA_ERR_INTERNAL;
+    } else if (mode == MFA_TXN_WRITE) {
+        (void)snprintf(sql, sizeof(sql),
+                       "BEGIN ISOLATION LEVEL READ COMMITTED");
+    } else if (mode == MFA_TXN_READ) {
+        (void)snprintf(sql, sizeof(sql),
+                       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    } else {
+        return MFA_ERR_INVALID;
+    }
+    /*
+     * A connection the server closed since it was last used and that
+     * conn_dead could not tell yet (the close raced the poll) fails here
+     * with nothing done: one more try on a fresh connection.
+     */
+    for (tries = 0;; tries++) {
+        pg_conn *pc;
+        PGresult *r;
+        ExecStatusType s;
+        mfa_rc rc;
+        int broken;
+
+        if ((rc = acquire(st, &pc)) != MFA_OK)
+            return rc;
+        r = PQexec(pc->c, sql);
+        s = PQresultStatus(r);
+        if ((s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) &&
+            PQtransactionStatus(pc->c) == PQTRANS_INTRANS) {
+            PQclear(r);
+            pc->txn.st = st;
+            pc->txn.pc = pc;
+            *out = &pc->txn;
+            return MFA_OK;
+        }
+        rc = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK
+                 ? MFA_ERR_STORE
+                 : map_error(pc->c, r);
+        PQclear(r);
+        broken = PQstatus(pc->c) != CONNECTION_OK;
+        release(st, pc);
+        if (!broken || tries > 0)
+            return rc;
+    }
+}
+
+static mfa_rc
+pg_commit(mfa_store_txn *t)
+{
+    pg_conn *pc = t->pc;
+    PGresult *r = PQexec(pc->c, "COMMIT");
+    mfa_rc rc = MFA_OK;
+
+    /*
+     * A failed transaction answers COMMIT with ROLLBACK, not an error.  A
+     * connection lost during COMMIT leaves the outcome unknown: an error,
+     * so nothing is accepted (at worst a spent step or a counted attempt
+     * without a verdict).
+     */
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = map_error(pc->c, r);
+    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        rc = MFA_ERR_STORE;
+    PQclear(r);
+    release(t->st, pc);
+    return rc;
+}
+
+static void
+pg_rollback(mfa_store_txn *t)
+{
+    release(t->st, t->pc);
+}
+
+/* ---- factors ------------------------------------------------------------- */
+
+static void
+factor_params(pg_params *p, const mfa_factor_rec *f)
+{
+    p_text(p, f->id);
+    p_text(p, f->account);
+    p_text(p, f->label);
+    p_int(p, f->type);
+    p_int(p, f->algorithm);
+    p_int(p, f->digits);
+    p_int(p, f->period);
+    p_int(p, f->t0);
+    p_int(p, f->last_step);
+    p_int(p, f->drift);
+    p_int(p, f->status);
+    p_int(p, f->created);
+    p_int(p, f->confirmed);
+    p_int(p, f->last_used);
+    p_bytes(p, f->sealed, f->sealed_len);
+}
+
+static mfa_rc
+pg_factor_list(mfa_store_txn *t, const char *account, mfa_factor_cb cb,
+               void *arg)
 {
     pg_params p = {0};
+    mfa_factor_rec f;
     PGresult *r;
     mfa_rc rc;
+    int i;
 
-    p_text(&p, f->id);
-    p_text(&p, f->account);
-    p_text(&p, f->label);
-    p_int(&p, f->type);
-    p_int(&p, f->algorithm);
-    p_int(&p, f->digits);
-    p_int(&p, f->period);
-    p_int(&p, f->t0);
-    p_int(&p, f->last_step);
-    p_int(&p, f->drift);
-    p_int(&p, f->status);
-    p_int(&p, f->created);
-    p_int(&p, f->confirmed);
-    p_int(&p, f->last_used);
-    p_bytes(&p, f->sealed, f->sealed_len);
-    if ((rc = run1(impl, ST_FACTOR_CREATE, &p, &r)) != MFA_OK)
+    p_text(&p, account);
+    if ((rc = run(t, ST_FACTOR_LIST, &p, &r)) != MFA_OK)
         return rc;
-    rc = PQntuples(r) == 1 ? MFA_OK : MFA_ERR_EXISTS;
+    /* the whole result is here: a callback may run other statements */
+    for (i = 0; i < PQntuples(r) && rc == MFA_OK; i++) {
+        rc = decode_factor(r, i, &f);
+        if (rc == MFA_OK)
+            rc = cb(&f, arg);
+    }
+    sodium_memzero(&f, sizeof(f));
     PQclear(r);
     return rc;
 }
 
 static mfa_rc
-pg_factor_get(void *impl, const char *account, const char *id,
+pg_factor_get(mfa_store_txn *t, const char *account, const char *id,
               mfa_factor_rec *out)
 {
     pg_params p = {0};
@@ -933,214 +1048,74 @@ pg_factor_get(void *impl, const char *account, const char *id,
 
     p_text(&p, account);
     p_text(&p, id);
-    if ((rc = run1(impl, ST_FACTOR_GET, &p, &r)) != MFA_OK)
+    if ((rc = run(t, ST_FACTOR_GET, &p, &r)) != MFA_OK)
         return rc;
     rc = PQntuples(r) == 1 ? decode_factor(r, 0, out) : MFA_ERR_NOT_FOUND;
     PQclear(r);
     return rc;
 }
 
-/* Callbacks run on a decoded copy, with no connection held. */
 static mfa_rc
-each_row(const PGresult *r, mfa_factor_cb cb, void *arg)
+pg_factor_insert(mfa_store_txn *t, const mfa_factor_rec *f)
 {
-    mfa_factor_rec f;
+    pg_params p = {0};
+
+    factor_params(&p, f);
+    return run_hit(t, ST_FACTOR_INSERT, &p, MFA_ERR_EXISTS);
+}
+
+static mfa_rc
+pg_factor_update(mfa_store_txn *t, const mfa_factor_rec *f)
+{
+    pg_params p = {0};
+
+    factor_params(&p, f);
+    return run_hit(t, ST_FACTOR_UPDATE, &p, MFA_ERR_NOT_FOUND);
+}
+
+static mfa_rc
+pg_factor_delete(mfa_store_txn *t, const char *account, const char *id)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    p_text(&p, id);
+    return run_hit(t, ST_FACTOR_DELETE, &p, MFA_ERR_NOT_FOUND);
+}
+
+static mfa_rc
+pg_factor_scan(mfa_store_txn *t, const char *after_account,
+               const char *after_id, mfa_factor_rec *out, size_t max, size_t *n)
+{
+    pg_params p = {0};
+    PGresult *r;
     mfa_rc rc = MFA_OK;
-    int i;
+    int i, rows;
 
-    for (i = 0; i < PQntuples(r) && rc == MFA_OK; i++) {
-        rc = decode_factor(r, i, &f);
-        if (rc == MFA_OK)
-            rc = cb(&f, arg);
-    }
-    sodium_memzero(&f, sizeof(f));
-    return rc;
-}
-
-static mfa_rc
-pg_factor_list(void *impl, const char *account, mfa_factor_cb cb, void *arg)
-{
-    pg_params p = {0};
-    PGresult *r;
-    mfa_rc rc;
-
-    p_text(&p, account);
-    if ((rc = run1(impl, ST_FACTOR_LIST, &p, &r)) != MFA_OK)
+    *n = 0;
+    if (max == 0)
+        return MFA_OK;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    p_text(&p, after_account);
+    p_text(&p, after_id);
+    p_int(&p, (int64_t)max);
+    if ((rc = run(t, ST_FACTOR_SCAN, &p, &r)) != MFA_OK)
         return rc;
-    rc = each_row(r, cb, arg);
+    rows = PQntuples(r);
+    for (i = 0; i < rows && (size_t)i < max && rc == MFA_OK; i++)
+        rc = decode_factor(r, i, &out[i]);
     PQclear(r);
-    return rc;
-}
-
-static mfa_rc
-pg_factor_each(void *impl, mfa_factor_cb cb, void *arg)
-{
-    char account[MFA_ACCOUNT_MAX + 1] = "", id[MFA_FACTOR_ID_LEN + 1] = "";
-    int64_t created = INT64_MIN;
-    PGresult *r;
-    mfa_rc rc;
-    int n;
-
-    do {
-        pg_params p = {0};
-        int ok = 1;
-
-        p_text(&p, account);
-        p_int(&p, created);
-        p_text(&p, id);
-        if ((rc = run1(impl, ST_FACTOR_EACH, &p, &r)) != MFA_OK)
-            return rc;
-        n = PQntuples(r);
-        if (n > 0) {
-            get_text(r, n - 1, 1, account, sizeof(account), &ok);
-            created = get_i64(r, n - 1, 11, &ok);
-            get_text(r, n - 1, 0, id, sizeof(id), &ok);
-        }
-        rc = ok ? each_row(r, cb, arg) : MFA_ERR_CORRUPT;
-        PQclear(r);
-    } while (rc == MFA_OK && n == PG_EACH_BATCH_N);
-    return rc;
-}
-
-/* Status, created and last step of a factor, to explain a refused update. */
-static mfa_rc
-factor_state(pg_store *st, const char *account, const char *id, int64_t *status,
-             int64_t *created, int64_t *last_step)
-{
-    pg_params p = {0};
-    PGresult *r;
-    mfa_rc rc;
-    int ok = 1;
-
-    p_text(&p, account);
-    p_text(&p, id);
-    if ((rc = run1(st, ST_FACTOR_STATE, &p, &r)) != MFA_OK)
+    if (rc != MFA_OK) {
+        sodium_memzero(out, (size_t)i * sizeof(*out));
         return rc;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return MFA_ERR_NOT_FOUND;
     }
-    *status = get_i64(r, 0, 0, &ok);
-    *created = get_i64(r, 0, 1, &ok);
-    *last_step = get_i64(r, 0, 2, &ok);
-    PQclear(r);
-    return ok ? MFA_OK : MFA_ERR_CORRUPT;
+    *n = (size_t)i;
+    return MFA_OK;
 }
 
 static mfa_rc
-pg_factor_activate(void *impl, const char *account, const char *id,
-                   int64_t step, int32_t drift, int64_t created_after,
-                   int64_t now)
-{
-    pg_params p = {0};
-    int64_t status, created, last;
-    mfa_rc rc;
-    int hit;
-
-    p_text(&p, account);
-    p_text(&p, id);
-    p_int(&p, step);
-    p_int(&p, drift);
-    p_int(&p, created_after);
-    p_int(&p, now);
-    if ((rc = run1_hit(impl, ST_FACTOR_ACTIVATE, &p, &hit)) != MFA_OK)
-        return rc;
-    if (hit)
-        return MFA_OK;
-    /* refused: say why (the row may change meanwhile; any answer is a
-     * refusal, which is what matters) */
-    if ((rc = factor_state(impl, account, id, &status, &created, &last)) !=
-        MFA_OK)
-        return rc;
-    if (status != MFA_FACTOR_PENDING)
-        return MFA_ERR_STATE;
-    if (created < created_after)
-        return MFA_ERR_EXPIRED;
-    return MFA_ERR_STORE; /* pending and young: it changed under us */
-}
-
-static mfa_rc
-pg_factor_rename(void *impl, const char *account, const char *id,
-                 const char *label)
-{
-    pg_params p = {0};
-    int hit;
-    mfa_rc rc;
-
-    p_text(&p, account);
-    p_text(&p, id);
-    p_text(&p, label);
-    if ((rc = run1_hit(impl, ST_FACTOR_RENAME, &p, &hit)) != MFA_OK)
-        return rc;
-    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
-}
-
-static mfa_rc
-pg_factor_remove(void *impl, const char *account, const char *id)
-{
-    pg_params p = {0};
-    int hit;
-    mfa_rc rc;
-
-    p_text(&p, account);
-    p_text(&p, id);
-    if ((rc = run1_hit(impl, ST_FACTOR_REMOVE, &p, &hit)) != MFA_OK)
-        return rc;
-    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
-}
-
-static mfa_rc
-pg_factor_advance(void *impl, const char *account, const char *id, int64_t step,
-                  int32_t drift, int64_t now)
-{
-    pg_params p = {0};
-    int64_t status, created, last;
-    mfa_rc rc;
-    int hit;
-
-    p_text(&p, account);
-    p_text(&p, id);
-    p_int(&p, step);
-    p_int(&p, drift);
-    p_int(&p, now);
-    if ((rc = run1_hit(impl, ST_FACTOR_ADVANCE, &p, &hit)) != MFA_OK)
-        return rc;
-    if (hit)
-        return MFA_OK;
-    if ((rc = factor_state(impl, account, id, &status, &created, &last)) !=
-        MFA_OK)
-        return rc;
-    if (status != MFA_FACTOR_ACTIVE)
-        return MFA_ERR_STATE;
-    return MFA_ERR_REPLAYED;
-}
-
-static mfa_rc
-pg_factor_reseal(void *impl, const char *account, const char *id,
-                 const uint8_t *old, size_t oldlen, const uint8_t *sealed,
-                 size_t len)
-{
-    pg_params p = {0};
-    int64_t status, created, last;
-    mfa_rc rc;
-    int hit;
-
-    p_text(&p, account);
-    p_text(&p, id);
-    p_bytes(&p, old, oldlen);
-    p_bytes(&p, sealed, len);
-    if ((rc = run1_hit(impl, ST_FACTOR_RESEAL, &p, &hit)) != MFA_OK)
-        return rc;
-    if (hit)
-        return MFA_OK;
-    if ((rc = factor_state(impl, account, id, &status, &created, &last)) !=
-        MFA_OK)
-        return rc;
-    return MFA_ERR_STATE; /* resealed by someone else meanwhile */
-}
-
-static mfa_rc
-pg_factor_expire(void *impl, int64_t before, size_t *n)
+pg_factor_expire(mfa_store_txn *t, int64_t before, size_t *n)
 {
     pg_params p = {0};
     PGresult *r;
@@ -1148,7 +1123,7 @@ pg_factor_expire(void *impl, int64_t before, size_t *n)
 
     *n = 0;
     p_int(&p, before);
-    if ((rc = run1(impl, ST_FACTOR_EXPIRE, &p, &r)) != MFA_OK)
+    if ((rc = run(t, ST_FACTOR_EXPIRE, &p, &r)) != MFA_OK)
         return rc;
     *n = (size_t)strtoul(PQcmdTuples(r), NULL, 10);
     PQclear(r);
@@ -1158,182 +1133,167 @@ pg_factor_expire(void *impl, int64_t before, size_t *n)
 /* ---- throttle ------------------------------------------------------------ */
 
 static mfa_rc
-pg_throttle_hit(void *impl, const char *account, int64_t now,
-                const mfa_throttle_policy *pol, mfa_throttle_state *out)
+pg_throttle_get(mfa_store_txn *t, const char *account, const char *bucket,
+                mfa_throttle_rec *out)
 {
-    pg_store *st = impl;
     pg_params p = {0};
     PGresult *r;
-    int64_t before;
     mfa_rc rc;
-    int ok = 1, tries;
+    int ok = 1;
 
+    memset(out, 0, sizeof(*out));
     p_text(&p, account);
-    p_int(&p, now);
-    p_int(&p, pol->free_attempts);
-    p_int(&p, pol->base_delay);
-    p_int(&p, pol->max_delay);
-    /* the account's first attempt creates its row, then counts */
-    for (tries = 0; tries < 3; tries++) {
-        pg_params q = {0};
-
-        if ((rc = run1(st, ST_THROTTLE_HIT, &p, &r)) != MFA_OK)
-            return rc;
-        if (PQntuples(r) == 1)
-            break;
+    p_text(&p, bucket);
+    if ((rc = run(t, ST_THROTTLE_GET, &p, &r)) != MFA_OK)
+        return rc;
+    if (PQntuples(r) != 1) {
         PQclear(r);
-        p_text(&q, account);
-        if ((rc = run1(st, ST_THROTTLE_CREATE, &q, &r)) != MFA_OK)
-            return rc;
-        PQclear(r);
+        return MFA_ERR_NOT_FOUND;
     }
-    if (tries == 3)
-        return MFA_ERR_BUSY; /* reset between create and count, thrice */
+    /* the caller checked the bucket name's length */
+    (void)snprintf(out->bucket, sizeof(out->bucket), "%s", bucket);
     out->failures = get_u32(r, 0, 0, &ok);
     out->locked_until = get_i64(r, 0, 1, &ok);
-    before = get_i64(r, 0, 2, &ok);
+    out->updated = get_i64(r, 0, 2, &ok);
     PQclear(r);
     if (!ok) {
-        out->failures = 0;
-        out->locked_until = 0;
+        memset(out, 0, sizeof(*out));
         return MFA_ERR_CORRUPT;
     }
-    return now < before ? MFA_ERR_THROTTLED : MFA_OK;
-}
-
-static mfa_rc
-pg_throttle_reset(void *impl, const char *account)
-{
-    pg_params p = {0};
-    PGresult *r;
-    mfa_rc rc;
-
-    p_text(&p, account);
-    if ((rc = run1(impl, ST_THROTTLE_RESET, &p, &r)) != MFA_OK)
-        return rc;
-    PQclear(r);
     return MFA_OK;
 }
 
 static mfa_rc
-pg_throttle_get(void *impl, const char *account, mfa_throttle_state *out)
+pg_throttle_put(mfa_store_txn *t, const char *account,
+                const mfa_throttle_rec *rec)
 {
     pg_params p = {0};
-    PGresult *r;
-    mfa_rc rc = MFA_OK;
-    int ok = 1;
 
-    out->failures = 0;
-    out->locked_until = 0;
     p_text(&p, account);
-    if ((rc = run1(impl, ST_THROTTLE_GET, &p, &r)) != MFA_OK)
-        return rc;
-    if (PQntuples(r) == 1) {
-        out->failures = get_u32(r, 0, 0, &ok);
-        out->locked_until = get_i64(r, 0, 1, &ok);
-        if (!ok) {
-            out->failures = 0;
-            out->locked_until = 0;
-            rc = MFA_ERR_CORRUPT;
-        }
-    }
-    PQclear(r);
-    return rc;
+    p_text(&p, rec->bucket);
+    p_int(&p, rec->failures);
+    p_int(&p, rec->locked_until);
+    p_int(&p, rec->updated);
+    return run_void(t, ST_THROTTLE_PUT, &p);
+}
+
+static mfa_rc
+pg_throttle_delete(mfa_store_txn *t, const char *account, const char *bucket)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    p_text(&p, bucket);
+    return run_void(t, ST_THROTTLE_DELETE, &p);
 }
 
 /* ---- backup codes -------------------------------------------------------- */
 
 static mfa_rc
-pg_backup_replace(void *impl, const char *account, const mfa_backup_rec *codes,
-                  size_t n, int64_t now)
+pg_backup_list(mfa_store_txn *t, const char *account, mfa_backup_rec *out,
+               size_t max, size_t *n)
 {
-    pg_store *st = impl;
     pg_params p = {0};
-    pg_conn *pc;
     PGresult *r;
-    size_t i;
     mfa_rc rc;
-
-    if ((rc = acquire(st, &pc)) != MFA_OK)
-        return rc;
-    if ((rc = simple(pc, "BEGIN")) != MFA_OK)
-        goto out;
-    p_text(&p, account);
-    if ((rc = run(st, pc, ST_BACKUP_DELETE, &p, &r)) != MFA_OK)
-        goto out;
-    PQclear(r);
-    for (i = 0; i < n; i++) {
-        pg_params q = {0};
-        p_text(&q, account);
-        p_bytes(&q, codes[i].hash, MFA_BACKUP_HASHBYTES);
-        p_int(&q, codes[i].key_id);
-        p_int(&q, now);
-        if ((rc = run(st, pc, ST_BACKUP_INSERT, &q, &r)) != MFA_OK)
-            goto out;
-        PQclear(r);
-    }
-    rc = simple(pc, "COMMIT");
-out:
-    release(st, pc);
-    return rc;
-}
-
-static mfa_rc
-pg_backup_list(void *impl, const char *account, mfa_backup_rec *out, size_t max,
-               size_t *n)
-{
-    pg_params p = {0};
-    PGresult *r;
-    mfa_rc rc = MFA_OK;
     int i, rows, ok = 1;
 
     *n = 0;
-    if (max > MFA_BACKUP_COUNT_MAX * 4)
-        max = MFA_BACKUP_COUNT_MAX * 4;
+    if (max == 0)
+        return MFA_OK;
+    if (max > INT_MAX)
+        max = INT_MAX;
     p_text(&p, account);
     p_int(&p, (int64_t)max);
-    if ((rc = run1(impl, ST_BACKUP_LIST, &p, &r)) != MFA_OK)
+    if ((rc = run(t, ST_BACKUP_LIST, &p, &r)) != MFA_OK)
         return rc;
     rows = PQntuples(r);
-    for (i = 0; i < rows && (size_t)i < max; i++) {
-        if (PQgetlength(r, i, 0) != MFA_BACKUP_HASHBYTES) {
-            ok = 0;
-            break;
-        }
-        memcpy(out[i].hash, PQgetvalue(r, i, 0), MFA_BACKUP_HASHBYTES);
+    for (i = 0; i < rows && (size_t)i < max && ok; i++) {
+        get_hash(r, i, 0, out[i].hash, &ok);
         out[i].key_id = get_u32(r, i, 1, &ok);
     }
     PQclear(r);
-    if (!ok)
+    if (!ok) {
+        sodium_memzero(out, (size_t)i * sizeof(*out));
         return MFA_ERR_CORRUPT;
+    }
     *n = (size_t)i;
-    return rc;
+    return MFA_OK;
 }
 
 static mfa_rc
-pg_backup_spend(void *impl, const char *account,
-                const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
+pg_backup_insert(mfa_store_txn *t, const char *account,
+                 const mfa_backup_rec *rec, int64_t now)
 {
     pg_params p = {0};
-    int hit;
-    mfa_rc rc;
+
+    p_text(&p, account);
+    p_bytes(&p, rec->hash, MFA_BACKUP_HASHBYTES);
+    p_int(&p, rec->key_id);
+    p_int(&p, now);
+    return run_hit(t, ST_BACKUP_INSERT, &p, MFA_ERR_EXISTS);
+}
+
+static mfa_rc
+pg_backup_use(mfa_store_txn *t, const char *account,
+              const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
+{
+    pg_params p = {0};
 
     p_text(&p, account);
     p_bytes(&p, hash, MFA_BACKUP_HASHBYTES);
     p_int(&p, now);
-    if ((rc = run1_hit(impl, ST_BACKUP_SPEND, &p, &hit)) != MFA_OK)
-        return rc;
-    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
+    return run_hit(t, ST_BACKUP_USE, &p, MFA_ERR_NOT_FOUND);
+}
+
+static mfa_rc
+pg_backup_clear(mfa_store_txn *t, const char *account)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    return run_void(t, ST_BACKUP_CLEAR, &p);
 }
 
 /* ---- out-of-band challenges ---------------------------------------------- */
 
 static mfa_rc
-pg_oob_put(void *impl, const char *account, const mfa_oob_challenge *c)
+pg_oob_get(mfa_store_txn *t, const char *account, const char *purpose,
+           mfa_oob_challenge *out)
 {
     pg_params p = {0};
     PGresult *r;
     mfa_rc rc;
+    int ok = 1;
+
+    memset(out, 0, sizeof(*out));
+    p_text(&p, account);
+    p_text(&p, purpose);
+    if ((rc = run(t, ST_OOB_GET, &p, &r)) != MFA_OK)
+        return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return MFA_ERR_NOT_FOUND;
+    }
+    get_hash(r, 0, 0, out->hash, &ok);
+    out->key_id = get_u32(r, 0, 1, &ok);
+    /* the caller checked the purpose's length */
+    (void)snprintf(out->purpose, sizeof(out->purpose), "%s", purpose);
+    out->created = get_i64(r, 0, 2, &ok);
+    out->expires = get_i64(r, 0, 3, &ok);
+    out->attempts_left = get_i32(r, 0, 4, &ok);
+    PQclear(r);
+    if (!ok) {
+        sodium_memzero(out, sizeof(*out));
+        return MFA_ERR_CORRUPT;
+    }
+    return MFA_OK;
+}
+
+static mfa_rc
+pg_oob_put(mfa_store_txn *t, const char *account, const mfa_oob_challenge *c)
+{
+    pg_params p = {0};
 
     p_text(&p, account);
     p_text(&p, c->purpose);
@@ -1342,91 +1302,26 @@ pg_oob_put(void *impl, const char *account, const mfa_oob_challenge *c)
     p_int(&p, c->created);
     p_int(&p, c->expires);
     p_int(&p, c->attempts_left);
-    if ((rc = run1(impl, ST_OOB_PUT, &p, &r)) != MFA_OK)
-        return rc;
-    PQclear(r);
-    return MFA_OK;
+    return run_void(t, ST_OOB_PUT, &p);
 }
 
 static mfa_rc
-pg_oob_take(void *impl, const char *account, const char *purpose, int64_t now,
-            mfa_oob_challenge *out)
+pg_oob_delete(mfa_store_txn *t, const char *account, const char *purpose)
 {
     pg_params p = {0};
-    PGresult *r;
-    mfa_rc rc;
-    int ok = 1;
 
     p_text(&p, account);
     p_text(&p, purpose);
-    p_int(&p, now);
-    if ((rc = run1(impl, ST_OOB_TAKE, &p, &r)) != MFA_OK)
-        return rc;
-    if (PQntuples(r) == 1) {
-        memset(out, 0, sizeof(*out));
-        if (PQgetlength(r, 0, 0) != MFA_BACKUP_HASHBYTES)
-            ok = 0;
-        else
-            memcpy(out->hash, PQgetvalue(r, 0, 0), MFA_BACKUP_HASHBYTES);
-        out->key_id = get_u32(r, 0, 1, &ok);
-        /* the wrapper checked purpose's length */
-        (void)snprintf(out->purpose, sizeof(out->purpose), "%s", purpose);
-        out->created = get_i64(r, 0, 2, &ok);
-        out->expires = get_i64(r, 0, 3, &ok);
-        out->attempts_left = get_i32(r, 0, 4, &ok);
-        PQclear(r);
-        return ok ? MFA_OK : MFA_ERR_CORRUPT;
-    }
-    PQclear(r);
-    /* refused: not there, expired or out of attempts */
-    {
-        pg_params q = {0};
-        int64_t expires;
-
-        p_text(&q, account);
-        p_text(&q, purpose);
-        if ((rc = run1(impl, ST_OOB_GET, &q, &r)) != MFA_OK)
-            return rc;
-        if (PQntuples(r) != 1) {
-            PQclear(r);
-            return MFA_ERR_NOT_FOUND;
-        }
-        expires = get_i64(r, 0, 0, &ok);
-        PQclear(r);
-        if (!ok)
-            return MFA_ERR_CORRUPT;
-        return now >= expires ? MFA_ERR_EXPIRED : MFA_ERR_ATTEMPTS;
-    }
+    return run_void(t, ST_OOB_DELETE, &p);
 }
 
 static mfa_rc
-pg_oob_spend(void *impl, const char *account, const char *purpose,
-             const uint8_t hash[MFA_BACKUP_HASHBYTES])
+pg_account_delete(mfa_store_txn *t, const char *account)
 {
     pg_params p = {0};
-    int hit;
-    mfa_rc rc;
 
     p_text(&p, account);
-    p_text(&p, purpose);
-    p_bytes(&p, hash, MFA_BACKUP_HASHBYTES);
-    if ((rc = run1_hit(impl, ST_OOB_SPEND, &p, &hit)) != MFA_OK)
-        return rc;
-    return hit ? MFA_OK : MFA_ERR_NOT_FOUND;
-}
-
-static mfa_rc
-pg_account_reset(void *impl, const char *account)
-{
-    pg_params p = {0};
-    PGresult *r;
-    mfa_rc rc;
-
-    p_text(&p, account);
-    if ((rc = run1(impl, ST_ACCOUNT_RESET, &p, &r)) != MFA_OK)
-        return rc;
-    PQclear(r);
-    return MFA_OK;
+    return run_void(t, ST_ACCOUNT_DELETE, &p);
 }
 
 /* ---- open and close ------------------------------------------------------ */
@@ -1460,52 +1355,53 @@ pg_close(void *impl)
     free(st);
 }
 
-static const mfa_store_ops pg_ops = {
-    .abi = MFA_STORE_ABI,
+const mfa_store_backend mfa_int_postgres_backend = {
+    .abi = MFA_STORE_BACKEND_ABI,
     .name = "postgres",
     .close = pg_close,
-    .migrate = pg_migrate,
     .schema_version = pg_schema_version,
-    .factor_create = pg_factor_create,
-    .factor_get = pg_factor_get,
+    .migrate = pg_migrate,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
     .factor_list = pg_factor_list,
-    .factor_each = pg_factor_each,
-    .factor_activate = pg_factor_activate,
-    .factor_rename = pg_factor_rename,
-    .factor_remove = pg_factor_remove,
-    .factor_advance = pg_factor_advance,
-    .factor_reseal = pg_factor_reseal,
+    .factor_get = pg_factor_get,
+    .factor_insert = pg_factor_insert,
+    .factor_update = pg_factor_update,
+    .factor_delete = pg_factor_delete,
+    .factor_scan = pg_factor_scan,
     .factor_expire = pg_factor_expire,
-    .throttle_hit = pg_throttle_hit,
-    .throttle_reset = pg_throttle_reset,
     .throttle_get = pg_throttle_get,
-    .backup_replace = pg_backup_replace,
+    .throttle_put = pg_throttle_put,
+    .throttle_delete = pg_throttle_delete,
     .backup_list = pg_backup_list,
-    .backup_spend = pg_backup_spend,
+    .backup_insert = pg_backup_insert,
+    .backup_use = pg_backup_use,
+    .backup_clear = pg_backup_clear,
+    .oob_get = pg_oob_get,
     .oob_put = pg_oob_put,
-    .oob_take = pg_oob_take,
-    .oob_spend = pg_oob_spend,
-    .account_reset = pg_account_reset,
+    .oob_delete = pg_oob_delete,
+    .account_delete = pg_account_delete,
 };
 
 mfa_rc
-mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
-                        const char *schema)
+mfa_int_postgres_connect(void **impl, const char *conninfo, const char *schema)
 {
     pg_store *st;
+    pg_conn *pc;
     mfa_rc rc;
     int i;
 
-    if (out == NULL)
+    if (impl == NULL)
         return MFA_ERR_INVALID;
-    *out = NULL;
+    *impl = NULL;
     if (conninfo == NULL)
         return MFA_ERR_INVALID;
     if (schema == NULL)
         schema = "mfa";
     if (!schema_ok(schema))
         return MFA_ERR_INVALID;
-    if (mfa_int_init() != MFA_OK)
+    if (sodium_init() < 0)
         return MFA_ERR_INTERNAL;
     st = calloc(1, sizeof(*st));
     if (st == NULL)
@@ -1527,13 +1423,13 @@ mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
             return MFA_ERR_NOMEM;
         }
     }
-    if ((rc = pg_migrate(st)) != MFA_OK) {
+    /* reach the server now: a wrong connection string fails the open, not
+     * the first login */
+    if ((rc = acquire(st, &pc)) != MFA_OK) {
         pg_close(st);
         return rc;
     }
-    if ((rc = mfa_store_new(out, &pg_ops, st)) != MFA_OK) {
-        pg_close(st);
-        return rc;
-    }
+    release(st, pc);
+    *impl = st;
     return MFA_OK;
 }

@@ -1,84 +1,38 @@
 /*
- * The generic store: argument checks done once here, so that every backend
- * (built-in or third-party) receives only well-formed input, then a call
- * through the backend's table of operations.
+ * The generic store: the store object, record checks, and the checked
+ * transactions the service layer runs its flows in (lib/store/txn.h).
+ * Every record is checked before a backend writes it and after a backend
+ * returns it, so that a third-party backend, a damaged database or a row
+ * edited by hand can never hand the service an out-of-range record or a
+ * record of another account.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <mfa/store.h>
+#include <mfa/store-backend.h>
 
 #include "internal.h"
 #include "store_int.h"
 #include "text.h"
+#include "txn.h"
 
-uint32_t
-mfa_throttle_delay(const mfa_throttle_policy *p, uint32_t failures)
+int
+mfa_int_is_store_error(mfa_rc rc)
 {
-    uint32_t over, d;
-
-    if (p == NULL || failures <= p->free_attempts)
-        return 0;
-    over = failures - p->free_attempts - 1;
-    /* base * 2^over > max as soon as the shift would pass the cap */
-    if (over >= 32 || p->base_delay > (p->max_delay >> over))
-        return p->max_delay;
-    d = p->base_delay << over;
-    return d < p->max_delay ? d : p->max_delay;
+    return rc == MFA_ERR_STORE || rc == MFA_ERR_BUSY || rc == MFA_ERR_CORRUPT ||
+           rc == MFA_ERR_READONLY || rc == MFA_ERR_SCHEMA ||
+           rc == MFA_ERR_NOMEM || rc == MFA_ERR_NO_SCHEMA ||
+           rc == MFA_ERR_SCHEMA_OLD || rc == MFA_ERR_NO_STORE;
 }
 
-/* ---- argument checks ---------------------------------------------------- */
-
-/*
- * Times are Unix seconds from 0 to the end of year 9999: far beyond any
- * real clock, and small enough that now + any uint32 delay cannot overflow
- * in a backend (C or SQL bigint).
- */
-#define MFA_INT_TIME_MAX INT64_C(253402300799)
+/* ---- record checks ------------------------------------------------------ */
 
 static int
 time_ok(int64_t t)
 {
     return t >= 0 && t <= MFA_INT_TIME_MAX;
-}
-
-/* Account names and labels end up in logs and web pages: strict UTF-8,
- * no control characters (lib/text.c). */
-static mfa_rc
-check_text(const char *s, size_t max, int allow_empty)
-{
-    return mfa_int_text_field(s, max, !allow_empty);
-}
-
-static mfa_rc
-check_account(const char *account)
-{
-    return check_text(account, MFA_ACCOUNT_MAX, 0);
-}
-
-int
-mfa_int_store_id_ok(const char *s)
-{
-    return mfa_int_factor_id_ok(s);
-}
-
-static mfa_rc
-check_account_id(const char *account, const char *id)
-{
-    mfa_rc rc = check_account(account);
-
-    if (rc != MFA_OK)
-        return rc;
-    return mfa_int_store_id_ok(id) ? MFA_OK : MFA_ERR_INVALID;
-}
-
-/* A purpose is a short ASCII word ("sms", "email"): lib/text.c. */
-static mfa_rc
-check_purpose(const char *purpose)
-{
-    return mfa_int_purpose_check(purpose);
 }
 
 /* A NUL-terminated string inside a fixed array. */
@@ -88,8 +42,25 @@ terminated(const char *s, size_t size)
     return memchr(s, '\0', size) != NULL;
 }
 
-static mfa_rc
-check_factor(const mfa_factor_rec *f)
+int
+mfa_int_bucket_ok(const char *b)
+{
+    size_t i;
+
+    if (b == NULL)
+        return 0;
+    for (i = 0; b[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)b[i];
+        if (i >= MFA_BUCKET_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+mfa_rc
+mfa_int_factor_rec_check(const mfa_factor_rec *f)
 {
     mfa_rc rc;
 
@@ -99,9 +70,11 @@ check_factor(const mfa_factor_rec *f)
         !terminated(f->account, sizeof(f->account)) ||
         !terminated(f->label, sizeof(f->label)))
         return MFA_ERR_TOO_LONG;
-    if ((rc = check_account_id(f->account, f->id)) != MFA_OK)
+    if ((rc = mfa_int_text_field(f->account, MFA_ACCOUNT_MAX, 1)) != MFA_OK)
         return rc;
-    if ((rc = check_text(f->label, MFA_LABEL_MAX, 1)) != MFA_OK)
+    if (!mfa_int_factor_id_ok(f->id))
+        return MFA_ERR_INVALID;
+    if ((rc = mfa_int_text_field(f->label, MFA_LABEL_MAX, 0)) != MFA_OK)
         return rc;
     if (f->type != MFA_TOTP && f->type != MFA_HOTP)
         return MFA_ERR_TYPE;
@@ -125,8 +98,21 @@ check_factor(const mfa_factor_rec *f)
     return MFA_OK;
 }
 
-static mfa_rc
-check_challenge(const mfa_oob_challenge *c)
+mfa_rc
+mfa_int_throttle_rec_check(const mfa_throttle_rec *r)
+{
+    if (r == NULL)
+        return MFA_ERR_INVALID;
+    if (!terminated(r->bucket, sizeof(r->bucket)) ||
+        !mfa_int_bucket_ok(r->bucket))
+        return MFA_ERR_INVALID;
+    if (!time_ok(r->locked_until) || !time_ok(r->updated))
+        return MFA_ERR_INVALID;
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_int_oob_rec_check(const mfa_oob_challenge *c)
 {
     if (c == NULL)
         return MFA_ERR_INVALID;
@@ -135,13 +121,21 @@ check_challenge(const mfa_oob_challenge *c)
     if (!time_ok(c->created) || !time_ok(c->expires) ||
         c->expires < c->created || c->attempts_left < 0)
         return MFA_ERR_INVALID;
-    return check_purpose(c->purpose);
+    return mfa_int_purpose_check(c->purpose);
+}
+
+/* What a backend returned must be a valid record: anything else means the
+ * stored data is damaged (or the backend is broken), never a record. */
+static mfa_rc
+corrupt_unless(mfa_rc check)
+{
+    return check == MFA_OK ? MFA_OK : MFA_ERR_CORRUPT;
 }
 
 /* ---- the store object ---------------------------------------------------- */
 
 mfa_rc
-mfa_store_new(mfa_store_t **out, const mfa_store_ops *ops, void *impl)
+mfa_store_new(mfa_store_t **out, const mfa_store_backend *be, void *impl)
 {
     mfa_store_t *s;
 
@@ -149,26 +143,33 @@ mfa_store_new(mfa_store_t **out, const mfa_store_ops *ops, void *impl)
         return MFA_ERR_INVALID;
     *out = NULL;
     /* a table with a hole would crash later, far from the mistake */
-    if (ops == NULL || ops->abi != MFA_STORE_ABI || ops->name == NULL ||
-        ops->close == NULL || ops->migrate == NULL ||
-        ops->schema_version == NULL || ops->factor_create == NULL ||
-        ops->factor_get == NULL || ops->factor_list == NULL ||
-        ops->factor_each == NULL || ops->factor_activate == NULL ||
-        ops->factor_rename == NULL || ops->factor_remove == NULL ||
-        ops->factor_advance == NULL || ops->factor_reseal == NULL ||
-        ops->factor_expire == NULL || ops->throttle_hit == NULL ||
-        ops->throttle_reset == NULL || ops->throttle_get == NULL ||
-        ops->backup_replace == NULL || ops->backup_list == NULL ||
-        ops->backup_spend == NULL || ops->oob_put == NULL ||
-        ops->oob_take == NULL || ops->oob_spend == NULL ||
-        ops->account_reset == NULL)
+    if (be == NULL || be->abi != MFA_STORE_BACKEND_ABI || be->name == NULL ||
+        be->close == NULL || be->schema_version == NULL ||
+        be->migrate == NULL || be->begin == NULL || be->commit == NULL ||
+        be->rollback == NULL || be->factor_list == NULL ||
+        be->factor_get == NULL || be->factor_insert == NULL ||
+        be->factor_update == NULL || be->factor_delete == NULL ||
+        be->factor_scan == NULL || be->factor_expire == NULL ||
+        be->throttle_get == NULL || be->throttle_put == NULL ||
+        be->throttle_delete == NULL || be->backup_list == NULL ||
+        be->backup_insert == NULL || be->backup_use == NULL ||
+        be->backup_clear == NULL || be->oob_get == NULL ||
+        be->oob_put == NULL || be->oob_delete == NULL ||
+        be->account_delete == NULL) {
+        if (be != NULL && be->close != NULL)
+            be->close(impl);
         return MFA_ERR_INVALID;
-    if (mfa_int_init() != MFA_OK)
+    }
+    if (mfa_int_init() != MFA_OK) {
+        be->close(impl);
         return MFA_ERR_INTERNAL;
+    }
     s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    if (s == NULL) {
+        be->close(impl);
         return MFA_ERR_NOMEM;
-    s->ops = ops;
+    }
+    s->be = be;
     s->impl = impl;
     *out = s;
     return MFA_OK;
@@ -179,297 +180,316 @@ mfa_store_free(mfa_store_t **s)
 {
     if (s == NULL || *s == NULL)
         return;
-    (*s)->ops->close((*s)->impl);
+    (*s)->be->close((*s)->impl);
     free(*s);
     *s = NULL;
 }
 
-#if !MFA_HAVE_SQLITE
-mfa_rc
-mfa_store_sqlite_open(mfa_store_t **out, const char *path)
+const mfa_store_backend *
+mfa_store_backend_of(const mfa_store_t *s)
 {
-    (void)path;
-    if (out != NULL)
-        *out = NULL;
-    return MFA_ERR_UNSUPPORTED;
+    return s != NULL ? s->be : NULL;
 }
-#endif
 
-#if !MFA_HAVE_POSTGRES
-mfa_rc
-mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
-                        const char *schema)
+void *
+mfa_store_impl_of(const mfa_store_t *s)
 {
-    (void)conninfo;
-    (void)schema;
-    if (out != NULL)
-        *out = NULL;
-    return MFA_ERR_UNSUPPORTED;
-}
-#endif
-
-mfa_rc
-mfa_store_open(mfa_store_t **out, const char *spec)
-{
-    if (out == NULL)
-        return MFA_ERR_INVALID;
-    *out = NULL;
-    if (spec == NULL)
-        return MFA_ERR_INVALID;
-    if (strcmp(spec, "memory:") == 0)
-        return mfa_store_memory_new(out);
-    if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0')
-        return mfa_store_sqlite_open(out, spec + 7);
-    if (strncmp(spec, "postgres:", 9) == 0)
-        return mfa_store_postgres_open(out, spec + 9, NULL);
-    return MFA_ERR_INVALID;
+    return s != NULL ? s->impl : NULL;
 }
 
 const char *
 mfa_store_name(const mfa_store_t *s)
 {
-    return s != NULL ? s->ops->name : "none";
+    return s != NULL ? s->be->name : "none";
 }
 
 mfa_rc
 mfa_store_migrate(mfa_store_t *s)
 {
+    mfa_rc rc;
+
     if (s == NULL)
         return MFA_ERR_INVALID;
-    return s->ops->migrate(s->impl);
+    if ((rc = s->be->migrate(s->impl)) != MFA_OK)
+        return rc;
+    return mfa_store_check(s);
 }
 
 mfa_rc
 mfa_store_schema_version(mfa_store_t *s, int *version)
 {
+    mfa_rc rc;
+
     if (s == NULL || version == NULL)
         return MFA_ERR_INVALID;
     *version = 0;
-    return s->ops->schema_version(s->impl, version);
+    rc = s->be->schema_version(s->impl, version);
+    if (rc != MFA_OK)
+        *version = 0;
+    else if (*version < 0)
+        rc = MFA_ERR_CORRUPT;
+    return rc;
 }
 
-/* ---- factors ---------------------------------------------------------------
- */
-
 mfa_rc
-mfa_store_factor_create(mfa_store_t *s, const mfa_factor_rec *f)
+mfa_store_check(mfa_store_t *s)
 {
-    mfa_rc rc;
+    int v = 0;
+    mfa_rc rc = mfa_store_schema_version(s, &v);
 
-    if (s == NULL)
-        return MFA_ERR_INVALID;
-    if ((rc = check_factor(f)) != MFA_OK)
+    if (rc != MFA_OK)
         return rc;
-    return s->ops->factor_create(s->impl, f);
+    if (v == 0)
+        return MFA_ERR_NO_SCHEMA;
+    if (v < MFA_SCHEMA_VERSION)
+        return MFA_ERR_SCHEMA_OLD;
+    if (v > MFA_SCHEMA_VERSION)
+        return MFA_ERR_SCHEMA;
+    return MFA_OK;
 }
 
+/* ---- checked transactions ------------------------------------------------ */
+
 mfa_rc
-mfa_store_factor_get(mfa_store_t *s, const char *account, const char *id,
-                     mfa_factor_rec *out)
+mfa_int_txn_begin(mfa_store_t *s, const char *account, mfa_txn_mode mode,
+                  mfa_int_txn *x)
 {
     mfa_rc rc;
 
-    if (s == NULL || out == NULL)
+    memset(x, 0, sizeof(*x));
+    if (s == NULL || (mode != MFA_TXN_READ && mode != MFA_TXN_WRITE))
+        return MFA_ERR_INVALID;
+    if (account != NULL) {
+        if ((rc = mfa_int_text_field(account, MFA_ACCOUNT_MAX, 1)) != MFA_OK)
+            return rc;
+        memcpy(x->account, account, strlen(account) + 1);
+    }
+    x->be = s->be;
+    rc =
+        s->be->begin(s->impl, account != NULL ? x->account : NULL, mode, &x->t);
+    if (rc == MFA_OK && x->t == NULL)
+        rc = MFA_ERR_INTERNAL; /* a backend that broke the contract */
+    if (rc != MFA_OK) {
+        memset(x, 0, sizeof(*x));
+        return rc == MFA_ERR_NOT_FOUND ? MFA_ERR_STORE : rc;
+    }
+    x->open = 1;
+    return MFA_OK;
+}
+
+mfa_rc
+mfa_int_txn_commit(mfa_int_txn *x)
+{
+    mfa_rc rc;
+
+    if (x == NULL || !x->open)
+        return MFA_ERR_INVALID;
+    x->open = 0;
+    rc = x->be->commit(x->t);
+    x->t = NULL;
+    /* a commit is MFA_OK or a store failure, nothing in between */
+    if (rc != MFA_OK && !mfa_int_is_store_error(rc))
+        rc = MFA_ERR_STORE;
+    return rc;
+}
+
+void
+mfa_int_txn_rollback(mfa_int_txn *x)
+{
+    if (x == NULL || !x->open)
+        return;
+    x->open = 0;
+    x->be->rollback(x->t);
+    x->t = NULL;
+}
+
+/* Row calls need an open transaction scoped to an account. */
+static int
+scoped(const mfa_int_txn *x)
+{
+    return x != NULL && x->open && x->account[0] != '\0';
+}
+
+typedef struct list_ctx {
+    const char *account;
+    mfa_factor_cb cb;
+    void *arg;
+} list_ctx;
+
+static mfa_rc
+list_check(const mfa_factor_rec *f, void *arg)
+{
+    list_ctx *l = arg;
+
+    if (mfa_int_factor_rec_check(f) != MFA_OK ||
+        strcmp(f->account, l->account) != 0)
+        return MFA_ERR_CORRUPT;
+    return l->cb(f, l->arg);
+}
+
+mfa_rc
+mfa_int_txn_factor_list(mfa_int_txn *x, mfa_factor_cb cb, void *arg)
+{
+    list_ctx l;
+
+    if (!scoped(x) || cb == NULL)
+        return MFA_ERR_INVALID;
+    l.account = x->account;
+    l.cb = cb;
+    l.arg = arg;
+    return x->be->factor_list(x->t, x->account, list_check, &l);
+}
+
+mfa_rc
+mfa_int_txn_factor_get(mfa_int_txn *x, const char *id, mfa_factor_rec *out)
+{
+    mfa_rc rc;
+
+    if (!scoped(x) || out == NULL || id == NULL || !mfa_int_factor_id_ok(id))
         return MFA_ERR_INVALID;
     memset(out, 0, sizeof(*out));
-    if ((rc = check_account_id(account, id)) != MFA_OK)
-        return rc;
-    rc = s->ops->factor_get(s->impl, account, id, out);
+    rc = x->be->factor_get(x->t, x->account, id, out);
+    if (rc == MFA_OK) {
+        rc = corrupt_unless(mfa_int_factor_rec_check(out));
+        if (rc == MFA_OK &&
+            (strcmp(out->account, x->account) != 0 || strcmp(out->id, id) != 0))
+            rc = MFA_ERR_CORRUPT;
+    }
     if (rc != MFA_OK)
         memset(out, 0, sizeof(*out));
     return rc;
 }
 
-mfa_rc
-mfa_store_factor_list(mfa_store_t *s, const char *account, mfa_factor_cb cb,
-                      void *arg)
+static mfa_rc
+own_factor(const mfa_int_txn *x, const mfa_factor_rec *f)
 {
     mfa_rc rc;
 
-    if (s == NULL || cb == NULL)
+    if (!scoped(x))
         return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
+    if ((rc = mfa_int_factor_rec_check(f)) != MFA_OK)
         return rc;
-    return s->ops->factor_list(s->impl, account, cb, arg);
+    return strcmp(f->account, x->account) == 0 ? MFA_OK : MFA_ERR_INVALID;
 }
 
 mfa_rc
-mfa_store_factor_each(mfa_store_t *s, mfa_factor_cb cb, void *arg)
+mfa_int_txn_factor_insert(mfa_int_txn *x, const mfa_factor_rec *f)
 {
-    if (s == NULL || cb == NULL)
-        return MFA_ERR_INVALID;
-    return s->ops->factor_each(s->impl, cb, arg);
+    mfa_rc rc = own_factor(x, f);
+
+    return rc != MFA_OK ? rc : x->be->factor_insert(x->t, f);
 }
 
 mfa_rc
-mfa_store_factor_activate(mfa_store_t *s, const char *account, const char *id,
-                          int64_t step, int32_t drift, int64_t created_after,
-                          int64_t now)
+mfa_int_txn_factor_update(mfa_int_txn *x, const mfa_factor_rec *f)
 {
-    mfa_rc rc;
+    mfa_rc rc = own_factor(x, f);
 
-    if (s == NULL || step < 0 || !time_ok(now))
-        return MFA_ERR_INVALID;
-    if ((rc = check_account_id(account, id)) != MFA_OK)
-        return rc;
-    return s->ops->factor_activate(s->impl, account, id, step, drift,
-                                   created_after, now);
+    return rc != MFA_OK ? rc : x->be->factor_update(x->t, f);
 }
 
 mfa_rc
-mfa_store_factor_rename(mfa_store_t *s, const char *account, const char *id,
-                        const char *label)
+mfa_int_txn_factor_delete(mfa_int_txn *x, const char *id)
 {
-    mfa_rc rc;
-
-    if (s == NULL)
+    if (!scoped(x) || id == NULL || !mfa_int_factor_id_ok(id))
         return MFA_ERR_INVALID;
-    if ((rc = check_account_id(account, id)) != MFA_OK)
-        return rc;
-    if ((rc = check_text(label, MFA_LABEL_MAX, 1)) != MFA_OK)
-        return rc;
-    return s->ops->factor_rename(s->impl, account, id, label);
+    return x->be->factor_delete(x->t, x->account, id);
 }
 
 mfa_rc
-mfa_store_factor_remove(mfa_store_t *s, const char *account, const char *id)
-{
-    mfa_rc rc;
-
-    if (s == NULL)
-        return MFA_ERR_INVALID;
-    if ((rc = check_account_id(account, id)) != MFA_OK)
-        return rc;
-    return s->ops->factor_remove(s->impl, account, id);
-}
-
-mfa_rc
-mfa_store_factor_advance(mfa_store_t *s, const char *account, const char *id,
-                         int64_t step, int32_t drift, int64_t now)
-{
-    mfa_rc rc;
-
-    if (s == NULL || step < 0 || !time_ok(now))
-        return MFA_ERR_INVALID;
-    if ((rc = check_account_id(account, id)) != MFA_OK)
-        return rc;
-    return s->ops->factor_advance(s->impl, account, id, step, drift, now);
-}
-
-mfa_rc
-mfa_store_factor_reseal(mfa_store_t *s, const char *account, const char *id,
-                        const uint8_t *old, size_t oldlen,
-                        const uint8_t *sealed, size_t len)
-{
-    mfa_rc rc;
-
-    if (s == NULL || old == NULL || sealed == NULL)
-        return MFA_ERR_INVALID;
-    if ((rc = check_account_id(account, id)) != MFA_OK)
-        return rc;
-    if (oldlen == 0 || oldlen > MFA_SEALED_MAX || len == 0 ||
-        len > MFA_SEALED_MAX)
-        return MFA_ERR_SEALED_FORMAT;
-    return s->ops->factor_reseal(s->impl, account, id, old, oldlen, sealed,
-                                 len);
-}
-
-mfa_rc
-mfa_store_factor_expire(mfa_store_t *s, int64_t before, size_t *n)
-{
-    size_t dummy = 0;
-
-    if (s == NULL)
-        return MFA_ERR_INVALID;
-    if (n == NULL)
-        n = &dummy;
-    *n = 0;
-    return s->ops->factor_expire(s->impl, before, n);
-}
-
-/* ---- throttle ---------------------------------------------------------- */
-
-mfa_rc
-mfa_store_throttle_hit(mfa_store_t *s, const char *account, int64_t now,
-                       const mfa_throttle_policy *p, mfa_throttle_state *out)
-{
-    mfa_throttle_state dummy;
-    mfa_rc rc;
-
-    if (out == NULL)
-        out = &dummy;
-    memset(out, 0, sizeof(*out));
-    if (s == NULL || p == NULL || !time_ok(now))
-        return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    return s->ops->throttle_hit(s->impl, account, now, p, out);
-}
-
-mfa_rc
-mfa_store_throttle_reset(mfa_store_t *s, const char *account)
-{
-    mfa_rc rc;
-
-    if (s == NULL)
-        return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    return s->ops->throttle_reset(s->impl, account);
-}
-
-mfa_rc
-mfa_store_throttle_get(mfa_store_t *s, const char *account,
-                       mfa_throttle_state *out)
-{
-    mfa_rc rc;
-
-    if (s == NULL || out == NULL)
-        return MFA_ERR_INVALID;
-    memset(out, 0, sizeof(*out));
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    return s->ops->throttle_get(s->impl, account, out);
-}
-
-/* ---- backup codes ------------------------------------------------------ */
-
-mfa_rc
-mfa_store_backup_replace(mfa_store_t *s, const char *account,
-                         const mfa_backup_rec *codes, size_t n, int64_t now)
-{
-    size_t i, j;
-    mfa_rc rc;
-
-    if (s == NULL || (codes == NULL && n > 0) || !time_ok(now))
-        return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    if (n > MFA_BACKUP_COUNT_MAX)
-        return MFA_ERR_INVALID;
-    /* hashes are keyed and random: a duplicate is a caller bug, and it
-     * would break the (account, hash) uniqueness of the stores */
-    for (i = 0; i < n; i++)
-        for (j = i + 1; j < n; j++)
-            if (memcmp(codes[i].hash, codes[j].hash, MFA_BACKUP_HASHBYTES) == 0)
-                return MFA_ERR_INVALID;
-    return s->ops->backup_replace(s->impl, account, codes, n, now);
-}
-
-mfa_rc
-mfa_store_backup_list(mfa_store_t *s, const char *account, mfa_backup_rec *out,
-                      size_t max, size_t *n)
+mfa_int_txn_factor_scan(mfa_int_txn *x, const char *after_account,
+                        const char *after_id, mfa_factor_rec *out, size_t max,
+                        size_t *n)
 {
     mfa_rc rc;
 
     if (n != NULL)
         *n = 0;
-    if (s == NULL || n == NULL || (out == NULL && max > 0))
+    if (x == NULL || !x->open || after_account == NULL || after_id == NULL ||
+        out == NULL || n == NULL || max == 0)
         return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
+    rc = x->be->factor_scan(x->t, after_account, after_id, out, max, n);
+    if (rc == MFA_OK && *n > max)
+        rc = MFA_ERR_INTERNAL;
+    for (size_t i = 0; rc == MFA_OK && i < *n; i++) {
+        rc = corrupt_unless(mfa_int_factor_rec_check(&out[i]));
+        /* strictly increasing (account, id): paging cannot loop */
+        if (rc == MFA_OK) {
+            const char *pa = i ? out[i - 1].account : after_account;
+            const char *pi = i ? out[i - 1].id : after_id;
+            int c = strcmp(out[i].account, pa);
+            if (c < 0 || (c == 0 && strcmp(out[i].id, pi) <= 0))
+                rc = MFA_ERR_CORRUPT;
+        }
+    }
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_factor_expire(mfa_int_txn *x, int64_t before, size_t *n)
+{
+    if (n != NULL)
+        *n = 0;
+    if (x == NULL || !x->open || n == NULL || !time_ok(before))
+        return MFA_ERR_INVALID;
+    return x->be->factor_expire(x->t, before, n);
+}
+
+mfa_rc
+mfa_int_txn_throttle_get(mfa_int_txn *x, const char *bucket,
+                         mfa_throttle_rec *out)
+{
+    mfa_rc rc;
+
+    if (!scoped(x) || out == NULL || !mfa_int_bucket_ok(bucket))
+        return MFA_ERR_INVALID;
+    memset(out, 0, sizeof(*out));
+    rc = x->be->throttle_get(x->t, x->account, bucket, out);
+    if (rc == MFA_OK) {
+        rc = corrupt_unless(mfa_int_throttle_rec_check(out));
+        if (rc == MFA_OK && strcmp(out->bucket, bucket) != 0)
+            rc = MFA_ERR_CORRUPT;
+    }
+    if (rc != MFA_OK) {
+        memset(out, 0, sizeof(*out));
+        memcpy(out->bucket, bucket, strlen(bucket) + 1);
+    }
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_throttle_put(mfa_int_txn *x, const mfa_throttle_rec *r)
+{
+    mfa_rc rc;
+
+    if (!scoped(x))
+        return MFA_ERR_INVALID;
+    if ((rc = mfa_int_throttle_rec_check(r)) != MFA_OK)
         return rc;
-    rc = s->ops->backup_list(s->impl, account, out, max, n);
-    /* a backend that claims more than it may have written is broken */
+    return x->be->throttle_put(x->t, x->account, r);
+}
+
+mfa_rc
+mfa_int_txn_throttle_delete(mfa_int_txn *x, const char *bucket)
+{
+    if (!scoped(x) || !mfa_int_bucket_ok(bucket))
+        return MFA_ERR_INVALID;
+    return x->be->throttle_delete(x->t, x->account, bucket);
+}
+
+mfa_rc
+mfa_int_txn_backup_list(mfa_int_txn *x, mfa_backup_rec *out, size_t max,
+                        size_t *n)
+{
+    mfa_rc rc;
+
+    if (n != NULL)
+        *n = 0;
+    if (!scoped(x) || out == NULL || n == NULL)
+        return MFA_ERR_INVALID;
+    rc = x->be->backup_list(x->t, x->account, out, max, n);
     if (rc == MFA_OK && *n > max)
         rc = MFA_ERR_INTERNAL;
     if (rc != MFA_OK)
@@ -478,78 +498,73 @@ mfa_store_backup_list(mfa_store_t *s, const char *account, mfa_backup_rec *out,
 }
 
 mfa_rc
-mfa_store_backup_spend(mfa_store_t *s, const char *account,
-                       const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
+mfa_int_txn_backup_insert(mfa_int_txn *x, const mfa_backup_rec *r, int64_t now)
 {
-    mfa_rc rc;
-
-    if (s == NULL || hash == NULL || !time_ok(now))
+    if (!scoped(x) || r == NULL || !time_ok(now))
         return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    return s->ops->backup_spend(s->impl, account, hash, now);
-}
-
-/* ---- out-of-band challenges ------------------------------------------------
- */
-
-mfa_rc
-mfa_store_oob_put(mfa_store_t *s, const char *account,
-                  const mfa_oob_challenge *c)
-{
-    mfa_rc rc;
-
-    if (s == NULL)
-        return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    if ((rc = check_challenge(c)) != MFA_OK)
-        return rc;
-    return s->ops->oob_put(s->impl, account, c);
+    return x->be->backup_insert(x->t, x->account, r, now);
 }
 
 mfa_rc
-mfa_store_oob_take(mfa_store_t *s, const char *account, const char *purpose,
-                   int64_t now, mfa_oob_challenge *out)
+mfa_int_txn_backup_use(mfa_int_txn *x, const uint8_t hash[MFA_BACKUP_HASHBYTES],
+                       int64_t now)
+{
+    if (!scoped(x) || hash == NULL || !time_ok(now))
+        return MFA_ERR_INVALID;
+    return x->be->backup_use(x->t, x->account, hash, now);
+}
+
+mfa_rc
+mfa_int_txn_backup_clear(mfa_int_txn *x)
+{
+    if (!scoped(x))
+        return MFA_ERR_INVALID;
+    return x->be->backup_clear(x->t, x->account);
+}
+
+mfa_rc
+mfa_int_txn_oob_get(mfa_int_txn *x, const char *purpose, mfa_oob_challenge *out)
 {
     mfa_rc rc;
 
-    if (s == NULL || out == NULL || !time_ok(now))
+    if (!scoped(x) || out == NULL || mfa_int_purpose_check(purpose) != MFA_OK)
         return MFA_ERR_INVALID;
     memset(out, 0, sizeof(*out));
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    if ((rc = check_purpose(purpose)) != MFA_OK)
-        return rc;
-    rc = s->ops->oob_take(s->impl, account, purpose, now, out);
+    rc = x->be->oob_get(x->t, x->account, purpose, out);
+    if (rc == MFA_OK) {
+        rc = corrupt_unless(mfa_int_oob_rec_check(out));
+        if (rc == MFA_OK && strcmp(out->purpose, purpose) != 0)
+            rc = MFA_ERR_CORRUPT;
+    }
     if (rc != MFA_OK)
         memset(out, 0, sizeof(*out));
     return rc;
 }
 
 mfa_rc
-mfa_store_oob_spend(mfa_store_t *s, const char *account, const char *purpose,
-                    const uint8_t hash[MFA_BACKUP_HASHBYTES])
+mfa_int_txn_oob_put(mfa_int_txn *x, const mfa_oob_challenge *c)
 {
     mfa_rc rc;
 
-    if (s == NULL || hash == NULL)
+    if (!scoped(x))
         return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
+    if ((rc = mfa_int_oob_rec_check(c)) != MFA_OK)
         return rc;
-    if ((rc = check_purpose(purpose)) != MFA_OK)
-        return rc;
-    return s->ops->oob_spend(s->impl, account, purpose, hash);
+    return x->be->oob_put(x->t, x->account, c);
 }
 
 mfa_rc
-mfa_store_account_reset(mfa_store_t *s, const char *account)
+mfa_int_txn_oob_delete(mfa_int_txn *x, const char *purpose)
 {
-    mfa_rc rc;
-
-    if (s == NULL)
+    if (!scoped(x) || mfa_int_purpose_check(purpose) != MFA_OK)
         return MFA_ERR_INVALID;
-    if ((rc = check_account(account)) != MFA_OK)
-        return rc;
-    return s->ops->account_reset(s->impl, account);
+    return x->be->oob_delete(x->t, x->account, purpose);
+}
+
+mfa_rc
+mfa_int_txn_account_delete(mfa_int_txn *x)
+{
+    if (!scoped(x))
+        return MFA_ERR_INVALID;
+    return x->be->account_delete(x->t, x->account);
 }

@@ -17,8 +17,8 @@ typedef struct mfa_int_txn {
 } mfa_int_txn;
 
 /* account NULL: store-wide.  On error x is not open. */
-mfa_rc mfa_int_txn_begin(mfa_store_t *s, const char *account,
-                         mfa_txn_mode mode, mfa_int_txn *x);
+mfa_rc mfa_int_txn_begin(mfa_store_t *s, const char *account, mfa_txn_mode mode,
+                         mfa_int_txn *x);
 /* Ends x either way; MFA_OK only when committed. */
 mfa_rc mfa_int_txn_commit(mfa_int_txn *x);
 /* Ends x; harmless when x is not open. */
@@ -41,8 +41,8 @@ mfa_rc mfa_int_txn_throttle_get(mfa_int_txn *x, const char *bucket,
 mfa_rc mfa_int_txn_throttle_put(mfa_int_txn *x, const mfa_throttle_rec *r);
 mfa_rc mfa_int_txn_throttle_delete(mfa_int_txn *x, const char *bucket);
 
-mfa_rc mfa_int_txn_backup_list(mfa_int_txn *x, mfa_backup_rec *out,
-                               size_t max, size_t *n);
+mfa_rc mfa_int_txn_backup_list(mfa_int_txn *x, mfa_backup_rec *out, size_t max,
+                               size_t *n);
 mfa_rc mfa_int_txn_backup_insert(mfa_int_txn *x, const mfa_backup_rec *r,
                                  int64_t now);
 mfa_rc mfa_int_txn_backup_use(mfa_int_txn *x,

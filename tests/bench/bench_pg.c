@@ -1,18 +1,26 @@
 /*
- * mfa_verify per second against PostgreSQL with 1, 2 and 4 client
- * processes, right and wrong codes, beside the SQLite store in the same run.
+ * mfa_verify on PostgreSQL against a bare libpq transaction written here
+ * that does the same work on the same tables:
+ *   BEGIN + the account's advisory lock (one round trip), read the throttle
+ *   row, read the account's factors, check the code with
+ *   mfa_otp_totp_verify on a key the benchmark holds, then for a right code
+ *   UPDATE last_step and delete the throttle row, for a wrong one upsert
+ *   the throttle row; COMMIT.
+ * Figures: verifies per second for right and wrong codes (one process),
+ * libmfa / bare ratios of the time per verify; commits per verify, counted
+ * by the server (pg_stat_database.xact_commit, and the transaction ids
+ * handed out, which only writing transactions take); one process against
+ * four, each its own connection and account.
  *
- * Every process is an application server of its own: its own store handle
- * (connection), its own mfa_ctx, its own account (one user logging in per
- * process; a shared account would measure the replay race, not the store).
- * A right code is always a fresh step (the ctx clock moves 30 s per call);
- * a wrong code goes through the whole check (the throttle's free attempts
- * are set out of reach).
+ * Each process is an application server: its own store handle, mfa_ctx and
+ * account (a shared account would measure the account lock, not the
+ * store).  A right code is a fresh step each time (the clock moves 30 s
+ * per call); a wrong code goes through the whole check (free attempts out
+ * of reach).  The cluster should be otherwise idle while this runs:
  *
- *   eval "$(scripts/pg-cluster.sh start $(mktemp -d))"
- *   build/tests/bench/bench-pg            # MFA_BENCH_SECONDS=1 per figure
- *
- * Without MFA_PG_CONNINFO only the SQLite figures are printed.
+ *   eval "$(MFA_PG_DURABLE=1 scripts/pg-cluster.sh start $(mktemp -d))"
+ *   build/tests/bench/bench-pg        # MFA_BENCH_SECONDS=1 per figure
+ *   scripts/pg-cluster.sh stop "$MFA_PG_DIR"
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -29,19 +37,26 @@
 #include "pgtest.h"
 
 #define T_START 1700000000
+#define PROCS_MAX 4
+#define ROUNDS 3 /* each ratio figure: best of ROUNDS runs */
+#define COMMIT_RUN 2000
+#define APP "mfa_bench_client"
+
+enum { LIBMFA = 0, BARE = 1 };
 
 typedef struct shared {
     pthread_barrier_t start;
-    long count[8];
-    long errors[8];
+    long count[PROCS_MAX];
+    long errors[PROCS_MAX];
 } shared;
 
 static shared *sh;
 static mfa_keyring_t *kr;
 static double seconds = 1.0;
-static char sqlite_path[256];
 static const char *conninfo;
+static char client_conninfo[2048];
 static char schema[64];
+static int run_no;
 
 static double
 mono(void)
@@ -52,74 +67,261 @@ mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static mfa_rc
-open_store(int pg, mfa_store_t **s)
+/* ---- the bare transaction -------------------------------------------------
+ */
+
+typedef struct bare {
+    PGconn *c;
+    char begin_sql[160];
+    const char *account;
+    const mfa_otp_t *otp;
+} bare;
+
+static int
+bare_prepare(bare *b, const char *name, const char *sql_at, int n)
 {
-    return pg ? mfa_store_postgres_open(s, conninfo, schema)
-              : mfa_store_sqlite_open(s, sqlite_path);
+    char sql[1024], *o = sql;
+    const char *p;
+    PGresult *r;
+    int ok;
+
+    for (p = sql_at; *p && o < sql + sizeof(sql) - 70; p++) {
+        if (*p == '@')
+            o += snprintf(o, 70, "\"%s\"", schema);
+        else
+            *o++ = *p;
+    }
+    *o = '\0';
+    r = PQprepare(b->c, name, sql, n, NULL);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "prepare %s: %s", name, PQresultErrorMessage(r));
+    PQclear(r);
+    return ok;
 }
 
+static int
+bare_open(bare *b, const char *account, const mfa_otp_t *otp)
+{
+    memset(b, 0, sizeof(*b));
+    b->account = account;
+    b->otp = otp;
+    b->c = pgt_connect(client_conninfo);
+    if (b->c == NULL)
+        return 0;
+    /* any key that is the account's alone does: this one is random */
+    {
+        uint64_t k;
+        randombytes_buf(&k, sizeof(k));
+        snprintf(b->begin_sql, sizeof(b->begin_sql),
+                 "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT "
+                 "pg_advisory_xact_lock(%lld)",
+                 (long long)(k >> 1));
+    }
+    return bare_prepare(b, "thr",
+                        "SELECT failures, locked_until, updated FROM "
+                        "@.throttle WHERE account = $1 AND bucket = ''",
+                        1) &&
+           bare_prepare(b, "fac",
+                        "SELECT id, account, label, type, algorithm, digits, "
+                        "period, t0, last_step, drift, status, created, "
+                        "confirmed, last_used, sealed FROM @.factor WHERE "
+                        "account = $1 ORDER BY created, id",
+                        1) &&
+           bare_prepare(b, "spend",
+                        "UPDATE @.factor SET last_step = $3, drift = $4, "
+                        "last_used = $5 WHERE account = $1 AND id = $2",
+                        5) &&
+           bare_prepare(b, "clear",
+                        "DELETE FROM @.throttle WHERE account = $1 AND "
+                        "bucket = ''",
+                        1) &&
+           bare_prepare(b, "count",
+                        "INSERT INTO @.throttle (account, bucket, failures, "
+                        "locked_until, updated) VALUES ($1, '', $2, $3, $3) "
+                        "ON CONFLICT (account, bucket) DO UPDATE SET "
+                        "failures = excluded.failures, locked_until = "
+                        "excluded.locked_until, updated = excluded.updated",
+                        3);
+}
+
+static int64_t
+be64(const char *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        v = (v << 8) | (unsigned char)p[i];
+    return (int64_t)v;
+}
+
+/* 1 when the statement ran; *out gets its result when out is not NULL. */
+static int
+bare_exec(bare *b, const char *name, int n, const char *const *vals,
+          PGresult **out)
+{
+    PGresult *r = PQexecPrepared(b->c, name, n, vals, NULL, NULL, 1);
+    ExecStatusType s = PQresultStatus(r);
+    int ok = s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+
+    if (ok && out != NULL)
+        *out = r;
+    else
+        PQclear(r);
+    return ok;
+}
+
+/* One verify: MFA_OK, MFA_ERR_CODE_WRONG (or REPLAYED), MFA_ERR_STORE. */
+static mfa_rc
+bare_verify(bare *b, const char *code, int64_t now)
+{
+    const char *vals[5];
+    char num[3][24], id[MFA_FACTOR_ID_LEN + 1] = "";
+    uint64_t step = 0;
+    int32_t off = 0;
+    uint32_t failures = 0;
+    PGresult *r;
+    mfa_rc verdict = MFA_ERR_CODE_WRONG;
+    int i, ok;
+
+    r = PQexec(b->c, b->begin_sql);
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    vals[0] = b->account;
+    if (!ok || !bare_exec(b, "thr", 1, vals, &r))
+        goto fail;
+    if (PQntuples(r) == 1)
+        failures = (uint32_t)be64(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!bare_exec(b, "fac", 1, vals, &r))
+        goto fail;
+    for (i = 0; i < PQntuples(r); i++) {
+        int64_t last = be64(PQgetvalue(r, i, 8));
+        if (be64(PQgetvalue(r, i, 10)) != MFA_FACTOR_ACTIVE)
+            continue;
+        verdict = mfa_otp_totp_verify(b->otp, code, now, MFA_PAST_DEFAULT,
+                                      MFA_FUTURE_DEFAULT, last, &step, &off);
+        if (verdict == MFA_OK) {
+            snprintf(id, sizeof(id), "%.*s", PQgetlength(r, i, 0),
+                     PQgetvalue(r, i, 0));
+            break;
+        }
+    }
+    PQclear(r);
+    if (verdict == MFA_OK) {
+        snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)step);
+        snprintf(num[1], sizeof(num[1]), "%d", off);
+        snprintf(num[2], sizeof(num[2]), "%lld", (long long)now);
+        vals[1] = id;
+        vals[2] = num[0];
+        vals[3] = num[1];
+        vals[4] = num[2];
+        if (!bare_exec(b, "spend", 5, vals, NULL) ||
+            !bare_exec(b, "clear", 1, vals, NULL))
+            goto fail;
+    } else {
+        snprintf(num[0], sizeof(num[0]), "%u", failures + 1);
+        snprintf(num[1], sizeof(num[1]), "%lld", (long long)now);
+        vals[1] = num[0];
+        vals[2] = num[1];
+        if (!bare_exec(b, "count", 3, vals, NULL))
+            goto fail;
+    }
+    r = PQexec(b->c, "COMMIT");
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK &&
+         strcmp(PQcmdStatus(r), "COMMIT") == 0;
+    PQclear(r);
+    return ok ? verdict : MFA_ERR_STORE;
+fail:
+    PQclear(PQexec(b->c, "ROLLBACK"));
+    return MFA_ERR_STORE;
+}
+
+/* ---- one client process -----------------------------------------------------
+ */
+
+/*
+ * Verify for `seconds` when limit < 0 (starting with the others at the
+ * barrier), or `limit` times (0 too).  Enrolls its own
+ * account through libmfa first (the bare client too: the same rows).
+ */
 static void
-client(int pg, int me, int procs, int right)
+client(int kind, int me, int procs, int right, long limit)
 {
     mfa_throttle_policy lenient = {1000000000u, 1, 1};
     mfa_store_t *store = NULL;
     mfa_ctx_t *ctx = NULL;
     int64_t now = T_START;
-    char account[64], code[16];
+    char account[96], code[16];
     pgt_user u;
+    bare b = {0};
     mfa_result res;
     long n = 0, errors = 0;
     double end;
-    int ready;
+    int ready, i;
 
-    snprintf(account, sizeof(account), "user%d-of-%d-%s@example.com", me, procs,
+    snprintf(account, sizeof(account), "run%d-%s-%d-of-%d-%s@example.com",
+             run_no, kind == BARE ? "bare" : "libmfa", me, procs,
              right ? "right" : "wrong");
-    ready = open_store(pg, &store) == MFA_OK &&
-            mfa_ctx_new(&ctx, store, kr) == MFA_OK &&
-            mfa_ctx_set_throttle(ctx, &lenient) == MFA_OK;
+    memset(&u, 0, sizeof(u));
+    ready =
+        mfa_store_postgres_open(&store, client_conninfo, schema) == MFA_OK &&
+        mfa_ctx_new(&ctx, store, kr) == MFA_OK &&
+        mfa_ctx_set_throttle(ctx, &lenient) == MFA_OK;
     if (ready) {
         mfa_ctx_set_clock(ctx, pgt_clock, &now);
         ready = pgt_enroll(ctx, &now, account, &u) == 0;
     }
+    if (ready && kind == BARE) {
+        mfa_ctx_free(&ctx);
+        mfa_store_free(&store);
+        ready = bare_open(&b, account, u.otp);
+    }
     if (ready)
         pgt_wrong_code(&u, now, code);
-    /* warm up: connections made, statements prepared, pages cached */
-    for (int i = 0; ready && i < 50; i++)
-        ready = mfa_verify(ctx, account, code, &res) == MFA_ERR_CODE_WRONG;
-    pthread_barrier_wait(&sh->start);
+    /* warm up: statements prepared, pages cached */
+    for (i = 0; ready && i < 50; i++)
+        ready = (kind == BARE ? bare_verify(&b, code, now)
+                              : mfa_verify(ctx, account, code, &res)) ==
+                MFA_ERR_CODE_WRONG;
+    if (limit < 0)
+        pthread_barrier_wait(&sh->start);
     if (!ready) {
         sh->errors[me] = -1;
         _exit(1);
     }
     end = mono() + seconds;
-    while (mono() < end) {
+    while (limit >= 0 ? n < limit : mono() < end) {
         mfa_rc rc;
         if (right) {
             now += 30;
             pgt_code(&u, now, code);
         }
-        rc = mfa_verify(ctx, account, code, &res);
+        rc = kind == BARE ? bare_verify(&b, code, now)
+                          : mfa_verify(ctx, account, code, &res);
         n++;
         errors += rc != (right ? MFA_OK : MFA_ERR_CODE_WRONG);
     }
     sh->count[me] = n;
     sh->errors[me] = errors;
+    PQfinish(b.c);
     mfa_otp_free(&u.otp);
     mfa_ctx_free(&ctx);
     mfa_store_free(&store);
     _exit(0);
 }
 
-/* verifies per second of procs processes; -1 on failure */
+/* Verifies per second of procs processes; -1 on failure. */
 static double
-run(int pg, int procs, int right)
+run(int kind, int procs, int right)
 {
     pthread_barrierattr_t ba;
-    pid_t pids[8];
+    pid_t pids[PROCS_MAX];
     long total = 0, errors = 0;
     int i, status, ok = 1;
 
+    run_no++;
     memset(sh, 0, sizeof(*sh));
     pthread_barrierattr_init(&ba);
     pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
@@ -127,7 +329,7 @@ run(int pg, int procs, int right)
     for (i = 0; i < procs; i++) {
         pids[i] = fork();
         if (pids[i] == 0)
-            client(pg, i, procs, right);
+            client(kind, i, procs, right, -1);
     }
     pthread_barrier_wait(&sh->start);
     for (i = 0; i < procs; i++) {
@@ -141,90 +343,195 @@ run(int pg, int procs, int right)
     }
     if (!ok || errors != 0) {
         fprintf(stderr, "%s, %d processes, %s codes: %ld unexpected results\n",
-                pg ? "postgres" : "sqlite", procs, right ? "right" : "wrong",
-                errors);
+                kind == BARE ? "bare" : "libmfa", procs,
+                right ? "right" : "wrong", errors);
         return -1;
     }
     return (double)total / seconds;
 }
 
+/* ---- commits counted by the server ------------------------------------------
+ */
+
+static const char commits_sql[] = "SELECT xact_commit FROM pg_stat_database "
+                                  "WHERE datname = current_database()";
+static const char xids_sql[] =
+    "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint";
+
+/*
+ * One client process doing `limit` verifies (after its enrollment and
+ * warm-up); the server's commit and transaction id counters before and
+ * after it has gone.
+ */
+static int
+counted_run(PGconn *a, int kind, int right, long limit, long long *commits,
+            long long *xids)
+{
+    char sql[256];
+    long long c0, x0;
+    pid_t pid;
+    int status, i;
+
+    run_no++;
+    memset(sh, 0, sizeof(*sh));
+    c0 = pgt_scalar(a, commits_sql);
+    x0 = pgt_scalar(a, xids_sql);
+    pid = fork();
+    if (pid == 0)
+        client(kind, 0, 1, right, limit);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0 || sh->errors[0] != 0)
+        return -1;
+    /* the backends flush their counts as they exit */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'%s'",
+             APP);
+    for (i = 0; i < 500 && pgt_scalar(a, sql) != 0; i++)
+        pgt_sleep_ms(10);
+    pgt_sleep_ms(300);
+    *commits = pgt_scalar(a, commits_sql) - c0;
+    *xids = pgt_scalar(a, xids_sql) - x0;
+    return 0;
+}
+
+/*
+ * Commits and transaction ids per verify: the difference between a run of
+ * COMMIT_RUN verifies and a run of none, so that connecting, enrolling and
+ * warming up cancel out.
+ */
+static int
+per_verify(PGconn *a, int kind, int right, double *commits, double *xids)
+{
+    long long c1, x1, c0, x0;
+
+    if (counted_run(a, kind, right, COMMIT_RUN, &c1, &x1) != 0 ||
+        counted_run(a, kind, right, 0, &c0, &x0) != 0)
+        return -1;
+    *commits = (double)(c1 - c0) / COMMIT_RUN;
+    *xids = (double)(x1 - x0) / COMMIT_RUN;
+    return 0;
+}
+
+/* ---- main ------------------------------------------------------------------
+ */
+
+static double
+best(const double *v, int n)
+{
+    double b = -1;
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (v[i] > b)
+            b = v[i];
+    return b;
+}
+
 int
 main(void)
 {
-    static const int procs[] = {1, 2, 4};
-    double fig[2][3][2]; /* store, procs, wrong/right */
-    char dir[] = "/tmp/mfa-bench-pg.XXXXXX";
     const char *env = getenv("MFA_BENCH_SECONDS");
+    double fig[2][2][ROUNDS]; /* kind, wrong/right, round */
+    double scale[2][2];       /* kind, 1 / 4 procs */
+    double commits[3], xids[3];
     mfa_store_t *s = NULL;
+    PGconn *a;
+    PGresult *r;
     uint32_t kid;
-    int pg, i, k, have[2];
+    int kind, right, k, i;
 
     if (mfa_init() != MFA_OK || mfa_keyring_new(&kr) != MFA_OK ||
         mfa_keyring_generate(kr, &kid) != MFA_OK)
         return EXIT_FAILURE;
     if (env != NULL && atof(env) > 0)
         seconds = atof(env);
+    conninfo = getenv("MFA_PG_CONNINFO");
+    if (conninfo == NULL) {
+        fprintf(stderr, "MFA_PG_CONNINFO is not set: start a cluster with "
+                        "scripts/pg-cluster.sh (see the top of bench_pg.c)\n");
+        return EXIT_FAILURE;
+    }
+    snprintf(client_conninfo, sizeof(client_conninfo), "%s application_name=%s",
+             conninfo, APP);
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (sh == MAP_FAILED || mkdtemp(dir) == NULL)
+    if (sh == MAP_FAILED)
         return EXIT_FAILURE;
-    snprintf(sqlite_path, sizeof(sqlite_path), "%s/bench.db", dir);
-
-    /* create (migrate) each store once before the clients open it */
-    have[0] = mfa_store_sqlite_open(&s, sqlite_path) == MFA_OK;
-    mfa_store_free(&s);
-    conninfo = getenv("MFA_PG_CONNINFO");
     pgt_random_name(schema, sizeof(schema), "mfa_b_");
-    have[1] = conninfo != NULL &&
-              mfa_store_postgres_open(&s, conninfo, schema) == MFA_OK;
+    if (pgt_create(&s, conninfo, schema) != MFA_OK) {
+        fprintf(stderr, "cannot create the store in schema %s\n", schema);
+        return EXIT_FAILURE;
+    }
     mfa_store_free(&s);
-    if (!have[1])
-        fprintf(stderr, "no PostgreSQL (MFA_PG_CONNINFO): SQLite only\n");
-    if (have[1]) {
-        /* figures mean little without the durability they paid for */
-        PGconn *c = pgt_connect(conninfo);
-        PGresult *r = c ? PQexec(c, "SELECT current_setting('fsync'), "
-                                    "current_setting('synchronous_commit'), "
-                                    "current_setting('server_version')")
-                        : NULL;
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-            printf("postgres %s: fsync=%s synchronous_commit=%s; sqlite: "
-                   "the store's own settings (docs/stores.md)\n",
-                   PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 0),
-                   PQgetvalue(r, 0, 1));
-        PQclear(r);
-        PQfinish(c);
+    a = pgt_connect(conninfo);
+    if (a == NULL)
+        return EXIT_FAILURE;
+    /* figures mean little without the durability they paid for */
+    r = PQexec(a, "SELECT current_setting('server_version'), "
+                  "current_setting('fsync'), "
+                  "current_setting('synchronous_commit')");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        printf("postgres %s, fsync=%s, synchronous_commit=%s, %ld cores "
+               "online\n",
+               PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+               sysconf(_SC_NPROCESSORS_ONLN));
+    PQclear(r);
+
+    /* alternating runs, so that a disturbance hits both peers alike */
+    for (k = 0; k < ROUNDS; k++)
+        for (right = 1; right >= 0; right--)
+            for (kind = 0; kind < 2; kind++)
+                fig[kind][right][k] = run(kind, 1, right);
+    for (kind = 0; kind < 2; kind++) {
+        scale[kind][0] = run(kind, 1, 1);
+        scale[kind][1] = run(kind, 4, 1);
+    }
+    if (per_verify(a, LIBMFA, 1, &commits[0], &xids[0]) != 0 ||
+        per_verify(a, LIBMFA, 0, &commits[1], &xids[1]) != 0 ||
+        per_verify(a, BARE, 1, &commits[2], &xids[2]) != 0) {
+        fprintf(stderr, "counting commits failed\n");
+        return EXIT_FAILURE;
     }
 
-    for (pg = 0; pg < 2; pg++)
-        for (i = 0; i < 3; i++)
-            for (k = 0; k < 2; k++)
-                fig[pg][i][k] = have[pg] ? run(pg, procs[i], k) : -1;
-
-    printf("mfa_verify per second, %.1f s per figure; each process its own "
-           "connection, ctx and account\n",
-           seconds);
-    printf("%-10s %5s %12s %12s\n", "store", "procs", "right/s", "wrong/s");
-    for (pg = 0; pg < 2; pg++)
-        for (i = 0; i < 3; i++)
-            if (have[pg])
-                printf("%-10s %5d %12.0f %12.0f\n", pg ? "postgres" : "sqlite",
-                       procs[i], fig[pg][i][1], fig[pg][i][0]);
-    if (have[0] && have[1]) {
-        printf("postgres / sqlite:\n");
-        for (i = 0; i < 3; i++)
-            printf("  %d procs: right %.2f, wrong %.2f\n", procs[i],
-                   fig[1][i][1] / fig[0][i][1], fig[1][i][0] / fig[0][i][0]);
-        printf("scaling 1 -> 4 procs: sqlite right %.2fx, postgres right "
-               "%.2fx\n",
-               fig[0][2][1] / fig[0][0][1], fig[1][2][1] / fig[1][0][1]);
+    printf("\none process, %.1f s per run, best of %d alternating runs "
+           "(verifies/s)\n",
+           seconds, ROUNDS);
+    printf("%-8s %12s %12s %14s\n", "code", "libmfa", "bare", "libmfa/bare");
+    for (right = 1; right >= 0; right--) {
+        double l = best(fig[LIBMFA][right], ROUNDS);
+        double b = best(fig[BARE][right], ROUNDS);
+        /* time per verify: libmfa's over the bare transaction's */
+        printf("%-8s %12.0f %12.0f %14.2f\n", right ? "right" : "wrong", l, b,
+               l > 0 ? b / l : -1);
     }
+    printf("  all runs:");
+    for (right = 1; right >= 0; right--)
+        for (kind = 0; kind < 2; kind++) {
+            printf(" %s/%s", kind == BARE ? "bare" : "libmfa",
+                   right ? "right" : "wrong");
+            for (k = 0; k < ROUNDS; k++)
+                printf(" %.0f", fig[kind][right][k]);
+        }
+    printf("\n\ncommits per verify (server counters, %d verifies less none)\n",
+           COMMIT_RUN);
+    printf("%-16s %12s %16s\n", "", "xact_commit", "transaction ids");
+    {
+        static const char *const what[] = {"libmfa right", "libmfa wrong",
+                                           "bare right"};
+        for (i = 0; i < 3; i++)
+            printf("%-16s %12.3f %16.3f\n", what[i], commits[i], xids[i]);
+    }
+    printf("\nright codes, each process its own account and connection "
+           "(verifies/s)\n");
+    printf("%-8s %12s %12s %10s\n", "", "1 process", "4 processes", "4 / 1");
+    for (kind = 0; kind < 2; kind++)
+        printf("%-8s %12.0f %12.0f %10.2f\n", kind == BARE ? "bare" : "libmfa",
+               scale[kind][0], scale[kind][1],
+               scale[kind][0] > 0 ? scale[kind][1] / scale[kind][0] : -1);
 
-    if (have[1])
-        pgt_drop_schemas(conninfo, schema);
-    snprintf(sqlite_path, sizeof(sqlite_path), "rm -rf '%s'", dir);
-    if (system(sqlite_path) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    PQfinish(a);
+    pgt_drop_schemas(conninfo, schema);
     mfa_keyring_free(&kr);
     return EXIT_SUCCESS;
 }

@@ -287,7 +287,19 @@ t.expect("keyring new without FILE", t.mfa("keyring", "new"), EXIT_USAGE)
 t.expect("keyring new in a missing directory", t.mfa("keyring", "new", t.path("no/such/ring")),
          EXIT_STORE)
 db = "sqlite:" + t.path("s.db")
-t.expect("check without --store", t.mfa("--keyring", kr, "check", "a", "123456"), EXIT_USAGE)
+# opening never creates: a store that is not there is an error (exit 4)
+# that names the path and says how to create it, and leaves no file
+r = t.expect("check on a store that does not exist", t.mfa("--store", db, "--keyring", kr, "check", "a",
+                                                           "123456"), EXIT_STORE)
+t.check(not os.path.exists(t.path("s.db")), "a failed check creates no store file")
+t.check(t.path("s.db") in r.err and "mfa migrate" in r.err, "the error names the path and mfa migrate")
+r = t.expect("list on a store in a missing directory", t.mfa("--store", "sqlite:" + t.path("none/s.db"),
+                                                             "--keyring", kr, "list", "a"), EXIT_STORE)
+t.check("No such file or directory" in r.err, "the error gives the system's reason")
+t.expect("migrate creates the store", t.mfa("--store", db, "migrate"), EXIT_OK, "schema version")
+t.check(stat.S_IMODE(os.stat(t.path("s.db")).st_mode) == 0o600, "a created store file has mode 0600")
+r = t.expect("check without --store", t.mfa("--keyring", kr, "check", "a", "123456"), EXIT_USAGE)
+t.check("MFA_STORE" in r.err, "the usage error names MFA_STORE")
 t.expect("check without --keyring", t.mfa("--store", db, "check", "a", "123456"), EXIT_USAGE)
 t.expect("check with a bad store kind", t.mfa("--store", "mysql:x", "--keyring", kr, "check", "a",
                                               "123456"), EXIT_USAGE)

@@ -15,11 +15,13 @@
  * MFA_OK or an error, never a positive value.
  */
 #include <mfa/service.h>
+#include <mfa/store-backend.h>
 #include <mfa/store.h>
 #include <sqlite3.h>
 
 #include "fuzz_common.h"
 #include "store/store_int.h"
+#include "store/txn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -63,8 +65,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         " last_used, sealed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         "INSERT INTO mfa_backup_code (account, hash, key_id, created, used)"
         " VALUES (?,?,?,?,?)",
-        "INSERT INTO mfa_throttle (account, failures, locked_until)"
-        " VALUES (?,?,?)",
+        "INSERT INTO mfa_throttle (account, bucket, failures, locked_until,"
+        " updated) VALUES (?,'',?,?,0)",
         "INSERT INTO mfa_oob_challenge (account, purpose, hash, key_id,"
         " created, expires, attempts_left) VALUES (?,?,?,?,?,?,?)"};
     uint8_t key[MFA_KEYRING_KEYBYTES];
@@ -88,8 +90,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     mfa_otp_free(&otp);
     must(mfa_backup_hash(ring, 1, "7K3M-9QXD-2VBN", good_hash) == MFA_OK,
          "backup hash");
-    must(mfa_store_sqlite_open(&store, ":memory:") == MFA_OK, "open");
-    must(mfa_store_migrate(store) == MFA_OK, "migrate");
+    must(mfa_store_create(&store, "sqlite::memory:") == MFA_OK, "create");
     db = mfa_int_store_sqlite_db(store);
     must(db != NULL, "handle");
     for (int i = 0; i < 4; i++)
@@ -192,7 +193,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct in in = {data, size};
     mfa_factor_rec rec;
-    mfa_throttle_state th;
+    mfa_throttle_rec th;
+    mfa_factor_rec page[4];
+    mfa_int_txn x;
     mfa_backup_rec codes[MFA_BACKUP_COUNT_MAX];
     mfa_oob_challenge ch;
     mfa_factor_info *list = NULL;
@@ -253,16 +256,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     insert(ins[3]);
 
     mark = fuzz_guarded_mark();
-    rc = mfa_store_factor_get(store, "alice", FID, &rec);
+    /* every row read through the checked transactions: a damaged row is
+     * MFA_ERR_CORRUPT, never a record out of range */
+    FUZZ_ASSERT(mfa_int_txn_begin(store, "alice", MFA_TXN_READ, &x) == MFA_OK);
+    rc = mfa_int_txn_factor_get(&x, FID, &rec);
     FUZZ_ASSERT(rc <= 0);
     if (rc == MFA_OK)
         check_rec(&rec, NULL);
-    FUZZ_ASSERT(mfa_store_factor_list(store, "alice", check_rec, NULL) <= 0);
-    FUZZ_ASSERT(mfa_store_factor_each(store, check_rec, NULL) <= 0);
-    FUZZ_ASSERT(mfa_store_throttle_get(store, "alice", &th) <= 0);
-    FUZZ_ASSERT(mfa_store_backup_list(store, "alice", codes,
-                                      MFA_BACKUP_COUNT_MAX, &n) <= 0);
-    FUZZ_ASSERT(mfa_store_oob_take(store, "alice", "sms", NOW, &ch) <= 0);
+    FUZZ_ASSERT(mfa_int_txn_factor_list(&x, check_rec, NULL) <= 0);
+    FUZZ_ASSERT(mfa_int_txn_throttle_get(&x, "", &th) <= 0);
+    FUZZ_ASSERT(mfa_int_txn_backup_list(&x, codes, MFA_BACKUP_COUNT_MAX, &n) <=
+                0);
+    FUZZ_ASSERT(mfa_int_txn_oob_get(&x, "sms", &ch) <= 0);
+    mfa_int_txn_rollback(&x);
+    FUZZ_ASSERT(mfa_int_txn_begin(store, NULL, MFA_TXN_READ, &x) == MFA_OK);
+    rc = mfa_int_txn_factor_scan(&x, "", "", page, 4, &n);
+    FUZZ_ASSERT(rc <= 0);
+    for (size_t i = 0; rc == MFA_OK && i < n; i++)
+        check_rec(&page[i], NULL);
+    mfa_int_txn_rollback(&x);
 
     FUZZ_ASSERT(mfa_factors_list(ctx, "alice", &list, &n) <= 0);
     mfa_free(list);

@@ -1,0 +1,54 @@
+/*
+ * The rules of every flow as pure functions: no store, no clock, no I/O,
+ * so that each can be unit-tested on its own (tests/test_rules.c) and every
+ * backend obeys the same arithmetic.  The service layer (lib/service.c)
+ * applies them inside one store transaction per flow.
+ */
+#ifndef MFA_RULES_H
+#define MFA_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mfa/service.h>
+#include <mfa/store-backend.h>
+
+/* One factor's check of a typed code. */
+typedef struct mfa_int_check {
+    int active;     /* whether the factor was checked at all */
+    mfa_rc rc;      /* MFA_OK (fresh match), REPLAYED, CODE_WRONG, ... */
+    int64_t step;   /* matched step or counter */
+    int32_t offset; /* TOTP: steps from now's step; HOTP: counters ahead */
+} mfa_int_check;
+
+/*
+ * Which verdict wins over the checks of every factor of an account:
+ *   a fresh match (the first in list order: *winner gets its index),
+ *   else a replay (the code was right but spent),
+ *   else, when no factor could be checked at all, the first error (a key
+ *   missing from the ring, a sealed blob that fails to open),
+ *   else MFA_ERR_CODE_FORMAT when no factor has the code's number of
+ *   digits,
+ *   else MFA_ERR_CODE_WRONG;
+ * MFA_ERR_NO_FACTOR when none is active.  *winner is (size_t)-1 unless
+ * MFA_OK.
+ */
+mfa_rc mfa_int_verdict(const mfa_int_check *c, size_t n, size_t *winner);
+
+/* 1 when no attempt may be checked at `now`. */
+int mfa_int_throttle_locked(const mfa_throttle_rec *r, int64_t now);
+/*
+ * The row after one more counted attempt at `now`: failures + 1
+ * (saturating); while locked the lock stays as it is, otherwise it is set
+ * to now + mfa_throttle_delay(failures), at most MFA_INT_TIME_MAX.
+ */
+void mfa_int_throttle_count(const mfa_throttle_policy *p,
+                            const mfa_throttle_rec *r, int64_t now,
+                            mfa_throttle_rec *out);
+/* Seconds until attempts are checked again (0: now). */
+uint32_t mfa_int_retry_after(const mfa_throttle_rec *r, int64_t now);
+
+/* A remembered drift is clamped to +-max steps. */
+int32_t mfa_int_clamp_drift(int64_t d, unsigned max);
+
+#endif
