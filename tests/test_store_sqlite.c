@@ -51,7 +51,7 @@ static mfa_rc
 open_fresh(mfa_store_t **out, void *arg)
 {
     sq_arg *a = arg;
-    char spec[600];
+    char spec[1100];
 
     fresh_path(a->path, sizeof(a->path));
     spec_of(spec, sizeof(spec), a->path, NULL);
@@ -245,7 +245,7 @@ populate(mfa_store_t *s)
 static mfa_store_t *
 created_store(char *path, size_t size)
 {
-    char spec[600];
+    char spec[1100];
     mfa_store_t *s = NULL;
 
     fresh_path(path, size);
@@ -259,7 +259,7 @@ created_store(char *path, size_t size)
 
 START_TEST(missing_file_is_no_store_and_creates_nothing)
 {
-    char path[512], spec[600], other[600];
+    char path[512], spec[1100], other[600];
     mfa_store_t *s = (mfa_store_t *)&s;
     struct stat st;
 
@@ -315,7 +315,7 @@ START_TEST(created_file_is_0600_whatever_the_umask)
     sqlite3_close(raw_open(path));
     ck_assert_int_eq(chmod(path, 0640), 0);
     {
-        char spec[600];
+        char spec[1100];
         spec_of(spec, sizeof(spec), path, NULL);
         ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
     }
@@ -327,7 +327,7 @@ END_TEST
 
 START_TEST(empty_database_is_no_schema)
 {
-    char path[512], spec[600], mode[16];
+    char path[512], spec[1100], mode[16];
     mfa_store_t *s = (mfa_store_t *)&s;
     struct stat st;
     sqlite3 *db;
@@ -380,7 +380,7 @@ END_TEST
 
 START_TEST(not_a_database_is_corrupt)
 {
-    char path[512], spec[600];
+    char path[512], spec[1100];
     mfa_store_t *s = (mfa_store_t *)&s;
     FILE *fp;
 
@@ -459,7 +459,7 @@ check_v1_rows_upgraded(mfa_store_t *s)
 
 START_TEST(version_1_is_old_and_create_upgrades_it)
 {
-    char path[512], spec[600];
+    char path[512], spec[1100];
     mfa_store_t *s = (mfa_store_t *)&s;
     sqlite3 *db;
     int v = -1;
@@ -522,7 +522,7 @@ END_TEST
 
 START_TEST(newer_version_is_refused)
 {
-    char path[512], spec[600];
+    char path[512], spec[1100];
     mfa_store_t *s;
     sqlite3 *db;
     char *before, *after;
@@ -568,7 +568,7 @@ END_TEST
 
 START_TEST(missing_table_is_a_schema_error)
 {
-    char path[512], spec[600];
+    char path[512], spec[1100];
     mfa_store_t *s;
     sqlite3 *db;
 
@@ -595,7 +595,7 @@ END_TEST
 /* Several handles migrate one new file at once: one does the work. */
 START_TEST(concurrent_create)
 {
-    char path[512], spec[600];
+    char path[512], spec[1100];
     pid_t pids[4];
     sqlite3 *db;
 
@@ -629,7 +629,7 @@ END_TEST
 
 START_TEST(settings)
 {
-    char path[512], spec[600], mode[16];
+    char path[512], spec[1100], mode[16];
     mfa_store_t *s;
     sqlite3 *db;
 
@@ -710,7 +710,7 @@ END_TEST
 
 START_TEST(data_survives_reopen)
 {
-    char path[512], spec[600];
+    char path[512], spec[1100];
     mfa_store_t *s;
     mfa_factor_rec g;
     bt x;
