@@ -20,6 +20,7 @@
 
 #include "ct.h"
 #include "internal.h"
+#include "otp_int.h"
 
 struct mfa_otp {
     union {

@@ -24,6 +24,7 @@
 #include <mfa/store-backend.h>
 
 #include "internal.h"
+#include "otp_int.h"
 #include "keyring.h"
 #include "rules.h"
 #include "store/store_int.h"

@@ -7,6 +7,7 @@
 #include <mfa.h>
 
 #include "internal.h"
+#include "otp_int.h"
 #include "testutil.h"
 
 static const char rfc_seed[] =
