@@ -253,7 +253,7 @@ client(int kind, int me, int procs, int right, long limit)
     mfa_store_t *store = NULL;
     mfa_ctx_t *ctx = NULL;
     int64_t now = T_START;
-    char account[96], code[16];
+    char account[64], code[16];
     pgt_user u;
     bare b = {0};
     mfa_result res;
