@@ -507,6 +507,121 @@ run(int kind, int procs, int right)
     return (double)total / seconds;
 }
 
+/* ---- every flow, for the commit counts ------------------------------------
+ */
+
+enum {
+    FL_ENROLL,
+    FL_VERIFY_RIGHT,
+    FL_VERIFY_WRONG,
+    FL_RECOVER,
+    FL_OOB,
+    FL_HAS_MFA,
+    FL_LIST,
+    FL_CODES_NEW,
+    FL_RESET,
+    FL_COUNT
+};
+
+static const char *const flow_name[FL_COUNT] = {
+    "enroll_begin + enroll_confirm",
+    "verify, right code",
+    "verify, wrong code",
+    "recover (backup code)",
+    "oob_begin + oob_verify",
+    "account_has_mfa",
+    "factors_list",
+    "backup_codes_new",
+    "reset (an account without data)",
+};
+
+#define FLOW_RUN 200
+#define RECOVER_RUN 30 /* the codes of one set */
+
+static char sms_code[16];
+
+static mfa_rc
+capture_sms(const char *account, const char *purpose, const char *code,
+            void *arg)
+{
+    (void)account;
+    (void)purpose;
+    (void)arg;
+    snprintf(sms_code, sizeof(sms_code), "%s", code);
+    return MFA_OK;
+}
+
+/* One flow on the peer's ctx; 1 when it gave the expected result. */
+static int
+do_flow(peer *p, int flow, int i, char **codes)
+{
+    char other[64], code[16], **c = NULL;
+    mfa_factor_info *list = NULL;
+    mfa_result res;
+    pgt_user u;
+    size_t n = 0;
+    int has = 0, ok;
+
+    switch (flow) {
+    case FL_ENROLL:
+        snprintf(other, sizeof(other), "run%d-enroll-%d@example.com", run_no,
+                 i);
+        ok = pgt_enroll(p->ctx, &p->now, other, &u) == 0;
+        mfa_otp_free(&u.otp);
+        return ok;
+    case FL_VERIFY_RIGHT:
+        return peer_verify(p, 1);
+    case FL_VERIFY_WRONG:
+        return peer_verify(p, 0);
+    case FL_RECOVER:
+        return mfa_recover(p->ctx, p->account, codes[i], &res) == MFA_OK;
+    case FL_OOB:
+        sms_code[0] = '\0';
+        memset(code, 0, sizeof(code));
+        if (mfa_oob_begin(p->ctx, p->account, "sms") != MFA_OK)
+            return 0;
+        memcpy(code, sms_code, sizeof(code));
+        return mfa_oob_verify(p->ctx, p->account, "sms", code, &res) == MFA_OK;
+    case FL_HAS_MFA:
+        return mfa_account_has_mfa(p->ctx, p->account, &has) == MFA_OK &&
+               has == 1;
+    case FL_LIST:
+        ok =
+            mfa_factors_list(p->ctx, p->account, &list, &n) == MFA_OK && n == 1;
+        mfa_free(list);
+        return ok;
+    case FL_CODES_NEW:
+        ok = mfa_backup_codes_new(p->ctx, p->account, 10, &c) == MFA_OK;
+        if (ok)
+            mfa_backup_codes_free(&c, 10);
+        return ok;
+    default:
+        snprintf(other, sizeof(other), "run%d-nobody-%d@example.com", run_no,
+                 i);
+        return mfa_reset(p->ctx, other) == MFA_OK;
+    }
+}
+
+/* A process doing `limit` flows of one kind after the same set-up. */
+static void
+flow_client(int flow, long limit)
+{
+    char **codes = NULL;
+    peer p;
+    long i, errors = 0;
+
+    if (peer_open(&p, LIBMFA, "flows") != 0 ||
+        mfa_backup_codes_new(p.ctx, p.account, RECOVER_RUN, &codes) != MFA_OK)
+        _exit(1);
+    mfa_ctx_set_oob_sender(p.ctx, capture_sms, NULL);
+    for (i = 0; i < limit; i++)
+        errors += !do_flow(&p, flow, (int)i, codes);
+    mfa_backup_codes_free(&codes, RECOVER_RUN);
+    sh->errors[0] = errors;
+    peer_close(&p);
+    _exit(0);
+}
+
 /* ---- commits counted by the server ------------------------------------------
  */
 
@@ -521,8 +636,8 @@ static const char xids_sql[] =
  * after it has gone.
  */
 static int
-counted_run(PGconn *a, int kind, int right, long limit, long long *commits,
-            long long *xids)
+counted_run(PGconn *a, int kind, int right, int flow, long limit,
+            long long *commits, long long *xids)
 {
     char sql[256];
     long long c0, x0;
@@ -534,11 +649,16 @@ counted_run(PGconn *a, int kind, int right, long limit, long long *commits,
     c0 = pgt_scalar(a, commits_sql);
     x0 = pgt_scalar(a, xids_sql);
     pid = fork();
-    if (pid == 0)
+    if (pid == 0 && flow >= 0)
+        flow_client(flow, limit);
+    else if (pid == 0)
         client(kind, 0, 1, right, limit);
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0 || sh->errors[0] != 0)
+        WEXITSTATUS(status) != 0 || sh->errors[0] != 0) {
+        fprintf(stderr, "counted run failed (%ld unexpected results)\n",
+                sh->errors[0]);
         return -1;
+    }
     /* the backends flush their counts as they exit */
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM pg_stat_activity WHERE "
@@ -546,7 +666,8 @@ counted_run(PGconn *a, int kind, int right, long limit, long long *commits,
              (int)strlen(APP), APP);
     for (i = 0; i < 500 && pgt_scalar(a, sql) != 0; i++)
         pgt_sleep_ms(10);
-    pgt_sleep_ms(300);
+    /* a backend leaves the activity view a little before its counts land */
+    pgt_sleep_ms(1000);
     *commits = pgt_scalar(a, commits_sql) - c0;
     *xids = pgt_scalar(a, xids_sql) - x0;
     return 0;
@@ -562,11 +683,26 @@ per_verify(PGconn *a, int kind, int right, double *commits, double *xids)
 {
     long long c1, x1, c0, x0;
 
-    if (counted_run(a, kind, right, COMMIT_RUN, &c1, &x1) != 0 ||
-        counted_run(a, kind, right, 0, &c0, &x0) != 0)
+    if (counted_run(a, kind, right, -1, COMMIT_RUN, &c1, &x1) != 0 ||
+        counted_run(a, kind, right, -1, 0, &c0, &x0) != 0)
         return -1;
     *commits = (double)(c1 - c0) / COMMIT_RUN;
     *xids = (double)(x1 - x0) / COMMIT_RUN;
+    return 0;
+}
+
+/* The same for each flow of the service layer. */
+static int
+per_flow(PGconn *a, int flow, double *commits, double *xids)
+{
+    long n = flow == FL_RECOVER ? RECOVER_RUN : FLOW_RUN;
+    long long c1, x1, c0, x0;
+
+    if (counted_run(a, LIBMFA, 0, flow, n, &c1, &x1) != 0 ||
+        counted_run(a, LIBMFA, 0, flow, 0, &c0, &x0) != 0)
+        return -1;
+    *commits = (double)(c1 - c0) / (double)n;
+    *xids = (double)(x1 - x0) / (double)n;
     return 0;
 }
 
@@ -594,7 +730,7 @@ main(void)
     const char *env = getenv("MFA_BENCH_SECONDS");
     double fig[2][2][ROUNDS]; /* kind, wrong/right, round */
     double scale[2][2][3];    /* kind, 1 / 4 procs, round */
-    double commits[3], xids[3];
+    double commits[3], xids[3], fc[FL_COUNT], fx[FL_COUNT];
     double cpu[2][2][2] = {{{0}}}; /* kind, wrong/right, client/server */
     mfa_store_t *s = NULL;
     PGconn *a;
@@ -662,6 +798,12 @@ main(void)
         fprintf(stderr, "counting commits failed\n");
         return EXIT_FAILURE;
     }
+    for (i = 0; i < FL_COUNT; i++)
+        if (per_flow(a, i, &fc[i], &fx[i]) != 0) {
+            fprintf(stderr, "counting the commits of %s failed\n",
+                    flow_name[i]);
+            return EXIT_FAILURE;
+        }
 
     printf("\none process verifying for both peers in turn (%d verifies "
            "each), %.1f s per peer and run (verifies/s)\n",
@@ -704,6 +846,11 @@ main(void)
         for (i = 0; i < 3; i++)
             printf("%-16s %12.3f %16.3f\n", what[i], commits[i], xids[i]);
     }
+    printf("\ncommits per flow (%d flows, recover %d, less none)\n", FLOW_RUN,
+           RECOVER_RUN);
+    printf("%-32s %12s %16s\n", "", "xact_commit", "transaction ids");
+    for (i = 0; i < FL_COUNT; i++)
+        printf("%-32s %12.2f %16.2f\n", flow_name[i], fc[i], fx[i]);
     printf("\nright codes, each process its own account and connection, "
            "%.1f s per run, 3 runs each (verifies/s, medians)\n",
            seconds);
