@@ -1,20 +1,27 @@
 /*
  * The SQLite store: the conformance suite on a fresh file per test (with a
- * second connection for open_again), plus what only SQLite has: the file's
- * schema and settings, migration and versions, persistence across reopen,
- * mfa_store_open("sqlite:..."), read-only databases.
+ * second connection for open_again), plus what only SQLite has: opening
+ * never creates, the file's mode and settings, schema versions and the
+ * upgrade from version 1, damaged rows, rollback of every kind of write,
+ * isolation between two connections.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include <mfa.h>
+#include <mfa/store-backend.h>
 
+#include "store/schema.h"
 #include "store/store_int.h"
 #include "store_conformance.h"
 #include "testutil.h"
@@ -23,7 +30,6 @@ static char tmpdir[] = "/tmp/mfa-sqlite-XXXXXX";
 
 typedef struct sq_arg {
     char path[512];
-    unsigned n;
 } sq_arg;
 
 static sq_arg the_arg;
@@ -35,13 +41,21 @@ fresh_path(char *out, size_t size)
     snprintf(out, size, "%s/t-%ld-%u.db", tmpdir, (long)getpid(), n++);
 }
 
+static void
+spec_of(char *out, size_t size, const char *path, const char *opts)
+{
+    snprintf(out, size, "sqlite:%s%s", path, opts != NULL ? opts : "");
+}
+
 static mfa_rc
 open_fresh(mfa_store_t **out, void *arg)
 {
     sq_arg *a = arg;
+    char spec[1100];
 
     fresh_path(a->path, sizeof(a->path));
-    return mfa_store_sqlite_open(out, a->path);
+    spec_of(spec, sizeof(spec), a->path, NULL);
+    return mfa_store_create(out, spec);
 }
 
 static mfa_rc
@@ -59,8 +73,7 @@ static const mfa_conformance_backend sqlite_backend = {
     .arg = &the_arg,
 };
 
-/* ---- helpers ----------------------------------------------------------------
- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static sqlite3 *
 raw_open(const char *path)
@@ -93,6 +106,52 @@ raw_int(sqlite3 *db, const char *q)
     return v;
 }
 
+static void
+raw_text(sqlite3 *db, const char *q, char *out, size_t size)
+{
+    sqlite3_stmt *s;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+}
+
+/*
+ * Every row of every libmfa table, in key order, as one string: two dumps
+ * are equal exactly when the stored data is.
+ */
+static char *
+dump(sqlite3 *db)
+{
+    static const char *const q[] = {
+        "SELECT * FROM mfa_factor ORDER BY id",
+        "SELECT * FROM mfa_backup_code ORDER BY account, hash",
+        "SELECT * FROM mfa_throttle ORDER BY account, bucket",
+        "SELECT * FROM mfa_oob_challenge ORDER BY account, purpose",
+    };
+    sqlite3_str *str = sqlite3_str_new(db);
+
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        sqlite3_stmt *s;
+        ck_assert_int_eq(sqlite3_prepare_v2(db, q[i], -1, &s, NULL), SQLITE_OK);
+        sqlite3_str_appendf(str, "[%d]", (int)i);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(s); c++) {
+                const unsigned char *b = sqlite3_column_blob(s, c);
+                int n = sqlite3_column_bytes(s, c);
+                sqlite3_str_appendf(str, "%d:", sqlite3_column_type(s, c));
+                for (int k = 0; k < n; k++)
+                    sqlite3_str_appendf(str, "%02x", b[k]);
+                sqlite3_str_appendchar(str, 1, ',');
+            }
+            sqlite3_str_appendchar(str, 1, ';');
+        }
+        sqlite3_finalize(s);
+    }
+    return sqlite3_str_finish(str);
+}
+
 static mfa_factor_rec
 some_factor(const char *account, const char *id)
 {
@@ -109,237 +168,496 @@ some_factor(const char *account, const char *id)
     f.last_step = 7;
     f.status = MFA_FACTOR_ACTIVE;
     f.created = 1000;
+    f.confirmed = 1001;
+    f.last_used = 1002;
     f.sealed_len = 65;
     memset(f.sealed, 0xab, f.sealed_len);
     return f;
 }
 
-/* ---- tests ----------------------------------------------------------------
+static void
+some_hash(uint8_t h[MFA_BACKUP_HASHBYTES], uint8_t tag)
+{
+    memset(h, tag, MFA_BACKUP_HASHBYTES);
+    h[0] = 0x42;
+}
+
+static mfa_oob_challenge
+some_oob(const char *purpose)
+{
+    mfa_oob_challenge c;
+
+    memset(&c, 0, sizeof(c));
+    some_hash(c.hash, 0x77);
+    c.key_id = 3;
+    snprintf(c.purpose, sizeof(c.purpose), "%s", purpose);
+    c.created = 1000;
+    c.expires = 1300;
+    c.attempts_left = 5;
+    return c;
+}
+
+/* The backend of a store and a transaction on it. */
+typedef struct bt {
+    const mfa_store_backend *be;
+    void *impl;
+    mfa_store_txn *t;
+} bt;
+
+static bt
+begin(mfa_store_t *s, const char *account, mfa_txn_mode mode)
+{
+    bt x;
+
+    x.be = mfa_store_backend_of(s);
+    x.impl = mfa_store_impl_of(s);
+    ck_assert_ptr_nonnull(x.be);
+    ck_assert_int_eq(x.be->begin(x.impl, account, mode, &x.t), MFA_OK);
+    return x;
+}
+
+/* One factor, one throttle row, two backup codes (one used), one
+ * challenge for alice, and a factor of bob's. */
+static void
+populate(mfa_store_t *s)
+{
+    bt x = begin(s, "alice", MFA_TXN_WRITE);
+    mfa_factor_rec f = some_factor("alice", "00000000000000aa");
+    mfa_throttle_rec r = {"", 2, 1500, 1400};
+    mfa_backup_rec b = {{0}, 1};
+    mfa_oob_challenge c = some_oob("sms");
+
+    ck_assert_int_eq(x.be->factor_insert(x.t, &f), MFA_OK);
+    ck_assert_int_eq(x.be->throttle_put(x.t, "alice", &r), MFA_OK);
+    some_hash(b.hash, 1);
+    ck_assert_int_eq(x.be->backup_insert(x.t, "alice", &b, 1000), MFA_OK);
+    some_hash(b.hash, 2);
+    ck_assert_int_eq(x.be->backup_insert(x.t, "alice", &b, 1000), MFA_OK);
+    ck_assert_int_eq(x.be->backup_use(x.t, "alice", b.hash, 1100), MFA_OK);
+    ck_assert_int_eq(x.be->oob_put(x.t, "alice", &c), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    x = begin(s, "bob", MFA_TXN_WRITE);
+    f = some_factor("bob", "00000000000000bb");
+    ck_assert_int_eq(x.be->factor_insert(x.t, &f), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+}
+
+static mfa_store_t *
+created_store(char *path, size_t size)
+{
+    char spec[1100];
+    mfa_store_t *s = NULL;
+
+    fresh_path(path, size);
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
+    return s;
+}
+
+/* ---- opening never creates ------------------------------------------------
  */
 
-START_TEST(file_schema_and_settings)
+START_TEST(missing_file_is_no_store_and_creates_nothing)
 {
-    char path[512];
-    mfa_store_t *s = NULL;
-    sqlite3 *db;
+    char path[512], spec[1100], other[600];
+    mfa_store_t *s = (mfa_store_t *)&s;
+    struct stat st;
 
     fresh_path(path, sizeof(path));
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    ck_assert_str_eq(mfa_store_name(s), "sqlite");
-    db = mfa_int_store_sqlite_db(s);
-    ck_assert_ptr_nonnull(db);
-    ck_assert_int_eq(raw_int(db, "PRAGMA synchronous"), 2); /* FULL */
-    ck_assert_int_eq(raw_int(db, "PRAGMA foreign_keys"), 1);
-    ck_assert_int_eq(raw_int(db, "PRAGMA secure_delete"), 1);
-    mfa_store_free(&s);
-
-    db = raw_open(path);
-    {
-        sqlite3_stmt *st;
-        ck_assert_int_eq(
-            sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
-            SQLITE_OK);
-        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-        ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
-        sqlite3_finalize(st);
-    }
-    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"),
-                     MFA_SCHEMA_VERSION);
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_schema"), 1);
-    /* the tables and columns of docs/stores.md */
-    ck_assert_int_eq(
-        raw_int(db, "SELECT count(*) FROM pragma_table_info('mfa_factor') "
-                    "WHERE name IN ('id', 'account', 'label', 'type', "
-                    "'algorithm', 'digits', 'period', 't0', 'last_step', "
-                    "'drift', 'status', 'created', 'confirmed', 'last_used', "
-                    "'sealed')"),
-        15);
-    ck_assert_int_eq(
-        raw_int(db, "SELECT count(*) FROM pragma_table_info('mfa_backup_code') "
-                    "WHERE name IN ('account', 'hash', 'key_id', 'created', "
-                    "'used')"),
-        5);
-    ck_assert_int_eq(
-        raw_int(db, "SELECT count(*) FROM pragma_table_info('mfa_throttle') "
-                    "WHERE name IN ('account', 'failures', 'locked_until')"),
-        3);
-    ck_assert_int_eq(
-        raw_int(db,
-                "SELECT count(*) FROM pragma_table_info('mfa_oob_challenge') "
-                "WHERE name IN ('account', 'purpose', 'hash', 'key_id', "
-                "'created', 'expires', 'attempts_left')"),
-        7);
-    sqlite3_close(db);
-}
-END_TEST
-
-START_TEST(data_survives_reopen)
-{
-    char path[512];
-    mfa_store_t *s = NULL;
-    mfa_factor_rec f = some_factor("alice", "0123456789abcdef"), g;
-    mfa_backup_rec c = {{1, 2, 3}, 9};
-    size_t n = 0;
-
-    fresh_path(path, sizeof(path));
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    ck_assert_int_eq(mfa_store_factor_create(s, &f), MFA_OK);
-    ck_assert_int_eq(mfa_store_backup_replace(s, "alice", &c, 1, 5), MFA_OK);
-    ck_assert_int_eq(mfa_store_factor_advance(s, "alice", f.id, 8, 1, 6),
-                     MFA_OK);
-    mfa_store_free(&s);
-
-    {
-        char spec[600];
-        snprintf(spec, sizeof(spec), "sqlite:%s", path);
-        ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
-    }
-    ck_assert_int_eq(mfa_store_factor_get(s, "alice", f.id, &g), MFA_OK);
-    ck_assert_int_eq(g.last_step, 8);
-    ck_assert_int_eq(g.drift, 1);
-    ck_assert_mem_eq(g.sealed, f.sealed, f.sealed_len);
-    ck_assert_int_eq(mfa_store_factor_advance(s, "alice", f.id, 8, 1, 7),
-                     MFA_ERR_REPLAYED);
-    ck_assert_int_eq(mfa_store_backup_list(s, "alice", &c, 1, &n), MFA_OK);
-    ck_assert_uint_eq(n, 1);
-    ck_assert_uint_eq(c.key_id, 9);
-    mfa_store_free(&s);
-}
-END_TEST
-
-START_TEST(newer_schema_is_refused)
-{
-    char path[512];
-    mfa_store_t *s = NULL;
-    sqlite3 *db;
-    int v = 0;
-
-    fresh_path(path, sizeof(path));
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    mfa_store_free(&s);
-    db = raw_open(path);
-    raw_exec(db, "UPDATE mfa_schema SET version = version + 1");
-    sqlite3_close(db);
-
-    s = (mfa_store_t *)&s;
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_ERR_SCHEMA);
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_NO_STORE);
     ck_assert_ptr_null(s);
+    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_ERR_NO_STORE);
+    ck_assert_ptr_null(s);
+    spec_of(spec, sizeof(spec), path, "?synchronous=normal");
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_NO_STORE);
+    ck_assert_int_eq(stat(path, &st), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    snprintf(other, sizeof(other), "%s-wal", path);
+    ck_assert_int_eq(stat(other, &st), -1);
+    snprintf(other, sizeof(other), "%s-journal", path);
+    ck_assert_int_eq(stat(other, &st), -1);
 
-    /* an open handle sees the change through migrate and schema_version */
-    db = raw_open(path);
-    raw_exec(db, "UPDATE mfa_schema SET version = 1");
-    sqlite3_close(db);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    db = raw_open(path);
-    raw_exec(db, "UPDATE mfa_schema SET version = 99");
-    sqlite3_close(db);
-    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
-    ck_assert_int_eq(v, 99);
-    ck_assert_int_eq(mfa_store_migrate(s), MFA_ERR_SCHEMA);
+    /* in a directory that does not exist either */
+    snprintf(other, sizeof(other), "%s/no-such-dir/x.db", tmpdir);
+    ck_assert_int_eq(mfa_store_sqlite_open(&s, other), MFA_ERR_NO_STORE);
+    /* create needs the directory: it fails and makes none */
+    spec_of(spec, sizeof(spec), other, NULL);
+    ck_assert_int_ne(mfa_store_create(&s, spec), MFA_OK);
+    ck_assert_ptr_null(s);
+    snprintf(other, sizeof(other), "%s/no-such-dir", tmpdir);
+    ck_assert_int_eq(stat(other, &st), -1);
+}
+END_TEST
+
+START_TEST(created_file_is_0600_whatever_the_umask)
+{
+    char path[512], side[600];
+    mfa_store_t *s;
+    struct stat st;
+    mode_t old = umask(0);
+
+    s = created_store(path, sizeof(path));
+    umask(old);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    populate(s); /* the WAL and its index exist once written */
+    snprintf(side, sizeof(side), "%s-wal", path);
+    ck_assert_int_eq(stat(side, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    ck_assert_int_eq(stat(side, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    mfa_store_free(&s);
+
+    /* an existing file keeps the mode its owner gave it */
+    fresh_path(path, sizeof(path));
+    sqlite3_close(raw_open(path));
+    ck_assert_int_eq(chmod(path, 0640), 0);
+    {
+        char spec[1100];
+        spec_of(spec, sizeof(spec), path, NULL);
+        ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
+    }
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
     mfa_store_free(&s);
 }
 END_TEST
 
-START_TEST(migrates_an_empty_file_and_foreign_tables_stay)
+START_TEST(empty_database_is_no_schema)
 {
-    char path[512];
-    mfa_store_t *s = NULL;
+    char path[512], spec[1100], mode[16];
+    mfa_store_t *s = (mfa_store_t *)&s;
+    struct stat st;
     sqlite3 *db;
     int v = -1;
 
-    /* an application's own database: libmfa adds its tables beside */
-    fresh_path(path, sizeof(path));
-    db = raw_open(path);
-    raw_exec(db, "CREATE TABLE users (name TEXT); INSERT INTO users VALUES "
-                 "('alice')");
-    sqlite3_close(db);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
-    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
-    ck_assert_int_eq(mfa_store_migrate(s), MFA_OK);
-    mfa_store_free(&s);
-    db = raw_open(path);
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM users"), 1);
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_schema"), 1);
-    sqlite3_close(db);
-}
-END_TEST
-
-START_TEST(missing_table_at_open_is_a_schema_error)
-{
-    char path[512];
-    mfa_store_t *s = NULL;
-    sqlite3 *db;
-
-    fresh_path(path, sizeof(path));
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    mfa_store_free(&s);
-    db = raw_open(path);
-    raw_exec(db, "DROP TABLE mfa_throttle");
-    sqlite3_close(db);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_ERR_SCHEMA);
-    ck_assert_ptr_null(s);
-}
-END_TEST
-
-START_TEST(read_only_uri)
-{
-    char path[512], uri[600];
-    mfa_store_t *s = NULL;
-    mfa_factor_rec f = some_factor("alice", "00000000000000aa"), g;
-    mfa_throttle_state st;
-    const mfa_throttle_policy p = {5, 30, 3600};
-
-    fresh_path(path, sizeof(path));
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    ck_assert_int_eq(mfa_store_factor_create(s, &f), MFA_OK);
-    mfa_store_free(&s);
-
-    snprintf(uri, sizeof(uri), "file:%s?mode=ro", path);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_OK);
-    ck_assert_int_eq(mfa_store_factor_get(s, "alice", f.id, &g), MFA_OK);
-    /* writes are refused as read-only, and nothing is accepted */
-    ck_assert_int_eq(mfa_store_factor_advance(s, "alice", f.id, 100, 0, 5),
-                     MFA_ERR_READONLY);
-    ck_assert_int_eq(mfa_store_throttle_hit(s, "alice", 5, &p, &st),
-                     MFA_ERR_READONLY);
-    ck_assert_int_eq(mfa_store_factor_get(s, "alice", f.id, &g), MFA_OK);
-    ck_assert_int_eq(g.last_step, f.last_step);
-    mfa_store_free(&s);
-
-    /* a new, empty read-only file cannot be migrated */
+    /* a zero-byte file */
     fresh_path(path, sizeof(path));
     {
         FILE *fp = fopen(path, "w");
         ck_assert_ptr_nonnull(fp);
         fclose(fp);
     }
-    snprintf(uri, sizeof(uri), "file:%s?mode=ro", path);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_ERR_READONLY);
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_NO_SCHEMA);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 0); /* nothing was written to it */
+
+    /* an application's database without libmfa tables: left as it is */
+    fresh_path(path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, "CREATE TABLE users (name TEXT); INSERT INTO users VALUES "
+                 "('alice')");
+    sqlite3_close(db);
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_NO_SCHEMA);
+    db = raw_open(path);
+    raw_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
+    ck_assert_str_eq(mode, "delete");
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                 "name LIKE 'mfa_%'"),
+                     0);
+    sqlite3_close(db);
+
+    /* created explicitly: libmfa's tables beside the application's */
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
+    ck_assert_int_eq(mfa_store_check(s), MFA_OK);
+    mfa_store_free(&s);
+    db = raw_open(path);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM users"), 1);
+    raw_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
+    ck_assert_str_eq(mode, "wal");
+    sqlite3_close(db);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
+    mfa_store_free(&s);
+}
+END_TEST
+
+START_TEST(not_a_database_is_corrupt)
+{
+    char path[512], spec[1100];
+    mfa_store_t *s = (mfa_store_t *)&s;
+    FILE *fp;
+
+    fresh_path(path, sizeof(path));
+    fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a database, it is a text file. ", fp);
+    fclose(fp);
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_CORRUPT);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_ERR_CORRUPT);
     ck_assert_ptr_null(s);
 }
 END_TEST
 
-START_TEST(synchronous_uri_parameter)
+/* ---- versions --------------------------------------------------------------
+ */
+
+/* A version-1 file as libmfa 0.1 wrote it, with a row in every table. */
+static void
+make_v1(const char *path)
 {
-    char path[512], uri[600];
+    sqlite3 *db = raw_open(path);
+    char *v1 = mfa_int_schema_sql(MFA_DIALECT_SQLITE, 0);
+
+    ck_assert_ptr_nonnull(v1);
+    raw_exec(db, "PRAGMA journal_mode = WAL");
+    raw_exec(db, "BEGIN");
+    raw_exec(db, "CREATE TABLE mfa_schema (version INTEGER NOT NULL)");
+    raw_exec(db, v1);
+    raw_exec(db, "INSERT INTO mfa_schema VALUES (1)");
+    raw_exec(db, "INSERT INTO mfa_factor VALUES ('00000000000000aa', "
+                 "'alice', 'phone', 0, 0, 6, 30, 0, 55, -1, 1, 1000, 1001, "
+                 "1002, x'0102030405060708090a0b0c0d0e0f1011121314')");
+    raw_exec(db, "INSERT INTO mfa_backup_code VALUES ('alice', "
+                 "x'4242424242424242424242424242424242424242424242424242424242"
+                 "424242', 1, 1000, NULL)");
+    raw_exec(db, "INSERT INTO mfa_throttle VALUES ('alice', 4, 1600)");
+    raw_exec(db, "INSERT INTO mfa_oob_challenge VALUES ('alice', 'sms', "
+                 "x'7777777777777777777777777777777777777777777777777777777777"
+                 "777777', 3, 1000, 1300, 5)");
+    raw_exec(db, "COMMIT");
+    sqlite3_close(db);
+    free(v1);
+}
+
+static void
+check_v1_rows_upgraded(mfa_store_t *s)
+{
+    bt x = begin(s, "alice", MFA_TXN_READ);
+    mfa_factor_rec f;
+    mfa_throttle_rec r;
+    mfa_backup_rec b[4];
+    mfa_oob_challenge c;
+    size_t n = 0;
+
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", "00000000000000aa", &f),
+                     MFA_OK);
+    ck_assert_int_eq(f.last_step, 55);
+    ck_assert_int_eq(f.drift, -1);
+    ck_assert_uint_eq(f.sealed_len, 20);
+    ck_assert_int_eq(x.be->throttle_get(x.t, "alice", "", &r), MFA_OK);
+    ck_assert_str_eq(r.bucket, "");
+    ck_assert_uint_eq(r.failures, 4);
+    ck_assert_int_eq(r.locked_until, 1600);
+    ck_assert_int_eq(x.be->backup_list(x.t, "alice", b, 4, &n), MFA_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(b[0].key_id, 1);
+    ck_assert_int_eq(x.be->oob_get(x.t, "alice", "sms", &c), MFA_OK);
+    ck_assert_int_eq(c.attempts_left, 5);
+    ck_assert_int_eq(c.expires, 1300);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+}
+
+START_TEST(version_1_is_old_and_create_upgrades_it)
+{
+    char path[512], spec[1100];
     mfa_store_t *s = (mfa_store_t *)&s;
+    sqlite3 *db;
+    int v = -1;
 
     fresh_path(path, sizeof(path));
-    snprintf(uri, sizeof(uri), "file:%s?synchronous=normal", path);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_OK);
+    make_v1(path);
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_SCHEMA_OLD);
+    ck_assert_ptr_null(s);
+    /* refusing changed nothing */
+    db = raw_open(path);
+    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"), 1);
+    ck_assert_int_eq(
+        raw_int(db, "SELECT count(*) FROM pragma_table_info('mfa_throttle')"),
+        3);
+    sqlite3_close(db);
+
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, 2);
+    check_v1_rows_upgraded(s);
+    mfa_store_free(&s);
+    db = raw_open(path);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_schema"), 1);
+    ck_assert_int_eq(raw_int(db, "SELECT updated FROM mfa_throttle"), 1600);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                 "name = 'mfa_throttle2'"),
+                     0);
+    sqlite3_close(db);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
+    check_v1_rows_upgraded(s);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/* mfa_store_migrate on a handle made from the backend alone (the path of a
+ * third party's tool), twice: the second is a no-op. */
+START_TEST(version_1_migrates_through_the_backend)
+{
+    char path[512];
+    mfa_int_sqlite_opts o = {0, 0};
+    mfa_store_t *s = NULL;
+    void *impl = NULL;
+    int v = -1;
+
+    fresh_path(path, sizeof(path));
+    make_v1(path);
+    ck_assert_int_eq(mfa_int_sqlite_connect(&impl, path, &o), MFA_OK);
+    ck_assert_int_eq(mfa_store_new(&s, &mfa_int_sqlite_backend, impl), MFA_OK);
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(mfa_store_check(s), MFA_ERR_SCHEMA_OLD);
+    ck_assert_int_eq(mfa_store_migrate(s), MFA_OK);
+    ck_assert_int_eq(mfa_store_migrate(s), MFA_OK);
+    ck_assert_int_eq(mfa_store_check(s), MFA_OK);
+    check_v1_rows_upgraded(s);
+    mfa_store_free(&s);
+}
+END_TEST
+
+START_TEST(newer_version_is_refused)
+{
+    char path[512], spec[1100];
+    mfa_store_t *s;
+    sqlite3 *db;
+    char *before, *after;
+    int v = 0;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    mfa_store_free(&s);
+    db = raw_open(path);
+    raw_exec(db, "UPDATE mfa_schema SET version = version + 1");
+    before = dump(db);
+    sqlite3_close(db);
+
+    spec_of(spec, sizeof(spec), path, NULL);
+    s = (mfa_store_t *)&s;
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_SCHEMA);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_ERR_SCHEMA);
+    ck_assert_ptr_null(s);
+    db = raw_open(path);
+    after = dump(db);
+    ck_assert_str_eq(before, after);
+    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"),
+                     MFA_SCHEMA_VERSION + 1);
+    sqlite3_free(after);
+
+    /* an open handle sees a later change through migrate and check */
+    raw_exec(db, "UPDATE mfa_schema SET version = 2");
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
+    raw_exec(db, "UPDATE mfa_schema SET version = 99");
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, 99);
+    ck_assert_int_eq(mfa_store_migrate(s), MFA_ERR_SCHEMA);
+    ck_assert_int_eq(mfa_store_check(s), MFA_ERR_SCHEMA);
+    after = dump(db);
+    ck_assert_str_eq(before, after);
+    sqlite3_close(db);
+    sqlite3_free(before);
+    sqlite3_free(after);
+    mfa_store_free(&s);
+}
+END_TEST
+
+START_TEST(missing_table_is_a_schema_error)
+{
+    char path[512], spec[1100];
+    mfa_store_t *s;
+    sqlite3 *db;
+
+    s = created_store(path, sizeof(path));
+    mfa_store_free(&s);
+    db = raw_open(path);
+    raw_exec(db, "DROP TABLE mfa_oob_challenge");
+    sqlite3_close(db);
+    spec_of(spec, sizeof(spec), path, NULL);
+    s = (mfa_store_t *)&s;
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_SCHEMA);
+    ck_assert_ptr_null(s);
+
+    /* tables without a version: not a store to build on either */
+    db = raw_open(path);
+    raw_exec(db, "DROP TABLE mfa_schema");
+    sqlite3_close(db);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_SCHEMA);
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_ERR_SCHEMA);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* Several handles migrate one new file at once: one does the work. */
+START_TEST(concurrent_create)
+{
+    char path[512], spec[1100];
+    pid_t pids[4];
+    sqlite3 *db;
+
+    fresh_path(path, sizeof(path));
+    sqlite3_close(raw_open(path)); /* an empty database file */
+    spec_of(spec, sizeof(spec), path, NULL);
+    for (int i = 0; i < 4; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            mfa_store_t *c = NULL;
+            _exit(mfa_store_create(&c, spec) == MFA_OK ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        int st = 0;
+        ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %d", i,
+                      st);
+    }
+    db = raw_open(path);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_schema"), 1);
+    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"),
+                     MFA_SCHEMA_VERSION);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* ---- settings --------------------------------------------------------------
+ */
+
+START_TEST(settings)
+{
+    char path[512], spec[1100], mode[16];
+    mfa_store_t *s;
+    sqlite3 *db;
+
+    s = created_store(path, sizeof(path));
+    ck_assert_str_eq(mfa_store_name(s), "sqlite");
+    db = mfa_int_store_sqlite_db(s);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_eq(raw_int(db, "PRAGMA synchronous"), 2); /* FULL */
+    ck_assert_int_eq(raw_int(db, "PRAGMA foreign_keys"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA secure_delete"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA trusted_schema"), 0);
+    raw_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
+    ck_assert_str_eq(mode, "wal");
+    mfa_store_free(&s);
+
+    spec_of(spec, sizeof(spec), path, "?synchronous=normal");
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
     ck_assert_int_eq(raw_int(mfa_int_store_sqlite_db(s), "PRAGMA synchronous"),
                      1); /* NORMAL */
     mfa_store_free(&s);
-    snprintf(uri, sizeof(uri), "file:%s?synchronous=FULL", path);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_OK);
+    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
     ck_assert_int_eq(raw_int(mfa_int_store_sqlite_db(s), "PRAGMA synchronous"),
                      2);
     mfa_store_free(&s);
     /* OFF can corrupt the file on a power cut: refused */
-    snprintf(uri, sizeof(uri), "file:%s?synchronous=off", path);
+    spec_of(spec, sizeof(spec), path, "?synchronous=off");
     s = (mfa_store_t *)&s;
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, uri), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_INVALID);
     ck_assert_ptr_null(s);
 }
 END_TEST
@@ -347,51 +665,489 @@ END_TEST
 START_TEST(open_errors)
 {
     mfa_store_t *s = (mfa_store_t *)&s;
+    void *impl = &impl;
+    mfa_int_sqlite_opts o = {0, 0};
 
     ck_assert_int_eq(mfa_store_sqlite_open(&s, ""), MFA_ERR_INVALID);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(mfa_store_sqlite_open(&s, NULL), MFA_ERR_INVALID);
     ck_assert_int_eq(mfa_store_sqlite_open(NULL, "/tmp/x"), MFA_ERR_INVALID);
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, "/nonexistent-dir/x/y.db"),
-                     MFA_ERR_STORE);
-    ck_assert_ptr_null(s);
+    ck_assert_int_eq(mfa_int_sqlite_connect(&impl, "", &o), MFA_ERR_INVALID);
+    ck_assert_ptr_null(impl);
+    ck_assert_int_eq(mfa_int_sqlite_connect(NULL, "/tmp/x", &o),
+                     MFA_ERR_INVALID);
+    /* a directory is not a store file */
+    ck_assert_int_eq(mfa_int_sqlite_connect(&impl, tmpdir, &o), MFA_ERR_STORE);
+    ck_assert_ptr_null(impl);
     ck_assert_ptr_null(mfa_int_store_sqlite_db(NULL));
+    ck_assert_int_eq(mfa_int_store_sqlite_set_timeout(NULL, 5),
+                     MFA_ERR_INVALID);
+    /* a memory store is not a SQLite one */
+    ck_assert_int_eq(mfa_store_memory_new(&s), MFA_OK);
+    ck_assert_ptr_null(mfa_int_store_sqlite_db(s));
+    mfa_store_free(&s);
 }
 END_TEST
 
-/* Many factors: factor_each pages through them all, in order. */
-static mfa_rc
-count_each(const mfa_factor_rec *f, void *arg)
+/* A relative path that starts like a URI is still a file name. */
+START_TEST(file_colon_path_is_a_path)
 {
-    size_t *n = arg;
-    char want[MFA_FACTOR_ID_LEN + 1];
+    char cwd[4096], spec[64];
+    mfa_store_t *s = NULL;
+    struct stat st;
 
-    snprintf(want, sizeof(want), "%016zx", *n);
-    ck_assert_str_eq(f->id, want);
-    (*n)++;
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    ck_assert_int_eq(mfa_store_sqlite_open(&s, "file:x.db?mode=memory"),
+                     MFA_ERR_NO_STORE);
+    snprintf(spec, sizeof(spec), "sqlite:file:y.db");
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
+    ck_assert_int_eq(stat("file:y.db", &st), 0);
+    mfa_store_free(&s);
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
+START_TEST(data_survives_reopen)
+{
+    char path[512], spec[1100];
+    mfa_store_t *s;
+    mfa_factor_rec g;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", "00000000000000aa", &g),
+                     MFA_OK);
+    g.last_step = 8;
+    g.drift = 1;
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    mfa_store_free(&s);
+
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
+    x = begin(s, "alice", MFA_TXN_READ);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", "00000000000000aa", &g),
+                     MFA_OK);
+    ck_assert_int_eq(g.last_step, 8);
+    ck_assert_int_eq(g.drift, 1);
+    ck_assert_int_eq(g.created, 1000);
+    ck_assert_uint_eq(g.sealed_len, 65);
+    x.be->rollback(x.t);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/* ---- damaged rows
+ * ------------------------------------------------------------ */
+
+typedef enum {
+    READ_FACTOR,
+    READ_LIST,
+    READ_SCAN,
+    READ_THROTTLE,
+    READ_BACKUP,
+    READ_OOB
+} read_kind;
+
+static const struct damage {
+    const char *sql;
+    read_kind read;
+} damages[] = {
+    {"UPDATE mfa_factor SET digits = 11", READ_FACTOR},
+    {"UPDATE mfa_factor SET digits = 5", READ_LIST},
+    {"UPDATE mfa_factor SET period = 86401", READ_FACTOR},
+    {"UPDATE mfa_factor SET period = 'thirty'", READ_SCAN},
+    {"UPDATE mfa_factor SET last_step = -2", READ_FACTOR},
+    {"UPDATE mfa_factor SET drift = 4294967296", READ_FACTOR},
+    {"UPDATE mfa_factor SET t0 = -1", READ_LIST},
+    {"UPDATE mfa_factor SET created = 1.5", READ_FACTOR},
+    {"UPDATE mfa_factor SET last_used = 253402300800", READ_FACTOR},
+    {"UPDATE mfa_factor SET label = x'6869'", READ_FACTOR},
+    {"UPDATE mfa_factor SET label = 'a' || char(0) || 'b'", READ_FACTOR},
+    {"UPDATE mfa_factor SET label = printf('%.65c', 'x')", READ_LIST},
+    {"UPDATE mfa_factor SET sealed = x''", READ_FACTOR},
+    {"UPDATE mfa_factor SET sealed = 'text, not bytes'", READ_FACTOR},
+    {"UPDATE mfa_factor SET sealed = zeroblob(10000)", READ_SCAN},
+    {"UPDATE mfa_factor SET type = 2", READ_FACTOR},
+    {"UPDATE mfa_factor SET id = 'short' WHERE account = 'alice'", READ_SCAN},
+    {"UPDATE mfa_throttle SET failures = 4294967296", READ_THROTTLE},
+    {"UPDATE mfa_throttle SET failures = 'many'", READ_THROTTLE},
+    {"UPDATE mfa_throttle SET locked_until = -5", READ_THROTTLE},
+    {"UPDATE mfa_throttle SET updated = 'x'", READ_THROTTLE},
+    {"UPDATE mfa_backup_code SET key_id = -1", READ_BACKUP},
+    {"UPDATE mfa_backup_code SET key_id = 'one'", READ_BACKUP},
+    {"UPDATE mfa_oob_challenge SET attempts_left = -1", READ_OOB},
+    {"UPDATE mfa_oob_challenge SET expires = 'soon'", READ_OOB},
+    {"UPDATE mfa_oob_challenge SET key_id = 4294967296", READ_OOB},
+};
+
+static mfa_rc
+no_cb(const mfa_factor_rec *f, void *arg)
+{
+    (void)f;
+    (void)arg;
     return MFA_OK;
 }
 
-START_TEST(each_pages_through_many)
+START_TEST(damaged_rows_are_corrupt)
+{
+    const struct damage *d = &damages[_i];
+    char path[512];
+    mfa_store_t *s;
+    sqlite3 *db;
+    mfa_factor_rec f[4];
+    mfa_throttle_rec r;
+    mfa_backup_rec b[4];
+    mfa_oob_challenge c;
+    size_t n = 99;
+    mfa_rc rc = MFA_OK;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    db = raw_open(path);
+    /* the schema's CHECKs would refuse some of these: a damaged file has
+     * none of them either */
+    raw_exec(db, "PRAGMA ignore_check_constraints = ON");
+    raw_exec(db, d->sql);
+    ck_assert_int_ge(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+
+    /* the backend's own decoding, before the generic layer's checks */
+    x = begin(s, "alice", MFA_TXN_READ);
+    switch (d->read) {
+    case READ_FACTOR:
+        rc = x.be->factor_get(x.t, "alice", "00000000000000aa", f);
+        break;
+    case READ_LIST:
+        rc = x.be->factor_list(x.t, "alice", no_cb, NULL);
+        break;
+    case READ_SCAN:
+        rc = x.be->factor_scan(x.t, "", "", f, 4, &n);
+        ck_assert_uint_eq(n, 0);
+        break;
+    case READ_THROTTLE:
+        rc = x.be->throttle_get(x.t, "alice", "", &r);
+        break;
+    case READ_BACKUP:
+        rc = x.be->backup_list(x.t, "alice", b, 4, &n);
+        ck_assert_uint_eq(n, 0);
+        break;
+    case READ_OOB:
+        rc = x.be->oob_get(x.t, "alice", "sms", &c);
+        break;
+    }
+    ck_assert_msg(rc == MFA_ERR_CORRUPT, "%s: %s", d->sql,
+                  mfa_strerror_name(rc));
+    x.be->rollback(x.t);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/* ---- transactions
+ * ------------------------------------------------------------ */
+
+typedef enum {
+    W_FACTOR_INSERT,
+    W_FACTOR_UPDATE,
+    W_FACTOR_DELETE,
+    W_FACTOR_EXPIRE,
+    W_THROTTLE_PUT_NEW,
+    W_THROTTLE_PUT_OVER,
+    W_THROTTLE_DELETE,
+    W_BACKUP_INSERT,
+    W_BACKUP_USE,
+    W_BACKUP_CLEAR,
+    W_OOB_PUT_NEW,
+    W_OOB_PUT_OVER,
+    W_OOB_DELETE,
+    W_ACCOUNT_DELETE,
+    W_COUNT
+} write_kind;
+
+static void
+do_write(bt *x, write_kind k)
+{
+    mfa_factor_rec f = some_factor("alice", "00000000000000cc");
+    mfa_throttle_rec r = {"dev", 1, 0, 1500};
+    mfa_backup_rec b = {{0}, 2};
+    mfa_oob_challenge c = some_oob("email");
+    size_t n = 0;
+    mfa_rc rc = MFA_ERR_INTERNAL;
+
+    switch (k) {
+    case W_FACTOR_INSERT:
+        rc = x->be->factor_insert(x->t, &f);
+        break;
+    case W_FACTOR_UPDATE:
+        rc = x->be->factor_get(x->t, "alice", "00000000000000aa", &f);
+        ck_assert_int_eq(rc, MFA_OK);
+        f.last_step++;
+        f.status = MFA_FACTOR_PENDING;
+        f.label[0] = 'P';
+        rc = x->be->factor_update(x->t, &f);
+        break;
+    case W_FACTOR_DELETE:
+        rc = x->be->factor_delete(x->t, "alice", "00000000000000aa");
+        break;
+    case W_FACTOR_EXPIRE:
+        f.status = MFA_FACTOR_PENDING;
+        f.created = 10;
+        rc = x->be->factor_insert(x->t, &f);
+        ck_assert_int_eq(rc, MFA_OK);
+        rc = x->be->factor_expire(x->t, 20, &n);
+        ck_assert_uint_eq(n, 1);
+        /* and one of bob's made pending by the same transaction */
+        rc = x->be->factor_get(x->t, "bob", "00000000000000bb", &f);
+        ck_assert_int_eq(rc, MFA_OK);
+        f.status = MFA_FACTOR_PENDING;
+        ck_assert_int_eq(x->be->factor_update(x->t, &f), MFA_OK);
+        rc = x->be->factor_expire(x->t, 1001, &n);
+        ck_assert_uint_eq(n, 1);
+        break;
+    case W_THROTTLE_PUT_NEW:
+        rc = x->be->throttle_put(x->t, "alice", &r);
+        break;
+    case W_THROTTLE_PUT_OVER:
+        r.bucket[0] = '\0';
+        r.failures = 9;
+        rc = x->be->throttle_put(x->t, "alice", &r);
+        break;
+    case W_THROTTLE_DELETE:
+        rc = x->be->throttle_delete(x->t, "alice", "");
+        break;
+    case W_BACKUP_INSERT:
+        some_hash(b.hash, 9);
+        rc = x->be->backup_insert(x->t, "alice", &b, 1200);
+        break;
+    case W_BACKUP_USE:
+        some_hash(b.hash, 1);
+        rc = x->be->backup_use(x->t, "alice", b.hash, 1200);
+        break;
+    case W_BACKUP_CLEAR:
+        rc = x->be->backup_clear(x->t, "alice");
+        break;
+    case W_OOB_PUT_NEW:
+        rc = x->be->oob_put(x->t, "alice", &c);
+        break;
+    case W_OOB_PUT_OVER:
+        snprintf(c.purpose, sizeof(c.purpose), "sms");
+        c.attempts_left = 1;
+        rc = x->be->oob_put(x->t, "alice", &c);
+        break;
+    case W_OOB_DELETE:
+        rc = x->be->oob_delete(x->t, "alice", "sms");
+        break;
+    case W_ACCOUNT_DELETE:
+        rc = x->be->account_delete(x->t, "alice");
+        break;
+    case W_COUNT:
+        break;
+    }
+    ck_assert_msg(rc == MFA_OK, "write %d: %s", (int)k, mfa_strerror_name(rc));
+}
+
+START_TEST(rollback_undoes_each_write)
 {
     char path[512];
-    mfa_store_t *s = NULL;
-    size_t i, n = 0;
+    mfa_store_t *s;
+    sqlite3 *db, *other;
+    char *before, *inside, *after, *seen;
+    bt x;
 
-    fresh_path(path, sizeof(path));
-    ck_assert_int_eq(mfa_store_sqlite_open(&s, path), MFA_OK);
-    raw_exec(mfa_int_store_sqlite_db(s), "BEGIN");
-    for (i = 0; i < 1000; i++) {
-        char id[MFA_FACTOR_ID_LEN + 1];
+    s = created_store(path, sizeof(path));
+    populate(s);
+    db = mfa_int_store_sqlite_db(s);
+    other = raw_open(path);
+    before = dump(other);
+
+    x = begin(s, _i == W_FACTOR_EXPIRE ? NULL : "alice", MFA_TXN_WRITE);
+    do_write(&x, (write_kind)_i);
+    inside = dump(db); /* the transaction sees its own write ... */
+    ck_assert_str_ne(inside, before);
+    seen = dump(other); /* ... and another connection does not */
+    ck_assert_str_eq(seen, before);
+    x.be->rollback(x.t);
+    after = dump(db);
+    ck_assert_str_eq(after, before);
+    sqlite3_free(after);
+    after = dump(other);
+    ck_assert_str_eq(after, before);
+    sqlite3_free(after);
+
+    /* the same write committed is there for both connections */
+    x = begin(s, _i == W_FACTOR_EXPIRE ? NULL : "alice", MFA_TXN_WRITE);
+    do_write(&x, (write_kind)_i);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    after = dump(other);
+    ck_assert_str_eq(after, inside);
+    sqlite3_free(after);
+
+    sqlite3_free(before);
+    sqlite3_free(inside);
+    sqlite3_free(seen);
+    sqlite3_close(other);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/* A failed insert changes nothing, and its transaction goes on. */
+START_TEST(existing_keys_and_missing_rows)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_factor_rec f = some_factor("carol", "00000000000000aa");
+    mfa_backup_rec b = {{0}, 5};
+    uint8_t h[MFA_BACKUP_HASHBYTES];
+    char *before, *after;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    before = dump(mfa_int_store_sqlite_db(s));
+    x = begin(s, "carol", MFA_TXN_WRITE);
+    /* the id is alice's: ids are unique in the whole store */
+    ck_assert_int_eq(x.be->factor_insert(x.t, &f), MFA_ERR_EXISTS);
+    ck_assert_int_eq(x.be->factor_update(x.t, &f), MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(x.be->factor_delete(x.t, "carol", f.id),
+                     MFA_ERR_NOT_FOUND);
+    some_hash(h, 3);
+    ck_assert_int_eq(x.be->backup_use(x.t, "carol", h, 5), MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(x.be->throttle_delete(x.t, "carol", ""), MFA_OK);
+    ck_assert_int_eq(x.be->oob_delete(x.t, "carol", "sms"), MFA_OK);
+    ck_assert_int_eq(x.be->backup_clear(x.t, "carol"), MFA_OK);
+    ck_assert_int_eq(x.be->account_delete(x.t, "carol"), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    some_hash(b.hash, 2); /* used already: still taken */
+    ck_assert_int_eq(x.be->backup_insert(x.t, "alice", &b, 5), MFA_ERR_EXISTS);
+    ck_assert_int_eq(x.be->backup_use(x.t, "alice", b.hash, 5),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    after = dump(mfa_int_store_sqlite_db(s));
+    ck_assert_str_eq(before, after);
+    sqlite3_free(before);
+    sqlite3_free(after);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/* A second handle: commits only, and it waits for (then gives up on) the
+ * first one's write lock. */
+START_TEST(second_connection_isolation)
+{
+    char path[512];
+    mfa_store_t *s, *s2 = NULL;
+    mfa_factor_rec f = some_factor("dave", "00000000000000dd"), g;
+    mfa_store_txn *t2;
+    bt x, y;
+
+    s = created_store(path, sizeof(path));
+    ck_assert_int_eq(mfa_store_sqlite_open(&s2, path), MFA_OK);
+    ck_assert_int_eq(mfa_int_store_sqlite_set_timeout(s2, 100), MFA_OK);
+    x = begin(s, "dave", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->factor_insert(x.t, &f), MFA_OK);
+
+    y = begin(s2, "dave", MFA_TXN_READ);
+    ck_assert_int_eq(y.be->factor_get(y.t, "dave", f.id, &g),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(y.be->commit(y.t), MFA_OK);
+    /* the write lock is taken at begin, before any read */
+    ck_assert_int_eq(y.be->begin(y.impl, "dave", MFA_TXN_WRITE, &t2),
+                     MFA_ERR_BUSY);
+    ck_assert_ptr_null(t2);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+
+    y = begin(s2, "dave", MFA_TXN_READ);
+    ck_assert_int_eq(y.be->factor_get(y.t, "dave", f.id, &g), MFA_OK);
+    ck_assert_int_eq(g.last_step, f.last_step);
+    y.be->rollback(y.t);
+    /* and the other way round */
+    y = begin(s2, "dave", MFA_TXN_WRITE);
+    ck_assert_int_eq(y.be->factor_delete(y.t, "dave", f.id), MFA_OK);
+    ck_assert_int_eq(y.be->commit(y.t), MFA_OK);
+    x = begin(s, "dave", MFA_TXN_READ);
+    ck_assert_int_eq(x.be->factor_get(x.t, "dave", f.id, &g),
+                     MFA_ERR_NOT_FOUND);
+    x.be->rollback(x.t);
+    mfa_store_free(&s2);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/* A transaction SQLite ended by itself refuses further writes and does not
+ * commit (they would otherwise run, and stay, in autocommit mode). */
+START_TEST(transaction_ended_underneath_is_refused)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_throttle_rec r = {"", 1, 0, 1500};
+    char *before, *after;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    before = dump(mfa_int_store_sqlite_db(s));
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->throttle_put(x.t, "alice", &r), MFA_OK);
+    raw_exec(mfa_int_store_sqlite_db(s), "ROLLBACK");
+    ck_assert_int_eq(x.be->throttle_put(x.t, "alice", &r), MFA_ERR_STORE);
+    ck_assert_int_eq(x.be->backup_clear(x.t, "alice"), MFA_ERR_STORE);
+    ck_assert_int_ne(x.be->commit(x.t), MFA_OK);
+    after = dump(mfa_int_store_sqlite_db(s));
+    ck_assert_str_eq(before, after);
+    sqlite3_free(before);
+    sqlite3_free(after);
+    /* the store works on */
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->throttle_put(x.t, "alice", &r), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/* factor_scan pages through many factors in (account, id) order. */
+START_TEST(scan_pages_through_many)
+{
+    char path[512], acct[2][MFA_ACCOUNT_MAX + 1] = {"", ""};
+    char id[MFA_FACTOR_ID_LEN + 1] = "";
+    mfa_factor_rec page[64];
+    mfa_store_t *s;
+    size_t n, total = 0;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    x = begin(s, NULL, MFA_TXN_WRITE);
+    for (unsigned i = 0; i < 1000; i++) {
+        char fid[MFA_FACTOR_ID_LEN + 1], a[16];
         mfa_factor_rec f;
-        snprintf(id, sizeof(id), "%016zx", i);
-        f = some_factor("acct", id);
-        f.created = 5; /* one account, one time: the id orders */
-        ck_assert_int_eq(mfa_store_factor_create(s, &f), MFA_OK);
+        snprintf(fid, sizeof(fid), "%016x", (i * 7919u) % 1000u);
+        snprintf(a, sizeof(a), "u%u", i % 13);
+        f = some_factor(a, fid);
+        f.created = 2000 - i; /* creation order is not scan order */
+        ck_assert_int_eq(x.be->factor_insert(x.t, &f), MFA_OK);
     }
-    raw_exec(mfa_int_store_sqlite_db(s), "COMMIT");
-    ck_assert_int_eq(mfa_store_factor_each(s, count_each, &n), MFA_OK);
-    ck_assert_uint_eq(n, 1000);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+
+    x = begin(s, NULL, MFA_TXN_READ);
+    do {
+        ck_assert_int_eq(x.be->factor_scan(x.t, acct[0], id, page, 64, &n),
+                         MFA_OK);
+        for (size_t i = 0; i < n; i++) {
+            int c = strcmp(page[i].account, acct[0]);
+            ck_assert(c > 0 || (c == 0 && strcmp(page[i].id, id) > 0));
+            snprintf(acct[0], sizeof(acct[0]), "%s", page[i].account);
+            memcpy(id, page[i].id, sizeof(id));
+        }
+        total += n;
+    } while (n == 64);
+    x.be->rollback(x.t);
+    ck_assert_uint_eq(total, 1000);
+    (void)acct[1];
     mfa_store_free(&s);
 }
 END_TEST
@@ -402,15 +1158,27 @@ sqlite_suite(void)
     Suite *s = suite_create("sqlite file");
     TCase *tc = tcase_create("file");
 
-    tcase_add_test(tc, file_schema_and_settings);
-    tcase_add_test(tc, data_survives_reopen);
-    tcase_add_test(tc, newer_schema_is_refused);
-    tcase_add_test(tc, migrates_an_empty_file_and_foreign_tables_stay);
-    tcase_add_test(tc, missing_table_at_open_is_a_schema_error);
-    tcase_add_test(tc, read_only_uri);
-    tcase_add_test(tc, synchronous_uri_parameter);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, missing_file_is_no_store_and_creates_nothing);
+    tcase_add_test(tc, created_file_is_0600_whatever_the_umask);
+    tcase_add_test(tc, empty_database_is_no_schema);
+    tcase_add_test(tc, not_a_database_is_corrupt);
+    tcase_add_test(tc, version_1_is_old_and_create_upgrades_it);
+    tcase_add_test(tc, version_1_migrates_through_the_backend);
+    tcase_add_test(tc, newer_version_is_refused);
+    tcase_add_test(tc, missing_table_is_a_schema_error);
+    tcase_add_test(tc, concurrent_create);
+    tcase_add_test(tc, settings);
     tcase_add_test(tc, open_errors);
-    tcase_add_test(tc, each_pages_through_many);
+    tcase_add_test(tc, file_colon_path_is_a_path);
+    tcase_add_test(tc, data_survives_reopen);
+    tcase_add_loop_test(tc, damaged_rows_are_corrupt, 0,
+                        (int)(sizeof(damages) / sizeof(damages[0])));
+    tcase_add_loop_test(tc, rollback_undoes_each_write, 0, W_COUNT);
+    tcase_add_test(tc, existing_keys_and_missing_rows);
+    tcase_add_test(tc, second_connection_isolation);
+    tcase_add_test(tc, transaction_ended_underneath_is_refused);
+    tcase_add_test(tc, scan_pages_through_many);
     suite_add_tcase(s, tc);
     return s;
 }

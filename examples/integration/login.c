@@ -143,6 +143,28 @@ page_clear(page *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* [doc:required] */
+/* The application's own user record says whether the user turned MFA on:
+ * a column of the users table, in the application's database, not in
+ * libmfa's store.  Set when the first authenticator is confirmed, cleared
+ * only by an administrator's reset.  One user in this example. */
+static int alice_mfa_required;
+
+static int
+user_mfa_required(const char *user)
+{
+    (void)user;
+    return alice_mfa_required;
+}
+
+static void
+user_set_mfa_required(const char *user, int on)
+{
+    (void)user;
+    alice_mfa_required = on;
+}
+/* [/doc:required] */
+
 /* ---- enrollment ---------------------------------------------------------- */
 
 /* [doc:setup] */
@@ -223,6 +245,7 @@ handle_setup_confirm(app *a, session *s, const char *typed, page *out)
         return rc;
     }
     s->pending_factor[0] = '\0';
+    user_set_mfa_required(s->user, 1); /* from now on, always a code */
     rc = mfa_backup_codes_new(a->ctx, s->user, 0, &out->backup_codes);
     if (rc != MFA_OK) {
         /* the authenticator works; the user can make codes later */
@@ -252,6 +275,7 @@ password_ok(const char *user, const char *password)
     return strcmp(password, "correct horse") == 0;
 }
 
+
 /* [doc:login] */
 /* POST /login: the password first.  With MFA the session is only half
  * logged in until a code is accepted. */
@@ -271,8 +295,13 @@ handle_login(app *a, session *s, const char *user, const char *password,
     }
     snprintf(s->user, sizeof(s->user), "%s", user);
     rc = mfa_account_has_mfa(a->ctx, user, &has);
+    /* The user record says MFA is on but the store knows no factor: the
+     * store was emptied, replaced or restored from an old backup.  Fail
+     * closed; never fall back to the password alone. */
+    if (rc == MFA_OK && !has && user_mfa_required(user))
+        rc = MFA_ERR_NO_FACTOR;
     if (rc != MFA_OK) {
-        /* the store is down: fail closed, do not skip the second factor */
+        /* the store is down or lost: do not skip the second factor */
         out->status = 503;
         snprintf(out->message, sizeof(out->message),
                  "Sign-in is unavailable. Please try again shortly.");
@@ -399,7 +428,11 @@ handle_settings(app *a, session *s, size_t *n_factors, size_t *codes_left)
 static mfa_rc
 handle_admin_reset(app *a, const char *user)
 {
-    return mfa_reset(a->ctx, user);
+    mfa_rc rc = mfa_reset(a->ctx, user);
+
+    if (rc == MFA_OK)
+        user_set_mfa_required(user, 0);
+    return rc;
 }
 /* [/doc:admin] */
 
@@ -458,14 +491,24 @@ main(int argc, char **argv)
     if (argc > 1)
         snprintf(spec, sizeof(spec), "%s", argv[1]);
 
-    /* what an operator does once: `mfa keyring new PATH` */
+    /* what an operator does once: `mfa keyring new PATH`, and before the
+     * store exists, the service refuses to start */
     expect(mfa_keyring_create_file(keyring) == MFA_OK, "create key ring");
     rc = app_open(&a, keyring, spec);
+    app_close(&a);
     if (rc == MFA_ERR_UNSUPPORTED && argc == 1) {
-        printf("note: built without SQLite; using the memory store\n");
-        app_close(&a);
-        rc = app_open(&a, keyring, "memory:");
+        printf("built without SQLite: skipped\n");
+        return 77;
     }
+    expect(argc > 1 || rc == MFA_ERR_NO_STORE,
+           "no store yet: the service does not start");
+    {
+        /* `mfa migrate --store SPEC`, at deployment */
+        mfa_store_t *st = NULL;
+        expect(mfa_store_create(&st, spec) == MFA_OK, "mfa migrate");
+        mfa_store_free(&st);
+    }
+    rc = app_open(&a, keyring, spec);
     expect(rc == MFA_OK, "app_open");
     if (rc != MFA_OK) {
         printf("app_open: %s\n", mfa_strerror(rc));
@@ -562,7 +605,31 @@ main(int argc, char **argv)
         rc = handle_login_code(&a, &s, "000000", &p);
     expect(rc == MFA_ERR_THROTTLED && p.status == 429, "guessing is throttled");
 
-    /* 7. lost phone and codes: the administrator's reset */
+    /* 7. the store is replaced by an empty one (a mistyped path, a restore
+     * gone wrong): the user record still says MFA, so no login */
+    if (argc == 1) {
+        char other[128];
+        mfa_store_t *st = NULL;
+        app b;
+
+        snprintf(other, sizeof(other), "sqlite:%s/empty.db", dir);
+        expect(mfa_store_create(&st, other) == MFA_OK, "an empty store");
+        mfa_store_free(&st);
+        expect(app_open(&b, keyring, other) == MFA_OK, "opened the wrong one");
+        mfa_ctx_set_clock(b.ctx, demo_clock, NULL);
+        expect(handle_login(&b, &s, user, "correct horse", &p) ==
+                       MFA_ERR_NO_FACTOR &&
+                   p.status == 503 && s.stage != LOGGED_IN,
+               "an empty store never logs in on the password alone");
+        app_close(&b);
+        for (int k = 0; k < 3; k++) {
+            static const char *const ext[] = {"", "-wal", "-shm"};
+            snprintf(other, sizeof(other), "%s/empty.db%s", dir, ext[k]);
+            unlink(other);
+        }
+    }
+
+    /* 8. lost phone and codes: the administrator's reset */
     expect(handle_admin_reset(&a, user) == MFA_OK, "admin reset");
     expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK &&
                s.stage == LOGGED_IN,

@@ -109,7 +109,7 @@ struct mfa_store_txn {
     struct mem_store *m;
     struct stripe *st; /* NULL: store-wide */
     mfa_txn_mode mode;
-    int listing; /* inside a factor_list callback */
+    int listing;   /* inside a factor_list callback */
     size_t id_ops; /* undo entries that touch the id index */
     uint64_t hash;
     char account[MFA_ACCOUNT_MAX + 1];
@@ -618,8 +618,7 @@ find_factor(const mem_acct *a, const char *id, size_t *at)
 
 /* Rows keyed by a name at `off` in the row (challenges, throttle). */
 static int
-find_named(const mem_acct *a, int tb, size_t off, const char *name,
-           size_t *at)
+find_named(const mem_acct *a, int tb, size_t off, const char *name, size_t *at)
 {
     size_t i;
 
@@ -1024,7 +1023,8 @@ mem_factor_expire(mfa_store_txn *t, int64_t before, size_t *n)
                 k = 0;
                 while (k < a->rows[T_FACTOR].n) {
                     mfa_factor_rec *f = vec_at(&a->rows[T_FACTOR], k);
-                    if (f->status != MFA_FACTOR_PENDING || f->created >= before) {
+                    if (f->status != MFA_FACTOR_PENDING ||
+                        f->created >= before) {
                         k++;
                     } else if (!undo_room(t, 1)) {
                         rc = MFA_ERR_NOMEM; /* the caller rolls back */
@@ -1105,8 +1105,7 @@ mem_backup_list(mfa_store_txn *t, const char *account, mfa_backup_rec *out,
 
 /* The hash is keyed: comparing it leaks nothing about the code. */
 static int
-find_backup(const mem_acct *a, const uint8_t *hash, int unused_only,
-            size_t *at)
+find_backup(const mem_acct *a, const uint8_t *hash, int unused_only, size_t *at)
 {
     size_t i;
 

@@ -1,205 +1,171 @@
 /*
  * The SQLite store, the embedded default.
  *
- * One connection per store handle, serialised by a mutex: threads of a
- * process share the handle, processes open their own.  Atomicity against
- * other connections comes from SQLite itself:
- * - compare-and-set operations are single statements (UPDATE ... WHERE
- *   last_step < ?, UPDATE ... WHERE used IS NULL, DELETE ... WHERE hash = ?)
- *   whose changes() tells who won;
- * - read-modify-write operations (throttle, out-of-band take, code set
- *   replacement, account reset, migration) run in BEGIN IMMEDIATE, which
- *   takes the write lock before the first read, so no other writer can slip
- *   in between and no snapshot upgrade can fail halfway.
- * The journal is WAL (readers never block the writer), synchronous=FULL
- * (a spent code stays spent across a power cut; docs/stores.md says why),
- * with a busy handler that waits up to the timeout (5 s) and then reports
- * MFA_ERR_BUSY.
+ * A backend of <mfa/store-backend.h>: transactions and plain row access,
+ * no rules (those live in the service layer).  One connection per store
+ * handle; a mutex held from begin to commit or rollback lets every thread
+ * of a process share the handle, processes open their own.  Atomicity
+ * against other connections comes from SQLite:
+ * - a write transaction is BEGIN IMMEDIATE, which takes the database's
+ *   write lock before the first read, so a read-decide-write sequence of
+ *   the service cannot interleave with another writer and a snapshot never
+ *   has to be upgraded halfway (which could fail with SQLITE_BUSY);
+ * - a read transaction is a deferred BEGIN: a snapshot, no lock.
+ * The journal is WAL (readers never block the writer), synchronous=FULL by
+ * default (a spent code stays spent across a power cut; docs/stores.md
+ * says why), with a busy handler that waits up to the timeout (5 s) and
+ * then reports MFA_ERR_BUSY.  A write transaction costs one fsync of the
+ * WAL at COMMIT; one that wrote nothing costs none (SQLite writes no frame
+ * when no page is dirty).
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include <mfa/store.h>
+#include <mfa/store-backend.h>
 
+#include "schema.h"
 #include "store_int.h"
 
 #define SQ_TIMEOUT_MS 5000
-#define SQ_PAGE 256 /* factors per page of factor_each */
-
-/*
- * The schema, version by version: migration[i] takes the database from
- * version i to i + 1.  The same tables and columns as the PostgreSQL store
- * (which keeps them in a schema of its own instead of the mfa_ prefix);
- * docs/stores.md shows them.
- */
-static const char *const migration[] = {
-    /* 0 -> 1 */
-    "CREATE TABLE mfa_factor ("
-    " id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 16),"
-    " account TEXT NOT NULL,"
-    " label TEXT NOT NULL,"
-    " type INTEGER NOT NULL CHECK (type IN (0, 1)),"
-    " algorithm INTEGER NOT NULL CHECK (algorithm IN (0, 1, 2)),"
-    " digits INTEGER NOT NULL,"
-    " period INTEGER NOT NULL,"
-    " t0 INTEGER NOT NULL,"
-    " last_step INTEGER NOT NULL,"
-    " drift INTEGER NOT NULL,"
-    " status INTEGER NOT NULL CHECK (status IN (0, 1)),"
-    " created INTEGER NOT NULL,"
-    " confirmed INTEGER NOT NULL,"
-    " last_used INTEGER NOT NULL,"
-    " sealed BLOB NOT NULL);"
-    "CREATE INDEX mfa_factor_account ON mfa_factor (account, created, id);"
-    "CREATE INDEX mfa_factor_pending ON mfa_factor (created) WHERE status = 0;"
-    "CREATE TABLE mfa_backup_code ("
-    " account TEXT NOT NULL,"
-    " hash BLOB NOT NULL CHECK (length(hash) = 32),"
-    " key_id INTEGER NOT NULL,"
-    " created INTEGER NOT NULL,"
-    " used INTEGER," /* NULL while unused */
-    " PRIMARY KEY (account, hash));"
-    "CREATE TABLE mfa_throttle ("
-    " account TEXT NOT NULL PRIMARY KEY,"
-    " failures INTEGER NOT NULL,"
-    " locked_until INTEGER NOT NULL);"
-    "CREATE TABLE mfa_oob_challenge ("
-    " account TEXT NOT NULL,"
-    " purpose TEXT NOT NULL,"
-    " hash BLOB NOT NULL CHECK (length(hash) = 32),"
-    " key_id INTEGER NOT NULL,"
-    " created INTEGER NOT NULL,"
-    " expires INTEGER NOT NULL,"
-    " attempts_left INTEGER NOT NULL,"
-    " PRIMARY KEY (account, purpose));",
-};
-#define MIGRATIONS ((int)(sizeof(migration) / sizeof(migration[0])))
-
-/* Tables that schema version 1 must have; one missing is MFA_ERR_SCHEMA. */
-static const char *const tables[] = {"mfa_factor", "mfa_backup_code",
-                                     "mfa_throttle", "mfa_oob_challenge"};
+#define SQ_LIST_STACK 16 /* factors of one account read without malloc */
 
 #define FACTOR_COLS                                                            \
     "id, account, label, type, algorithm, digits, period, t0, last_step, "     \
     "drift, status, created, confirmed, last_used, sealed"
 
 enum {
-    ST_BEGIN,
+    ST_BEGIN_WRITE,
+    ST_BEGIN_READ,
     ST_COMMIT,
     ST_ROLLBACK,
     ST_HAS_TABLE,
     ST_VERSION,
-    ST_FACTOR_CREATE,
-    ST_FACTOR_GET,
     ST_FACTOR_LIST,
-    ST_FACTOR_EACH_FIRST,
-    ST_FACTOR_EACH_NEXT,
-    ST_FACTOR_ACTIVATE,
-    ST_FACTOR_STATE,
-    ST_FACTOR_RENAME,
-    ST_FACTOR_REMOVE,
-    ST_FACTOR_ADVANCE,
-    ST_FACTOR_RESEAL,
+    ST_FACTOR_GET,
+    ST_FACTOR_INSERT,
+    ST_FACTOR_UPDATE_SAME,
+    ST_FACTOR_UPDATE,
+    ST_FACTOR_DELETE,
+    ST_FACTOR_SCAN,
     ST_FACTOR_EXPIRE,
     ST_THROTTLE_GET,
-    ST_THROTTLE_SET,
-    ST_THROTTLE_RESET,
-    ST_BACKUP_DELETE,
-    ST_BACKUP_INSERT,
+    ST_THROTTLE_PUT,
+    ST_THROTTLE_DELETE,
     ST_BACKUP_LIST,
-    ST_BACKUP_SPEND,
-    ST_OOB_PUT,
+    ST_BACKUP_INSERT,
+    ST_BACKUP_USE,
+    ST_BACKUP_CLEAR,
     ST_OOB_GET,
-    ST_OOB_DECREMENT,
-    ST_OOB_SPEND,
-    ST_RESET_FACTOR,
-    ST_RESET_OOB,
+    ST_OOB_PUT,
+    ST_OOB_DELETE,
+    ST_DEL_FACTORS,
+    ST_DEL_THROTTLE,
+    ST_DEL_OOB,
     ST_COUNT
 };
 
 static const char *const sql[ST_COUNT] = {
-    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_HAS_TABLE] =
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
     [ST_VERSION] = "SELECT max(version) FROM mfa_schema",
-    [ST_FACTOR_CREATE] = "INSERT INTO mfa_factor (" FACTOR_COLS
-                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                         "?11, ?12, ?13, ?14, ?15)",
-    [ST_FACTOR_GET] =
-        "SELECT " FACTOR_COLS " FROM mfa_factor WHERE account = ?1 AND id = ?2",
     [ST_FACTOR_LIST] = "SELECT " FACTOR_COLS " FROM mfa_factor WHERE account "
                        "= ?1 ORDER BY created, id",
-    [ST_FACTOR_EACH_FIRST] =
-        "SELECT " FACTOR_COLS " FROM mfa_factor ORDER BY account, created, id "
-        "LIMIT ?1",
-    [ST_FACTOR_EACH_NEXT] =
-        "SELECT " FACTOR_COLS " FROM mfa_factor WHERE (account, created, id) > "
-        "(?2, ?3, ?4) ORDER BY account, created, id LIMIT ?1",
-    [ST_FACTOR_ACTIVATE] =
-        "UPDATE mfa_factor SET status = 1, last_step = ?3, drift = ?4, "
-        "confirmed = ?5, last_used = ?5 WHERE account = ?1 AND id = ?2 AND "
-        "status = 0 AND created >= ?6",
-    [ST_FACTOR_STATE] =
-        "SELECT status, created FROM mfa_factor WHERE account = ?1 AND id = ?2",
-    [ST_FACTOR_RENAME] =
-        "UPDATE mfa_factor SET label = ?3 WHERE account = ?1 AND id = ?2",
-    [ST_FACTOR_REMOVE] =
+    [ST_FACTOR_GET] =
+        "SELECT " FACTOR_COLS " FROM mfa_factor WHERE account = ?1 AND id = ?2",
+    [ST_FACTOR_INSERT] = "INSERT INTO mfa_factor (" FACTOR_COLS
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                         "?11, ?12, ?13, ?14, ?15)",
+    /*
+     * The same parameter numbers as the insert; the key is not rewritten.
+     * The common update (a spent step, a new label) keeps status and
+     * created: naming them in SET would make SQLite rewrite the entries of
+     * both indexes on every verify, a third of its cost.  So first the
+     * update for a row whose status and created stay, then, when that
+     * touched nothing, the whole row.
+     */
+    [ST_FACTOR_UPDATE_SAME] =
+        "UPDATE mfa_factor SET label = ?3, type = ?4, algorithm = ?5, "
+        "digits = ?6, period = ?7, t0 = ?8, last_step = ?9, drift = ?10, "
+        "confirmed = ?13, last_used = ?14, sealed = ?15 WHERE id = ?1 AND "
+        "account = ?2 AND status = ?11 AND created = ?12",
+    [ST_FACTOR_UPDATE] =
+        "UPDATE mfa_factor SET label = ?3, type = ?4, algorithm = ?5, "
+        "digits = ?6, period = ?7, t0 = ?8, last_step = ?9, drift = ?10, "
+        "status = ?11, created = ?12, confirmed = ?13, last_used = ?14, "
+        "sealed = ?15 WHERE id = ?1 AND account = ?2",
+    /* ("", "") starts before every row: accounts are never empty */
+    [ST_FACTOR_SCAN] = "SELECT " FACTOR_COLS " FROM mfa_factor WHERE "
+                       "(account, id) > (?1, ?2) ORDER BY account, id LIMIT ?3",
+    [ST_FACTOR_DELETE] =
         "DELETE FROM mfa_factor WHERE account = ?1 AND id = ?2",
-    [ST_FACTOR_ADVANCE] =
-        "UPDATE mfa_factor SET last_step = ?3, drift = ?4, last_used = ?5 "
-        "WHERE account = ?1 AND id = ?2 AND status = 1 AND last_step < ?3",
-    [ST_FACTOR_RESEAL] = "UPDATE mfa_factor SET sealed = ?4 WHERE account = ?1 "
-                         "AND id = ?2 AND sealed = ?3",
     [ST_FACTOR_EXPIRE] =
         "DELETE FROM mfa_factor WHERE status = 0 AND created < ?1",
-    [ST_THROTTLE_GET] =
-        "SELECT failures, locked_until FROM mfa_throttle WHERE account = ?1",
-    [ST_THROTTLE_SET] =
-        "INSERT INTO mfa_throttle (account, failures, locked_until) VALUES "
-        "(?1, ?2, ?3) ON CONFLICT (account) DO UPDATE SET failures = "
-        "excluded.failures, locked_until = excluded.locked_until",
-    [ST_THROTTLE_RESET] = "DELETE FROM mfa_throttle WHERE account = ?1",
-    [ST_BACKUP_DELETE] = "DELETE FROM mfa_backup_code WHERE account = ?1",
-    [ST_BACKUP_INSERT] = "INSERT INTO mfa_backup_code (account, hash, key_id, "
-                         "created, used) VALUES (?1, ?2, ?3, ?4, NULL)",
+    [ST_THROTTLE_GET] = "SELECT failures, locked_until, updated FROM "
+                        "mfa_throttle WHERE account = ?1 AND bucket = ?2",
+    [ST_THROTTLE_PUT] =
+        "INSERT INTO mfa_throttle (account, bucket, failures, locked_until, "
+        "updated) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (account, bucket) "
+        "DO UPDATE SET failures = excluded.failures, locked_until = "
+        "excluded.locked_until, updated = excluded.updated",
+    [ST_THROTTLE_DELETE] =
+        "DELETE FROM mfa_throttle WHERE account = ?1 AND bucket = ?2",
     [ST_BACKUP_LIST] = "SELECT hash, key_id FROM mfa_backup_code WHERE "
                        "account = ?1 AND used IS NULL ORDER BY rowid LIMIT ?2",
-    [ST_BACKUP_SPEND] = "UPDATE mfa_backup_code SET used = ?3 WHERE account = "
-                        "?1 AND hash = ?2 AND used IS NULL",
-    [ST_OOB_PUT] = "INSERT OR REPLACE INTO mfa_oob_challenge (account, "
-                   "purpose, hash, key_id, created, expires, attempts_left) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_BACKUP_INSERT] = "INSERT INTO mfa_backup_code (account, hash, key_id, "
+                         "created, used) VALUES (?1, ?2, ?3, ?4, NULL)",
+    [ST_BACKUP_USE] = "UPDATE mfa_backup_code SET used = ?3 WHERE account = "
+                      "?1 AND hash = ?2 AND used IS NULL",
+    [ST_BACKUP_CLEAR] = "DELETE FROM mfa_backup_code WHERE account = ?1",
     [ST_OOB_GET] = "SELECT hash, key_id, created, expires, attempts_left FROM "
                    "mfa_oob_challenge WHERE account = ?1 AND purpose = ?2",
-    [ST_OOB_DECREMENT] =
-        "UPDATE mfa_oob_challenge SET attempts_left = attempts_left - 1 "
-        "WHERE account = ?1 AND purpose = ?2",
-    [ST_OOB_SPEND] = "DELETE FROM mfa_oob_challenge WHERE account = ?1 AND "
-                     "purpose = ?2 AND hash = ?3",
-    [ST_RESET_FACTOR] = "DELETE FROM mfa_factor WHERE account = ?1",
-    [ST_RESET_OOB] = "DELETE FROM mfa_oob_challenge WHERE account = ?1",
+    [ST_OOB_PUT] =
+        "INSERT INTO mfa_oob_challenge (account, purpose, hash, key_id, "
+        "created, expires, attempts_left) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+        "ON CONFLICT (account, purpose) DO UPDATE SET hash = excluded.hash, "
+        "key_id = excluded.key_id, created = excluded.created, expires = "
+        "excluded.expires, attempts_left = excluded.attempts_left",
+    [ST_OOB_DELETE] =
+        "DELETE FROM mfa_oob_challenge WHERE account = ?1 AND purpose = ?2",
+    [ST_DEL_FACTORS] = "DELETE FROM mfa_factor WHERE account = ?1",
+    [ST_DEL_THROTTLE] = "DELETE FROM mfa_throttle WHERE account = ?1",
+    [ST_DEL_OOB] = "DELETE FROM mfa_oob_challenge WHERE account = ?1",
 };
 
-typedef struct sq_store {
+typedef struct sq_store sq_store;
+
+/* The one transaction a connection can have; lives in the store and is
+ * owned by whoever holds the mutex. */
+struct mfa_store_txn {
+    sq_store *q;
+    int write;
+};
+
+struct sq_store {
     pthread_mutex_t mu;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     int timeout_ms;
     struct timespec busy_since;
-} sq_store;
+    mfa_store_txn txn;
+};
 
-/* ---- plumbing --------------------------------------------------------------
- */
+/* ---- plumbing ------------------------------------------------------------ */
 
 static mfa_rc
 map_rc(int rc)
@@ -258,24 +224,11 @@ busy_handler(void *arg, int count)
     return 1;
 }
 
-static sq_store *
-lock(void *impl)
-{
-    sq_store *q = impl;
-    pthread_mutex_lock(&q->mu);
-    return q;
-}
-
-static void
-unlock(sq_store *q)
-{
-    pthread_mutex_unlock(&q->mu);
-}
-
 /*
- * The prepared statement id, reset and ready for binding.  Statements are
- * prepared on first use and kept: a table missing at that moment is then
- * an error of the operation that needs it, not of the whole store.
+ * The prepared statement id, ready for binding.  Statements are prepared
+ * on first use and kept: a table missing at that moment is then an error
+ * of the operation that needs it ("no such table" is a plain SQLITE_ERROR:
+ * MFA_ERR_STORE), not of the whole store.
  */
 static mfa_rc
 stmt(sq_store *q, int id, sqlite3_stmt **out)
@@ -288,7 +241,6 @@ stmt(sq_store *q, int id, sqlite3_stmt **out)
         if (rc != SQLITE_OK) {
             q->st[id] = NULL;
             *out = NULL;
-            /* "no such table" is a plain SQLITE_ERROR: MFA_ERR_STORE */
             return map_rc(rc);
         }
     }
@@ -296,47 +248,51 @@ stmt(sq_store *q, int id, sqlite3_stmt **out)
     return MFA_OK;
 }
 
-/* Reset after use: releases the read snapshot and the bound pointers. */
+/* Reset after use: releases the statement's cursor and bound pointers. */
 static void
 done(sqlite3_stmt *s)
 {
-    if (s != NULL) {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
 }
 
-static int
+static void
 bind_text(sqlite3_stmt *s, int i, const char *t)
 {
-    return sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
 }
 
-static int
+static void
 bind_blob(sqlite3_stmt *s, int i, const void *b, size_t n)
 {
-    return sqlite3_bind_blob(s, i, b, (int)n, SQLITE_STATIC);
+    (void)sqlite3_bind_blob(s, i, b, (int)n, SQLITE_STATIC);
 }
 
-/* Bind account (and id) as ?1 (and ?2). */
-static int
-bind_key(sqlite3_stmt *s, const char *account, const char *id)
+/* Bind account (and a second key) as ?1 (and ?2). */
+static void
+bind_key(sqlite3_stmt *s, const char *account, const char *key2)
 {
-    int rc = bind_text(s, 1, account);
-    if (rc == SQLITE_OK && id != NULL)
-        rc = bind_text(s, 2, id);
-    return rc;
+    bind_text(s, 1, account);
+    if (key2 != NULL)
+        bind_text(s, 2, key2);
 }
 
-/* Run a statement with no result rows; *changes gets the rows changed. */
+/* Step a statement with no result rows; *changes gets the rows changed. */
 static mfa_rc
 run(sq_store *q, sqlite3_stmt *s, int *changes)
 {
     int rc = sqlite3_step(s);
-    mfa_rc r = rc == SQLITE_DONE ? MFA_OK : map_rc(rc);
+    mfa_rc r;
 
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_DONE)
+        r = MFA_OK;
+    else if (rc == SQLITE_ROW)
         r = MFA_ERR_INTERNAL;
+    else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+             rc == SQLITE_CONSTRAINT_UNIQUE)
+        r = MFA_ERR_EXISTS;
+    else
+        r = map_rc(rc);
     if (changes != NULL)
         *changes = r == MFA_OK ? sqlite3_changes(q->db) : 0;
     done(s);
@@ -352,37 +308,35 @@ simple(sq_store *q, int id)
     return rc != MFA_OK ? rc : run(q, s, NULL);
 }
 
-static mfa_rc
-begin(sq_store *q)
-{
-    return simple(q, ST_BEGIN);
-}
-
 /*
- * End a transaction: commit when rc is MFA_OK, otherwise roll back.  SQLite
- * rolls back by itself after some errors (FULL, IOERR, NOMEM); a ROLLBACK
- * then finds no transaction, which is fine.
+ * The transaction a row operation runs in, or an error.  SQLite ends a
+ * transaction by itself after some errors (SQLITE_FULL, IOERR, NOMEM, some
+ * BUSY); a later statement would then run in autocommit mode, durable at
+ * once and outside the service's all-or-nothing.  Refusing every operation
+ * of a transaction that is gone keeps it whole, and its commit then fails.
  */
 static mfa_rc
-finish(sq_store *q, mfa_rc rc)
+live(mfa_store_txn *t, int write, sq_store **q)
 {
-    if (rc == MFA_OK) {
-        rc = simple(q, ST_COMMIT);
-        if (rc == MFA_OK)
-            return MFA_OK;
-    }
-    if (!sqlite3_get_autocommit(q->db))
-        (void)simple(q, ST_ROLLBACK);
-    return rc;
+    *q = t->q;
+    if (sqlite3_get_autocommit(t->q->db))
+        return MFA_ERR_STORE;
+    if (write && !t->write)
+        return MFA_ERR_INTERNAL; /* a write in a read transaction */
+    return MFA_OK;
 }
 
 /* Copy a text column into a fixed buffer; CORRUPT when it does not fit. */
 static mfa_rc
 col_text(sqlite3_stmt *s, int i, char *out, size_t size, int allow_empty)
 {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    int n = sqlite3_column_bytes(s, i);
+    const unsigned char *t;
+    int n;
 
+    if (sqlite3_column_type(s, i) != SQLITE_TEXT)
+        return MFA_ERR_CORRUPT;
+    t = sqlite3_column_text(s, i);
+    n = sqlite3_column_bytes(s, i);
     if (t == NULL || n < 0 || (size_t)n >= size || (n == 0 && !allow_empty) ||
         memchr(t, '\0', (size_t)n) != NULL)
         return MFA_ERR_CORRUPT;
@@ -391,18 +345,31 @@ col_text(sqlite3_stmt *s, int i, char *out, size_t size, int allow_empty)
     return MFA_OK;
 }
 
+/* A blob of exactly len bytes (want != 0) or of 1..max bytes. */
 static mfa_rc
 col_blob(sqlite3_stmt *s, int i, uint8_t *out, size_t max, uint32_t *len)
 {
-    const void *b = sqlite3_column_blob(s, i);
-    int n = sqlite3_column_bytes(s, i);
+    const void *b;
+    int n;
 
-    if (sqlite3_column_type(s, i) != SQLITE_BLOB || n < 0 || (size_t)n > max)
+    if (sqlite3_column_type(s, i) != SQLITE_BLOB)
         return MFA_ERR_CORRUPT;
-    if (n > 0)
-        memcpy(out, b, (size_t)n);
+    b = sqlite3_column_blob(s, i);
+    n = sqlite3_column_bytes(s, i);
+    if (b == NULL || n <= 0 || (size_t)n > max)
+        return MFA_ERR_CORRUPT;
+    memcpy(out, b, (size_t)n);
     *len = (uint32_t)n;
     return MFA_OK;
+}
+
+static mfa_rc
+col_hash(sqlite3_stmt *s, int i, uint8_t out[MFA_BACKUP_HASHBYTES])
+{
+    uint32_t len = 0;
+    mfa_rc rc = col_blob(s, i, out, MFA_BACKUP_HASHBYTES, &len);
+
+    return rc == MFA_OK && len != MFA_BACKUP_HASHBYTES ? MFA_ERR_CORRUPT : rc;
 }
 
 static int
@@ -416,12 +383,13 @@ col_range(sqlite3_stmt *s, int i, int64_t lo, int64_t hi, int64_t *v)
 
 /*
  * A row of FACTOR_COLS, checked: a file edited by hand or damaged on disk
- * gives MFA_ERR_CORRUPT, never an out-of-range record.
+ * gives MFA_ERR_CORRUPT, never an out-of-range record.  (The generic layer
+ * checks the record again, as it does for every backend.)
  */
 static mfa_rc
 row_factor(sqlite3_stmt *s, mfa_factor_rec *f)
 {
-    int64_t v[12];
+    int64_t v[11];
     mfa_rc rc;
 
     memset(f, 0, sizeof(*f));
@@ -431,17 +399,20 @@ row_factor(sqlite3_stmt *s, mfa_factor_rec *f)
         (rc = col_blob(s, 14, f->sealed, sizeof(f->sealed), &f->sealed_len)) !=
             MFA_OK)
         return rc;
-    if (!col_range(s, 3, 0, 1, &v[0]) || !col_range(s, 4, 0, 2, &v[1]) ||
+    if (strlen(f->id) != MFA_FACTOR_ID_LEN || !col_range(s, 3, 0, 1, &v[0]) ||
+        !col_range(s, 4, 0, 2, &v[1]) ||
         !col_range(s, 5, MFA_DIGITS_MIN, MFA_DIGITS_MAX, &v[2]) ||
         !col_range(s, 6, 0, MFA_PERIOD_MAX, &v[3]) ||
-        !col_range(s, 7, 0, INT64_MAX, &v[4]) ||
+        !col_range(s, 7, 0, MFA_INT_TIME_MAX, &v[4]) ||
         !col_range(s, 8, MFA_STEP_NONE, INT64_MAX, &v[5]) ||
         !col_range(s, 9, INT32_MIN, INT32_MAX, &v[6]) ||
         !col_range(s, 10, 0, 1, &v[7]) ||
-        !col_range(s, 11, INT64_MIN, INT64_MAX, &v[8]) ||
-        !col_range(s, 12, INT64_MIN, INT64_MAX, &v[9]) ||
-        !col_range(s, 13, INT64_MIN, INT64_MAX, &v[10]) || f->sealed_len == 0)
+        !col_range(s, 11, 0, MFA_INT_TIME_MAX, &v[8]) ||
+        !col_range(s, 12, 0, MFA_INT_TIME_MAX, &v[9]) ||
+        !col_range(s, 13, 0, MFA_INT_TIME_MAX, &v[10])) {
+        sodium_memzero(f, sizeof(*f));
         return MFA_ERR_CORRUPT;
+    }
     f->type = (mfa_otp_type)v[0];
     f->algorithm = (mfa_algorithm)v[1];
     f->digits = (uint32_t)v[2];
@@ -456,8 +427,28 @@ row_factor(sqlite3_stmt *s, mfa_factor_rec *f)
     return MFA_OK;
 }
 
-/* ---- schema ----------------------------------------------------------------
- */
+/* Bind every column of f in FACTOR_COLS order as ?1..?15. */
+static void
+bind_factor(sqlite3_stmt *s, const mfa_factor_rec *f)
+{
+    bind_text(s, 1, f->id);
+    bind_text(s, 2, f->account);
+    bind_text(s, 3, f->label);
+    sqlite3_bind_int64(s, 4, f->type);
+    sqlite3_bind_int64(s, 5, f->algorithm);
+    sqlite3_bind_int64(s, 6, f->digits);
+    sqlite3_bind_int64(s, 7, f->period);
+    sqlite3_bind_int64(s, 8, f->t0);
+    sqlite3_bind_int64(s, 9, f->last_step);
+    sqlite3_bind_int64(s, 10, f->drift);
+    sqlite3_bind_int64(s, 11, f->status);
+    sqlite3_bind_int64(s, 12, f->created);
+    sqlite3_bind_int64(s, 13, f->confirmed);
+    sqlite3_bind_int64(s, 14, f->last_used);
+    bind_blob(s, 15, f->sealed, f->sealed_len);
+}
+
+/* ---- schema -------------------------------------------------------------- */
 
 static mfa_rc
 has_table(sq_store *q, const char *name, int *yes)
@@ -466,321 +457,444 @@ has_table(sq_store *q, const char *name, int *yes)
     mfa_rc rc = stmt(q, ST_HAS_TABLE, &s);
     int r;
 
+    *yes = 0;
     if (rc != MFA_OK)
         return rc;
     bind_text(s, 1, name);
     r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    if (r == SQLITE_ROW)
         *yes = sqlite3_column_int(s, 0) > 0;
-        rc = MFA_OK;
-    } else {
+    else
         rc = r == SQLITE_DONE ? MFA_ERR_STORE : map_rc(r);
-    }
     done(s);
     return rc;
 }
 
+/* How many tables of the current schema the file has, of how many. */
 static mfa_rc
-read_version(sq_store *q, int *version)
+count_tables(sq_store *q, int *have, int *want)
 {
-    sqlite3_stmt *s;
-    int yes = 0, r;
-    mfa_rc rc;
-
-    *version = 0;
-    if ((rc = has_table(q, "mfa_schema", &yes)) != MFA_OK || !yes)
-        return rc;
-    if ((rc = stmt(q, ST_VERSION, &s)) != MFA_OK)
-        return rc;
-    r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        int64_t v = sqlite3_column_int64(s, 0);
-        /* an empty version table is version 0: nothing was created */
-        if (sqlite3_column_type(s, 0) == SQLITE_NULL)
-            v = 0;
-        rc = v >= 0 && v <= 1000000 ? MFA_OK : MFA_ERR_CORRUPT;
-        *version = (int)v;
-    } else {
-        rc = map_rc(r);
-    }
-    done(s);
-    return rc;
-}
-
-/* Every table of the current schema is there. */
-static mfa_rc
-check_tables(sq_store *q)
-{
-    size_t i;
+    char name[64];
     int yes = 0;
     mfa_rc rc;
 
-    for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-        if ((rc = has_table(q, tables[i], &yes)) != MFA_OK)
+    *have = *want = 0;
+    for (size_t i = 0; mfa_int_schema_tables[i] != NULL; i++) {
+        int n =
+            snprintf(name, sizeof(name), "mfa_%s", mfa_int_schema_tables[i]);
+        if (n < 0 || (size_t)n >= sizeof(name))
+            return MFA_ERR_INTERNAL;
+        if ((rc = has_table(q, name, &yes)) != MFA_OK)
             return rc;
-        if (!yes)
-            return MFA_ERR_SCHEMA;
+        *have += yes;
+        (*want)++;
     }
     return MFA_OK;
 }
 
+/*
+ * The stored version: 0 when the file has no libmfa schema at all;
+ * MFA_ERR_SCHEMA when the schema is damaged (a version without its tables,
+ * or tables without a version).
+ */
 static mfa_rc
-sq_migrate_locked(sq_store *q)
+read_version(sq_store *q, int *version)
 {
-    int version;
-    char *err = NULL;
+    sqlite3_stmt *s;
+    int yes = 0, have = 0, want = 0, r;
+    int64_t v = 0;
     mfa_rc rc;
 
-    /* the common case, a current schema, needs no write lock: a read-only
-     * database opens */
-    if ((rc = read_version(q, &version)) != MFA_OK)
+    *version = 0;
+    if ((rc = has_table(q, "mfa_schema", &yes)) != MFA_OK)
         return rc;
-    if (version > MFA_SCHEMA_VERSION)
+    if (yes) {
+        if ((rc = stmt(q, ST_VERSION, &s)) != MFA_OK)
+            return rc;
+        r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            /* an empty version table: nothing was created */
+            if (sqlite3_column_type(s, 0) != SQLITE_NULL &&
+                !col_range(s, 0, 1, 1000000, &v))
+                rc = MFA_ERR_CORRUPT;
+        } else {
+            rc = map_rc(r);
+            if (rc == MFA_OK)
+                rc = MFA_ERR_STORE;
+        }
+        done(s);
+        if (rc != MFA_OK)
+            return rc;
+    }
+    if ((rc = count_tables(q, &have, &want)) != MFA_OK)
+        return rc;
+    /* every version so far has the same four table names */
+    if (v == 0 ? have != 0 : (v <= MFA_SCHEMA_VERSION && have != want))
         return MFA_ERR_SCHEMA;
-    if (version == MFA_SCHEMA_VERSION)
-        return check_tables(q);
-
-    /* several processes may open a new file at once: the first to take the
-     * write lock migrates, the others find the work done */
-    if ((rc = begin(q)) != MFA_OK)
-        return rc;
-    rc = read_version(q, &version);
-    if (rc == MFA_OK && version > MFA_SCHEMA_VERSION)
-        rc = MFA_ERR_SCHEMA;
-    if (rc == MFA_OK && version == 0)
-        rc = map_rc(sqlite3_exec(q->db,
-                                 "CREATE TABLE IF NOT EXISTS mfa_schema ("
-                                 "version INTEGER NOT NULL)",
-                                 NULL, NULL, NULL));
-    for (; rc == MFA_OK && version < MFA_SCHEMA_VERSION && version < MIGRATIONS;
-         version++) {
-        rc = map_rc(sqlite3_exec(q->db, migration[version], NULL, NULL, &err));
-        sqlite3_free(err);
-        err = NULL;
-    }
-    if (rc == MFA_OK && version != MFA_SCHEMA_VERSION)
-        rc = MFA_ERR_INTERNAL;
-    if (rc == MFA_OK) {
-        char stmt_text[96];
-        int n = snprintf(stmt_text, sizeof(stmt_text),
-                         "DELETE FROM mfa_schema; INSERT INTO mfa_schema "
-                         "(version) VALUES (%d)",
-                         MFA_SCHEMA_VERSION);
-        rc = n < 0 || (size_t)n >= sizeof(stmt_text)
-                 ? MFA_ERR_INTERNAL
-                 : map_rc(sqlite3_exec(q->db, stmt_text, NULL, NULL, NULL));
-    }
-    if (rc == MFA_OK)
-        rc = check_tables(q);
-    return finish(q, rc);
-}
-
-static mfa_rc
-sq_migrate(void *impl)
-{
-    sq_store *q = lock(impl);
-    mfa_rc rc = sq_migrate_locked(q);
-
-    unlock(q);
-    return rc;
+    *version = (int)v;
+    return MFA_OK;
 }
 
 static mfa_rc
 sq_schema_version(void *impl, int *version)
 {
-    sq_store *q = lock(impl);
-    mfa_rc rc = read_version(q, version);
+    sq_store *q = impl;
+    mfa_rc rc;
 
-    unlock(q);
+    pthread_mutex_lock(&q->mu);
+    rc = read_version(q, version);
+    pthread_mutex_unlock(&q->mu);
     return rc;
 }
 
-/* ---- factors ---------------------------------------------------------------
+/*
+ * End a transaction begun outside begin() (migration): commit when rc is
+ * MFA_OK, otherwise roll back.  After SQLITE_FULL and the like SQLite has
+ * rolled back by itself; ROLLBACK is skipped then.
  */
-
 static mfa_rc
-sq_factor_create(void *impl, const mfa_factor_rec *f)
+finish(sq_store *q, mfa_rc rc)
 {
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_FACTOR_CREATE, &s);
-    int r;
-
-    if (rc == MFA_OK) {
-        bind_text(s, 1, f->id);
-        bind_text(s, 2, f->account);
-        bind_text(s, 3, f->label);
-        sqlite3_bind_int64(s, 4, f->type);
-        sqlite3_bind_int64(s, 5, f->algorithm);
-        sqlite3_bind_int64(s, 6, f->digits);
-        sqlite3_bind_int64(s, 7, f->period);
-        sqlite3_bind_int64(s, 8, f->t0);
-        sqlite3_bind_int64(s, 9, f->last_step);
-        sqlite3_bind_int64(s, 10, f->drift);
-        sqlite3_bind_int64(s, 11, f->status);
-        sqlite3_bind_int64(s, 12, f->created);
-        sqlite3_bind_int64(s, 13, f->confirmed);
-        sqlite3_bind_int64(s, 14, f->last_used);
-        bind_blob(s, 15, f->sealed, f->sealed_len);
-        r = sqlite3_step(s);
-        if (r == SQLITE_DONE)
-            rc = MFA_OK;
-        else if (r == SQLITE_CONSTRAINT_PRIMARYKEY ||
-                 r == SQLITE_CONSTRAINT_UNIQUE)
-            rc = MFA_ERR_EXISTS;
-        else
-            rc = map_rc(r);
-        done(s);
-    }
-    unlock(q);
+    if (rc == MFA_OK && (rc = simple(q, ST_COMMIT)) == MFA_OK)
+        return MFA_OK;
+    if (!sqlite3_get_autocommit(q->db))
+        (void)simple(q, ST_ROLLBACK);
     return rc;
 }
 
 static mfa_rc
-sq_factor_get(void *impl, const char *account, const char *id,
-              mfa_factor_rec *out)
+exec(sq_store *q, const char *text)
 {
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_FACTOR_GET, &s);
-    int r;
+    return map_rc(sqlite3_exec(q->db, text, NULL, NULL, NULL));
+}
 
-    if (rc == MFA_OK) {
-        bind_key(s, account, id);
-        r = sqlite3_step(s);
-        if (r == SQLITE_ROW)
-            rc = row_factor(s, out);
-        else
-            rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
-        done(s);
+/* WAL is a property of the file, set once; a read-only file keeps its
+ * mode (its writes fail on their own). */
+static mfa_rc
+set_wal(sq_store *q)
+{
+    sqlite3_stmt *s = NULL;
+    int r =
+        sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+
+    if (r == SQLITE_OK && (r = sqlite3_step(s)) == SQLITE_ROW)
+        r = SQLITE_OK;
+    sqlite3_finalize(s);
+    return (r & 0xff) == SQLITE_READONLY ? MFA_OK : map_rc(r);
+}
+
+/*
+ * Version by version to MFA_SCHEMA_VERSION in one BEGIN IMMEDIATE: several
+ * processes may migrate at once, the first to take the write lock does the
+ * work and the others find it done.  DDL is transactional in SQLite, so a
+ * failed step leaves the old version whole.
+ */
+static mfa_rc
+sq_migrate(void *impl)
+{
+    sq_store *q = impl;
+    int version = 0;
+    mfa_rc rc;
+
+    pthread_mutex_lock(&q->mu);
+    if ((rc = set_wal(q)) != MFA_OK ||
+        (rc = simple(q, ST_BEGIN_WRITE)) != MFA_OK) {
+        pthread_mutex_unlock(&q->mu);
+        return rc;
     }
-    unlock(q);
+    rc = read_version(q, &version);
+    if (rc == MFA_OK && version > MFA_SCHEMA_VERSION)
+        rc = MFA_ERR_SCHEMA;
+    if (rc == MFA_OK && version < MFA_SCHEMA_VERSION) {
+        if (version == 0)
+            rc = exec(q, "CREATE TABLE IF NOT EXISTS mfa_schema ("
+                         "version INTEGER NOT NULL)");
+        for (; rc == MFA_OK && version < MFA_SCHEMA_VERSION; version++) {
+            char *step = version < mfa_int_schema_steps()
+                             ? mfa_int_schema_sql(MFA_DIALECT_SQLITE, version)
+                             : NULL;
+            rc = step != NULL ? exec(q, step) : MFA_ERR_INTERNAL;
+            free(step);
+        }
+        if (rc == MFA_OK) {
+            char text[96];
+            int n = snprintf(text, sizeof(text),
+                             "DELETE FROM mfa_schema; INSERT INTO mfa_schema "
+                             "(version) VALUES (%d)",
+                             MFA_SCHEMA_VERSION);
+            rc = n < 0 || (size_t)n >= sizeof(text) ? MFA_ERR_INTERNAL
+                                                    : exec(q, text);
+        }
+        if (rc == MFA_OK)
+            rc = read_version(q, &version);
+        if (rc == MFA_OK && version != MFA_SCHEMA_VERSION)
+            rc = MFA_ERR_INTERNAL;
+    }
+    rc = finish(q, rc);
+    pthread_mutex_unlock(&q->mu);
     return rc;
 }
 
-typedef struct recs {
-    mfa_factor_rec *v;
-    size_t n, cap;
-} recs;
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * SQLite has one writer per database, so the account only scopes what the
+ * library may touch; the lock is the file's.  The mutex serialises the
+ * threads sharing this connection from begin to the end of the
+ * transaction.
+ */
+static mfa_rc
+sq_begin(void *impl, const char *account, mfa_txn_mode mode,
+         mfa_store_txn **txn)
+{
+    sq_store *q = impl;
+    mfa_rc rc;
+
+    (void)account;
+    *txn = NULL;
+    pthread_mutex_lock(&q->mu);
+    rc = simple(q, mode == MFA_TXN_WRITE ? ST_BEGIN_WRITE : ST_BEGIN_READ);
+    if (rc != MFA_OK) {
+        if (!sqlite3_get_autocommit(q->db))
+            (void)simple(q, ST_ROLLBACK);
+        pthread_mutex_unlock(&q->mu);
+        return rc;
+    }
+    q->txn.q = q;
+    q->txn.write = mode == MFA_TXN_WRITE;
+    *txn = &q->txn;
+    return MFA_OK;
+}
+
+static mfa_rc
+sq_commit(mfa_store_txn *t)
+{
+    sq_store *q = t->q;
+    mfa_rc rc;
+
+    /* a transaction SQLite ended on its own must not read as committed */
+    rc = sqlite3_get_autocommit(q->db) ? MFA_ERR_STORE : simple(q, ST_COMMIT);
+    if (rc != MFA_OK && !sqlite3_get_autocommit(q->db))
+        (void)simple(q, ST_ROLLBACK);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
 
 static void
-recs_free(recs *a)
+sq_rollback(mfa_store_txn *t)
 {
-    if (a->v != NULL) {
-        sodium_memzero(a->v, a->cap * sizeof(*a->v));
-        free(a->v);
-    }
-    memset(a, 0, sizeof(*a));
+    sq_store *q = t->q;
+
+    if (!sqlite3_get_autocommit(q->db))
+        (void)simple(q, ST_ROLLBACK);
+    pthread_mutex_unlock(&q->mu);
 }
 
-/* Read every row of a prepared, bound SELECT of FACTOR_COLS into a. */
+/* ---- factors ------------------------------------------------------------- */
+
 static mfa_rc
-collect_rows(sqlite3_stmt *s, recs *a)
+sq_factor_list(mfa_store_txn *t, const char *account, mfa_factor_cb cb,
+               void *arg)
 {
-    mfa_rc rc = MFA_OK;
+    /*
+     * Rows are read first and the statement reset before any callback
+     * runs, so that a callback may use the transaction (even list again).
+     * An account has at most MFA_FACTORS_MAX factors: they fit on the
+     * stack; more (another writer, a damaged limit) go to the heap.
+     */
+    mfa_factor_rec stack[SQ_LIST_STACK], *v = stack;
+    size_t n = 0, cap = SQ_LIST_STACK;
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r = SQLITE_DONE;
+
+    if (rc == MFA_OK && (rc = stmt(q, ST_FACTOR_LIST, &s)) == MFA_OK) {
+        bind_key(s, account, NULL);
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            if (n == cap) {
+                mfa_factor_rec *w = sodium_allocarray(2 * cap, sizeof(*w));
+                if (w == NULL) {
+                    rc = MFA_ERR_NOMEM;
+                    break;
+                }
+                memcpy(w, v, n * sizeof(*v));
+                sodium_memzero(v, n * sizeof(*v));
+                if (v != stack)
+                    sodium_free(v);
+                v = w;
+                cap *= 2;
+            }
+            if ((rc = row_factor(s, &v[n])) != MFA_OK)
+                break;
+            n++;
+        }
+        if (rc == MFA_OK && r != SQLITE_DONE)
+            rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
+        done(s);
+    }
+    for (size_t i = 0; rc == MFA_OK && i < n; i++)
+        rc = cb(&v[i], arg);
+    sodium_memzero(v, n * sizeof(*v));
+    if (v != stack)
+        sodium_free(v);
+    return rc;
+}
+
+static mfa_rc
+sq_factor_get(mfa_store_txn *t, const char *account, const char *id,
+              mfa_factor_rec *out)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
     int r;
 
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (a->n == a->cap) {
-            size_t cap = a->cap ? 2 * a->cap : 8;
-            mfa_factor_rec *v = realloc(a->v, cap * sizeof(*v));
-            if (v == NULL) {
-                rc = MFA_ERR_NOMEM;
-                break;
-            }
-            a->v = v;
-            a->cap = cap;
-        }
-        if ((rc = row_factor(s, &a->v[a->n])) != MFA_OK)
-            break;
-        a->n++;
-    }
-    if (rc == MFA_OK && r != SQLITE_DONE)
-        rc = map_rc(r);
+    if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_GET, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, id);
+    r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        rc = row_factor(s, out);
+    else
+        rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
     done(s);
     return rc;
 }
 
-/* Callbacks run without the lock, so that they may call the store. */
 static mfa_rc
-sq_factor_list(void *impl, const char *account, mfa_factor_cb cb, void *arg)
+sq_factor_insert(mfa_store_txn *t, const mfa_factor_rec *f)
 {
-    sq_store *q = lock(impl);
     sqlite3_stmt *s;
-    recs a = {NULL, 0, 0};
-    mfa_rc rc = stmt(q, ST_FACTOR_LIST, &s);
-    size_t i;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
 
-    if (rc == MFA_OK) {
-        bind_key(s, account, NULL);
-        rc = collect_rows(s, &a);
-    }
-    unlock(q);
-    for (i = 0; rc == MFA_OK && i < a.n; i++)
-        rc = cb(&a.v[i], arg);
-    recs_free(&a);
-    return rc;
+    if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_INSERT, &s)) != MFA_OK)
+        return rc;
+    bind_factor(s, f);
+    return run(q, s, NULL);
 }
 
-/* Page by page in (account, created, id) order: a large table is never
- * held in memory, and no lock is held while the callback runs. */
 static mfa_rc
-sq_factor_each(void *impl, mfa_factor_cb cb, void *arg)
+sq_factor_update(mfa_store_txn *t, const mfa_factor_rec *f)
 {
-    sq_store *q = impl;
-    mfa_factor_rec last;
-    int first = 1;
-    mfa_rc rc = MFA_OK;
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+    int changes = 0;
 
-    memset(&last, 0, sizeof(last));
-    while (rc == MFA_OK) {
-        recs a = {NULL, 0, 0};
-        sqlite3_stmt *s;
-        size_t i;
+    if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_UPDATE_SAME, &s)) != MFA_OK)
+        return rc;
+    bind_factor(s, f);
+    rc = run(q, s, &changes);
+    if (rc != MFA_OK || changes > 0)
+        return rc;
+    if ((rc = stmt(q, ST_FACTOR_UPDATE, &s)) != MFA_OK)
+        return rc;
+    bind_factor(s, f);
+    rc = run(q, s, &changes);
+    return rc == MFA_OK && changes == 0 ? MFA_ERR_NOT_FOUND : rc;
+}
 
-        lock(q);
-        rc = stmt(q, first ? ST_FACTOR_EACH_FIRST : ST_FACTOR_EACH_NEXT, &s);
-        if (rc == MFA_OK) {
-            sqlite3_bind_int(s, 1, SQ_PAGE);
-            if (!first) {
-                bind_text(s, 2, last.account);
-                sqlite3_bind_int64(s, 3, last.created);
-                bind_text(s, 4, last.id);
-            }
-            rc = collect_rows(s, &a);
-        }
-        unlock(q);
-        for (i = 0; rc == MFA_OK && i < a.n; i++)
-            rc = cb(&a.v[i], arg);
-        if (rc == MFA_OK && a.n > 0)
-            last = a.v[a.n - 1];
-        first = 0;
-        i = a.n;
-        recs_free(&a);
-        if (i < SQ_PAGE)
+/* A DELETE keyed by account (and a second key); *changes its count. */
+static mfa_rc
+keyed_delete(mfa_store_txn *t, int id, const char *account, const char *key2,
+             int *changes)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+
+    if (rc != MFA_OK || (rc = stmt(q, id, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, key2);
+    return run(q, s, changes);
+}
+
+static mfa_rc
+sq_factor_delete(mfa_store_txn *t, const char *account, const char *id)
+{
+    int changes = 0;
+    mfa_rc rc = keyed_delete(t, ST_FACTOR_DELETE, account, id, &changes);
+
+    return rc == MFA_OK && changes == 0 ? MFA_ERR_NOT_FOUND : rc;
+}
+
+static mfa_rc
+sq_factor_scan(mfa_store_txn *t, const char *after_account,
+               const char *after_id, mfa_factor_rec *out, size_t max, size_t *n)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r = SQLITE_DONE;
+
+    *n = 0;
+    if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_SCAN, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, after_account, after_id);
+    sqlite3_bind_int64(s, 3, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
+    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = row_factor(s, &out[*n])) != MFA_OK)
             break;
+        (*n)++;
     }
-    sodium_memzero(&last, sizeof(last));
+    if (rc == MFA_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
+    done(s);
+    if (rc != MFA_OK) {
+        sodium_memzero(out, *n * sizeof(*out));
+        *n = 0;
+    }
     return rc;
 }
 
-/* Why a conditional UPDATE touched no row. */
 static mfa_rc
-why_not(sq_store *q, const char *account, const char *id, int64_t *status,
-        int64_t *created)
+sq_factor_expire(mfa_store_txn *t, int64_t before, size_t *n)
 {
     sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_FACTOR_STATE, &s);
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+    int changes = 0;
+
+    *n = 0;
+    if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_EXPIRE, &s)) != MFA_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, before);
+    rc = run(q, s, &changes);
+    *n = rc == MFA_OK ? (size_t)changes : 0;
+    return rc;
+}
+
+/* ---- throttle ------------------------------------------------------------ */
+
+static mfa_rc
+sq_throttle_get(mfa_store_txn *t, const char *account, const char *bucket,
+                mfa_throttle_rec *out)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int64_t f, lu, up;
     int r;
 
-    if (rc != MFA_OK)
+    memset(out, 0, sizeof(*out));
+    if (rc != MFA_OK || (rc = stmt(q, ST_THROTTLE_GET, &s)) != MFA_OK)
         return rc;
-    bind_key(s, account, id);
+    bind_key(s, account, bucket);
     r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
-        *status = sqlite3_column_int64(s, 0);
-        *created = sqlite3_column_int64(s, 1);
-        rc = MFA_OK;
+        if (col_range(s, 0, 0, UINT32_MAX, &f) &&
+            col_range(s, 1, 0, MFA_INT_TIME_MAX, &lu) &&
+            col_range(s, 2, 0, MFA_INT_TIME_MAX, &up) &&
+            strlen(bucket) < sizeof(out->bucket)) {
+            memcpy(out->bucket, bucket, strlen(bucket) + 1);
+            out->failures = (uint32_t)f;
+            out->locked_until = lu;
+            out->updated = up;
+        } else {
+            rc = MFA_ERR_CORRUPT;
+        }
     } else {
         rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
     }
@@ -789,364 +903,129 @@ why_not(sq_store *q, const char *account, const char *id, int64_t *status,
 }
 
 static mfa_rc
-sq_factor_activate(void *impl, const char *account, const char *id,
-                   int64_t step, int32_t drift, int64_t created_after,
-                   int64_t now)
+sq_throttle_put(mfa_store_txn *t, const char *account,
+                const mfa_throttle_rec *r)
 {
-    sq_store *q = lock(impl);
     sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_FACTOR_ACTIVATE, &s);
-    int changes = 0;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
 
-    if (rc == MFA_OK) {
-        bind_key(s, account, id);
-        sqlite3_bind_int64(s, 3, step);
-        sqlite3_bind_int64(s, 4, drift);
-        sqlite3_bind_int64(s, 5, now);
-        sqlite3_bind_int64(s, 6, created_after);
-        rc = run(q, s, &changes);
+    if (rc != MFA_OK || (rc = stmt(q, ST_THROTTLE_PUT, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, r->bucket);
+    sqlite3_bind_int64(s, 3, r->failures);
+    sqlite3_bind_int64(s, 4, r->locked_until);
+    sqlite3_bind_int64(s, 5, r->updated);
+    return run(q, s, NULL);
+}
+
+static mfa_rc
+sq_throttle_delete(mfa_store_txn *t, const char *account, const char *bucket)
+{
+    return keyed_delete(t, ST_THROTTLE_DELETE, account, bucket, NULL);
+}
+
+/* ---- backup codes -------------------------------------------------------- */
+
+static mfa_rc
+sq_backup_list(mfa_store_txn *t, const char *account, mfa_backup_rec *out,
+               size_t max, size_t *n)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r = SQLITE_DONE;
+    int64_t kid;
+
+    *n = 0;
+    if (rc != MFA_OK || (rc = stmt(q, ST_BACKUP_LIST, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    sqlite3_bind_int64(s, 2, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
+    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = col_hash(s, 0, out[*n].hash)) != MFA_OK)
+            break;
+        if (!col_range(s, 1, 0, UINT32_MAX, &kid)) {
+            rc = MFA_ERR_CORRUPT;
+            break;
+        }
+        out[(*n)++].key_id = (uint32_t)kid;
     }
-    if (rc == MFA_OK && changes == 0) {
-        int64_t status = 0, created = 0;
-        rc = why_not(q, account, id, &status, &created);
-        if (rc == MFA_OK)
-            rc = status != MFA_FACTOR_PENDING ? MFA_ERR_STATE
-                 : created < created_after    ? MFA_ERR_EXPIRED
-                                              : MFA_ERR_STATE;
+    if (rc == MFA_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
+    done(s);
+    if (rc != MFA_OK) {
+        sodium_memzero(out, *n * sizeof(*out));
+        *n = 0;
     }
-    unlock(q);
     return rc;
 }
 
-/* A single UPDATE/DELETE keyed by account and id: NOT_FOUND when it touched
- * nothing. */
 static mfa_rc
-keyed(sq_store *q, int id_stmt, const char *account, const char *id,
-      const char *text3)
+sq_backup_insert(mfa_store_txn *t, const char *account, const mfa_backup_rec *r,
+                 int64_t now)
 {
     sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, id_stmt, &s);
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+
+    if (rc != MFA_OK || (rc = stmt(q, ST_BACKUP_INSERT, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    bind_blob(s, 2, r->hash, MFA_BACKUP_HASHBYTES);
+    sqlite3_bind_int64(s, 3, r->key_id);
+    sqlite3_bind_int64(s, 4, now);
+    return run(q, s, NULL);
+}
+
+static mfa_rc
+sq_backup_use(mfa_store_txn *t, const char *account,
+              const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
     int changes = 0;
 
-    if (rc == MFA_OK) {
-        bind_key(s, account, id);
-        if (text3 != NULL)
-            bind_text(s, 3, text3);
-        rc = run(q, s, &changes);
-    }
+    if (rc != MFA_OK || (rc = stmt(q, ST_BACKUP_USE, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    bind_blob(s, 2, hash, MFA_BACKUP_HASHBYTES);
+    sqlite3_bind_int64(s, 3, now);
+    rc = run(q, s, &changes);
     return rc == MFA_OK && changes == 0 ? MFA_ERR_NOT_FOUND : rc;
 }
 
 static mfa_rc
-sq_factor_rename(void *impl, const char *account, const char *id,
-                 const char *label)
+sq_backup_clear(mfa_store_txn *t, const char *account)
 {
-    sq_store *q = lock(impl);
-    mfa_rc rc = keyed(q, ST_FACTOR_RENAME, account, id, label);
-
-    unlock(q);
-    return rc;
+    return keyed_delete(t, ST_BACKUP_CLEAR, account, NULL, NULL);
 }
 
-static mfa_rc
-sq_factor_remove(void *impl, const char *account, const char *id)
-{
-    sq_store *q = lock(impl);
-    mfa_rc rc = keyed(q, ST_FACTOR_REMOVE, account, id, NULL);
-
-    unlock(q);
-    return rc;
-}
+/* ---- out-of-band challenges ---------------------------------------------- */
 
 static mfa_rc
-sq_factor_advance(void *impl, const char *account, const char *id, int64_t step,
-                  int32_t drift, int64_t now)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_FACTOR_ADVANCE, &s);
-    int changes = 0;
-
-    if (rc == MFA_OK) {
-        bind_key(s, account, id);
-        sqlite3_bind_int64(s, 3, step);
-        sqlite3_bind_int64(s, 4, drift);
-        sqlite3_bind_int64(s, 5, now);
-        rc = run(q, s, &changes);
-    }
-    if (rc == MFA_OK && changes == 0) {
-        int64_t status = 0, created = 0;
-        /* the step was taken (or the factor is not active): either way this
-         * caller did not win */
-        rc = why_not(q, account, id, &status, &created);
-        if (rc == MFA_OK)
-            rc = status == MFA_FACTOR_ACTIVE ? MFA_ERR_REPLAYED : MFA_ERR_STATE;
-    }
-    unlock(q);
-    return rc;
-}
-
-static mfa_rc
-sq_factor_reseal(void *impl, const char *account, const char *id,
-                 const uint8_t *old, size_t oldlen, const uint8_t *sealed,
-                 size_t len)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_FACTOR_RESEAL, &s);
-    int changes = 0;
-
-    if (rc == MFA_OK) {
-        bind_key(s, account, id);
-        bind_blob(s, 3, old, oldlen);
-        bind_blob(s, 4, sealed, len);
-        rc = run(q, s, &changes);
-    }
-    if (rc == MFA_OK && changes == 0) {
-        int64_t status = 0, created = 0;
-        rc = why_not(q, account, id, &status, &created);
-        if (rc == MFA_OK)
-            rc = MFA_ERR_STATE; /* there, but resealed by someone else */
-    }
-    unlock(q);
-    return rc;
-}
-
-static mfa_rc
-sq_factor_expire(void *impl, int64_t before, size_t *n)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_FACTOR_EXPIRE, &s);
-    int changes = 0;
-
-    if (rc == MFA_OK) {
-        sqlite3_bind_int64(s, 1, before);
-        rc = run(q, s, &changes);
-    }
-    *n = rc == MFA_OK ? (size_t)changes : 0;
-    unlock(q);
-    return rc;
-}
-
-/* ---- throttle --------------------------------------------------------------
- */
-
-static mfa_rc
-read_throttle(sq_store *q, const char *account, mfa_throttle_state *out)
+sq_oob_get(mfa_store_txn *t, const char *account, const char *purpose,
+           mfa_oob_challenge *c)
 {
     sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_THROTTLE_GET, &s);
-    int r;
-    int64_t f, u;
-
-    memset(out, 0, sizeof(*out));
-    if (rc != MFA_OK)
-        return rc;
-    bind_key(s, account, NULL);
-    r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        if (col_range(s, 0, 0, UINT32_MAX, &f) &&
-            col_range(s, 1, INT64_MIN, INT64_MAX, &u)) {
-            out->failures = (uint32_t)f;
-            out->locked_until = u;
-        } else {
-            rc = MFA_ERR_CORRUPT;
-        }
-    } else if (r != SQLITE_DONE) {
-        rc = map_rc(r);
-    }
-    done(s);
-    return rc;
-}
-
-static mfa_rc
-sq_throttle_hit(void *impl, const char *account, int64_t now,
-                const mfa_throttle_policy *p, mfa_throttle_state *out)
-{
-    sq_store *q = lock(impl);
-    mfa_throttle_state st;
-    sqlite3_stmt *s;
-    mfa_rc rc, verdict = MFA_OK;
-
-    rc = begin(q);
-    if (rc == MFA_OK)
-        rc = read_throttle(q, account, &st);
-    if (rc == MFA_OK) {
-        if (st.failures < UINT32_MAX)
-            st.failures++;
-        if (now < st.locked_until)
-            verdict = MFA_ERR_THROTTLED;
-        else
-            st.locked_until = now + mfa_throttle_delay(p, st.failures);
-        rc = stmt(q, ST_THROTTLE_SET, &s);
-    }
-    if (rc == MFA_OK) {
-        bind_key(s, account, NULL);
-        sqlite3_bind_int64(s, 2, st.failures);
-        sqlite3_bind_int64(s, 3, st.locked_until);
-        rc = run(q, s, NULL);
-    }
-    rc = finish(q, rc);
-    unlock(q);
-    if (rc != MFA_OK)
-        return rc;
-    *out = st;
-    return verdict;
-}
-
-static mfa_rc
-sq_throttle_reset(void *impl, const char *account)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_THROTTLE_RESET, &s);
-
-    if (rc == MFA_OK) {
-        bind_key(s, account, NULL);
-        rc = run(q, s, NULL);
-    }
-    unlock(q);
-    return rc;
-}
-
-static mfa_rc
-sq_throttle_get(void *impl, const char *account, mfa_throttle_state *out)
-{
-    sq_store *q = lock(impl);
-    mfa_rc rc = read_throttle(q, account, out);
-
-    unlock(q);
-    return rc;
-}
-
-/* ---- backup codes
- * ------------------------------------------------------------ */
-
-static mfa_rc
-sq_backup_replace(void *impl, const char *account, const mfa_backup_rec *codes,
-                  size_t n, int64_t now)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    size_t i;
-    mfa_rc rc = begin(q);
-
-    if (rc == MFA_OK && (rc = stmt(q, ST_BACKUP_DELETE, &s)) == MFA_OK) {
-        bind_key(s, account, NULL);
-        rc = run(q, s, NULL);
-    }
-    for (i = 0; rc == MFA_OK && i < n; i++) {
-        if ((rc = stmt(q, ST_BACKUP_INSERT, &s)) != MFA_OK)
-            break;
-        bind_key(s, account, NULL);
-        bind_blob(s, 2, codes[i].hash, MFA_BACKUP_HASHBYTES);
-        sqlite3_bind_int64(s, 3, codes[i].key_id);
-        sqlite3_bind_int64(s, 4, now);
-        rc = run(q, s, NULL);
-    }
-    rc = finish(q, rc);
-    unlock(q);
-    return rc;
-}
-
-static mfa_rc
-sq_backup_list(void *impl, const char *account, mfa_backup_rec *out, size_t max,
-               size_t *n)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_BACKUP_LIST, &s);
-    int r = SQLITE_DONE;
-
-    *n = 0;
-    if (rc == MFA_OK) {
-        bind_key(s, account, NULL);
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
-        while (rc == MFA_OK && *n < max &&
-               (r = sqlite3_step(s)) == SQLITE_ROW) {
-            uint32_t len = 0;
-            int64_t kid;
-            rc = col_blob(s, 0, out[*n].hash, MFA_BACKUP_HASHBYTES, &len);
-            if (rc == MFA_OK && (len != MFA_BACKUP_HASHBYTES ||
-                                 !col_range(s, 1, 0, UINT32_MAX, &kid)))
-                rc = MFA_ERR_CORRUPT;
-            if (rc == MFA_OK)
-                out[(*n)++].key_id = (uint32_t)kid;
-        }
-        if (rc == MFA_OK && r != SQLITE_DONE && r != SQLITE_ROW)
-            rc = map_rc(r);
-        done(s);
-    }
-    if (rc != MFA_OK)
-        *n = 0;
-    unlock(q);
-    return rc;
-}
-
-static mfa_rc
-sq_backup_spend(void *impl, const char *account,
-                const uint8_t hash[MFA_BACKUP_HASHBYTES], int64_t now)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_BACKUP_SPEND, &s);
-    int changes = 0;
-
-    if (rc == MFA_OK) {
-        bind_key(s, account, NULL);
-        bind_blob(s, 2, hash, MFA_BACKUP_HASHBYTES);
-        sqlite3_bind_int64(s, 3, now);
-        rc = run(q, s, &changes);
-    }
-    unlock(q);
-    return rc == MFA_OK && changes != 1 ? MFA_ERR_NOT_FOUND : rc;
-}
-
-/* ---- out-of-band challenges ------------------------------------------------
- */
-
-static mfa_rc
-sq_oob_put(void *impl, const char *account, const mfa_oob_challenge *c)
-{
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_OOB_PUT, &s);
-
-    if (rc == MFA_OK) {
-        bind_key(s, account, c->purpose);
-        bind_blob(s, 3, c->hash, MFA_BACKUP_HASHBYTES);
-        sqlite3_bind_int64(s, 4, c->key_id);
-        sqlite3_bind_int64(s, 5, c->created);
-        sqlite3_bind_int64(s, 6, c->expires);
-        sqlite3_bind_int64(s, 7, c->attempts_left);
-        rc = run(q, s, NULL);
-    }
-    unlock(q);
-    return rc;
-}
-
-static mfa_rc
-read_oob(sq_store *q, const char *account, const char *purpose,
-         mfa_oob_challenge *c)
-{
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_OOB_GET, &s);
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
     int64_t kid, cr, ex, att;
-    uint32_t len = 0;
     int r;
 
-    if (rc != MFA_OK)
+    memset(c, 0, sizeof(*c));
+    if (rc != MFA_OK || (rc = stmt(q, ST_OOB_GET, &s)) != MFA_OK)
         return rc;
     bind_key(s, account, purpose);
     r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
-        rc = col_blob(s, 0, c->hash, MFA_BACKUP_HASHBYTES, &len);
-        if (rc == MFA_OK && (len != MFA_BACKUP_HASHBYTES ||
-                             !col_range(s, 1, 0, UINT32_MAX, &kid) ||
-                             !col_range(s, 2, INT64_MIN, INT64_MAX, &cr) ||
-                             !col_range(s, 3, INT64_MIN, INT64_MAX, &ex) ||
-                             !col_range(s, 4, INT32_MIN, INT32_MAX, &att)))
+        rc = col_hash(s, 0, c->hash);
+        if (rc == MFA_OK && (!col_range(s, 1, 0, UINT32_MAX, &kid) ||
+                             !col_range(s, 2, 0, MFA_INT_TIME_MAX, &cr) ||
+                             !col_range(s, 3, 0, MFA_INT_TIME_MAX, &ex) ||
+                             !col_range(s, 4, 0, INT32_MAX, &att) ||
+                             strlen(purpose) >= sizeof(c->purpose)))
             rc = MFA_ERR_CORRUPT;
         if (rc == MFA_OK) {
             c->key_id = (uint32_t)kid;
@@ -1154,6 +1033,8 @@ read_oob(sq_store *q, const char *account, const char *purpose,
             c->expires = ex;
             c->attempts_left = (int32_t)att;
             memcpy(c->purpose, purpose, strlen(purpose) + 1);
+        } else {
+            sodium_memzero(c, sizeof(*c));
         }
     } else {
         rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
@@ -1163,90 +1044,53 @@ read_oob(sq_store *q, const char *account, const char *purpose,
 }
 
 static mfa_rc
-sq_oob_take(void *impl, const char *account, const char *purpose, int64_t now,
-            mfa_oob_challenge *out)
+sq_oob_put(mfa_store_txn *t, const char *account, const mfa_oob_challenge *c)
 {
-    sq_store *q = lock(impl);
-    mfa_oob_challenge c;
     sqlite3_stmt *s;
-    mfa_rc rc = begin(q), verdict = MFA_OK;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
 
-    memset(&c, 0, sizeof(c));
-    if (rc == MFA_OK)
-        rc = read_oob(q, account, purpose, &c);
-    if (rc == MFA_OK) {
-        if (now >= c.expires)
-            verdict = MFA_ERR_EXPIRED;
-        else if (c.attempts_left <= 0)
-            verdict = MFA_ERR_ATTEMPTS;
-        else if ((rc = stmt(q, ST_OOB_DECREMENT, &s)) == MFA_OK) {
-            bind_key(s, account, purpose);
-            rc = run(q, s, NULL);
-        }
-    }
-    /* refusals change nothing, but end the transaction the same way */
-    rc = finish(q, rc);
-    unlock(q);
-    if (rc == MFA_OK && verdict == MFA_OK)
-        *out = c;
-    sodium_memzero(&c, sizeof(c));
-    return rc != MFA_OK ? rc : verdict;
+    if (rc != MFA_OK || (rc = stmt(q, ST_OOB_PUT, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, c->purpose);
+    bind_blob(s, 3, c->hash, MFA_BACKUP_HASHBYTES);
+    sqlite3_bind_int64(s, 4, c->key_id);
+    sqlite3_bind_int64(s, 5, c->created);
+    sqlite3_bind_int64(s, 6, c->expires);
+    sqlite3_bind_int64(s, 7, c->attempts_left);
+    return run(q, s, NULL);
 }
 
 static mfa_rc
-sq_oob_spend(void *impl, const char *account, const char *purpose,
-             const uint8_t hash[MFA_BACKUP_HASHBYTES])
+sq_oob_delete(mfa_store_txn *t, const char *account, const char *purpose)
 {
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    mfa_rc rc = stmt(q, ST_OOB_SPEND, &s);
-    int changes = 0;
-
-    if (rc == MFA_OK) {
-        bind_key(s, account, purpose);
-        bind_blob(s, 3, hash, MFA_BACKUP_HASHBYTES);
-        rc = run(q, s, &changes);
-    }
-    unlock(q);
-    return rc == MFA_OK && changes != 1 ? MFA_ERR_NOT_FOUND : rc;
+    return keyed_delete(t, ST_OOB_DELETE, account, purpose, NULL);
 }
 
-/* ---- account
- * ----------------------------------------------------------------- */
+/* ---- account ------------------------------------------------------------- */
 
 static mfa_rc
-sq_account_reset(void *impl, const char *account)
+sq_account_delete(mfa_store_txn *t, const char *account)
 {
-    static const int dels[] = {ST_RESET_FACTOR, ST_BACKUP_DELETE,
-                               ST_THROTTLE_RESET, ST_RESET_OOB};
-    sq_store *q = lock(impl);
-    sqlite3_stmt *s;
-    size_t i;
-    mfa_rc rc = begin(q);
+    static const int dels[] = {ST_DEL_FACTORS, ST_BACKUP_CLEAR, ST_DEL_THROTTLE,
+                               ST_DEL_OOB};
+    mfa_rc rc = MFA_OK;
 
-    for (i = 0; rc == MFA_OK && i < sizeof(dels) / sizeof(dels[0]); i++) {
-        if ((rc = stmt(q, dels[i], &s)) != MFA_OK)
-            break;
-        bind_key(s, account, NULL);
-        rc = run(q, s, NULL);
-    }
-    rc = finish(q, rc);
-    unlock(q);
+    for (size_t i = 0; rc == MFA_OK && i < sizeof(dels) / sizeof(dels[0]); i++)
+        rc = keyed_delete(t, dels[i], account, NULL, NULL);
     return rc;
 }
 
-/* ---- open and close --------------------------------------------------------
- */
+/* ---- open and close ------------------------------------------------------ */
 
 static void
 sq_close(void *impl)
 {
     sq_store *q = impl;
-    size_t i;
 
     if (q == NULL)
         return;
-    for (i = 0; i < ST_COUNT; i++)
+    for (size_t i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     /* close_v2: never fails on a statement left open by an error path */
     sqlite3_close_v2(q->db);
@@ -1254,145 +1098,162 @@ sq_close(void *impl)
     free(q);
 }
 
-static const mfa_store_ops sqlite_ops = {
-    .abi = MFA_STORE_ABI,
+const mfa_store_backend mfa_int_sqlite_backend = {
+    .abi = MFA_STORE_BACKEND_ABI,
     .name = "sqlite",
     .close = sq_close,
-    .migrate = sq_migrate,
     .schema_version = sq_schema_version,
-    .factor_create = sq_factor_create,
-    .factor_get = sq_factor_get,
+    .migrate = sq_migrate,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
     .factor_list = sq_factor_list,
-    .factor_each = sq_factor_each,
-    .factor_activate = sq_factor_activate,
-    .factor_rename = sq_factor_rename,
-    .factor_remove = sq_factor_remove,
-    .factor_advance = sq_factor_advance,
-    .factor_reseal = sq_factor_reseal,
+    .factor_get = sq_factor_get,
+    .factor_insert = sq_factor_insert,
+    .factor_update = sq_factor_update,
+    .factor_delete = sq_factor_delete,
+    .factor_scan = sq_factor_scan,
     .factor_expire = sq_factor_expire,
-    .throttle_hit = sq_throttle_hit,
-    .throttle_reset = sq_throttle_reset,
     .throttle_get = sq_throttle_get,
-    .backup_replace = sq_backup_replace,
+    .throttle_put = sq_throttle_put,
+    .throttle_delete = sq_throttle_delete,
     .backup_list = sq_backup_list,
-    .backup_spend = sq_backup_spend,
+    .backup_insert = sq_backup_insert,
+    .backup_use = sq_backup_use,
+    .backup_clear = sq_backup_clear,
+    .oob_get = sq_oob_get,
     .oob_put = sq_oob_put,
-    .oob_take = sq_oob_take,
-    .oob_spend = sq_oob_spend,
-    .account_reset = sq_account_reset,
+    .oob_delete = sq_oob_delete,
+    .account_delete = sq_account_delete,
 };
 
 /*
  * Connection settings, each for a reason:
- * - WAL: readers do not block the writer nor each other; commits append.
  * - synchronous=FULL: each commit is fsynced, so a spent code, an advanced
  *   step or a counted failure survives a power cut (NORMAL could lose the
- *   last commits and reopen a replay window).  A file: URI may ask for
- *   NORMAL, for 20-50 times the write rate.
+ *   last commits and reopen a replay window); NORMAL only when asked.
  * - foreign_keys: enforced for later schema versions.
  * - secure_delete: removed secrets and hashes are overwritten in the file.
  * - trusted_schema off: no SQL functions run from the file's schema.
+ * WAL is set by migrate (and kept by the file), not here: opening an
+ * application's database that has no libmfa schema changes nothing in it.
  */
 static mfa_rc
-configure(sq_store *q)
+configure(sq_store *q, const mfa_int_sqlite_opts *opts)
 {
-    static const char *const pragmas[] = {
+    const char *const pragmas[] = {
+        opts != NULL && opts->sync_normal ? "PRAGMA synchronous = NORMAL"
+                                          : "PRAGMA synchronous = FULL",
         "PRAGMA foreign_keys = ON",
         "PRAGMA secure_delete = ON",
         "PRAGMA trusted_schema = OFF",
+        /* reads the header: a file that is not a database fails here */
+        "SELECT count(*) FROM sqlite_master",
     };
-    sqlite3_stmt *s = NULL;
-    const char *sync;
-    size_t i;
-    int r;
+    int yes = 0;
     mfa_rc rc;
 
-    /*
-     * file: URIs may trade durability for write throughput with
-     * ?synchronous=normal (docs/stores.md); OFF, which can corrupt the file
-     * on a power cut, is refused.
-     */
-    sync = sqlite3_uri_parameter(sqlite3_db_filename(q->db, "main"),
-                                 "synchronous");
-    if (sync == NULL || sqlite3_stricmp(sync, "full") == 0)
-        sync = "PRAGMA synchronous = FULL";
-    else if (sqlite3_stricmp(sync, "normal") == 0)
-        sync = "PRAGMA synchronous = NORMAL";
-    else
-        return MFA_ERR_INVALID;
-    if ((rc = map_rc(sqlite3_exec(q->db, sync, NULL, NULL, NULL))) != MFA_OK)
-        return rc;
-
-    /* reading the header here also detects a file that is not a database */
-    r = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
-    if (r == SQLITE_OK) {
-        r = sqlite3_step(s);
-        /* a read-only database keeps its mode; writes then fail alone */
-        if (r == SQLITE_ROW)
-            r = SQLITE_OK;
-    }
-    sqlite3_finalize(s);
-    if (r != SQLITE_OK && (r & 0xff) != SQLITE_READONLY)
-        return map_rc(r);
-    for (i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
-        rc = map_rc(sqlite3_exec(q->db, pragmas[i], NULL, NULL, NULL));
-        if (rc != MFA_OK)
+    for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++)
+        if ((rc = exec(q, pragmas[i])) != MFA_OK)
             return rc;
+    /* a libmfa store that lost its WAL setting (copied, restored) gets it
+     * back */
+    if ((rc = has_table(q, "mfa_schema", &yes)) != MFA_OK)
+        return rc;
+    return yes ? set_wal(q) : MFA_OK;
+}
+
+/* Create the file 0600 whatever the umask (SQLite would create it 0644
+ * minus the umask); its -wal and -shm files get the same mode from SQLite.
+ * An existing file is left as it is. */
+static mfa_rc
+create_file(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    mfa_rc rc = MFA_OK;
+
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return MFA_OK;
+        return errno == EACCES || errno == EROFS || errno == EPERM
+                   ? MFA_ERR_READONLY
+                   : MFA_ERR_IO;
     }
-    return MFA_OK;
+    if (fchmod(fd, 0600) != 0)
+        rc = MFA_ERR_IO;
+    if (close(fd) != 0 && rc == MFA_OK)
+        rc = MFA_ERR_IO;
+    return rc;
 }
 
 mfa_rc
-mfa_store_sqlite_open(mfa_store_t **out, const char *path)
+mfa_int_sqlite_connect(void **impl, const char *path,
+                       const mfa_int_sqlite_opts *opts)
 {
+    char *local = NULL;
     sq_store *q;
     mfa_rc rc;
     int r;
 
-    if (out == NULL)
+    if (impl == NULL)
         return MFA_ERR_INVALID;
-    *out = NULL;
+    *impl = NULL;
     if (path == NULL || path[0] == '\0')
         return MFA_ERR_INVALID;
     if (sodium_init() < 0)
         return MFA_ERR_INTERNAL;
+    if (opts != NULL && opts->create && (rc = create_file(path)) != MFA_OK)
+        return rc;
+    /* a path is a path, also when SQLite was built to read "file:" URIs */
+    if (strncmp(path, "file:", 5) == 0) {
+        size_t n = strlen(path);
+        if ((local = malloc(n + 3)) == NULL)
+            return MFA_ERR_NOMEM;
+        memcpy(local, "./", 2);
+        memcpy(local + 2, path, n + 1);
+    }
     q = calloc(1, sizeof(*q));
-    if (q == NULL)
+    if (q == NULL) {
+        free(local);
         return MFA_ERR_NOMEM;
+    }
     if (pthread_mutex_init(&q->mu, NULL) != 0) {
         free(q);
+        free(local);
         return MFA_ERR_INTERNAL;
     }
     q->timeout_ms = SQ_TIMEOUT_MS;
-    /* our mutex serialises the connection: SQLite's own is not needed */
-    r = sqlite3_open_v2(path, &q->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                            SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
-                        NULL);
+    /* never SQLITE_OPEN_CREATE: a missing store must not read as an empty
+     * one; our mutex serialises the connection, SQLite's is not needed */
+    r = sqlite3_open_v2(local != NULL ? local : path, &q->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    free(local);
     if (r != SQLITE_OK) {
-        rc = q->db != NULL ? map_rc(sqlite3_extended_errcode(q->db))
-                           : MFA_ERR_NOMEM;
-        if (rc == MFA_OK)
-            rc = MFA_ERR_STORE;
+        if (q->db == NULL)
+            rc = MFA_ERR_NOMEM;
+        else if ((r & 0xff) == SQLITE_CANTOPEN)
+            rc = sqlite3_system_errno(q->db) == ENOENT ? MFA_ERR_NO_STORE
+                                                       : MFA_ERR_STORE;
+        else
+            rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
         sq_close(q);
         return rc;
     }
     sqlite3_extended_result_codes(q->db, 1);
     sqlite3_busy_handler(q->db, busy_handler, q);
-    rc = configure(q);
-    if (rc == MFA_OK)
-        rc = sq_migrate_locked(q);
-    if (rc == MFA_OK)
-        rc = mfa_store_new(out, &sqlite_ops, q);
-    if (rc != MFA_OK)
+    rc = configure(q, opts);
+    if (rc != MFA_OK) {
         sq_close(q);
-    return rc;
+        return rc;
+    }
+    *impl = q;
+    return MFA_OK;
 }
 
 sqlite3 *
 mfa_int_store_sqlite_db(mfa_store_t *s)
 {
-    if (s == NULL || s->ops != &sqlite_ops)
+    if (s == NULL || s->be != &mfa_int_sqlite_backend)
         return NULL;
     return ((sq_store *)s->impl)->db;
 }
@@ -1402,10 +1263,11 @@ mfa_int_store_sqlite_set_timeout(mfa_store_t *s, int ms)
 {
     sq_store *q;
 
-    if (s == NULL || s->ops != &sqlite_ops || ms < 0)
+    if (s == NULL || s->be != &mfa_int_sqlite_backend || ms < 0)
         return MFA_ERR_INVALID;
-    q = lock(s->impl);
+    q = s->impl;
+    pthread_mutex_lock(&q->mu);
     q->timeout_ms = ms;
-    unlock(q);
+    pthread_mutex_unlock(&q->mu);
     return MFA_OK;
 }

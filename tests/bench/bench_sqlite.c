@@ -1,0 +1,470 @@
+/*
+ * mfa_verify on the SQLite store against a bare transaction doing the same
+ * work on the same tables with the same pragmas, in one run (issue 13):
+ *
+ *   BEGIN IMMEDIATE; read the account's throttle row; read the account's
+ *   factors; check the code with mfa_otp_totp_verify (the bench holds the
+ *   key: no unsealing); right: UPDATE the factor's last_step and delete the
+ *   throttle row; wrong: count the failure in the throttle row; COMMIT.
+ *
+ * Right and wrong codes, library defaults (synchronous=FULL) and
+ * synchronous=NORMAL, one thread and two threads sharing one store (the
+ * bare side shares one connection under a mutex, as the store does).
+ * Every code is fresh: each thread has its own account and its own clock,
+ * one step further at every call; the codes are computed before the timed
+ * part.  Each case runs three times, libmfa and bare alternating, and the
+ * best of each is kept (the machine is shared).  Prints verifies per
+ * second and the cost ratio libmfa/bare (bare rate / libmfa rate).
+ *
+ *   bench-sqlite [seconds per case, default 1] [directory, default
+ *   /var/tmp]
+ *
+ * The directory should be on a real disk (not tmpfs), so that fsync costs
+ * what it costs.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include <mfa.h>
+
+#define NTHREADS 2
+#define ROUNDS 3
+#define BASE_TIME 1700000010
+#define TMPFS_MAGIC 0x01021994
+
+static double secs = 1.0;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the bare transaction --------------------------------------------- */
+
+enum {
+    B_BEGIN,
+    B_COMMIT,
+    B_THROTTLE,
+    B_FACTORS,
+    B_ADVANCE,
+    B_CLEAR,
+    B_COUNT_FAIL,
+    B_N
+};
+
+static const char *const bare_sql[B_N] = {
+    [B_BEGIN] = "BEGIN IMMEDIATE",
+    [B_COMMIT] = "COMMIT",
+    [B_THROTTLE] = "SELECT failures, locked_until, updated FROM mfa_throttle "
+                   "WHERE account = ?1 AND bucket = ''",
+    [B_FACTORS] = "SELECT id, account, label, type, algorithm, digits, "
+                  "period, t0, last_step, drift, status, created, confirmed, "
+                  "last_used, sealed FROM mfa_factor WHERE account = ?1 "
+                  "ORDER BY created, id",
+    [B_ADVANCE] = "UPDATE mfa_factor SET last_step = ?2, drift = ?3, "
+                  "last_used = ?4 WHERE id = ?1",
+    [B_CLEAR] = "DELETE FROM mfa_throttle WHERE account = ?1 AND bucket = ''",
+    [B_COUNT_FAIL] =
+        "INSERT INTO mfa_throttle (account, bucket, failures, locked_until, "
+        "updated) VALUES (?1, '', 1, 0, ?2) ON CONFLICT (account, bucket) DO "
+        "UPDATE SET failures = failures + 1, updated = excluded.updated",
+};
+
+typedef struct bare {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+    sqlite3_stmt *st[B_N];
+} bare;
+
+static int
+bare_open(bare *b, const char *path, int normal)
+{
+    const char *pragmas[] = {
+        normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA secure_delete = ON",
+        "PRAGMA trusted_schema = OFF",
+        "PRAGMA journal_mode = WAL",
+    };
+
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_init(&b->mu, NULL);
+    if (sqlite3_open_v2(path, &b->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_busy_timeout(b->db, 5000);
+    for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++)
+        if (sqlite3_exec(b->db, pragmas[i], NULL, NULL, NULL) != SQLITE_OK)
+            return -1;
+    for (int i = 0; i < B_N; i++)
+        if (sqlite3_prepare_v3(b->db, bare_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &b->st[i],
+                               NULL) != SQLITE_OK)
+            return -1;
+    return 0;
+}
+
+static void
+bare_close(bare *b)
+{
+    for (int i = 0; i < B_N; i++)
+        sqlite3_finalize(b->st[i]);
+    sqlite3_close(b->db);
+    pthread_mutex_destroy(&b->mu);
+}
+
+static int
+step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* 1 accepted, 0 refused, -1 a store error (the bench stops). */
+static int
+bare_verify(bare *b, const char *account, const mfa_otp_t *otp,
+            const char *code, int64_t now)
+{
+    sqlite3_stmt *s;
+    char id[MFA_FACTOR_ID_LEN + 1] = "";
+    uint8_t sealed[MFA_SEALED_MAX];
+    int64_t last_step = MFA_STEP_NONE, locked_until = 0;
+    uint64_t step = 0;
+    int32_t off = 0;
+    int ok = -1, verdict = 0;
+
+    pthread_mutex_lock(&b->mu);
+    if (step_done(b->st[B_BEGIN]) != 0)
+        goto out;
+    s = b->st[B_THROTTLE];
+    sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        locked_until = sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
+    /* every column of every factor, as a store must read them */
+    s = b->st[B_FACTORS];
+    sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int n = sqlite3_column_bytes(s, 14);
+        if (sqlite3_column_int64(s, 10) != MFA_FACTOR_ACTIVE || n <= 0 ||
+            (size_t)n > sizeof(sealed))
+            continue;
+        snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(s, 0));
+        memcpy(sealed, sqlite3_column_blob(s, 14), (size_t)n);
+        last_step = sqlite3_column_int64(s, 8);
+    }
+    sqlite3_reset(s);
+    if (now >= locked_until && id[0] != '\0')
+        verdict = mfa_otp_totp_verify(otp, code, now, 1, 1, last_step, &step,
+                                      &off) == MFA_OK;
+    if (verdict) {
+        s = b->st[B_ADVANCE];
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)step);
+        sqlite3_bind_int64(s, 3, off);
+        sqlite3_bind_int64(s, 4, now);
+        if (step_done(s) != 0)
+            goto rollback;
+        s = b->st[B_CLEAR];
+        sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+        if (step_done(s) != 0)
+            goto rollback;
+    } else {
+        s = b->st[B_COUNT_FAIL];
+        sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, now);
+        if (step_done(s) != 0)
+            goto rollback;
+    }
+    if (step_done(b->st[B_COMMIT]) == 0) {
+        ok = verdict;
+        goto out;
+    }
+rollback:
+    sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+/* ---- the runs ------------------------------------------------------------ */
+
+static _Thread_local int64_t tl_now;
+
+static int64_t
+clock_fn(void *arg)
+{
+    (void)arg;
+    return tl_now;
+}
+
+typedef struct worker {
+    mfa_ctx_t *ctx;
+    bare *b;
+    const mfa_otp_t *otp;
+    const char *account;
+    int64_t *time; /* the account's clock, continued from case to case */
+    char (*codes)[MFA_CODE_BUFSIZE];
+    long ncodes;
+    int use_bare;
+    long n, ok, errors;
+    int ran_out;
+} worker;
+
+static pthread_barrier_t bar;
+static double t_start, t_end;
+static pthread_mutex_t t_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *
+run(void *arg)
+{
+    worker *w = arg;
+    int64_t t = *w->time;
+    double end;
+    mfa_result res;
+
+    w->n = w->ok = w->errors = 0;
+    w->ran_out = 0;
+    pthread_barrier_wait(&bar);
+    end = t_start + secs;
+    for (long i = 0;; i++) {
+        int r;
+        if ((i & 15) == 0 && now_s() >= end)
+            break;
+        if (i == w->ncodes) {
+            w->ran_out = 1;
+            break;
+        }
+        t += 30;
+        tl_now = t;
+        if (w->use_bare) {
+            r = bare_verify(w->b, w->account, w->otp, w->codes[i], t);
+        } else {
+            mfa_rc rc = mfa_verify(w->ctx, w->account, w->codes[i], &res);
+            r = rc == MFA_OK                                         ? 1
+                : rc == MFA_ERR_CODE_WRONG || rc == MFA_ERR_REPLAYED ? 0
+                                                                     : -1;
+        }
+        if (r < 0)
+            w->errors++;
+        else
+            w->ok += r;
+        w->n++;
+    }
+    pthread_mutex_lock(&t_mu);
+    if (now_s() > t_end)
+        t_end = now_s();
+    pthread_mutex_unlock(&t_mu);
+    *w->time = t;
+    return NULL;
+}
+
+typedef struct account {
+    char name[32];
+    mfa_otp_t *otp; /* the authenticator app's side */
+    int64_t time;
+} account;
+
+/* Codes for the next n steps of a's clock: right ones, or each with its
+ * last digit changed (wrong for that step). */
+static void
+make_codes(account *a, char (*codes)[MFA_CODE_BUFSIZE], long n, int right)
+{
+    for (long i = 0; i < n; i++) {
+        if (mfa_otp_totp(a->otp, a->time + 30 * (i + 1), codes[i],
+                         MFA_CODE_BUFSIZE) != MFA_OK)
+            abort();
+        if (!right) {
+            size_t k = strlen(codes[i]) - 1;
+            codes[i][k] = (char)('0' + (codes[i][k] - '0' + 1) % 10);
+        }
+    }
+}
+
+/* Verifies per second of one case, over all threads (wall clock). */
+static double
+one_case(mfa_ctx_t *ctx, bare *b, account *acc, int nthreads, int right,
+         int use_bare, long cap)
+{
+    pthread_t th[NTHREADS];
+    worker w[NTHREADS];
+    long n = 0, ok = 0, errors = 0;
+    int ran_out = 0;
+
+    for (int i = 0; i < nthreads; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].ctx = ctx;
+        w[i].b = b;
+        w[i].otp = acc[i].otp;
+        w[i].account = acc[i].name;
+        w[i].time = &acc[i].time;
+        w[i].ncodes = cap;
+        w[i].codes = malloc((size_t)cap * MFA_CODE_BUFSIZE);
+        w[i].use_bare = use_bare;
+        if (w[i].codes == NULL)
+            abort();
+        make_codes(&acc[i], w[i].codes, cap, right);
+    }
+    pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1);
+    for (int i = 0; i < nthreads; i++)
+        pthread_create(&th[i], NULL, run, &w[i]);
+    t_start = now_s();
+    t_end = 0;
+    pthread_barrier_wait(&bar);
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        n += w[i].n;
+        ok += w[i].ok;
+        errors += w[i].errors;
+        ran_out |= w[i].ran_out;
+        free(w[i].codes);
+    }
+    pthread_barrier_destroy(&bar);
+    if (errors > 0 || (right && ok != n) || (!right && ok > n / 1000)) {
+        fprintf(stderr, "unexpected results: %ld of %ld accepted, %ld errors\n",
+                ok, n, errors);
+        exit(1);
+    }
+    if (ran_out)
+        fprintf(stderr, "  (codes ran out: raise the cap)\n");
+    return (double)n / (t_end - t_start);
+}
+
+static mfa_otp_t *
+enroll(mfa_ctx_t *ctx, const char *name)
+{
+    mfa_enrollment_t *e = NULL;
+    mfa_uri_t *u = NULL;
+    mfa_otp_t *o = NULL;
+    mfa_result res;
+    char code[MFA_CODE_BUFSIZE];
+
+    tl_now = BASE_TIME;
+    if (mfa_enroll_begin(ctx, name, NULL, NULL, &e) != MFA_OK ||
+        mfa_uri_parse(mfa_enrollment_uri(e), &u, NULL) != MFA_OK ||
+        mfa_uri_to_otp(u, &o) != MFA_OK ||
+        mfa_otp_totp(o, BASE_TIME, code, sizeof(code)) != MFA_OK ||
+        mfa_enroll_confirm(ctx, name, mfa_enrollment_factor_id(e), code,
+                           &res) != MFA_OK) {
+        fprintf(stderr, "enrollment failed\n");
+        exit(1);
+    }
+    mfa_uri_free(&u);
+    mfa_enrollment_free(&e);
+    return o;
+}
+
+static void
+remove_db(const char *path)
+{
+    char side[600];
+
+    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *dir = argc > 2 ? argv[2] : "/var/tmp";
+    /* wrong codes are counted but never delay: every one is checked */
+    const mfa_throttle_policy open_policy = {UINT32_MAX, 0, 0};
+    mfa_keyring_t *kr = NULL;
+    struct statfs fs;
+    uint32_t kid;
+
+    if (argc > 1)
+        secs = atof(argv[1]);
+    if (secs <= 0)
+        secs = 1.0;
+    if (mfa_keyring_new(&kr) != MFA_OK ||
+        mfa_keyring_generate(kr, &kid) != MFA_OK)
+        return 1;
+    printf("bench-sqlite: %.1f s per case, best of %d, files in %s (%s)\n",
+           secs, ROUNDS, dir,
+           statfs(dir, &fs) != 0                     ? "?"
+           : (unsigned long)fs.f_type == TMPFS_MAGIC ? "tmpfs: fsync is free!"
+                                                     : "not tmpfs");
+    printf("%-7s %-6s %7s %12s %12s %9s\n", "sync", "code", "threads",
+           "libmfa/s", "bare/s", "ratio");
+    for (int normal = 0; normal < 2; normal++) {
+        char path[512], spec[600];
+        mfa_store_t *s = NULL;
+        mfa_ctx_t *ctx = NULL;
+        account lib[NTHREADS], raw[NTHREADS];
+        bare b;
+        double one_lib[2] = {0, 0};
+
+        snprintf(path, sizeof(path), "%s/mfa-bench-sqlite-%ld-%d.db", dir,
+                 (long)getpid(), normal);
+        snprintf(spec, sizeof(spec), "sqlite:%s%s", path,
+                 normal ? "?synchronous=normal" : "");
+        remove_db(path);
+        if (mfa_store_create(&s, spec) != MFA_OK ||
+            mfa_ctx_new(&ctx, s, kr) != MFA_OK ||
+            mfa_ctx_set_throttle(ctx, &open_policy) != MFA_OK) {
+            fprintf(stderr, "cannot create %s\n", spec);
+            return 1;
+        }
+        mfa_ctx_set_clock(ctx, clock_fn, NULL);
+        for (int i = 0; i < NTHREADS; i++) {
+            snprintf(lib[i].name, sizeof(lib[i].name), "lib%d", i);
+            snprintf(raw[i].name, sizeof(raw[i].name), "bare%d", i);
+            lib[i].otp = enroll(ctx, lib[i].name);
+            raw[i].otp = enroll(ctx, raw[i].name);
+            lib[i].time = raw[i].time = BASE_TIME;
+        }
+        if (bare_open(&b, path, normal) != 0) {
+            fprintf(stderr, "bare connection: %s\n", sqlite3_errmsg(b.db));
+            return 1;
+        }
+        for (int right = 1; right >= 0; right--) {
+            for (int nt = 1; nt <= NTHREADS; nt++) {
+                double best_lib = 0, best_bare = 0;
+                long cap = (long)((normal ? 120000 : 20000) * secs) + 1000;
+
+                for (int r = 0; r < ROUNDS; r++) {
+                    double x = one_case(ctx, &b, lib, nt, right, 0, cap);
+                    double y = one_case(ctx, &b, raw, nt, right, 1, cap);
+                    best_lib = x > best_lib ? x : best_lib;
+                    best_bare = y > best_bare ? y : best_bare;
+                }
+                printf("%-7s %-6s %7d %12.0f %12.0f %8.2fx",
+                       normal ? "NORMAL" : "FULL", right ? "right" : "wrong",
+                       nt, best_lib, best_bare, best_bare / best_lib);
+                if (nt == 1)
+                    one_lib[right] = best_lib;
+                else
+                    printf("   2 vs 1 thread: %.2fx",
+                           best_lib / one_lib[right]);
+                printf("\n");
+                fflush(stdout);
+            }
+        }
+        bare_close(&b);
+        for (int i = 0; i < NTHREADS; i++) {
+            mfa_otp_free(&lib[i].otp);
+            mfa_otp_free(&raw[i].otp);
+        }
+        mfa_ctx_free(&ctx);
+        mfa_store_free(&s);
+        remove_db(path);
+    }
+    mfa_keyring_free(&kr);
+    return 0;
+}
