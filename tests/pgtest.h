@@ -1,10 +1,7 @@
 /*
  * Shared helpers of the PostgreSQL tests: the throwaway cluster that
  * scripts/test starts (scripts/pg-cluster.sh), a schema of each test's own
- * so that tests never see each other's rows, and cleaning up after.  The
- * tests link the internal copy of the library (libmfa_internal_dep): a
- * store in a schema of their choosing is created through the backend
- * itself, as open never creates.
+ * so that tests never see each other's rows, and cleaning up after.
  */
 #ifndef MFA_PGTEST_H
 #define MFA_PGTEST_H
@@ -19,8 +16,6 @@
 
 #include <mfa.h>
 #include <mfa/store-backend.h>
-
-#include "store/store_int.h"
 
 /*
  * The connection string of the test cluster, or NULL after saying why.  A
@@ -146,29 +141,11 @@ pgt_drop_schemas(const char *conninfo, const char *prefix)
     return rc;
 }
 
-/*
- * Create (or upgrade) the store in `schema` and open it: what
- * mfa_store_create does for the default schema.
- */
+/* Create (or upgrade) the store in `schema` and open it. */
 static inline mfa_rc
 pgt_create(mfa_store_t **out, const char *conninfo, const char *schema)
 {
-    void *impl = NULL;
-    mfa_store_t *s = NULL;
-    mfa_rc rc;
-
-    *out = NULL;
-    if ((rc = mfa_int_postgres_connect(&impl, conninfo, schema)) != MFA_OK)
-        return rc;
-    /* mfa_store_new closes impl when it fails */
-    if ((rc = mfa_store_new(&s, &mfa_int_postgres_backend, impl)) != MFA_OK)
-        return rc;
-    if ((rc = mfa_store_migrate(s)) != MFA_OK) {
-        mfa_store_free(&s);
-        return rc;
-    }
-    *out = s;
-    return MFA_OK;
+    return mfa_store_postgres_create(out, conninfo, schema);
 }
 
 /* The backend's operations on an open store. */

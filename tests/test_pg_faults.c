@@ -622,26 +622,75 @@ START_TEST(kill_mid_backup_replace)
 }
 END_TEST
 
-START_TEST(idle_connection_killed)
+/* A connection killed between a flow's last write and its COMMIT: the
+ * commit is an error, nothing was written, and the next flow works. */
+START_TEST(kill_before_commit)
 {
-    mfa_store_t *s = open_fresh();
+    mfa_store_t *first = open_fresh(), *s = NULL;
+    const mfa_store_backend *be;
     PGconn *c = pgt_connect(conninfo);
-    char sql[512];
+    mfa_throttle_rec th;
+    mfa_store_txn *t;
+    char sql[512], app[40], ci[1200];
     int i;
 
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(pgt_failures(s, ACCOUNT, ""), 0);
-    /* every connection of this store (their last query names the schema) */
+    pgt_random_name(app, sizeof(app), "mfa_fc_");
+    snprintf(ci, sizeof(ci), "%s application_name=%s", conninfo, app);
+    ck_assert_int_eq(mfa_store_postgres_open(&s, ci, schema), MFA_OK);
+    mfa_store_free(&first);
+    be = PGT_BE(s);
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    memset(&th, 0, sizeof(th));
+    th.failures = 9;
+    th.updated = T_START;
+    ck_assert_int_eq(be->throttle_put(t, ACCOUNT, &th), MFA_OK);
     snprintf(sql, sizeof(sql),
              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE application_name = 'libmfa' AND position('\"%s\"' in "
-             "query) > 0",
-             schema);
+             "WHERE application_name = '%s' AND state = 'idle in "
+             "transaction'",
+             app);
+    ck_assert_int_eq(pgt_scalar(c, sql), 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'%s'",
+             app);
+    for (i = 0; i < 500 && pgt_scalar(c, sql) != 0; i++)
+        sleep_ms(10);
+    ck_assert_int_eq(be->commit(t), MFA_ERR_STORE);
+    ck_assert_int_eq(pgt_failures(s, ACCOUNT, ""), 0);
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->throttle_put(t, ACCOUNT, &th), MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    ck_assert_int_eq(pgt_failures(s, ACCOUNT, ""), 9);
+    PQfinish(c);
+    mfa_store_free(&s);
+}
+END_TEST
+
+START_TEST(idle_connection_killed)
+{
+    mfa_store_t *first = open_fresh(), *s = NULL;
+    PGconn *c = pgt_connect(conninfo);
+    char sql[512], app[40], ci[1200];
+    int i;
+
+    ck_assert_ptr_nonnull(c);
+    /* a handle whose connections the test can tell from the others */
+    pgt_random_name(app, sizeof(app), "mfa_fi_");
+    snprintf(ci, sizeof(ci), "%s application_name=%s", conninfo, app);
+    ck_assert_int_eq(mfa_store_postgres_open(&s, ci, schema), MFA_OK);
+    mfa_store_free(&first);
+    ck_assert_int_eq(pgt_failures(s, ACCOUNT, ""), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s'",
+             app);
     ck_assert_int_ge(pgt_scalar(c, sql), 1);
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-             "'libmfa' AND position('\"%s\"' in query) > 0",
-             schema);
+             "'%s'",
+             app);
     for (i = 0; i < 500 && pgt_scalar(c, sql) != 0; i++)
         sleep_ms(10);
     ck_assert_int_eq(pgt_scalar(c, sql), 0);
@@ -649,6 +698,7 @@ START_TEST(idle_connection_killed)
      * replaced */
     for (i = 0; i < 3; i++)
         ck_assert_int_eq(pgt_failures(s, ACCOUNT, ""), 0);
+    ck_assert_int_eq(pgt_scalar(c, sql), 1);
     PQfinish(c);
     mfa_store_free(&s);
 }
@@ -676,6 +726,7 @@ main(void)
     tcase_add_test(tc, kill_mid_count);
     tcase_add_test(tc, kill_mid_account_reset);
     tcase_add_test(tc, kill_mid_backup_replace);
+    tcase_add_test(tc, kill_before_commit);
     tcase_add_test(tc, idle_connection_killed);
     suite_add_tcase(su, tc);
     tc = tcase_create("restart");

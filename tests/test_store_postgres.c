@@ -3,7 +3,8 @@
  * the throwaway cluster of scripts/test (MFA_PG_CONNINFO), then what only
  * PostgreSQL has: opening never creates (a schema, a database), migration
  * of a version-1 schema, the account lock (two writers of one account
- * serialise, of two accounts do not, and the lock writes no row), roles,
+ * serialise, of two accounts do not, and the lock writes no row), read
+ * transactions, roles,
  * timeouts, fork.  Every test gets a schema of its own (a random name under
  * this run's prefix); they are all dropped at the end.
  */
@@ -752,13 +753,16 @@ START_TEST(lock_writes_no_row)
 }
 END_TEST
 
-/* A read transaction sees one snapshot. */
-START_TEST(read_is_one_snapshot)
+/* A read transaction sees what was committed before each of its reads,
+ * and its writes are refused without reaching the server. */
+START_TEST(read_refuses_writes)
 {
     mfa_store_t *s1 = NULL, *s2 = NULL;
     const mfa_store_backend *be;
     mfa_store_txn *r, *w;
     mfa_factor_rec f, g;
+    mfa_throttle_rec th;
+    PGconn *c = admin();
 
     ck_assert_int_eq(pg_open(&s1, NULL), MFA_OK);
     ck_assert_int_eq(pg_open_again(&s2, NULL), MFA_OK);
@@ -771,18 +775,23 @@ START_TEST(read_is_one_snapshot)
     ck_assert_int_eq(be->factor_insert(w, &f), MFA_OK);
     ck_assert_int_eq(be->commit(w), MFA_OK);
     ck_assert_int_eq(be->factor_get(r, ACCOUNT, "0123456789abcdef", &g),
-                     MFA_ERR_NOT_FOUND);
-    /* and refuses to write */
+                     MFA_OK);
+    ck_assert_int_eq(memcmp(g.sealed, f.sealed, f.sealed_len), 0);
     ck_assert_int_eq(be->factor_delete(r, ACCOUNT, "0123456789abcdef"),
                      MFA_ERR_READONLY);
-    be->rollback(r);
+    memset(&th, 0, sizeof(th));
+    th.failures = 1;
+    ck_assert_int_eq(be->throttle_put(r, ACCOUNT, &th), MFA_ERR_READONLY);
+    /* a transaction with a refused operation does not commit */
+    ck_assert_int_eq(be->commit(r), MFA_ERR_STORE);
+    ck_assert_int_eq(rows_in(c, last_schema), 1);
     ck_assert_int_eq(pgt_begin(s1, ACCOUNT, MFA_TXN_READ, &r), MFA_OK);
     ck_assert_int_eq(be->factor_get(r, ACCOUNT, "0123456789abcdef", &g),
                      MFA_OK);
-    ck_assert_int_eq(memcmp(g.sealed, f.sealed, f.sealed_len), 0);
     ck_assert_int_eq(be->commit(r), MFA_OK);
     mfa_store_free(&s2);
     mfa_store_free(&s1);
+    PQfinish(c);
 }
 END_TEST
 
@@ -873,7 +882,7 @@ postgres_suite(void)
     tcase_add_test(tc, same_account_serialises);
     tcase_add_test(tc, other_accounts_run_in_parallel);
     tcase_add_test(tc, lock_writes_no_row);
-    tcase_add_test(tc, read_is_one_snapshot);
+    tcase_add_test(tc, read_refuses_writes);
     tcase_add_test(tc, statement_timeout_configured);
     tcase_add_test(tc, default_timeouts);
     tcase_add_test(tc, fork_child_reconnects);

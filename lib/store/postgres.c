@@ -12,9 +12,12 @@
  * READ COMMITTED, each with a snapshot taken after the lock was granted, so
  * they see everything the previous holder committed (a REPEATABLE READ
  * snapshot would be taken by the lock statement itself, before the wait).
- * A read transaction is REPEATABLE READ READ ONLY: one snapshot, no lock.
- * A store-wide transaction is a plain READ COMMITTED one.  A transaction
- * holds one pooled connection from begin to commit or rollback, and a flow
+ * A read transaction is plain statements on a connection of its own, each
+ * its own snapshot: no lock, no BEGIN or COMMIT round trips (the decisions
+ * that need one consistent view all run in write transactions); its write
+ * operations are refused here, before reaching the server.  A store-wide
+ * write transaction is a plain READ COMMITTED one.  A transaction holds one
+ * pooled connection from begin to commit or rollback, and a write flow
  * ends with exactly one COMMIT.
  *
  * Connections: a small pool, each connection used by one transaction at a
@@ -148,6 +151,8 @@ typedef struct pg_store pg_store;
 struct mfa_store_txn {
     pg_store *st;
     pg_conn *pc;
+    int read;   /* MFA_TXN_READ: plain statements, no transaction */
+    int failed; /* a statement failed: commit is refused */
 };
 
 struct pg_conn {
@@ -451,12 +456,50 @@ p_bytes(pg_params *p, const uint8_t *b, size_t n)
     p->n++;
 }
 
+/* The statements that write: refused in a read transaction. */
+static int
+writes(int which)
+{
+    return which != ST_FACTOR_LIST && which != ST_FACTOR_GET &&
+           which != ST_FACTOR_SCAN && which != ST_THROTTLE_GET &&
+           which != ST_BACKUP_LIST && which != ST_OOB_GET;
+}
+
+static mfa_rc run_once(mfa_store_txn *t, int which, const pg_params *p,
+                       PGresult **out);
+
 /*
  * Run statement `which` in transaction t (preparing it on first use on
- * this connection).  *out gets the result on MFA_OK (PQclear it).
+ * this connection).  *out gets the result on MFA_OK (PQclear it).  A read
+ * outside a transaction whose connection turns out dead is run once more
+ * on a fresh one: it changed nothing and is not part of anything.
  */
 static mfa_rc
 run(mfa_store_txn *t, int which, const pg_params *p, PGresult **out)
+{
+    pg_conn *pc = t->pc;
+    mfa_rc rc;
+
+    *out = NULL;
+    if (t->read && writes(which)) {
+        t->failed = 1;
+        return MFA_ERR_READONLY;
+    }
+    rc = run_once(t, which, p, out);
+    if (rc != MFA_OK && t->read && PQstatus(pc->c) != CONNECTION_OK) {
+        PQfinish(pc->c);
+        memset(pc->prepared, 0, sizeof(pc->prepared));
+        pc->c = connect_db(t->st);
+        if (pc->c != NULL)
+            rc = run_once(t, which, p, out);
+    }
+    if (rc != MFA_OK)
+        t->failed = 1;
+    return rc;
+}
+
+static mfa_rc
+run_once(mfa_store_txn *t, int which, const pg_params *p, PGresult **out)
 {
     pg_conn *pc = t->pc;
     char name[16];
@@ -464,6 +507,8 @@ run(mfa_store_txn *t, int which, const pg_params *p, PGresult **out)
     ExecStatusType s;
 
     *out = NULL;
+    if (pc->c == NULL)
+        return MFA_ERR_STORE;
     (void)snprintf(name, sizeof(name), "mfa_%d", which);
     if (!pc->prepared[which]) {
         r = PQprepare(pc->c, name, t->st->sql[which], p->n, NULL);
@@ -924,8 +969,17 @@ pg_begin(void *impl, const char *account, mfa_txn_mode mode,
         (void)snprintf(sql, sizeof(sql),
                        "BEGIN ISOLATION LEVEL READ COMMITTED");
     } else if (mode == MFA_TXN_READ) {
-        (void)snprintf(sql, sizeof(sql),
-                       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        pg_conn *pc;
+        mfa_rc rc = acquire(st, &pc);
+
+        if (rc != MFA_OK)
+            return rc;
+        pc->txn.st = st;
+        pc->txn.pc = pc;
+        pc->txn.read = 1;
+        pc->txn.failed = 0;
+        *out = &pc->txn;
+        return MFA_OK;
     } else {
         return MFA_ERR_INVALID;
     }
@@ -950,6 +1004,8 @@ pg_begin(void *impl, const char *account, mfa_txn_mode mode,
             PQclear(r);
             pc->txn.st = st;
             pc->txn.pc = pc;
+            pc->txn.read = 0;
+            pc->txn.failed = 0;
             *out = &pc->txn;
             return MFA_OK;
         }
@@ -968,18 +1024,24 @@ static mfa_rc
 pg_commit(mfa_store_txn *t)
 {
     pg_conn *pc = t->pc;
-    PGresult *r = PQexec(pc->c, "COMMIT");
+    PGresult *r;
     mfa_rc rc = MFA_OK;
 
+    if (t->read) {
+        rc = t->failed ? MFA_ERR_STORE : MFA_OK;
+        release(t->st, pc);
+        return rc;
+    }
     /*
      * A failed transaction answers COMMIT with ROLLBACK, not an error.  A
      * connection lost during COMMIT leaves the outcome unknown: an error,
      * so nothing is accepted (at worst a spent step or a counted attempt
      * without a verdict).
      */
+    r = PQexec(pc->c, "COMMIT");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = map_error(pc->c, r);
-    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0 || t->failed)
         rc = MFA_ERR_STORE;
     PQclear(r);
     release(t->st, pc);
