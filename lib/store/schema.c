@@ -73,7 +73,9 @@ static const char *const steps[] = {
     "{T}throttle;"
     "DROP TABLE {T}throttle;"
     "ALTER TABLE {T}throttle2 RENAME TO {N}throttle;"
-    "CREATE INDEX {N}throttle_updated ON {T}throttle (updated)",
+    "CREATE INDEX {N}throttle_updated ON {T}throttle (updated);"
+    /* key rotation pages through factors by (account, id) */
+    "CREATE INDEX {N}factor_account_id ON {T}factor (account, id)",
 };
 
 const char *const mfa_int_schema_tables[] = {
