@@ -58,22 +58,21 @@ typedef enum mfa_rc {
     MFA_ERR_THROTTLED = -16,  /* too many attempts: wait and retry */
 
     /* base32, secrets, key ring, sealing */
-    MFA_ERR_BASE32_CHAR = -20,      /* a character outside the alphabet */
-    MFA_ERR_BASE32_LENGTH = -21,    /* impossible length or misplaced '=' */
-    MFA_ERR_SECRET_SHORT = -22,     /* secret below the minimum size */
-    MFA_ERR_SECRET_LONG = -23,      /* secret above 64 bytes */
-    MFA_ERR_KEYRING_FORMAT = -24,   /* key ring file is malformed */
-    MFA_ERR_KEYRING_PERMS = -25,    /* readable by others, or not a file */
-    MFA_ERR_KEYRING_EMPTY = -26,    /* no current key for sealing */
-    MFA_ERR_KEY_UNKNOWN = -27,      /* sealed with a key id not in the ring */
-    MFA_ERR_SEALED_FORMAT = -28,    /* sealed blob: bad version or length */
-    MFA_ERR_SEALED_AUTH = -29,      /* sealed blob fails authentication */
-    MFA_ERR_IO = -30,               /* file could not be read or written */
-    MFA_ERR_KEY_EXISTS = -31,       /* key id already in the ring */
-    MFA_ERR_KEYRING_OWNER = -32,    /* key ring or a directory above it is
-                                       owned by another user */
-    MFA_ERR_KEYRING_WRITABLE = -33, /* key ring or a directory above it is
-                                       writable by group or others */
+    MFA_ERR_BASE32_CHAR = -20,    /* a character outside the alphabet */
+    MFA_ERR_BASE32_LENGTH = -21,  /* impossible length or misplaced '=' */
+    MFA_ERR_SECRET_SHORT = -22,   /* secret below the minimum size */
+    MFA_ERR_SECRET_LONG = -23,    /* secret above 64 bytes */
+    MFA_ERR_KEYRING_FORMAT = -24, /* key ring file is malformed */
+    MFA_ERR_KEYRING_PERMS = -25,  /* readable by others, or not a file */
+    MFA_ERR_KEYRING_EMPTY = -26,  /* no current key for sealing */
+    MFA_ERR_KEY_UNKNOWN = -27,    /* sealed with a key id not in the ring */
+    MFA_ERR_SEALED_FORMAT = -28,  /* sealed blob: bad version or length */
+    MFA_ERR_SEALED_AUTH = -29,    /* sealed blob fails authentication */
+    MFA_ERR_IO = -30,             /* file could not be read or written */
+    MFA_ERR_KEY_EXISTS = -31,     /* key id already in the ring */
+    MFA_ERR_KEYRING_OWNER = -32,  /* it or a directory above: other owner */
+    /* the key ring or a directory above it is writable by group or others */
+    MFA_ERR_KEYRING_WRITABLE = -33,
 
     /* URIs, profiles, QR codes */
     MFA_ERR_URI_SCHEME = -40,    /* not otpauth:// */
