@@ -12,8 +12,9 @@
  * Each case also checks the functional result (the right code is accepted,
  * a wrong one refused), so a case cannot pass by computing nothing.  A case
  * fails when memcheck's error count grows during it.  `--canary` runs a
- * deliberately leaky comparison instead, which memcheck must catch (the
- * meson test expects that run to fail).
+ * deliberately leaky comparison instead, which memcheck must catch:
+ * tests/ct/canary.sh passes only on memcheck's own error exit code, not
+ * on any failure (`--canary-crash` crashes instead, to prove that).
  *
  * Prints "N passed, N failed".
  */
@@ -490,16 +491,23 @@ main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         return 1;
-    if (argc > 1 && strcmp(argv[1], "--canary") == 0) {
+    if (argc > 1 && (strcmp(argv[1], "--canary") == 0 ||
+                     strcmp(argv[1], "--canary-crash") == 0)) {
         unsigned long before = VALGRIND_COUNT_ERRORS, n;
 
+        /* the check of the check: a canary that crashes before its
+         * comparison (as a broken library would) must not pass for a
+         * caught one (tests/ct/canary.sh) */
+        if (strcmp(argv[1], "--canary-crash") == 0)
+            abort();
         case_ok = 1;
         ct_canary();
         n = VALGRIND_COUNT_ERRORS - before;
         printf("canary: %lu memcheck error(s) in the leaky comparison (%s)\n",
                n, n > 0 ? "caught, as it must be" : "NOT CAUGHT");
-        /* memcheck's exit code is the verdict here: 1 when caught */
-        return 0;
+        /* memcheck's exit code is the verdict: CT_CANARY_EXIT (set with
+         * --error-exitcode) when caught, 3 when not, a signal on a crash */
+        return n > 0 && case_ok ? 0 : 3;
     }
     if (argc > 1)
         only = argv[1];
