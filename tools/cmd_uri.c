@@ -9,6 +9,10 @@
 
 #include "cli.h"
 
+/* in cmd_otp.c: --counter over 0..2^64-1, and its --json output */
+int opt_counter(const cli *c, const char *name, uint64_t *out);
+void json_counter(const char *key, uint64_t v);
+
 int
 cmd_uri(cli *c)
 {
@@ -20,7 +24,8 @@ cmd_uri(cli *c)
     mfa_secret_t *s = NULL;
     mfa_uri_t *u = NULL;
     char *text = NULL, *uri = NULL, *grouped = NULL;
-    int64_t bytes = MFA_SECRET_DEFAULT, counter = 0;
+    int64_t bytes = MFA_SECRET_DEFAULT;
+    uint64_t counter = 0;
     int fresh = opt_flag(c, "new"), rc;
     size_t profile_bytes;
     mfa_rc mrc;
@@ -32,7 +37,7 @@ cmd_uri(cli *c)
     if (issuer == NULL)
         return usage_error(c, "--issuer is required");
     if (opt_int(c, "bytes", MFA_SECRET_MIN, MFA_SECRET_MAX, &bytes) < 0 ||
-        opt_int(c, "counter", 0, INT64_MAX, &counter) < 0)
+        opt_counter(c, "counter", &counter) < 0)
         return EXIT_USAGE;
     if (opt_flag(c, "bytes") && !fresh)
         return usage_error(c, "--bytes needs --new");
@@ -68,7 +73,7 @@ cmd_uri(cli *c)
     if (mrc == MFA_OK && image != NULL)
         mrc = mfa_uri_set_image(u, image);
     if (mrc == MFA_OK && opt_flag(c, "hotp"))
-        mrc = mfa_uri_set_counter(u, (uint64_t)counter);
+        mrc = mfa_uri_set_counter(u, counter);
     if (mrc == MFA_OK)
         mrc = mfa_uri_format(u, opt_flag(c, "explicit") ? MFA_URI_EXPLICIT : 0,
                              &uri);
@@ -285,7 +290,7 @@ cmd_inspect(cli *c)
         json_string("algorithm", mfa_algorithm_name(mfa_uri_algorithm(u)));
         json_int("digits", mfa_uri_digits(u));
         if (hotp)
-            json_int("counter", (int64_t)mfa_uri_counter(u));
+            json_counter("counter", mfa_uri_counter(u));
         else
             json_int("period", mfa_uri_period(u));
         json_string("image", image);

@@ -66,6 +66,56 @@ for counter, want in enumerate(("755224", "287082", "359152", "969429", "338314"
                                 "254676", "287922", "162583", "399871", "520489")):
     r = t.mfa("code", "--hotp", "--counter", counter, input=k20)
     t.check(r.rc == 0 and r.out.strip() == want, f"RFC 4226 counter {counter}", r)
+# HOTP counters over the full 64-bit range, as the C API, the URI parser and
+# oathtool take them; the reference is oathtool when it accepts the counter,
+# else HMAC-SHA1 computed here
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+
+def hotp_ref(key, counter, digits=6):
+    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    v = int.from_bytes(mac[off:off + 4], "big") & 0x7fffffff
+    return str(v % 10 ** digits).zfill(digits)
+
+
+for counter in (2 ** 63 - 1, 2 ** 63, 2 ** 64 - 1):
+    want, ref = hotp_ref(b"12345678901234567890", counter), "HMAC"
+    if shutil.which("oathtool"):
+        p = subprocess.run(["oathtool", "--hotp", f"--counter={counter}",
+                            b"12345678901234567890".hex()], capture_output=True, text=True)
+        if p.returncode == 0:
+            want, ref = p.stdout.strip(), "oathtool"
+            t.check(want == hotp_ref(b"12345678901234567890", counter),
+                    f"oathtool and HMAC agree at counter {counter}", p)
+    r = t.mfa("code", "--hotp", "--counter", counter, input=k20)
+    t.check(r.rc == 0 and r.out.strip() == want, f"code --hotp --counter {counter} = {ref}", r)
+    r = t.mfa("code", "--hotp", "--counter", counter, "--json", input=k20)
+    t.check(r.rc == 0 and json.loads(r.out or "{}").get("counter") == counter,
+            f"code --json shows counter {counter} unsigned", r)
+    r = t.mfa("uri", "--issuer", "X", "--account", "a", "--hotp", "--counter", counter, input=k20)
+    t.check(r.rc == 0 and f"counter={counter}" in r.out, f"uri --hotp --counter {counter}", r)
+    uri = r.out.strip()
+    r = t.mfa("inspect", "--json", uri)
+    t.check(r.rc == 0 and json.loads(r.out or "{}").get("counter") == counter,
+            f"inspect --json shows counter {counter}", r)
+# the next counter after 2^64-1 cannot be stored: verify says so (exit 5)
+r = t.mfa("verify", "--hotp", "--counter", 2 ** 64 - 1, hotp_ref(b"12345678901234567890", 2 ** 64 - 1),
+          input=k20)
+t.check(r.rc == EXIT_INPUT and "overflow" in r.err, "verify at counter 2^64-1: overflow refused", r)
+r = t.mfa("verify", "--hotp", "--counter", 2 ** 64 - 3, hotp_ref(b"12345678901234567890", 2 ** 64 - 2),
+          input=k20)
+t.check(r.rc == EXIT_OK and "counter 18446744073709551614" in r.out, "verify at counter 2^64-2", r)
+for bad in (2 ** 64, -1, "+1", " 1", "1 ", "0x10", "1e3", "", "99999999999999999999",
+            "000000000000000000001"):
+    t.expect(f"code --hotp --counter {bad!r}", t.mfa("code", "--hotp", f"--counter={bad}", input=k20),
+             EXIT_USAGE)
+    t.expect(f"uri --hotp --counter {bad!r}",
+             t.mfa("uri", "--issuer", "X", "--account", "a", "--hotp", f"--counter={bad}", input=k20),
+             EXIT_USAGE)
 r = t.mfa("code", "--time=59", "--algorithm=sha1", "--digits=8", input=k20.lower())
 t.check(r.out.strip() == "94287082", "code: lowercase secret and --opt=value", r)
 grouped = " ".join(k20[i:i + 4] for i in range(0, len(k20), 4))
