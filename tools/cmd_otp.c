@@ -125,7 +125,9 @@ load_otp(cli *c, mfa_otp_t **out)
             secure_free(&text);
             return fail(c, MFA_ERR_NOMEM, EXIT_STORE, "secret");
         }
-        mrc = mfa_base32_decode(text, key, MFA_BASE32_INPUT_MAX, &keylen);
+        /* typed by a person: 0 and 1 read as O and I, as Google
+         * Authenticator's manual entry does */
+        mrc = mfa_base32_decode_typed(text, key, MFA_BASE32_INPUT_MAX, &keylen);
         secure_free(&text);
         if (mrc == MFA_OK && keylen > MFA_KEY_MAX)
             mrc = MFA_ERR_SECRET_LONG;

@@ -54,11 +54,23 @@ cmd_uri(cli *c)
         if (mrc != MFA_OK)
             return fail(c, mrc, EXIT_STORE, "secret");
     } else {
+        uint8_t *key;
+        size_t keylen = 0;
+
         if ((rc = read_secret_text(c, "Secret", &text)) != 0)
             return rc;
-        mrc = mfa_secret_from_base32(
-            &s, text, opt_flag(c, "legacy") ? MFA_SECRET_LEGACY : 0);
+        /* typed by a person: 0 and 1 read as O and I, as Google
+         * Authenticator's manual entry does; decoded in guarded memory */
+        if ((key = sodium_malloc(MFA_BASE32_INPUT_MAX)) == NULL) {
+            secure_free(&text);
+            return fail(c, MFA_ERR_NOMEM, EXIT_STORE, "secret");
+        }
+        mrc = mfa_base32_decode_typed(text, key, MFA_BASE32_INPUT_MAX, &keylen);
         secure_free(&text);
+        if (mrc == MFA_OK)
+            mrc = mfa_secret_import(
+                &s, key, keylen, opt_flag(c, "legacy") ? MFA_SECRET_LEGACY : 0);
+        sodium_free(key);
         if (mrc != MFA_OK)
             return fail(c, mrc, EXIT_INPUT, "secret");
     }

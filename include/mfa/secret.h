@@ -43,6 +43,16 @@ MFA_API mfa_rc mfa_base32_encode(const uint8_t *in, size_t inlen, char *out,
  */
 MFA_API mfa_rc mfa_base32_decode(const char *in, uint8_t *out, size_t outsize,
                                  size_t *outlen) MFA_WARN_UNUSED;
+/*
+ * The same for a key typed by a person (the manual-entry form): also reads
+ * '0' as 'O' and '1' as 'I', as Google Authenticator's "enter a setup key"
+ * screen does (and nothing else: '8' stays invalid).  Constant time like
+ * mfa_base32_decode.  Key URIs are read with mfa_base32_decode: no app maps
+ * digits in a scanned key.
+ */
+MFA_API mfa_rc mfa_base32_decode_typed(const char *in, uint8_t *out,
+                                       size_t outsize,
+                                       size_t *outlen) MFA_WARN_UNUSED;
 
 /* ---- secrets ----------------------------------------------------------- */
 
