@@ -240,24 +240,6 @@ cmd_qr(cli *c)
     return rc;
 }
 
-static const struct {
-    unsigned bit;
-    const char *text;
-} uri_warnings[] = {
-    {MFA_URI_WARN_LOWERCASE_ALGORITHM,
-     "algorithm is not uppercase (some apps refuse or misread it)"},
-    {MFA_URI_WARN_PADDED_SECRET,
-     "secret has '=' padding (fails in Google Authenticator)"},
-    {MFA_URI_WARN_LOWERCASE_SECRET, "secret is lowercase base32"},
-    {MFA_URI_WARN_ISSUER_PARAM_ONLY,
-     "issuer only in the issuer= parameter, not in the label"},
-    {MFA_URI_WARN_ISSUER_PREFIX_ONLY,
-     "issuer only in the label prefix, no issuer= parameter"},
-    {MFA_URI_WARN_ENCODED_COLON, "label separator written as %3A"},
-    {MFA_URI_WARN_SHORT_SECRET, "secret is shorter than 16 bytes"},
-    {MFA_URI_WARN_PLUS_SPACE, "'+' in the label or issuer (shown literally)"},
-};
-
 int
 cmd_inspect(cli *c)
 {
@@ -275,10 +257,12 @@ cmd_inspect(cli *c)
     if ((rc = read_arg_or_input(c, c->npos ? c->pos[0] : NULL, "URI", &text)) !=
         0)
         return rc;
-    mrc = mfa_uri_parse(text, &u, &warnings);
+    mrc = mfa_uri_parse(text, &u, NULL);
     secure_free(&text);
     if (mrc != MFA_OK)
         return fail(c, mrc, EXIT_INPUT, "not a valid key URI");
+    /* the list kept on the parsed object */
+    warnings = mfa_uri_warnings(u);
     if ((mrc = mfa_lint_uri(u, lint)) != MFA_OK) {
         mfa_uri_free(&u);
         return fail(c, mrc, EXIT_INPUT, "lint");
@@ -307,10 +291,9 @@ cmd_inspect(cli *c)
             json_int("period", mfa_uri_period(u));
         json_string("image", image);
         json_open("warnings", '[');
-        for (size_t i = 0; i < sizeof(uri_warnings) / sizeof(uri_warnings[0]);
-             i++)
-            if (warnings & uri_warnings[i].bit)
-                json_string(NULL, uri_warnings[i].text);
+        for (unsigned bit = 1; bit != 0; bit <<= 1)
+            if ((warnings & bit) && mfa_uri_warning_text(bit) != NULL)
+                json_string(NULL, mfa_uri_warning_text(bit));
         json_close(']');
         json_open("apps", '[');
         for (int i = 0; i < MFA_APP_COUNT; i++) {
@@ -341,10 +324,9 @@ cmd_inspect(cli *c)
             printf("period:     %u\n", mfa_uri_period(u));
         if (image != NULL)
             printf("image:      %s\n", image);
-        for (size_t i = 0; i < sizeof(uri_warnings) / sizeof(uri_warnings[0]);
-             i++)
-            if (warnings & uri_warnings[i].bit)
-                printf("warning:    %s\n", uri_warnings[i].text);
+        for (unsigned bit = 1; bit != 0; bit <<= 1)
+            if ((warnings & bit) && mfa_uri_warning_text(bit) != NULL)
+                printf("warning:    %s\n", mfa_uri_warning_text(bit));
         printf("\n%-26s %-12s %s\n", "APP", "VERDICT", "REASON");
         for (int i = 0; i < MFA_APP_COUNT; i++)
             printf("%-26s %-12s %s\n", mfa_app_name(lint[i].app),
