@@ -405,9 +405,6 @@ mfa_uri_format(const mfa_uri_t *u, unsigned flags, char **out)
     *out = NULL;
     if (u == NULL || (flags & ~MFA_URI_EXPLICIT) != 0)
         return MFA_ERR_INVALID;
-    /* a parsed URI may carry one (MFA_URI_WARN_COLON); never write it */
-    if (strchr(u->account, ':') != NULL || strchr(u->issuer, ':') != NULL)
-        return MFA_ERR_COLON;
     if ((rc = mfa_secret_base32(u->secret, &b32)) != MFA_OK)
         return rc;
     b.cap = MFA_URI_MAX + 1;
@@ -421,7 +418,10 @@ mfa_uri_format(const mfa_uri_t *u, unsigned flags, char **out)
 
     puts_(&b, scheme);
     puts_(&b, u->type == MFA_HOTP ? "hotp/" : "totp/");
-    if (u->issuer[0] != '\0') {
+    /* only a parsed URI can hold a colon (MFA_URI_WARN_COLON); it is
+     * written so that it reads back the same: %3A in the account, and an
+     * issuer with one only in issuer= (as a prefix it would split there) */
+    if (u->issuer[0] != '\0' && strchr(u->issuer, ':') == NULL) {
         put_enc(&b, u->issuer, NULL);
         puts_(&b, ":");
     }

@@ -101,10 +101,11 @@ MFA_API void mfa_uri_free(mfa_uri_t **u);
  * The URI text: "otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=ISSUER",
  * each label part percent-encoded as UTF-8 (unreserved kept, space %20).
  * Parameters equal to the universal defaults are omitted unless flags has
- * MFA_URI_EXPLICIT; others are spelled exactly (algorithm=SHA256).
- * MFA_ERR_COLON for a parsed URI whose account or issuer holds a ':'
- * (MFA_URI_WARN_COLON): that label breaks readers.  Free *out with
- * mfa_string_free: it holds the secret.
+ * MFA_URI_EXPLICIT; others are spelled exactly (algorithm=SHA256).  A
+ * parsed URI with a ':' in its account or issuer (MFA_URI_WARN_COLON) is
+ * written so that it reads back the same: %3A in the account, such an
+ * issuer only in issuer=.  Free *out with mfa_string_free: it holds the
+ * secret.
  */
 MFA_API mfa_rc mfa_uri_format(const mfa_uri_t *u, unsigned flags,
                               char **out) MFA_WARN_UNUSED;
