@@ -144,10 +144,10 @@ MFA_API int mfa_keyring_has(const mfa_keyring_t *kr, uint32_t id);
 MFA_API mfa_rc mfa_keyring_load(mfa_keyring_t **out,
                                 const char *path) MFA_WARN_UNUSED;
 /*
- * The same, and on failure one line for a person in why[whysize] (may be
- * NULL): the path at fault and the reason, e.g. "/srv/mfa: the key ring's
- * directory is writable by group or others (mode 0775)".  256 bytes plus
- * the path's length is always enough; longer text is cut.  Empty on
+ * The same, and on a refusal or an I/O error one line for a person in
+ * why[whysize] (may be NULL): the path at fault and the reason, e.g. "/srv/mfa:
+ * the key ring's directory is writable by group or others (mode 0775)".  256
+ * bytes plus the path's length is always enough; longer text is cut.  Empty on
  * success.
  */
 MFA_API mfa_rc mfa_keyring_load_why(mfa_keyring_t **out, const char *path,
