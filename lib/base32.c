@@ -67,8 +67,23 @@ mfa_base32_encode(const uint8_t *in, size_t inlen, char *out, size_t outsize)
     return MFA_OK;
 }
 
-mfa_rc
-mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
+/*
+ * With typed set (all ones), '0' reads as 'O' and '1' as 'I', exactly what
+ * Google Authenticator's manual entry does before decoding (and nothing
+ * more: no 8 for B, no lowercase l).  Masked, so no branch on the key.
+ */
+static uint32_t
+typed_char(uint32_t c, uint32_t typed)
+{
+    uint32_t zero = mfa_int_ct_mask_eq32(c, '0') & typed;
+    uint32_t one = mfa_int_ct_mask_eq32(c, '1') & typed;
+
+    return (c & ~(zero | one)) | ((uint32_t)'O' & zero) | ((uint32_t)'I' & one);
+}
+
+static mfa_rc
+base32_decode_masked(const char *in, uint8_t *out, size_t outsize,
+                     size_t *outlen, uint32_t typed)
 {
     uint8_t vals[MFA_BASE32_INPUT_MAX];
     uint32_t bad = 0, seen_pad = 0, misplaced = 0, any_fmt = 0;
@@ -86,7 +101,7 @@ mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
 
     memset(vals, 0, sizeof(vals));
     for (size_t i = 0; i < len; i++) {
-        uint32_t c = (uint8_t)in[i];
+        uint32_t c = typed_char((uint8_t)in[i], typed);
         uint32_t up = mfa_int_ct_mask_range(c, 'A', 'Z');
         uint32_t lo = mfa_int_ct_mask_range(c, 'a', 'z');
         uint32_t dg = mfa_int_ct_mask_range(c, '2', '7');
@@ -134,7 +149,7 @@ mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
 
         memset(packed, 0, sizeof(packed));
         for (size_t i = 0; i < len; i++) {
-            uint32_t c = (uint8_t)in[i];
+            uint32_t c = typed_char((uint8_t)in[i], typed);
             uint32_t data = mfa_int_ct_mask_range(c, 'A', 'Z') |
                             mfa_int_ct_mask_range(c, 'a', 'z') |
                             mfa_int_ct_mask_range(c, '2', '7');
@@ -163,4 +178,17 @@ done:
     sodium_memzero(&acc, sizeof(acc));
     sodium_memzero(vals, sizeof(vals));
     return rc;
+}
+
+mfa_rc
+mfa_base32_decode(const char *in, uint8_t *out, size_t outsize, size_t *outlen)
+{
+    return base32_decode_masked(in, out, outsize, outlen, 0);
+}
+
+mfa_rc
+mfa_base32_decode_typed(const char *in, uint8_t *out, size_t outsize,
+                        size_t *outlen)
+{
+    return base32_decode_masked(in, out, outsize, outlen, UINT32_MAX);
 }

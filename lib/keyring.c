@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -379,15 +381,280 @@ mfa_keyring_load_buffer(mfa_keyring_t **out, const char *text, size_t len)
     return MFA_OK;
 }
 
-mfa_rc
-mfa_keyring_load(mfa_keyring_t **out, const char *path)
+/* ---- trusting the file (like sshd's StrictModes) -------------------------
+ *
+ * Whoever can write the key ring, or replace it or any directory on the way
+ * to it, can make the service seal secrets under a key they know.  So the
+ * file and every directory passed on the way there (after following
+ * symbolic links, each link's own directory included) must belong to this
+ * process's effective user or root and be writable by nobody else.  A
+ * directory above the key ring's own may be world-writable when it is
+ * sticky (/tmp): then nobody else can rename or remove what is in it, so
+ * the subtree below stays ours.  The key ring's own directory never may, as
+ * sshd refuses it: others could plant files next to it.
+ */
+
+#define LINKS_MAX 40
+
+static void why_set(char *why, size_t whysize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+why_set(char *why, size_t whysize, const char *fmt, ...)
 {
+    va_list ap;
+
+    if (why == NULL || whysize == 0)
+        return;
+    va_start(ap, fmt);
+    (void)vsnprintf(why, whysize, fmt, ap);
+    va_end(ap);
+}
+
+static int
+trusted_owner(uid_t uid)
+{
+    return uid == 0 || uid == geteuid();
+}
+
+/* A directory passed on the way (own != 0: the one holding the file). */
+static mfa_rc
+check_dir(const char *dir, const struct stat *st, int own, char *why,
+          size_t whysize)
+{
+    unsigned mode = (unsigned)(st->st_mode & 07777);
+
+    if (!trusted_owner(st->st_uid)) {
+        why_set(why, whysize,
+                "%s: directory owned by uid %u, not by this process's user "
+                "(uid %u) or root",
+                dir, (unsigned)st->st_uid, (unsigned)geteuid());
+        return MFA_ERR_KEYRING_OWNER;
+    }
+    if ((mode & 022) != 0 && (own || (mode & S_ISVTX) == 0)) {
+        why_set(why, whysize,
+                own ? "%s: the key ring's directory is writable by group or "
+                      "others (mode %04o)"
+                    : "%s: directory writable by group or others and not "
+                      "sticky (mode %04o)",
+                dir, mode);
+        return MFA_ERR_KEYRING_WRITABLE;
+    }
+    return MFA_OK;
+}
+
+static mfa_rc
+check_file(const char *path, const struct stat *st, char *why, size_t whysize)
+{
+    unsigned mode = (unsigned)(st->st_mode & 07777);
+
+    if (!S_ISREG(st->st_mode)) {
+        why_set(why, whysize, "%s: not a regular file", path);
+        return MFA_ERR_KEYRING_PERMS;
+    }
+    if (!trusted_owner(st->st_uid)) {
+        why_set(why, whysize,
+                "%s: owned by uid %u, not by this process's user (uid %u) "
+                "or root",
+                path, (unsigned)st->st_uid, (unsigned)geteuid());
+        return MFA_ERR_KEYRING_OWNER;
+    }
+    if ((mode & 022) != 0) {
+        why_set(why, whysize,
+                "%s: writable by group or others (mode %04o; chmod 600)", path,
+                mode);
+        return MFA_ERR_KEYRING_WRITABLE;
+    }
+    if ((mode & 077) != 0) {
+        why_set(why, whysize,
+                "%s: accessible by group or others (mode %04o; chmod 600)",
+                path, mode);
+        return MFA_ERR_KEYRING_PERMS;
+    }
+    return MFA_OK;
+}
+
+/* Append "/name" (n bytes) to the resolved prefix cur. */
+static int
+path_push(char *cur, const char *name, size_t n)
+{
+    size_t len = strlen(cur);
+
+    if (len + 1 + n >= PATH_MAX)
+        return 0;
+    if (len > 1)
+        cur[len++] = '/';
+    memcpy(cur + len, name, n);
+    cur[len + n] = '\0';
+    return 1;
+}
+
+static void
+path_pop(char *cur)
+{
+    char *slash = strrchr(cur, '/');
+
+    if (slash == cur)
+        cur[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+}
+
+/*
+ * Resolve path component by component into resolved[PATH_MAX], checking
+ * each directory on the way and the file at the end; *fst gets the file's
+ * lstat.  No component is trusted before the directory holding it is.
+ */
+static mfa_rc
+trust_walk(const char *path, char *resolved, struct stat *fst, char *why,
+           size_t whysize)
+{
+    char *rest = NULL, *target = NULL;
     struct stat st;
-    char *buf = NULL;
+    size_t pos = 0, links = 0;
+    mfa_rc rc = MFA_OK;
+
+    rest = malloc(PATH_MAX);
+    target = malloc(PATH_MAX);
+    if (rest == NULL || target == NULL) {
+        rc = MFA_ERR_NOMEM;
+        goto done;
+    }
+    if (path[0] == '/') {
+        if (strlen(path) >= PATH_MAX)
+            goto too_long;
+        memcpy(rest, path, strlen(path) + 1);
+    } else {
+        if (getcwd(rest, PATH_MAX) == NULL) {
+            why_set(why, whysize, "%s: current directory: %s", path,
+                    strerror(errno));
+            rc = MFA_ERR_IO;
+            goto done;
+        }
+        if (strlen(rest) + 1 + strlen(path) >= PATH_MAX)
+            goto too_long;
+        strcat(rest, "/");
+        strcat(rest, path);
+    }
+    memcpy(resolved, "/", 2);
+    if (lstat("/", &st) != 0) {
+        why_set(why, whysize, "/: %s", strerror(errno));
+        rc = MFA_ERR_IO;
+        goto done;
+    }
+    if ((rc = check_dir("/", &st, 0, why, whysize)) != MFA_OK)
+        goto done;
+
+    for (;;) {
+        const char *name;
+        size_t n;
+        int last;
+
+        while (rest[pos] == '/')
+            pos++;
+        if (rest[pos] == '\0') {
+            /* "dir/" or "/": what is left is a directory, not a file */
+            why_set(why, whysize, "%s: not a regular file", path);
+            rc = MFA_ERR_KEYRING_PERMS;
+            goto done;
+        }
+        name = rest + pos;
+        n = strcspn(name, "/");
+        pos += n;
+        last = rest[pos] == '\0';
+        while (rest[pos] == '/')
+            pos++;
+        if (n == 1 && name[0] == '.' && !last)
+            continue;
+        if (n == 2 && name[0] == '.' && name[1] == '.' && !last) {
+            path_pop(resolved);
+            continue;
+        }
+        if (!path_push(resolved, name, n))
+            goto too_long;
+        if (lstat(resolved, &st) != 0) {
+            why_set(why, whysize, "%s: %s", resolved, strerror(errno));
+            rc = MFA_ERR_IO;
+            goto done;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            ssize_t tl;
+
+            if (++links > LINKS_MAX) {
+                why_set(why, whysize, "%s: too many symbolic links", path);
+                rc = MFA_ERR_IO;
+                goto done;
+            }
+            tl = readlink(resolved, target, PATH_MAX - 1);
+            if (tl <= 0) {
+                why_set(why, whysize, "%s: %s", resolved,
+                        tl < 0 ? strerror(errno) : "empty symbolic link");
+                rc = MFA_ERR_IO;
+                goto done;
+            }
+            if ((size_t)tl + 1 + strlen(rest + pos) >= PATH_MAX)
+                goto too_long;
+            /* the link's directory was checked; go on from its target */
+            target[tl] = '\0';
+            if (rest[pos] != '\0') {
+                strcat(target, "/");
+                strcat(target, rest + pos);
+            }
+            memcpy(rest, target, strlen(target) + 1);
+            pos = 0;
+            path_pop(resolved);
+            if (rest[0] == '/')
+                memcpy(resolved, "/", 2);
+            continue;
+        }
+        if (last) {
+            char dir[PATH_MAX];
+            struct stat dst;
+
+            if ((rc = check_file(resolved, &st, why, whysize)) != MFA_OK)
+                goto done;
+            /* the directory that holds the file, held to the strict rule */
+            memcpy(dir, resolved, strlen(resolved) + 1);
+            path_pop(dir);
+            if (lstat(dir, &dst) != 0) {
+                why_set(why, whysize, "%s: %s", dir, strerror(errno));
+                rc = MFA_ERR_IO;
+                goto done;
+            }
+            if ((rc = check_dir(dir, &dst, 1, why, whysize)) != MFA_OK)
+                goto done;
+            *fst = st;
+            goto done;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            why_set(why, whysize, "%s: %s", resolved, strerror(ENOTDIR));
+            rc = MFA_ERR_IO;
+            goto done;
+        }
+        if ((rc = check_dir(resolved, &st, 0, why, whysize)) != MFA_OK)
+            goto done;
+    }
+too_long:
+    why_set(why, whysize, "%s: %s", path, strerror(ENAMETOOLONG));
+    rc = MFA_ERR_IO;
+done:
+    free(rest);
+    free(target);
+    return rc;
+}
+
+mfa_rc
+mfa_keyring_load_why(mfa_keyring_t **out, const char *path, char *why,
+                     size_t whysize)
+{
+    struct stat st, lst;
+    char *resolved = NULL, *buf = NULL;
     size_t len = 0, cap;
     int fd;
     mfa_rc rc;
 
+    if (why != NULL && whysize > 0)
+        why[0] = '\0';
     if (out == NULL)
         return MFA_ERR_INVALID;
     *out = NULL;
@@ -395,34 +662,51 @@ mfa_keyring_load(mfa_keyring_t **out, const char *path)
         return MFA_ERR_INVALID;
     if (mfa_int_init() != MFA_OK)
         return MFA_ERR_INTERNAL;
-    /* O_NONBLOCK: opening a FIFO must not hang before fstat refuses it */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
+    if ((resolved = malloc(PATH_MAX)) == NULL)
+        return MFA_ERR_NOMEM;
+    if ((rc = trust_walk(path, resolved, &lst, why, whysize)) != MFA_OK) {
+        free(resolved);
+        return rc;
+    }
+    /* O_NOFOLLOW: the walk resolved every link, so a link here now is a
+     * swap after the check; O_NONBLOCK: a FIFO put there must not hang */
+    fd = open(resolved,
+              O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        why_set(why, whysize, "%s: %s", resolved, strerror(errno));
+        free(resolved);
         return MFA_ERR_IO;
+    }
     /* fstat on the open descriptor: what is checked is what is read */
     if (fstat(fd, &st) != 0) {
-        close(fd);
-        return MFA_ERR_IO;
+        why_set(why, whysize, "%s: %s", resolved, strerror(errno));
+        rc = MFA_ERR_IO;
+        goto done;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-        close(fd);
-        return MFA_ERR_KEYRING_PERMS;
+    if (st.st_dev != lst.st_dev || st.st_ino != lst.st_ino) {
+        why_set(why, whysize, "%s: replaced while being checked", resolved);
+        rc = MFA_ERR_IO;
+        goto done;
     }
+    if ((rc = check_file(resolved, &st, why, whysize)) != MFA_OK)
+        goto done;
     if (st.st_size < 0 || st.st_size > KEYRING_FILE_MAX) {
-        close(fd);
-        return MFA_ERR_KEYRING_FORMAT;
+        why_set(why, whysize, "%s: larger than a key ring can be", resolved);
+        rc = MFA_ERR_KEYRING_FORMAT;
+        goto done;
     }
     /* one more byte than the limit, to notice a file that grew meanwhile */
     cap = (size_t)st.st_size + 1;
     if ((buf = sodium_malloc(cap)) == NULL) {
-        close(fd);
-        return MFA_ERR_NOMEM;
+        rc = MFA_ERR_NOMEM;
+        goto done;
     }
     for (;;) {
         ssize_t r = read(fd, buf + len, cap - len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
+            why_set(why, whysize, "%s: %s", resolved, strerror(errno));
             rc = MFA_ERR_IO;
             goto done;
         }
@@ -430,15 +714,27 @@ mfa_keyring_load(mfa_keyring_t **out, const char *path)
             break;
         len += (size_t)r;
         if (len == cap) {
-            rc = MFA_ERR_IO; /* changed while being read */
+            why_set(why, whysize, "%s: changed while being read", resolved);
+            rc = MFA_ERR_IO;
             goto done;
         }
     }
     rc = mfa_keyring_load_buffer(out, buf, len);
+    if (rc == MFA_ERR_KEYRING_FORMAT)
+        why_set(why, whysize, "%s: not a libmfa key ring (see docs/keyring.md)",
+                resolved);
 done:
     close(fd);
-    sodium_free(buf); /* wipes the key material read */
+    if (buf != NULL)
+        sodium_free(buf); /* wipes the key material read */
+    free(resolved);
     return rc;
+}
+
+mfa_rc
+mfa_keyring_load(mfa_keyring_t **out, const char *path)
+{
+    return mfa_keyring_load_why(out, path, NULL, 0);
 }
 
 /* "key 4294967295 " + 64 hex + "\n" */

@@ -237,6 +237,11 @@ lint_google(const struct lint_in *in, mfa_lint_entry *e)
 
     if (in->secret_len < MFA_SECRET_LEGACY_MIN)
         find(e, MFA_VERDICT_REFUSED, "%s refuses keys under 10 bytes", n);
+    /* its scanner compares "otpauth" and "totp"/"hotp" exactly */
+    if (in->warnings &
+        (MFA_URI_WARN_UPPERCASE_SCHEME | MFA_URI_WARN_UPPERCASE_TYPE))
+        find(e, MFA_VERDICT_REFUSED,
+             "%s refuses a scheme or type that is not lowercase", n);
     if (in->warnings & MFA_URI_WARN_PADDED_SECRET)
         find(e, MFA_VERDICT_REFUSED,
              "%s fails to scan a secret with '=' padding", n);
@@ -326,6 +331,9 @@ lint_freeotp(const struct lint_in *in, mfa_lint_entry *e)
     if (in->digits > 9)
         find(e, MFA_VERDICT_REFUSED, "%s refuses digits=%u (it reads 6 to 9)",
              n, in->digits);
+    if (in->warnings & MFA_URI_WARN_COLON)
+        find(e, MFA_VERDICT_REFUSED,
+             "%s refuses a label or issuer with a second ':'", n);
     if (in->type == MFA_TOTP && in->period < 5)
         find(e, MFA_VERDICT_REFUSED,
              "%s refuses period=%u (it needs at least 5 seconds)", n,
@@ -377,10 +385,28 @@ lint(const struct lint_in *in, mfa_lint_entry out[MFA_APP_COUNT])
             find(e, MFA_VERDICT_UNKNOWN,
                  "%s may refuse or mis-read a lowercase algorithm name",
                  app_names[i]);
-        if (in->warnings & MFA_URI_WARN_PLUS_SPACE)
+        /* Google Authenticator's own parser is the one known to lowercase
+         * nothing; the others are not known either way */
+        if ((in->warnings &
+             (MFA_URI_WARN_UPPERCASE_SCHEME | MFA_URI_WARN_UPPERCASE_TYPE)) &&
+            i != MFA_APP_GOOGLE)
+            find(e, MFA_VERDICT_UNKNOWN,
+                 "%s may refuse a scheme or type that is not lowercase",
+                 app_names[i]);
+        if ((in->warnings & MFA_URI_WARN_COLON) && i != MFA_APP_FREEOTP)
             find(e, MFA_VERDICT_WORKS,
-                 "%s works, but shows '+' in the name where a space was "
-                 "probably meant",
+                 "%s works, but may split the name at another ':' and show "
+                 "a different issuer or account",
+                 app_names[i]);
+        if (in->warnings &
+            (MFA_URI_WARN_PLUS_SPACE | MFA_URI_WARN_PLUS_IN_QUERY))
+            find(e, MFA_VERDICT_WORKS,
+                 "%s works, but may show '+' in the name where a space was "
+                 "meant",
+                 app_names[i]);
+        if (in->warnings & MFA_URI_WARN_EMPTY_ISSUER)
+            find(e, MFA_VERDICT_WORKS,
+                 "%s works, but may show no issuer: issuer= is empty",
                  app_names[i]);
         if (in->issuer == 0)
             find(e, MFA_VERDICT_WORKS,

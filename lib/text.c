@@ -1,4 +1,5 @@
 /* UTF-8 validation and percent-encoding for key URIs. */
+#include <stddef.h>
 #include <string.h>
 
 #include <mfa/backup.h>
@@ -16,6 +17,49 @@ hexval(unsigned char c)
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
     return -1;
+}
+
+/*
+ * General category Cf of Unicode 15.0 (UnicodeData.txt), sorted.  These
+ * render as nothing or reorder what follows (U+200B, U+202E, U+FEFF), so
+ * "adm\u200bin" would be another account that prints as "admin".
+ * tests/test_uri.c checks the table against the system's UnicodeData.txt.
+ */
+static const struct {
+    uint32_t lo, hi;
+} format_chars[] = {
+    {0x00ad, 0x00ad},   {0x0600, 0x0605},   {0x061c, 0x061c},
+    {0x06dd, 0x06dd},   {0x070f, 0x070f},   {0x0890, 0x0891},
+    {0x08e2, 0x08e2},   {0x180e, 0x180e},   {0x200b, 0x200f},
+    {0x202a, 0x202e},   {0x2060, 0x2064},   {0x2066, 0x206f},
+    {0xfeff, 0xfeff},   {0xfff9, 0xfffb},   {0x110bd, 0x110bd},
+    {0x110cd, 0x110cd}, {0x13430, 0x1343f}, {0x1bca0, 0x1bca3},
+    {0x1d173, 0x1d17a}, {0xe0001, 0xe0001}, {0xe0020, 0xe007f},
+};
+
+int
+mfa_int_is_format_char(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof(format_chars) / sizeof(format_chars[0]);
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (cp < format_chars[mid].lo)
+            hi = mid;
+        else if (cp > format_chars[mid].hi)
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
+}
+
+/* The 66 noncharacters: U+FDD0..U+FDEF and the last two of every plane. */
+static int
+is_noncharacter(uint32_t cp)
+{
+    return (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffeu) == 0xfffeu;
 }
 
 mfa_rc
@@ -61,6 +105,13 @@ mfa_int_text_check(const char *s, size_t n)
         /* C1 controls render as nothing or garbage in every app */
         if (cp >= 0x80 && cp <= 0x9f)
             return MFA_ERR_CONTROL_CHAR;
+        /* line and paragraph separators break a line like '\n' does */
+        if (cp == 0x2028 || cp == 0x2029)
+            return MFA_ERR_CONTROL_CHAR;
+        if (mfa_int_is_format_char(cp))
+            return MFA_ERR_FORMAT_CHAR;
+        if (is_noncharacter(cp))
+            return MFA_ERR_NONCHARACTER;
         i += len;
     }
     return MFA_OK;

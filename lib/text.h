@@ -10,9 +10,16 @@
 /*
  * Check s[0..n) for a user-visible text field: MFA_ERR_UTF8 for invalid
  * UTF-8 (overlong forms, surrogates and code points above U+10FFFF
- * included), MFA_ERR_CONTROL_CHAR for C0, DEL or C1 controls.
+ * included), MFA_ERR_CONTROL_CHAR for C0, DEL or C1 controls and for
+ * U+2028/U+2029 (line and paragraph separators), MFA_ERR_FORMAT_CHAR for a
+ * format character (general category Cf: zero-width, bidi controls, BOM,
+ * tags), MFA_ERR_NONCHARACTER for U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF.
+ * The first offending character decides.
  */
 mfa_rc mfa_int_text_check(const char *s, size_t n);
+
+/* 1 when cp is in Unicode 15.0's general category Cf. */
+int mfa_int_is_format_char(uint32_t cp);
 
 /*
  * A NUL-terminated text field of at most max bytes: MFA_ERR_INVALID for

@@ -200,6 +200,58 @@ mfa_int_uri_warnings(const mfa_uri_t *u)
     return u ? u->warnings : 0;
 }
 
+unsigned
+mfa_uri_warnings(const mfa_uri_t *u)
+{
+    return u ? u->warnings : 0;
+}
+
+static const struct {
+    unsigned bit;
+    const char *text;
+} warning_texts[] = {
+    {MFA_URI_WARN_LOWERCASE_ALGORITHM,
+     "algorithm is not uppercase (some apps refuse or misread it)"},
+    {MFA_URI_WARN_PADDED_SECRET,
+     "secret has '=' padding (fails in Google Authenticator)"},
+    {MFA_URI_WARN_LOWERCASE_SECRET, "secret is lowercase base32"},
+    {MFA_URI_WARN_ISSUER_PARAM_ONLY,
+     "issuer only in the issuer= parameter, not in the label"},
+    {MFA_URI_WARN_ISSUER_PREFIX_ONLY,
+     "issuer only in the label prefix, no issuer= parameter"},
+    {MFA_URI_WARN_ENCODED_COLON, "label separator written as %3A"},
+    {MFA_URI_WARN_SHORT_SECRET, "secret is shorter than 16 bytes"},
+    {MFA_URI_WARN_PLUS_SPACE,
+     "'+' in the label, kept as '+' (apps show it literally)"},
+    {MFA_URI_WARN_UPPERCASE_SCHEME,
+     "scheme is not lowercase 'otpauth' (Google Authenticator refuses it)"},
+    {MFA_URI_WARN_UPPERCASE_TYPE,
+     "type is not lowercase 'totp' or 'hotp' (Google Authenticator "
+     "refuses it)"},
+    {MFA_URI_WARN_PLUS_IN_QUERY,
+     "'+' in issuer= read as a space (form encoding, as Python's urlencode "
+     "writes it); some apps show '+'"},
+    {MFA_URI_WARN_EMPTY_ISSUER,
+     "empty issuer= parameter ignored (apps that read only the parameter "
+     "show no issuer)"},
+    {MFA_URI_WARN_COLON,
+     "':' inside the account or issuer (the label was split at the first "
+     "one; FreeOTP refuses it)"},
+    {MFA_URI_WARN_IMAGE_SPACES, "spaces in the image URL written as %20"},
+    {MFA_URI_WARN_IMAGE_IGNORED,
+     "image= is not a usable https URL and was ignored"},
+};
+
+const char *
+mfa_uri_warning_text(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(warning_texts) / sizeof(warning_texts[0]);
+         i++)
+        if (warning_texts[i].bit == bit)
+            return warning_texts[i].text;
+    return NULL;
+}
+
 const char *
 mfa_uri_issuer(const mfa_uri_t *u)
 {
@@ -366,7 +418,10 @@ mfa_uri_format(const mfa_uri_t *u, unsigned flags, char **out)
 
     puts_(&b, scheme);
     puts_(&b, u->type == MFA_HOTP ? "hotp/" : "totp/");
-    if (u->issuer[0] != '\0') {
+    /* only a parsed URI can hold a colon (MFA_URI_WARN_COLON); it is
+     * written so that it reads back the same: %3A in the account, and an
+     * issuer with one only in issuer= (as a prefix it would split there) */
+    if (u->issuer[0] != '\0' && strchr(u->issuer, ':') == NULL) {
         put_enc(&b, u->issuer, NULL);
         puts_(&b, ":");
     }
@@ -452,15 +507,28 @@ parse_uint(const char *s, size_t n, uint64_t *v)
     return 1;
 }
 
-/* Decode a label part or parameter into a text field of at most max bytes. */
+/*
+ * Decode a label part or parameter into a text field of at most max bytes.
+ * With form != 0 a raw '+' is a space first (application/x-www-form-
+ * urlencoded, what Python's urlencode writes in a query); %2B stays '+'.
+ */
 static mfa_rc
-decode_field(const char *s, size_t n, char *out, size_t max, int *plus)
+decode_field_as(const char *s, size_t n, char *out, size_t max, int *plus,
+                int form)
 {
-    char tmp[MFA_URI_MAX + 1];
+    char tmp[MFA_URI_MAX + 1], raw[MFA_URI_MAX + 1];
     size_t len;
     mfa_rc rc;
 
-    rc = mfa_int_pct_decode(s, n, tmp, sizeof(tmp), &len);
+    if (form) {
+        if (n > MFA_URI_MAX)
+            return MFA_ERR_URI_TOO_LONG;
+        for (size_t i = 0; i < n; i++)
+            raw[i] = s[i] == '+' ? ' ' : s[i];
+        rc = mfa_int_pct_decode(raw, n, tmp, sizeof(tmp), &len);
+    } else {
+        rc = mfa_int_pct_decode(s, n, tmp, sizeof(tmp), &len);
+    }
     if (rc == MFA_ERR_BUFFER)
         rc = MFA_ERR_URI_TOO_LONG;
     if (rc != MFA_OK)
@@ -469,12 +537,19 @@ decode_field(const char *s, size_t n, char *out, size_t max, int *plus)
         return rc;
     if (len > max)
         return MFA_ERR_TOO_LONG;
-    /* a raw '+' was probably meant as a space by a form encoder, but
-     * apps show it literally, so it is kept and reported */
+    /* in the label a raw '+' was probably meant as a space by a form
+     * encoder, but pyotp, otpauth and the apps show it literally, so it is
+     * kept and reported */
     if (plus != NULL && memchr(s, '+', n) != NULL)
         *plus = 1;
     memcpy(out, tmp, len + 1);
     return MFA_OK;
+}
+
+static mfa_rc
+decode_field(const char *s, size_t n, char *out, size_t max, int *plus)
+{
+    return decode_field_as(s, n, out, max, plus, 0);
 }
 
 /* Find the label separator: a raw ':' or %3A, the first one. */
@@ -518,9 +593,11 @@ parse_label(mfa_uri_t *u, const char *s, size_t n, unsigned *warn,
             *warn |= MFA_URI_WARN_ENCODED_COLON;
         acc = sep + seplen;
         accn = n - pn - seplen;
-        /* two separators: FreeOTP refuses it and the split is a guess */
+        /* two separators: the first one splits, the account keeps the
+         * rest with its colons, as pyotp and otpauth read it; FreeOTP
+         * refuses such a label, so it is reported */
         if (find_sep(acc, accn, &dummy) != NULL)
-            return MFA_ERR_URI_LABEL;
+            *warn |= MFA_URI_WARN_COLON;
         rc = decode_field(s, pn, u->issuer, MFA_ISSUER_MAX, &plus);
         if (rc != MFA_OK)
             return rc;
@@ -632,6 +709,47 @@ parse_secret(mfa_uri_t *u, const struct param *p, unsigned *warn)
     return MFA_OK;
 }
 
+/*
+ * image= is an extension most apps ignore, so it never costs the key: a
+ * value that is not a usable https URL is dropped and reported.  Producers
+ * rarely encode the URL a second time, so "image=https://x/my%20logo.png"
+ * decodes to a URL with a space, which is put back as %20.
+ */
+static mfa_rc
+parse_image(mfa_uri_t *u, const struct param *p, unsigned *warn)
+{
+    char img[MFA_URI_MAX + 1], fixed[MFA_IMAGE_MAX + 1];
+    size_t len, o = 0;
+    int spaces = 0;
+    mfa_rc rc;
+
+    rc = mfa_int_pct_decode(p->v, p->n, img, sizeof(img), &len);
+    if (rc != MFA_OK)
+        return rc == MFA_ERR_BUFFER ? MFA_ERR_URI_TOO_LONG : rc;
+    for (size_t i = 0; i < len && o < sizeof(fixed); i++) {
+        if (img[i] != ' ') {
+            fixed[o++] = img[i];
+        } else if (sizeof(fixed) - o > 3) {
+            memcpy(fixed + o, "%20", 3);
+            o += 3;
+            spaces = 1;
+        } else {
+            o = sizeof(fixed); /* too long either way */
+        }
+    }
+    if (o < sizeof(fixed))
+        fixed[o] = '\0';
+    if (o >= sizeof(fixed) || check_image(fixed) != MFA_OK) {
+        *warn |= MFA_URI_WARN_IMAGE_IGNORED;
+        return MFA_OK;
+    }
+    if (spaces)
+        *warn |= MFA_URI_WARN_IMAGE_SPACES;
+    if ((u->image = strdup(fixed)) == NULL)
+        return MFA_ERR_NOMEM;
+    return MFA_OK;
+}
+
 static mfa_rc
 parse_params(mfa_uri_t *u, struct param p[P_COUNT], int has_prefix,
              unsigned *warn)
@@ -642,23 +760,42 @@ parse_params(mfa_uri_t *u, struct param p[P_COUNT], int has_prefix,
     if ((rc = parse_secret(u, &p[P_SECRET], warn)) != MFA_OK)
         return rc;
 
-    if (p[P_ISSUER].seen) {
-        char iss[MFA_ISSUER_MAX + 1];
+    if (p[P_ISSUER].seen && p[P_ISSUER].n == 0) {
+        /* "issuer=": pyotp drops it, otpauth falls back to the prefix */
+        *warn |= MFA_URI_WARN_EMPTY_ISSUER;
+        if (!has_prefix)
+            u->issuer[0] = '\0';
+    } else if (p[P_ISSUER].seen) {
+        char iss[MFA_ISSUER_MAX + 1], lit[MFA_ISSUER_MAX + 1];
         int plus = 0;
 
-        rc = decode_field(p[P_ISSUER].v, p[P_ISSUER].n, iss, MFA_ISSUER_MAX,
-                          &plus);
+        /* a query is form-encoded: '+' is a space (pyotp reads it so, and
+         * Python's urlencode writes it so) */
+        rc = decode_field_as(p[P_ISSUER].v, p[P_ISSUER].n, iss, MFA_ISSUER_MAX,
+                             &plus, 1);
         if (rc != MFA_OK)
             return rc;
-        if (strchr(iss, ':') != NULL)
-            return MFA_ERR_COLON;
-        if (plus)
-            *warn |= MFA_URI_WARN_PLUS_SPACE;
         if (has_prefix) {
-            if (strcmp(iss, u->issuer) != 0)
+            /* equal to the prefix read either way: a producer that wrote
+             * '+' literally in both places meant the same name twice */
+            if (strcmp(iss, u->issuer) == 0) {
+                if (plus)
+                    *warn |= MFA_URI_WARN_PLUS_IN_QUERY;
+            } else if (plus &&
+                       decode_field(p[P_ISSUER].v, p[P_ISSUER].n, lit,
+                                    MFA_ISSUER_MAX, NULL) == MFA_OK &&
+                       strcmp(lit, u->issuer) == 0) {
+                *warn |= MFA_URI_WARN_PLUS_SPACE;
+            } else {
                 return MFA_ERR_URI_ISSUER;
+            }
         } else {
             memcpy(u->issuer, iss, sizeof(iss));
+            if (plus)
+                *warn |= MFA_URI_WARN_PLUS_IN_QUERY;
+            /* pyotp and otpauth keep it; FreeOTP and Aegis split on it */
+            if (strchr(iss, ':') != NULL)
+                *warn |= MFA_URI_WARN_COLON;
             if (iss[0] != '\0')
                 *warn |= MFA_URI_WARN_ISSUER_PARAM_ONLY;
         }
@@ -703,19 +840,8 @@ parse_params(mfa_uri_t *u, struct param p[P_COUNT], int has_prefix,
             return MFA_ERR_URI_COUNTER;
         u->counter = v;
     }
-    if (p[P_IMAGE].seen) {
-        char img[MFA_URI_MAX + 1];
-        size_t len;
-
-        rc = mfa_int_pct_decode(p[P_IMAGE].v, p[P_IMAGE].n, img, sizeof(img),
-                                &len);
-        if (rc != MFA_OK)
-            return rc;
-        if ((rc = check_image(img)) != MFA_OK)
-            return rc;
-        if ((u->image = strdup(img)) == NULL)
-            return MFA_ERR_NOMEM;
-    }
+    if (p[P_IMAGE].seen)
+        return parse_image(u, &p[P_IMAGE], warn);
     return MFA_OK;
 }
 
@@ -757,6 +883,11 @@ mfa_uri_parse(const char *text, mfa_uri_t **out, unsigned *warnings)
         (strncasecmp(s, "totp", 4) != 0 && strncasecmp(s, "hotp", 4) != 0) ||
         (s + 4 < end && s[4] != '/' && s[4] != '?'))
         return MFA_ERR_URI_TYPE;
+    /* read either way, but Google Authenticator compares both exactly */
+    if (memcmp(text, scheme, sl) != 0)
+        warn |= MFA_URI_WARN_UPPERCASE_SCHEME;
+    if (memcmp(s, "totp", 4) != 0 && memcmp(s, "hotp", 4) != 0)
+        warn |= MFA_URI_WARN_UPPERCASE_TYPE;
     if ((rc = uri_alloc(&u)) != MFA_OK)
         return rc;
     u->type = (s[0] == 'h' || s[0] == 'H') ? MFA_HOTP : MFA_TOTP;

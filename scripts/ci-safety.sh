@@ -51,6 +51,21 @@ if ! skipped ct; then
   python3 scripts/summarize.py "$build/meson-logs/testlog.json" >"$logdir/ct.log"
   grep -E '^(ok|FAIL) ' "$build/meson-logs/testlog.txt" | sed 's/^/  /'
   grep -qE 'Fail: +0' "$logdir/ct.out" || { tail -n 40 "$logdir/ct.out"; echo "0 passed, 1 failed" >>"$logdir/ct.log"; }
+  # the canary proves the rest: it must have run and passed (tests/ct/
+  # canary.sh passes only on memcheck's own exit code with the planted leak
+  # reported), and its check must refuse a crashing canary; a skipped or
+  # missing canary fails the part
+  python3 - "$build/meson-logs/testlog.json" <<'PY' >>"$logdir/ct.log"
+import json, sys
+got = {}
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    got[t["name"].split(" / ")[-1]] = t["result"]
+for name in ("ct-canary", "ct-canary-crash"):
+    if got.get(name) != "OK":
+        print(f"  {name}: {got.get(name, 'did not run')}, must be OK")
+        print("0 passed, 1 failed")
+PY
   part ct "$logdir/ct.log"
 fi
 

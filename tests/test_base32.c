@@ -147,6 +147,89 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/*
+ * A typed key reads 0 as O and 1 as I, as Google Authenticator's manual
+ * entry does (EnterKeyActivity: replace('1', 'I').replace('0', 'O')), and
+ * nothing else; the strict reader keeps refusing them.
+ */
+START_TEST(typed_digits)
+{
+    uint8_t a[64], b[64];
+    size_t na = 99, nb = 99;
+
+    /* RFC 4648's "foobar" is MZXW6YTBOI: with 0 for O and 1 for I */
+    ck_assert_int_eq(mfa_base32_decode_typed("MZXW6YTB01", a, sizeof(a), &na),
+                     MFA_OK);
+    ck_assert_uint_eq(na, 6);
+    ck_assert_mem_eq(a, "foobar", 6);
+    ck_assert_int_eq(mfa_base32_decode("MZXW6YTB01", b, sizeof(b), &nb),
+                     MFA_ERR_BASE32_CHAR);
+    ck_assert_uint_eq(nb, 0);
+    /* grouped, lowercase and padded like any typed key */
+    ck_assert_int_eq(
+        mfa_base32_decode_typed("mzxw 6ytb 01==", a, sizeof(a), &na), MFA_OK);
+    ck_assert_mem_eq(a, "foobar", 6);
+    /* every other byte: the typed reader says what the strict one says */
+    for (unsigned c = 1; c < 256; c++) {
+        char t[9] = "MZXW6YTB";
+        mfa_rc rs, rt;
+
+        t[3] = (char)c;
+        rs = mfa_base32_decode(t, a, sizeof(a), &na);
+        rt = mfa_base32_decode_typed(t, b, sizeof(b), &nb);
+        if (c == '0' || c == '1') {
+            ck_assert_int_eq(rs, MFA_ERR_BASE32_CHAR);
+            ck_assert_int_eq(rt, MFA_OK);
+            t[3] = c == '0' ? 'O' : 'I';
+            ck_assert_int_eq(mfa_base32_decode(t, a, sizeof(a), &na), MFA_OK);
+            ck_assert_uint_eq(na, nb);
+            ck_assert_mem_eq(a, b, na);
+        } else {
+            ck_assert_msg(rs == rt, "byte %#x: %d vs %d", c, rs, rt);
+            if (rs == MFA_OK) {
+                ck_assert_uint_eq(na, nb);
+                ck_assert_mem_eq(a, b, na);
+            }
+        }
+    }
+    /* 8 is not B and 9 is not g: Google Authenticator maps neither */
+    ck_assert_int_eq(mfa_base32_decode_typed("MZXW6YT8", a, sizeof(a), &na),
+                     MFA_ERR_BASE32_CHAR);
+    ck_assert_int_eq(mfa_base32_decode_typed("MZXW6YT9", a, sizeof(a), &na),
+                     MFA_ERR_BASE32_CHAR);
+    ck_assert_int_eq(mfa_base32_decode_typed("", a, sizeof(a), &na),
+                     MFA_ERR_BASE32_LENGTH);
+    ck_assert_int_eq(mfa_base32_decode_typed(NULL, a, sizeof(a), &na),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_base32_decode_typed("MZXW6YTB01", a, 2, &na),
+                     MFA_ERR_BUFFER);
+}
+END_TEST
+
+/* Random keys typed with every O as 0 and I as 1 come back exactly. */
+START_TEST(typed_round_trip)
+{
+    for (int iter = 0; iter < 500; iter++) {
+        uint8_t in[64], out[64];
+        char enc[128];
+        size_t len = 10 + randombytes_uniform(55), n = 0;
+
+        randombytes_buf(in, len);
+        ck_assert_int_eq(mfa_base32_encode(in, len, enc, sizeof(enc)), MFA_OK);
+        for (char *p = enc; *p; p++) {
+            if (*p == 'O' && randombytes_uniform(2))
+                *p = '0';
+            else if (*p == 'I' && randombytes_uniform(2))
+                *p = '1';
+        }
+        ck_assert_int_eq(mfa_base32_decode_typed(enc, out, sizeof(out), &n),
+                         MFA_OK);
+        ck_assert_uint_eq(n, len);
+        ck_assert_mem_eq(in, out, len);
+    }
+}
+END_TEST
+
 int
 main(void)
 {
@@ -159,6 +242,8 @@ main(void)
     tcase_add_test(tc, tolerant_reading);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, round_trip);
+    tcase_add_test(tc, typed_digits);
+    tcase_add_test(tc, typed_round_trip);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

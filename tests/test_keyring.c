@@ -371,13 +371,23 @@ START_TEST(file_create_and_perms)
     assert_same_key(kr, kr2);
     mfa_keyring_free(&kr2);
 
-    /* any group or world bit is refused, read or not */
-    static const mode_t refused[] = {0640, 0604, 0660, 0606, 0610,
-                                     0601, 0620, 0602, 0644, 0777};
+    /* any group or world bit is refused, read or not; a write bit with
+     * its own code */
+    static const struct {
+        mode_t mode;
+        mfa_rc rc;
+    } refused[] = {
+        {0640, MFA_ERR_KEYRING_PERMS},    {0604, MFA_ERR_KEYRING_PERMS},
+        {0660, MFA_ERR_KEYRING_WRITABLE}, {0606, MFA_ERR_KEYRING_WRITABLE},
+        {0610, MFA_ERR_KEYRING_PERMS},    {0601, MFA_ERR_KEYRING_PERMS},
+        {0620, MFA_ERR_KEYRING_WRITABLE}, {0602, MFA_ERR_KEYRING_WRITABLE},
+        {0644, MFA_ERR_KEYRING_PERMS},    {0777, MFA_ERR_KEYRING_WRITABLE},
+    };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        ck_assert_int_eq(chmod(p, refused[i]), 0);
+        ck_assert_int_eq(chmod(p, refused[i].mode), 0);
         kr2 = (mfa_keyring_t *)p;
-        ck_assert_int_eq(mfa_keyring_load(&kr2, p), MFA_ERR_KEYRING_PERMS);
+        ck_assert_msg(mfa_keyring_load(&kr2, p) == refused[i].rc, "mode %o",
+                      (unsigned)refused[i].mode);
         ck_assert_ptr_null(kr2);
     }
     ck_assert_int_eq(chmod(p, 0400), 0);
@@ -511,12 +521,307 @@ START_TEST(save_load_round_trip)
 }
 END_TEST
 
+/* ---- trust: owners and modes of the file and the directories above ---- */
+
+static char trust_root[256];
+
+/* rm -r without following links; modes are reset so everything goes */
+static void
+rm_tree(const char *path)
+{
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+    char p[1024];
+
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        chmod(path, 0700);
+        if ((d = opendir(path)) != NULL) {
+            while ((e = readdir(d)) != NULL) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                    continue;
+                snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+                rm_tree(p);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static void
+setup_trust(void)
+{
+    snprintf(trust_root, sizeof(trust_root), "/tmp/mfa-trust-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(trust_root));
+}
+
+static void
+teardown_trust(void)
+{
+    rm_tree(trust_root);
+}
+
+/* trust_root/rel, made a valid key ring file of mode 0600 */
+static void
+ring_at(const char *rel, char *out, size_t size)
+{
+    mfa_keyring_t *kr = NULL;
+
+    snprintf(out, size, "%s/%s", trust_root, rel);
+    ck_assert_int_eq(mfa_keyring_new(&kr), MFA_OK);
+    ck_assert_int_eq(mfa_keyring_generate(kr, NULL), MFA_OK);
+    ck_assert_int_eq(mfa_keyring_save(kr, out), MFA_OK);
+    mfa_keyring_free(&kr);
+}
+
+static void
+dir_at(const char *rel, mode_t mode)
+{
+    char p[512];
+
+    snprintf(p, sizeof(p), "%s/%s", trust_root, rel);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+static void
+chmod_at(const char *rel, mode_t mode)
+{
+    char p[512];
+
+    snprintf(p, sizeof(p), "%s/%s", trust_root, rel);
+    ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+static void
+chown_at(const char *rel, uid_t uid)
+{
+    char p[512];
+
+    snprintf(p, sizeof(p), "%s/%s", trust_root, rel);
+    ck_assert_int_eq(lchown(p, uid, (gid_t)-1), 0);
+}
+
+/* Load path; expect rc, and a reason naming `names` (NULL: no check). */
+static void
+expect_load(const char *path, mfa_rc rc, const char *names)
+{
+    mfa_keyring_t *kr = (mfa_keyring_t *)&kr;
+    char why[1024];
+    mfa_rc got = mfa_keyring_load_why(&kr, path, why, sizeof(why));
+
+    ck_assert_msg(got == rc, "%s: %s (%s), want %s", path,
+                  mfa_strerror_name(got), why, mfa_strerror_name(rc));
+    if (rc == MFA_OK) {
+        ck_assert_ptr_nonnull(kr);
+        ck_assert_str_eq(why, "");
+        mfa_keyring_free(&kr);
+    } else {
+        ck_assert_ptr_null(kr);
+        ck_assert_msg(why[0] != '\0', "%s: no reason given", path);
+        if (names != NULL)
+            ck_assert_msg(strstr(why, names) != NULL, "'%s' does not name '%s'",
+                          why, names);
+    }
+    /* the plain loader agrees */
+    got = mfa_keyring_load(&kr, path);
+    ck_assert_int_eq(got, rc);
+    mfa_keyring_free(&kr);
+}
+
+#define NOBODY ((uid_t)65534)
+
+START_TEST(trust_file_owner)
+{
+    char p[512];
+
+    if (geteuid() != 0) {
+        printf("trust_file_owner: not root, cannot chown; skipped\n");
+        return;
+    }
+    ring_at("ring", p, sizeof(p));
+    expect_load(p, MFA_OK, NULL);
+    chown_at("ring", NOBODY);
+    expect_load(p, MFA_ERR_KEYRING_OWNER, "uid 65534");
+    /* the owner check comes before the mode check */
+    chmod_at("ring", 0666);
+    expect_load(p, MFA_ERR_KEYRING_OWNER, p);
+    chown_at("ring", 0);
+    expect_load(p, MFA_ERR_KEYRING_WRITABLE, "mode 0666");
+    chmod_at("ring", 0600);
+    expect_load(p, MFA_OK, NULL);
+}
+END_TEST
+
+START_TEST(trust_directories)
+{
+    char p[512], d[512];
+
+    dir_at("a", 0755);
+    dir_at("a/b", 0700);
+    ring_at("a/b/ring", p, sizeof(p));
+    expect_load(p, MFA_OK, NULL);
+
+    /* the key ring's own directory: no group or other write, sticky or not */
+    snprintf(d, sizeof(d), "%s/a/b", trust_root);
+    chmod_at("a/b", 0770);
+    expect_load(p, MFA_ERR_KEYRING_WRITABLE, d);
+    chmod_at("a/b", 0702);
+    expect_load(p, MFA_ERR_KEYRING_WRITABLE, "mode 0702");
+    chmod_at("a/b", 01777);
+    expect_load(p, MFA_ERR_KEYRING_WRITABLE, "key ring's directory");
+    chmod_at("a/b", 0755); /* readable and searchable is fine */
+    expect_load(p, MFA_OK, NULL);
+
+    /* a directory further up: writable refused, sticky writable allowed */
+    snprintf(d, sizeof(d), "%s/a", trust_root);
+    chmod_at("a", 0777);
+    expect_load(p, MFA_ERR_KEYRING_WRITABLE, d);
+    chmod_at("a", 0775);
+    expect_load(p, MFA_ERR_KEYRING_WRITABLE, "not sticky");
+    chmod_at("a", 01777);
+    expect_load(p, MFA_OK, NULL);
+    /* every load here also passes /tmp, sticky and world-writable */
+    chmod_at("a", 0755);
+    expect_load(p, MFA_OK, NULL);
+
+    if (geteuid() == 0) {
+        /* a directory owned by someone else, however strict its mode */
+        chown_at("a/b", NOBODY);
+        expect_load(p, MFA_ERR_KEYRING_OWNER, d);
+        chown_at("a/b", 0);
+        chown_at("a", NOBODY);
+        chmod_at("a", 01777); /* sticky does not excuse another owner */
+        expect_load(p, MFA_ERR_KEYRING_OWNER, "uid 65534");
+        chown_at("a", 0);
+        chmod_at("a", 0755);
+        expect_load(p, MFA_OK, NULL);
+    }
+}
+END_TEST
+
+START_TEST(trust_symlinks)
+{
+    char p[512], l[512], target[512], cwd[512];
+
+    dir_at("keys", 0700);
+    ring_at("keys/ring", p, sizeof(p));
+    dir_at("etc", 0755);
+    dir_at("open", 0777);
+
+    /* a link is followed and its target checked */
+    snprintf(l, sizeof(l), "%s/etc/ring", trust_root);
+    ck_assert_int_eq(symlink(p, l), 0);
+    expect_load(l, MFA_OK, NULL);
+    chmod_at("keys/ring", 0620);
+    expect_load(l, MFA_ERR_KEYRING_WRITABLE, p); /* the target is named */
+    chmod_at("keys/ring", 0600);
+    chmod_at("keys", 0775);
+    expect_load(l, MFA_ERR_KEYRING_WRITABLE, "keys");
+    chmod_at("keys", 0700);
+
+    /* a relative link, and a chain of two */
+    snprintf(l, sizeof(l), "%s/etc/rel", trust_root);
+    ck_assert_int_eq(symlink("../keys/./ring", l), 0);
+    expect_load(l, MFA_OK, NULL);
+    snprintf(target, sizeof(target), "%s/etc/chain", trust_root);
+    ck_assert_int_eq(symlink("rel", target), 0);
+    expect_load(target, MFA_OK, NULL);
+
+    /* whoever can replace the link can redirect it: its directory counts */
+    snprintf(l, sizeof(l), "%s/open/ring", trust_root);
+    ck_assert_int_eq(symlink(p, l), 0);
+    expect_load(l, MFA_ERR_KEYRING_WRITABLE, "open");
+
+    /* a directory reached through a link is checked too */
+    snprintf(l, sizeof(l), "%s/etc/keydir", trust_root);
+    ck_assert_int_eq(symlink("../keys", l), 0);
+    snprintf(target, sizeof(target), "%s/etc/keydir/ring", trust_root);
+    expect_load(target, MFA_OK, NULL);
+    chmod_at("keys", 0777);
+    expect_load(target, MFA_ERR_KEYRING_WRITABLE, "keys");
+    chmod_at("keys", 0700);
+
+    if (geteuid() == 0) {
+        chown_at("keys/ring", NOBODY);
+        snprintf(l, sizeof(l), "%s/etc/ring", trust_root);
+        expect_load(l, MFA_ERR_KEYRING_OWNER, "uid 65534");
+        chown_at("keys/ring", 0);
+    }
+
+    /* dangling links and loops are I/O errors with a reason */
+    snprintf(l, sizeof(l), "%s/etc/dangling", trust_root);
+    ck_assert_int_eq(symlink("nothing-here", l), 0);
+    expect_load(l, MFA_ERR_IO, "nothing-here");
+    snprintf(l, sizeof(l), "%s/etc/loop", trust_root);
+    ck_assert_int_eq(symlink("loop", l), 0);
+    expect_load(l, MFA_ERR_IO, "too many symbolic links");
+
+    /* a relative path from the working directory */
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    snprintf(l, sizeof(l), "%s/etc", trust_root);
+    ck_assert_int_eq(chdir(l), 0);
+    expect_load("ring", MFA_OK, NULL);
+    expect_load("../keys/ring", MFA_OK, NULL);
+    expect_load("../open/ring", MFA_ERR_KEYRING_WRITABLE, "open");
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
+START_TEST(trust_not_a_file)
+{
+    char p[512];
+
+    dir_at("d", 0700);
+    snprintf(p, sizeof(p), "%s/d", trust_root);
+    expect_load(p, MFA_ERR_KEYRING_PERMS, "not a regular file");
+    snprintf(p, sizeof(p), "%s/d/", trust_root);
+    expect_load(p, MFA_ERR_KEYRING_PERMS, "not a regular file");
+    snprintf(p, sizeof(p), "%s/d/fifo", trust_root);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    expect_load(p, MFA_ERR_KEYRING_PERMS, "fifo");
+    /* /dev is root's and 0755, /dev/null a character device */
+    expect_load("/dev/null", MFA_ERR_KEYRING_PERMS, "/dev/null");
+    snprintf(p, sizeof(p), "%s/d/missing", trust_root);
+    expect_load(p, MFA_ERR_IO, "missing");
+    /* a file in place of a directory */
+    ring_at("d/ring", p, sizeof(p));
+    snprintf(p, sizeof(p), "%s/d/ring/x", trust_root);
+    expect_load(p, MFA_ERR_IO, "ring");
+    /* a malformed file is named as such */
+    snprintf(p, sizeof(p), "%s/d/junk", trust_root);
+    write_file(p, "junk\n", 0600);
+    expect_load(p, MFA_ERR_KEYRING_FORMAT, "junk");
+    {
+        mfa_keyring_t *kr = NULL;
+        char tiny[8];
+
+        /* a short buffer is cut, still terminated; NULL is fine */
+        ck_assert_int_eq(mfa_keyring_load_why(&kr, "/dev/null", tiny, 4),
+                         MFA_ERR_KEYRING_PERMS);
+        ck_assert_uint_eq(strlen(tiny), 3);
+        ck_assert_int_eq(mfa_keyring_load_why(&kr, "/dev/null", NULL, 99),
+                         MFA_ERR_KEYRING_PERMS);
+        ck_assert_int_eq(mfa_keyring_load_why(NULL, "/dev/null", tiny, 8),
+                         MFA_ERR_INVALID);
+        ck_assert_int_eq(mfa_keyring_load_why(&kr, NULL, tiny, 8),
+                         MFA_ERR_INVALID);
+    }
+}
+END_TEST
+
 int
 main(void)
 {
     Suite *s = suite_create("keyring");
     TCase *tc = tcase_create("ring");
     TCase *tf = tcase_create("file");
+    TCase *tt = tcase_create("trust");
 
     tcase_add_test(tc, constants_agree);
     tcase_add_test(tc, add_and_query);
@@ -527,7 +832,13 @@ main(void)
     tcase_add_test(tf, file_create_and_perms);
     tcase_add_test(tf, file_format_errors);
     tcase_add_test(tf, save_load_round_trip);
+    tcase_add_checked_fixture(tt, setup_trust, teardown_trust);
+    tcase_add_test(tt, trust_file_owner);
+    tcase_add_test(tt, trust_directories);
+    tcase_add_test(tt, trust_symlinks);
+    tcase_add_test(tt, trust_not_a_file);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, tf);
+    suite_add_tcase(s, tt);
     return tu_run(s);
 }

@@ -208,6 +208,48 @@ START_TEST(tolerated_input)
 }
 END_TEST
 
+/* URIs from the wild: what the lint says about each oddity the parser
+ * reads with a warning. */
+START_TEST(wild_uris)
+{
+    char r[160];
+
+    /* Google Authenticator's scanner compares scheme and type exactly */
+    EXPECT("OTPAUTH://totp/Acme:alice?issuer=Acme&secret=" B32_20,
+           MFA_APP_GOOGLE, MFA_VERDICT_REFUSED);
+    EXPECT("otpauth://TOTP/Acme:alice?issuer=Acme&secret=" B32_20,
+           MFA_APP_GOOGLE, MFA_VERDICT_REFUSED);
+    EXPECT("OTPAUTH://TOTP/Acme:alice?issuer=Acme&secret=" B32_20,
+           MFA_APP_AEGIS, MFA_VERDICT_UNKNOWN);
+    EXPECT("otpauth://Totp/Acme:alice?issuer=Acme&secret=" B32_20,
+           MFA_APP_FREEOTP, MFA_VERDICT_UNKNOWN);
+    /* FreeOTP refuses a second colon; the others read it, split somehow */
+    EXPECT("otpauth://totp/Acme:alice:work?issuer=Acme&secret=" B32_20,
+           MFA_APP_FREEOTP, MFA_VERDICT_REFUSED);
+    EXPECT("otpauth://totp/alice?issuer=Ac%3Ame&secret=" B32_20,
+           MFA_APP_FREEOTP, MFA_VERDICT_REFUSED);
+    verdict("otpauth://totp/Acme:alice:work?issuer=Acme&secret=" B32_20,
+            MFA_APP_AEGIS, r, sizeof(r));
+    ck_assert_ptr_nonnull(strstr(r, "':'"));
+    EXPECT("otpauth://totp/Acme:alice:work?issuer=Acme&secret=" B32_20,
+           MFA_APP_AEGIS, MFA_VERDICT_WORKS);
+    /* '+' read as a space in the query, an empty issuer=: work, noted */
+    EXPECT("otpauth://totp/Ex%20Mail:alice?issuer=Ex+Mail&secret=" B32_20,
+           MFA_APP_MICROSOFT, MFA_VERDICT_WORKS);
+    verdict("otpauth://totp/Ex%20Mail:alice?issuer=Ex+Mail&secret=" B32_20,
+            MFA_APP_MICROSOFT, r, sizeof(r));
+    ck_assert_ptr_nonnull(strstr(r, "'+'"));
+    verdict("otpauth://totp/Acme:alice?issuer=&secret=" B32_20,
+            MFA_APP_KEEPASSXC, r, sizeof(r));
+    ck_assert_ptr_nonnull(strstr(r, "issuer= is empty"));
+    /* an image, kept or dropped, changes no verdict */
+    EXPECT(TOTP "&image=https://x.org/my%20logo.png", MFA_APP_GOOGLE,
+           MFA_VERDICT_WORKS);
+    EXPECT(TOTP "&image=http://x.org/a.png", MFA_APP_FREEOTP,
+           MFA_VERDICT_WORKS);
+}
+END_TEST
+
 START_TEST(profiles)
 {
     static const char *const names[] = {"universal", "google", "microsoft",
@@ -322,6 +364,7 @@ main(void)
     tcase_add_test(tc, row_freeotp);
     tcase_add_test(tc, row_keepassxc_bitwarden);
     tcase_add_test(tc, tolerated_input);
+    tcase_add_test(tc, wild_uris);
     tcase_add_test(tc, profiles);
     tcase_add_test(tc, names);
     suite_add_tcase(s, tc);

@@ -9,6 +9,52 @@
 
 #include "cli.h"
 
+/* shared with cmd_uri.c; their place is cli.h (not this branch's file) */
+int opt_counter(const cli *c, const char *name, uint64_t *out);
+void json_counter(const char *key, uint64_t v);
+
+/*
+ * --name as a counter: 0..2^64-1 in plain decimal (the C API, the URI
+ * parser and oathtool all take the full range; opt_int stops at 2^63-1).
+ * Returns 0 when absent, 1 when parsed, -1 after a usage error.
+ */
+int
+opt_counter(const cli *c, const char *name, uint64_t *out)
+{
+    const char *s = opt_str(c, name);
+    uint64_t v = 0;
+    size_t n;
+
+    if (!opt_flag(c, name))
+        return 0;
+    n = s != NULL ? strlen(s) : 0;
+    /* no sign, no spaces, no hex: strtoull would take " -1" as 2^64-1 */
+    for (size_t i = 0; i < n && n <= 20; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            n = 0;
+            break;
+        }
+        v = v * 10 + d;
+    }
+    if (n == 0 || n > 20) {
+        usage_error(c, "--%s must be a whole number from 0 to %llu", name,
+                    (unsigned long long)UINT64_MAX);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+/* A counter in --json output: json_int would show 2^63 and up negative. */
+void
+json_counter(const char *key, uint64_t v)
+{
+    json_key(key);
+    printf("%llu", (unsigned long long)v);
+}
+
 int
 cmd_secret(cli *c)
 {
@@ -79,7 +125,9 @@ load_otp(cli *c, mfa_otp_t **out)
             secure_free(&text);
             return fail(c, MFA_ERR_NOMEM, EXIT_STORE, "secret");
         }
-        mrc = mfa_base32_decode(text, key, MFA_BASE32_INPUT_MAX, &keylen);
+        /* typed by a person: 0 and 1 read as O and I, as Google
+         * Authenticator's manual entry does */
+        mrc = mfa_base32_decode_typed(text, key, MFA_BASE32_INPUT_MAX, &keylen);
         secure_free(&text);
         if (mrc == MFA_OK && keylen > MFA_KEY_MAX)
             mrc = MFA_ERR_SECRET_LONG;
@@ -99,11 +147,13 @@ load_otp(cli *c, mfa_otp_t **out)
             mfa_otp_free(&otp);
             return usage_error(c, "--counter needs --hotp");
         }
-        if (opt_int(c, "counter", 0, INT64_MAX, &v) < 0) {
+        uint64_t counter = 0;
+
+        if (opt_counter(c, "counter", &counter) < 0) {
             mfa_otp_free(&otp);
             return EXIT_USAGE;
         }
-        mrc = mfa_otp_set_counter(otp, (uint64_t)v);
+        mrc = mfa_otp_set_counter(otp, counter);
     }
     if (mrc == MFA_OK && alg_name != NULL) {
         char up[16];
@@ -181,7 +231,7 @@ cmd_code(cli *c)
         json_open(NULL, '{');
         json_string("code", code);
         json_string("type", hotp ? "hotp" : "totp");
-        json_int(hotp ? "counter" : "step", (int64_t)step);
+        json_counter(hotp ? "counter" : "step", step);
         if (!hotp)
             json_int("time", now);
         json_close('}');
@@ -276,7 +326,7 @@ cmd_verify(cli *c)
         json_open(NULL, '{');
         json_bool("ok", 1);
         json_int("offset", offset);
-        json_int(hotp ? "counter" : "step", (int64_t)matched);
+        json_counter(hotp ? "counter" : "step", matched);
         json_close('}');
         json_done();
     } else if (hotp) {

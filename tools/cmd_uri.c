@@ -9,6 +9,10 @@
 
 #include "cli.h"
 
+/* in cmd_otp.c: --counter over 0..2^64-1, and its --json output */
+int opt_counter(const cli *c, const char *name, uint64_t *out);
+void json_counter(const char *key, uint64_t v);
+
 int
 cmd_uri(cli *c)
 {
@@ -20,7 +24,8 @@ cmd_uri(cli *c)
     mfa_secret_t *s = NULL;
     mfa_uri_t *u = NULL;
     char *text = NULL, *uri = NULL, *grouped = NULL;
-    int64_t bytes = MFA_SECRET_DEFAULT, counter = 0;
+    int64_t bytes = MFA_SECRET_DEFAULT;
+    uint64_t counter = 0;
     int fresh = opt_flag(c, "new"), rc;
     size_t profile_bytes;
     mfa_rc mrc;
@@ -32,7 +37,7 @@ cmd_uri(cli *c)
     if (issuer == NULL)
         return usage_error(c, "--issuer is required");
     if (opt_int(c, "bytes", MFA_SECRET_MIN, MFA_SECRET_MAX, &bytes) < 0 ||
-        opt_int(c, "counter", 0, INT64_MAX, &counter) < 0)
+        opt_counter(c, "counter", &counter) < 0)
         return EXIT_USAGE;
     if (opt_flag(c, "bytes") && !fresh)
         return usage_error(c, "--bytes needs --new");
@@ -49,11 +54,23 @@ cmd_uri(cli *c)
         if (mrc != MFA_OK)
             return fail(c, mrc, EXIT_STORE, "secret");
     } else {
+        uint8_t *key;
+        size_t keylen = 0;
+
         if ((rc = read_secret_text(c, "Secret", &text)) != 0)
             return rc;
-        mrc = mfa_secret_from_base32(
-            &s, text, opt_flag(c, "legacy") ? MFA_SECRET_LEGACY : 0);
+        /* typed by a person: 0 and 1 read as O and I, as Google
+         * Authenticator's manual entry does; decoded in guarded memory */
+        if ((key = sodium_malloc(MFA_BASE32_INPUT_MAX)) == NULL) {
+            secure_free(&text);
+            return fail(c, MFA_ERR_NOMEM, EXIT_STORE, "secret");
+        }
+        mrc = mfa_base32_decode_typed(text, key, MFA_BASE32_INPUT_MAX, &keylen);
         secure_free(&text);
+        if (mrc == MFA_OK)
+            mrc = mfa_secret_import(
+                &s, key, keylen, opt_flag(c, "legacy") ? MFA_SECRET_LEGACY : 0);
+        sodium_free(key);
         if (mrc != MFA_OK)
             return fail(c, mrc, EXIT_INPUT, "secret");
     }
@@ -68,7 +85,7 @@ cmd_uri(cli *c)
     if (mrc == MFA_OK && image != NULL)
         mrc = mfa_uri_set_image(u, image);
     if (mrc == MFA_OK && opt_flag(c, "hotp"))
-        mrc = mfa_uri_set_counter(u, (uint64_t)counter);
+        mrc = mfa_uri_set_counter(u, counter);
     if (mrc == MFA_OK)
         mrc = mfa_uri_format(u, opt_flag(c, "explicit") ? MFA_URI_EXPLICIT : 0,
                              &uri);
@@ -223,24 +240,6 @@ cmd_qr(cli *c)
     return rc;
 }
 
-static const struct {
-    unsigned bit;
-    const char *text;
-} uri_warnings[] = {
-    {MFA_URI_WARN_LOWERCASE_ALGORITHM,
-     "algorithm is not uppercase (some apps refuse or misread it)"},
-    {MFA_URI_WARN_PADDED_SECRET,
-     "secret has '=' padding (fails in Google Authenticator)"},
-    {MFA_URI_WARN_LOWERCASE_SECRET, "secret is lowercase base32"},
-    {MFA_URI_WARN_ISSUER_PARAM_ONLY,
-     "issuer only in the issuer= parameter, not in the label"},
-    {MFA_URI_WARN_ISSUER_PREFIX_ONLY,
-     "issuer only in the label prefix, no issuer= parameter"},
-    {MFA_URI_WARN_ENCODED_COLON, "label separator written as %3A"},
-    {MFA_URI_WARN_SHORT_SECRET, "secret is shorter than 16 bytes"},
-    {MFA_URI_WARN_PLUS_SPACE, "'+' in the label or issuer (shown literally)"},
-};
-
 int
 cmd_inspect(cli *c)
 {
@@ -258,10 +257,12 @@ cmd_inspect(cli *c)
     if ((rc = read_arg_or_input(c, c->npos ? c->pos[0] : NULL, "URI", &text)) !=
         0)
         return rc;
-    mrc = mfa_uri_parse(text, &u, &warnings);
+    mrc = mfa_uri_parse(text, &u, NULL);
     secure_free(&text);
     if (mrc != MFA_OK)
         return fail(c, mrc, EXIT_INPUT, "not a valid key URI");
+    /* the list kept on the parsed object */
+    warnings = mfa_uri_warnings(u);
     if ((mrc = mfa_lint_uri(u, lint)) != MFA_OK) {
         mfa_uri_free(&u);
         return fail(c, mrc, EXIT_INPUT, "lint");
@@ -285,15 +286,14 @@ cmd_inspect(cli *c)
         json_string("algorithm", mfa_algorithm_name(mfa_uri_algorithm(u)));
         json_int("digits", mfa_uri_digits(u));
         if (hotp)
-            json_int("counter", (int64_t)mfa_uri_counter(u));
+            json_counter("counter", mfa_uri_counter(u));
         else
             json_int("period", mfa_uri_period(u));
         json_string("image", image);
         json_open("warnings", '[');
-        for (size_t i = 0; i < sizeof(uri_warnings) / sizeof(uri_warnings[0]);
-             i++)
-            if (warnings & uri_warnings[i].bit)
-                json_string(NULL, uri_warnings[i].text);
+        for (unsigned bit = 1; bit != 0; bit <<= 1)
+            if ((warnings & bit) && mfa_uri_warning_text(bit) != NULL)
+                json_string(NULL, mfa_uri_warning_text(bit));
         json_close(']');
         json_open("apps", '[');
         for (int i = 0; i < MFA_APP_COUNT; i++) {
@@ -324,10 +324,9 @@ cmd_inspect(cli *c)
             printf("period:     %u\n", mfa_uri_period(u));
         if (image != NULL)
             printf("image:      %s\n", image);
-        for (size_t i = 0; i < sizeof(uri_warnings) / sizeof(uri_warnings[0]);
-             i++)
-            if (warnings & uri_warnings[i].bit)
-                printf("warning:    %s\n", uri_warnings[i].text);
+        for (unsigned bit = 1; bit != 0; bit <<= 1)
+            if ((warnings & bit) && mfa_uri_warning_text(bit) != NULL)
+                printf("warning:    %s\n", mfa_uri_warning_text(bit));
         printf("\n%-26s %-12s %s\n", "APP", "VERDICT", "REASON");
         for (int i = 0; i < MFA_APP_COUNT; i++)
             printf("%-26s %-12s %s\n", mfa_app_name(lint[i].app),

@@ -65,13 +65,16 @@ typedef enum mfa_rc {
     MFA_ERR_SECRET_SHORT = -22,   /* secret below the minimum size */
     MFA_ERR_SECRET_LONG = -23,    /* secret above 64 bytes */
     MFA_ERR_KEYRING_FORMAT = -24, /* key ring file is malformed */
-    MFA_ERR_KEYRING_PERMS = -25,  /* key ring file readable by others */
+    MFA_ERR_KEYRING_PERMS = -25,  /* readable by others, or not a file */
     MFA_ERR_KEYRING_EMPTY = -26,  /* no current key for sealing */
     MFA_ERR_KEY_UNKNOWN = -27,    /* sealed with a key id not in the ring */
     MFA_ERR_SEALED_FORMAT = -28,  /* sealed blob: bad version or length */
     MFA_ERR_SEALED_AUTH = -29,    /* sealed blob fails authentication */
     MFA_ERR_IO = -30,             /* file could not be read or written */
     MFA_ERR_KEY_EXISTS = -31,     /* key id already in the ring */
+    MFA_ERR_KEYRING_OWNER = -32,  /* it or a directory above: other owner */
+    /* the key ring or a directory above it is writable by group or others */
+    MFA_ERR_KEYRING_WRITABLE = -33,
 
     /* URIs, profiles, QR codes */
     MFA_ERR_URI_SCHEME = -40,    /* not otpauth:// */
@@ -92,6 +95,8 @@ typedef enum mfa_rc {
     MFA_ERR_PROFILE = -55,       /* unknown profile name */
     MFA_ERR_QR = -56,            /* data does not fit a QR symbol */
     MFA_ERR_LEADING_SPACE = -57, /* account starts with a space */
+    MFA_ERR_FORMAT_CHAR = -58,   /* invisible format character (Cf) */
+    MFA_ERR_NONCHARACTER = -59,  /* Unicode noncharacter in a text field */
 
     /* recovery */
     MFA_ERR_BACKUP_FORMAT = -70, /* typed backup code is malformed */

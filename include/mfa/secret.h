@@ -43,6 +43,16 @@ MFA_API mfa_rc mfa_base32_encode(const uint8_t *in, size_t inlen, char *out,
  */
 MFA_API mfa_rc mfa_base32_decode(const char *in, uint8_t *out, size_t outsize,
                                  size_t *outlen) MFA_WARN_UNUSED;
+/*
+ * The same for a key typed by a person (the manual-entry form): also reads
+ * '0' as 'O' and '1' as 'I', as Google Authenticator's "enter a setup key"
+ * screen does (and nothing else: '8' stays invalid).  Constant time like
+ * mfa_base32_decode.  Key URIs are read with mfa_base32_decode: no app maps
+ * digits in a scanned key.
+ */
+MFA_API mfa_rc mfa_base32_decode_typed(const char *in, uint8_t *out,
+                                       size_t outsize,
+                                       size_t *outlen) MFA_WARN_UNUSED;
 
 /* ---- secrets ----------------------------------------------------------- */
 
@@ -116,13 +126,32 @@ MFA_API size_t mfa_keyring_count(const mfa_keyring_t *kr);
 MFA_API int mfa_keyring_has(const mfa_keyring_t *kr, uint32_t id);
 
 /*
- * Load a key ring file (format: docs/keyring.md).  Refused with
- * MFA_ERR_KEYRING_PERMS when the file is group- or world-accessible or not
- * a regular file, MFA_ERR_KEYRING_FORMAT when malformed, MFA_ERR_IO when
+ * Load a key ring file (format: docs/keyring.md), trusted the way sshd's
+ * StrictModes trusts authorized_keys.  Symbolic links are followed; the
+ * file and every directory passed on the way (the links' own included) are
+ * checked.  Refused with
+ *   MFA_ERR_KEYRING_OWNER     the file or a directory is owned by a user
+ *                             other than the effective uid and root;
+ *   MFA_ERR_KEYRING_WRITABLE  the file or a directory is writable by group
+ *                             or others (a sticky directory such as /tmp is
+ *                             allowed above the key ring's own directory,
+ *                             never as that directory);
+ *   MFA_ERR_KEYRING_PERMS     the file is readable by group or others, or
+ *                             is not a regular file;
+ * MFA_ERR_KEYRING_FORMAT when malformed, MFA_ERR_IO when missing or
  * unreadable.
  */
 MFA_API mfa_rc mfa_keyring_load(mfa_keyring_t **out,
                                 const char *path) MFA_WARN_UNUSED;
+/*
+ * The same, and on a refusal or an I/O error one line for a person in
+ * why[whysize] (may be NULL): the path at fault and the reason, e.g. "/srv/mfa:
+ * the key ring's directory is writable by group or others (mode 0775)".  256
+ * bytes plus the path's length is always enough; longer text is cut.  Empty on
+ * success.
+ */
+MFA_API mfa_rc mfa_keyring_load_why(mfa_keyring_t **out, const char *path,
+                                    char *why, size_t whysize) MFA_WARN_UNUSED;
 /* Parse the same format from memory (no permission check). */
 MFA_API mfa_rc mfa_keyring_load_buffer(mfa_keyring_t **out, const char *text,
                                        size_t len) MFA_WARN_UNUSED;

@@ -69,14 +69,23 @@ typedef struct mfa_uri mfa_uri_t;
 #define MFA_URI_WARN_ISSUER_PREFIX_ONLY 0x10u /* no issuer= parameter */
 #define MFA_URI_WARN_ENCODED_COLON 0x20u      /* label separator was %3A */
 #define MFA_URI_WARN_SHORT_SECRET 0x40u       /* secret under 16 bytes */
-#define MFA_URI_WARN_PLUS_SPACE 0x80u         /* '+' in label or issuer */
+#define MFA_URI_WARN_PLUS_SPACE 0x80u         /* '+' in label, kept */
+#define MFA_URI_WARN_UPPERCASE_SCHEME 0x100u  /* "OTPAUTH://" */
+#define MFA_URI_WARN_UPPERCASE_TYPE 0x200u    /* "TOTP", "Hotp" */
+#define MFA_URI_WARN_PLUS_IN_QUERY 0x400u     /* issuer=Ex+Mail: a space */
+#define MFA_URI_WARN_EMPTY_ISSUER 0x800u      /* "issuer=" ignored */
+#define MFA_URI_WARN_COLON 0x1000u            /* ':' in account or issuer */
+#define MFA_URI_WARN_IMAGE_SPACES 0x2000u     /* image URL space -> %20 */
+#define MFA_URI_WARN_IMAGE_IGNORED 0x4000u    /* image= unusable, dropped */
 
 /*
  * A key URI for a profile: the profile's parameters, a copy of the secret,
  * issuer and account (UTF-8; no colon, no control character, within the
- * limits above).  Errors: MFA_ERR_COLON, MFA_ERR_UTF8, MFA_ERR_CONTROL_CHAR,
- * MFA_ERR_TOO_LONG, MFA_ERR_EMPTY (account).  An empty issuer is allowed
- * but the lint warns.
+ * limits above).  Errors: MFA_ERR_COLON, MFA_ERR_UTF8, MFA_ERR_CONTROL_CHAR
+ * (also U+2028, U+2029), MFA_ERR_FORMAT_CHAR (Unicode Cf: zero-width,
+ * bidi, BOM), MFA_ERR_NONCHARACTER, MFA_ERR_TOO_LONG, MFA_ERR_EMPTY
+ * (account), MFA_ERR_LEADING_SPACE.  An empty issuer is allowed but the
+ * lint warns.
  */
 MFA_API mfa_rc mfa_uri_new(mfa_uri_t **out, const mfa_profile_t *profile,
                            const mfa_secret_t *secret, const char *issuer,
@@ -92,21 +101,31 @@ MFA_API void mfa_uri_free(mfa_uri_t **u);
  * The URI text: "otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=ISSUER",
  * each label part percent-encoded as UTF-8 (unreserved kept, space %20).
  * Parameters equal to the universal defaults are omitted unless flags has
- * MFA_URI_EXPLICIT; others are spelled exactly (algorithm=SHA256).  Free
- * *out with mfa_string_free: it holds the secret.
+ * MFA_URI_EXPLICIT; others are spelled exactly (algorithm=SHA256).  A
+ * parsed URI with a ':' in its account or issuer (MFA_URI_WARN_COLON) is
+ * written so that it reads back the same: %3A in the account, such an
+ * issuer only in issuer=.  Free *out with mfa_string_free: it holds the
+ * secret.
  */
 MFA_API mfa_rc mfa_uri_format(const mfa_uri_t *u, unsigned flags,
                               char **out) MFA_WARN_UNUSED;
 
 /*
- * Parse a key URI as real apps and services write it.  *warnings (may be
- * NULL) gets MFA_URI_WARN_* bits.  Errors: MFA_ERR_URI_SCHEME, _TYPE,
- * _SECRET, _LABEL, _PARAM (malformed or repeated), _ISSUER, _TOO_LONG,
- * _ENCODING, _COUNTER, MFA_ERR_DIGITS, MFA_ERR_PERIOD, MFA_ERR_ALGORITHM,
- * MFA_ERR_UTF8, MFA_ERR_CONTROL_CHAR, MFA_ERR_IMAGE_URL, MFA_ERR_SECRET_*.
+ * Parse a key URI as real apps and services write it: whatever both pyotp
+ * and otpauth read is read, each oddity reported as an MFA_URI_WARN_* bit
+ * in *warnings (may be NULL) and on the object (mfa_uri_warnings).
+ * Errors: MFA_ERR_URI_SCHEME, _TYPE, _SECRET, _LABEL, _PARAM (malformed or
+ * repeated), _ISSUER, _TOO_LONG, _ENCODING, _COUNTER, MFA_ERR_DIGITS,
+ * MFA_ERR_PERIOD, MFA_ERR_ALGORITHM, MFA_ERR_UTF8, MFA_ERR_CONTROL_CHAR,
+ * MFA_ERR_FORMAT_CHAR, MFA_ERR_NONCHARACTER, MFA_ERR_TOO_LONG,
+ * MFA_ERR_LEADING_SPACE, MFA_ERR_SECRET_*.
  */
 MFA_API mfa_rc mfa_uri_parse(const char *text, mfa_uri_t **out,
                              unsigned *warnings) MFA_WARN_UNUSED;
+/* The MFA_URI_WARN_* bits mfa_uri_parse found; 0 for a URI built here. */
+MFA_API unsigned mfa_uri_warnings(const mfa_uri_t *u);
+/* One sentence for a single MFA_URI_WARN_* bit; NULL for anything else. */
+MFA_API const char *mfa_uri_warning_text(unsigned bit);
 
 MFA_API const char *mfa_uri_issuer(const mfa_uri_t *u); /* "" if none */
 MFA_API const char *mfa_uri_account(const mfa_uri_t *u);

@@ -66,6 +66,56 @@ for counter, want in enumerate(("755224", "287082", "359152", "969429", "338314"
                                 "254676", "287922", "162583", "399871", "520489")):
     r = t.mfa("code", "--hotp", "--counter", counter, input=k20)
     t.check(r.rc == 0 and r.out.strip() == want, f"RFC 4226 counter {counter}", r)
+# HOTP counters over the full 64-bit range, as the C API, the URI parser and
+# oathtool take them; the reference is oathtool when it accepts the counter,
+# else HMAC-SHA1 computed here
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+
+def hotp_ref(key, counter, digits=6):
+    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    v = int.from_bytes(mac[off:off + 4], "big") & 0x7fffffff
+    return str(v % 10 ** digits).zfill(digits)
+
+
+for counter in (2 ** 63 - 1, 2 ** 63, 2 ** 64 - 1):
+    want, ref = hotp_ref(b"12345678901234567890", counter), "HMAC"
+    if shutil.which("oathtool"):
+        p = subprocess.run(["oathtool", "--hotp", f"--counter={counter}",
+                            b"12345678901234567890".hex()], capture_output=True, text=True)
+        if p.returncode == 0:
+            want, ref = p.stdout.strip(), "oathtool"
+            t.check(want == hotp_ref(b"12345678901234567890", counter),
+                    f"oathtool and HMAC agree at counter {counter}", p)
+    r = t.mfa("code", "--hotp", "--counter", counter, input=k20)
+    t.check(r.rc == 0 and r.out.strip() == want, f"code --hotp --counter {counter} = {ref}", r)
+    r = t.mfa("code", "--hotp", "--counter", counter, "--json", input=k20)
+    t.check(r.rc == 0 and json.loads(r.out or "{}").get("counter") == counter,
+            f"code --json shows counter {counter} unsigned", r)
+    r = t.mfa("uri", "--issuer", "X", "--account", "a", "--hotp", "--counter", counter, input=k20)
+    t.check(r.rc == 0 and f"counter={counter}" in r.out, f"uri --hotp --counter {counter}", r)
+    uri = r.out.strip()
+    r = t.mfa("inspect", "--json", uri)
+    t.check(r.rc == 0 and json.loads(r.out or "{}").get("counter") == counter,
+            f"inspect --json shows counter {counter}", r)
+# the next counter after 2^64-1 cannot be stored: verify says so (exit 5)
+r = t.mfa("verify", "--hotp", "--counter", 2 ** 64 - 1, hotp_ref(b"12345678901234567890", 2 ** 64 - 1),
+          input=k20)
+t.check(r.rc == EXIT_INPUT and "overflow" in r.err, "verify at counter 2^64-1: overflow refused", r)
+r = t.mfa("verify", "--hotp", "--counter", 2 ** 64 - 3, hotp_ref(b"12345678901234567890", 2 ** 64 - 2),
+          input=k20)
+t.check(r.rc == EXIT_OK and "counter 18446744073709551614" in r.out, "verify at counter 2^64-2", r)
+for bad in (2 ** 64, -1, "+1", " 1", "1 ", "0x10", "1e3", "", "99999999999999999999",
+            "000000000000000000001"):
+    t.expect(f"code --hotp --counter {bad!r}", t.mfa("code", "--hotp", f"--counter={bad}", input=k20),
+             EXIT_USAGE)
+    t.expect(f"uri --hotp --counter {bad!r}",
+             t.mfa("uri", "--issuer", "X", "--account", "a", "--hotp", f"--counter={bad}", input=k20),
+             EXIT_USAGE)
 r = t.mfa("code", "--time=59", "--algorithm=sha1", "--digits=8", input=k20.lower())
 t.check(r.out.strip() == "94287082", "code: lowercase secret and --opt=value", r)
 grouped = " ".join(k20[i:i + 4] for i in range(0, len(k20), 4))
@@ -268,6 +318,102 @@ for what, bad in (("http scheme", "http://example.com"), ("bad type", f"otpauth:
                   ("too long", "otpauth://totp/a?secret=" + "A" * 3000), ("not a URI", "hello")):
     t.expect(f"inspect: {what}", t.mfa("inspect", input=bad), EXIT_INPUT)
 t.expect("inspect: empty input", t.mfa("inspect", input=""), EXIT_INPUT)
+# URIs from the wild: read as pyotp and otpauth read them, each oddity a
+# warning in `mfa inspect`; pyotp (Debian's python3-pyotp, for
+# /usr/bin/python3) cross-checks issuer, account and a code when present
+K = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+WILD = [  # uri, issuer, account, warning text, pyotp reads it
+    (f"otpauth://totp/Ex%20Mail:alice?secret={K}&issuer=Ex+Mail", "Ex Mail", "alice",
+     "read as a space", True),
+    (f"otpauth://totp/Ex:alice?secret={K}&issuer=", "Ex", "alice", "empty issuer=", True),
+    (f"otpauth://totp/Ex:alice?secret={K}&issuer=Ex&image=https://example.com/my%20logo.png",
+     "Ex", "alice", "spaces in the image URL", True),
+    (f"otpauth://totp/Ex:alice?secret={K}&issuer=Ex&image=http://example.com/a.png",
+     "Ex", "alice", "image= is not a usable https URL", True),
+    (f"otpauth://totp/Ex:alice:work?secret={K}&issuer=Ex", "Ex", "alice:work",
+     "inside the account or issuer", True),
+    (f"OTPAUTH://totp/Ex:alice?secret={K}&issuer=Ex", "Ex", "alice",
+     "scheme is not lowercase", True),
+    # pyotp 2.6 compares the type case-sensitively (otpauth does not)
+    (f"OTPAUTH://TOTP/Ex:alice?secret={K}&issuer=Ex", "Ex", "alice",
+     "type is not lowercase", False),
+]
+PYOTP = "/usr/bin/python3"
+PYOTP_READ = """
+import sys
+try:
+    import pyotp
+except ImportError:
+    print("missing"); sys.exit(0)
+try:
+    o = pyotp.parse_uri(sys.argv[1])
+except Exception as e:
+    print("refused", type(e).__name__); sys.exit(0)
+print("read"); print(o.issuer or ""); print(o.name); print(o.at(int(sys.argv[2])))
+"""
+have_pyotp = os.path.exists(PYOTP) and subprocess.run(
+    [PYOTP, "-c", "import pyotp"], capture_output=True).returncode == 0
+if not have_pyotp:
+    print("note: pyotp not installed for /usr/bin/python3 (apt-get install "
+          "python3-pyotp): the pyotp cross-check is skipped")
+for uri, issuer, account, warning, pyotp_reads in WILD:
+    r = t.expect(f"inspect wild: {uri}", t.mfa("inspect", "--json", uri), EXIT_OK)
+    j = json.loads(r.out or "{}")
+    t.check(j.get("issuer") == issuer and j.get("account") == account,
+            f"inspect wild: issuer {issuer!r}, account {account!r}", j)
+    t.check(any(warning in w for w in j.get("warnings", [])),
+            f"inspect wild: warning '{warning}'", j)
+    r2 = t.mfa("inspect", uri)
+    t.check(f"warning:    " in r2.out and warning in r2.out, "inspect wild: text warning", r2)
+    mine = t.mfa("code", "--time", 1700000000, input=uri + "\n")
+    t.check(mine.rc == 0, "code from a wild URI", mine)
+    if have_pyotp:
+        p = subprocess.run([PYOTP, "-c", PYOTP_READ, uri, "1700000000"],
+                           capture_output=True, text=True)
+        lines = p.stdout.split("\n")
+        if pyotp_reads:
+            t.check(lines[:3] == ["read", issuer, account] and
+                    lines[3] == mine.out.strip(),
+                    f"pyotp reads the same issuer, account and code: {uri}", (lines, mine))
+        else:
+            t.check(lines[0].startswith("refused"),
+                    f"pyotp 2.6 refuses {uri} (libmfa reads it, warned)",
+                    lines)
+# refusals keep their specific codes
+for what, bad, name in (
+        ("'+' cannot make them equal", f"otpauth://totp/Ex%20Mail:a?secret={K}&issuer=Ex+Mail+",
+         "MFA_ERR_URI_ISSUER"),
+        ("zero-width space", f"otpauth://totp/Ex:adm%E2%80%8Bin?secret={K}", "MFA_ERR_FORMAT_CHAR"),
+        ("noncharacter", f"otpauth://totp/Ex:a%EF%BF%BEb?secret={K}", "MFA_ERR_NONCHARACTER"),
+        ("line separator", f"otpauth://totp/Ex:a%E2%80%A8b?secret={K}", "MFA_ERR_CONTROL_CHAR")):
+    r = t.expect(f"inspect: {what}", t.mfa("inspect", "--json", bad), EXIT_INPUT)
+    t.check(json.loads(r.out or "{}").get("error") == name, f"inspect: {what} is {name}", r)
+# text fields of a new URI: invisible characters refused
+for cp, name in ((0x200B, "MFA_ERR_FORMAT_CHAR"), (0x202E, "MFA_ERR_FORMAT_CHAR"),
+                 (0xFEFF, "MFA_ERR_FORMAT_CHAR"), (0x2028, "MFA_ERR_CONTROL_CHAR"),
+                 (0xFDD0, "MFA_ERR_NONCHARACTER"), (0x1FFFF, "MFA_ERR_NONCHARACTER")):
+    r = t.mfa("uri", "--json", "--issuer", "Ex", "--account", f"adm{chr(cp)}in", input=K)
+    t.check(r.rc == EXIT_INPUT and json.loads(r.out or "{}").get("error") == name,
+            f"uri: U+{cp:04X} in the account is {name}", r)
+    r = t.mfa("uri", "--json", "--issuer", f"E{chr(cp)}x", "--account", "admin", input=K)
+    t.check(r.rc == EXIT_INPUT and json.loads(r.out or "{}").get("error") == name,
+            f"uri: U+{cp:04X} in the issuer is {name}", r)
+
+# a key typed by a person: 0 and 1 read as O and I (Google Authenticator's
+# manual entry), 8 stays invalid
+typed = "GEZDGNBVGY3TQ0JQGEZDGNBVGY3TQOJQ"  # an O typed as 0
+r = t.mfa("code", "--hotp", "--counter", 0, input=typed)
+t.check(r.rc == 0 and r.out.strip() == "755224", "code: typed key with 0 for O", r)
+r = t.mfa("code", "--hotp", "--counter", 0, input="gezd gnbv gy3t q0jq gezd gnbv gy3t q0jq")
+t.check(r.rc == 0 and r.out.strip() == "755224", "code: grouped lowercase typed key with 0", r)
+r = t.mfa("uri", "--issuer", "X", "--account", "a", input="MZXW6YTB01GEZDGNBVGY3TQOJQ")
+t.check(r.rc == 0 and "secret=MZXW6YTBOIGEZDGNBVGY3TQOJQ" in r.out, "uri: typed 0 and 1 as O and I", r)
+r = t.mfa("code", "--hotp", "--counter", 0, input="GEZDGNBVGY3TQ8JQGEZDGNBVGY3TQOJQ")
+t.check(r.rc == EXIT_INPUT, "code: 8 is not B", r)
+# ... but not in a key URI: no app maps digits in a scanned key
+r = t.mfa("inspect", f"otpauth://totp/a?secret={typed}")
+t.check(r.rc == EXIT_INPUT, "inspect: 0 in a URI secret stays invalid", r)
+
 uf = t.path("uri.txt")
 with open(uf, "w") as fh:
     fh.write(u + "\n")

@@ -12,8 +12,9 @@
  * Each case also checks the functional result (the right code is accepted,
  * a wrong one refused), so a case cannot pass by computing nothing.  A case
  * fails when memcheck's error count grows during it.  `--canary` runs a
- * deliberately leaky comparison instead, which memcheck must catch (the
- * meson test expects that run to fail).
+ * deliberately leaky comparison instead, which memcheck must catch:
+ * tests/ct/canary.sh passes only on memcheck's own error exit code, not
+ * on any failure (`--canary-crash` crashes instead, to prove that).
  *
  * Prints "N passed, N failed".
  */
@@ -208,6 +209,12 @@ base32_case(const char *text, size_t want_len, int grouped)
     CHECK(verdict(mfa_base32_decode(buf, out, sizeof(out), &n)) == MFA_OK);
     PUBLIC(&n, sizeof(n));
     CHECK(n == want_len);
+    /* the manual-entry reader, with its 0 -> O and 1 -> I mapping */
+    n = 0;
+    CHECK(verdict(mfa_base32_decode_typed(buf, out, sizeof(out), &n)) ==
+          MFA_OK);
+    PUBLIC(&n, sizeof(n));
+    CHECK(n == want_len);
     CHECK(verdict(mfa_secret_from_base32(&s, buf, MFA_SECRET_LEGACY)) ==
           MFA_OK);
     if (s != NULL) {
@@ -220,12 +227,33 @@ base32_case(const char *text, size_t want_len, int grouped)
     mfa_secret_free(&s);
 }
 
+/* A typed key with 0 and 1 in it: the strict reader refuses it, the
+ * manual-entry reader maps them, neither branches on which characters. */
+static void
+typed_case(const char *text, size_t want_len)
+{
+    char buf[MFA_BASE32_INPUT_MAX + 1];
+    uint8_t out[MFA_BASE32_INPUT_MAX];
+    size_t n = 0, len = strlen(text);
+
+    memcpy(buf, text, len + 1);
+    SECRET(buf, len);
+    CHECK(verdict(mfa_base32_decode(buf, out, sizeof(out), &n)) ==
+          MFA_ERR_BASE32_CHAR);
+    CHECK(verdict(mfa_base32_decode_typed(buf, out, sizeof(out), &n)) ==
+          MFA_OK);
+    PUBLIC(&n, sizeof(n));
+    CHECK(n == want_len);
+}
+
 static void
 ct_base32(void)
 {
     base32_case("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 20, 0);
     base32_case("jbsw y3dp ehpk 3pxp", 10, 1);
     base32_case("GEZD-GNBV-GY3T-QOJQ-GEZD-GNBV-GY3T-QOJQ======", 20, 0);
+    typed_case("GEZDGNBVGY3TQ0JQGEZDGNBVGY3TQOJ1", 20);
+    typed_case("mzxw 6ytb 01", 6);
 }
 
 /* ---- key ring: backup codes, out-of-band codes, sealing ------------------ */
@@ -490,16 +518,23 @@ main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         return 1;
-    if (argc > 1 && strcmp(argv[1], "--canary") == 0) {
+    if (argc > 1 && (strcmp(argv[1], "--canary") == 0 ||
+                     strcmp(argv[1], "--canary-crash") == 0)) {
         unsigned long before = VALGRIND_COUNT_ERRORS, n;
 
+        /* the check of the check: a canary that crashes before its
+         * comparison (as a broken library would) must not pass for a
+         * caught one (tests/ct/canary.sh) */
+        if (strcmp(argv[1], "--canary-crash") == 0)
+            abort();
         case_ok = 1;
         ct_canary();
         n = VALGRIND_COUNT_ERRORS - before;
         printf("canary: %lu memcheck error(s) in the leaky comparison (%s)\n",
                n, n > 0 ? "caught, as it must be" : "NOT CAUGHT");
-        /* memcheck's exit code is the verdict here: 1 when caught */
-        return 0;
+        /* memcheck's exit code is the verdict: CT_CANARY_EXIT (set with
+         * --error-exitcode) when caught, 3 when not, a signal on a crash */
+        return n > 0 && case_ok ? 0 : 3;
     }
     if (argc > 1)
         only = argv[1];

@@ -3,10 +3,16 @@
  *
  * The first input byte picks the mode: raw (the rest is the blob) or edit
  * (the rest is (position, xor) pairs applied to a blob sealed at start-up,
- * so that mutations reach the authentication step), and the row the blob is
- * opened for.  Invariants: a blob opens only for the row it was sealed for
- * and then holds exactly the secret sealed; mfa_sealed_key_id and
- * mfa_unseal agree on what is well-formed; a refused blob allocates nothing.
+ * so that mutations reach the authentication step; optionally truncated by
+ * up to 4 bytes or extended by up to 4 bytes of the input itself), and the
+ * row the blob is opened for.  Every byte handed to the library is one the
+ * harness wrote: the genuine blob or the fuzzer's input.
+ *
+ * Invariants: a blob opens only when it is byte for byte the genuinely
+ * sealed one and is opened for the row it was sealed for, and then holds
+ * exactly the secret sealed (any other blob, mutated, truncated or
+ * extended, must be refused); mfa_sealed_key_id and mfa_unseal agree on
+ * what is well-formed; a refused blob allocates nothing.
  */
 #include <mfa/secret.h>
 
@@ -55,6 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len, outlen = 0;
     uint32_t key_id = 0;
     long mark;
+    int genuine, right_row;
     mfa_rc rk, ru, rr;
 
     if (size < 1)
@@ -66,8 +73,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len = sealed_len;
         for (size_t i = 1; i + 1 < size; i += 2)
             blob[data[i] % sealed_len] ^= data[i + 1];
-        if (data[0] & 8) /* and truncate or extend by the last byte */
-            len = (len + data[size - 1] % 9) - 4;
+        if ((data[0] & 8) && size >= 2) {
+            /* the last byte truncates by 1..4 or appends 1..4 bytes, and
+             * appended bytes come from the input, never from the stack */
+            unsigned t = data[size - 1] % 9;
+
+            if (t < 4) {
+                len -= 4 - t;
+            } else if (t > 4) {
+                size_t add = t - 4, avail = size - 2;
+
+                if (add > avail)
+                    add = avail;
+                memcpy(blob + len, data + 1, add);
+                len += add;
+            }
+        }
     } else {
         len = size - 1 < sizeof(blob) ? size - 1 : sizeof(blob);
         memcpy(blob, data + 1, len);
@@ -80,6 +101,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(ru == MFA_ERR_SEALED_FORMAT);
     if (rk == MFA_OK && !mfa_keyring_has(ring, key_id))
         FUZZ_ASSERT(ru == MFA_ERR_KEY_UNKNOWN);
+    genuine = len == sealed_len && memcmp(blob, sealed, sealed_len) == 0;
+    right_row =
+        strcmp(account, "alice") == 0 && strcmp(id, "0123456789abcdef") == 0;
+    /* a blob that is not the sealed one, by a single bit or byte, never
+     * opens; the sealed one always opens for its own row */
+    if (ru == MFA_OK)
+        FUZZ_ASSERT(genuine);
+    if (genuine && right_row)
+        FUZZ_ASSERT(ru == MFA_OK);
     if (ru == MFA_OK) {
         FUZZ_ASSERT(strcmp(account, "alice") == 0 &&
                     strcmp(id, "0123456789abcdef") == 0);
