@@ -56,6 +56,10 @@ int usage_error(const cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int fail(const cli *c, mfa_rc rc, int fallback, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* --name as an HOTP counter, 0..2^64-1 (cmd_otp.c): 0 when absent, 1 when
+ * parsed, -1 after a usage error; and a counter in --json, unsigned. */
+int opt_counter(const cli *c, const char *name, uint64_t *out);
+void json_counter(const char *key, uint64_t v);
 /* The exit code for rc; `fallback` for codes without a fixed class. */
 int exit_code_for(mfa_rc rc, int fallback);
 

@@ -9,10 +9,6 @@
 
 #include "cli.h"
 
-/* shared with cmd_uri.c; their place is cli.h (not this branch's file) */
-int opt_counter(const cli *c, const char *name, uint64_t *out);
-void json_counter(const char *key, uint64_t v);
-
 /*
  * --name as a counter: 0..2^64-1 in plain decimal (the C API, the URI
  * parser and oathtool all take the full range; opt_int stops at 2^63-1).

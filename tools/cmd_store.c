@@ -126,9 +126,14 @@ open_keyring(cli *c, mfa_keyring_t **kr)
 
     if (c->keyring_path == NULL)
         return usage_error(c, "--keyring FILE is required");
-    rc = mfa_keyring_load(kr, c->keyring_path);
-    if (rc != MFA_OK)
-        return fail(c, rc, EXIT_STORE, "key ring %s", c->keyring_path);
+    {
+        char why[1400];
+
+        rc = mfa_keyring_load_why(kr, c->keyring_path, why, sizeof(why));
+        if (rc != MFA_OK)
+            return fail(c, rc, EXIT_STORE, "key ring %s",
+                        why[0] ? why : c->keyring_path);
+    }
     return 0;
 }
 

@@ -10,9 +10,6 @@
 #include "cli.h"
 
 /* in cmd_otp.c: --counter over 0..2^64-1, and its --json output */
-int opt_counter(const cli *c, const char *name, uint64_t *out);
-void json_counter(const char *key, uint64_t v);
-
 int
 cmd_uri(cli *c)
 {

@@ -392,6 +392,8 @@ exit_code_for(mfa_rc rc, int fallback)
         return EXIT_THROTTLED;
     case MFA_ERR_KEYRING_FORMAT:
     case MFA_ERR_KEYRING_PERMS:
+    case MFA_ERR_KEYRING_OWNER:
+    case MFA_ERR_KEYRING_WRITABLE:
     case MFA_ERR_KEYRING_EMPTY:
     case MFA_ERR_KEY_UNKNOWN:
     case MFA_ERR_SEALED_FORMAT:
