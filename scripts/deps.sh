@@ -2,6 +2,10 @@
 # Install the Debian packages a command needs, only those missing.
 #   scripts/deps.sh demo   what building and running the demo needs
 #   scripts/deps.sh test   what the whole test suite needs
+#   scripts/deps.sh state  print what of the test suite's needs is there now
+#                          (packages and versions, programs on PATH), for
+#                          scripts/test to see that a build directory was
+#                          configured before something was installed
 # Runs apt-get as root (or through sudo); never touches what is installed.
 set -euo pipefail
 
@@ -21,7 +25,18 @@ PKGS_E2E="chromium openssl"
 case "${1:-test}" in
 demo) want="$PKGS_BUILD" ;;
 test) want="$PKGS_BUILD $PKGS_TEST $PKGS_E2E" ;;
-*) echo "usage: $0 demo|test" >&2; exit 2 ;;
+state)
+  for p in $PKGS_BUILD $PKGS_TEST $PKGS_E2E nodejs npm; do
+    v=$(dpkg-query -W -f='${Version} ${db:Status-Abbrev}' "$p" 2>/dev/null) || v=absent
+    echo "$p $v"
+  done
+  # what meson finds on PATH, wherever it comes from
+  for c in node npm cc c++ clang valgrind; do
+    echo "$c $(command -v "$c" || echo absent)"
+  done
+  exit 0
+  ;;
+*) echo "usage: $0 demo|test|state" >&2; exit 2 ;;
 esac
 if [ "${1:-test}" = test ] && ! command -v node >/dev/null 2>&1; then
   want="$want nodejs npm"

@@ -64,11 +64,13 @@ start)
     # clients (root) get in anyway.
     chown "$pguser" "$dir"
     chmod 0711 "$dir"
-    # every directory above DIR must be traversable by the server user
-    p=$(dirname "$dir")
-    while [ "$p" != "/" ]; do
-      as_pg test -x "$p" || die "$p is not traversable by $pguser"
-      p=$(dirname "$p")
+    # every directory above DIR, / included, must be traversable by the
+    # server user; from the top, so that the first one that is not is named
+    above=() p=$dir
+    while [ "$p" != "/" ]; do p=$(dirname "$p"); above=("$p" "${above[@]}"); done
+    for p in "${above[@]}"; do
+      as_pg test -x "$p" 2>/dev/null ||
+        die "$p (mode $(stat -c %a "$p")) is not traversable by $pguser: the server cannot run"
     done
   fi
   as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 \

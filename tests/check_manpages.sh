@@ -140,7 +140,8 @@ if command -v groff >/dev/null 2>&1; then
         if [ -z "$out" ]; then ok; else bad "groff warns on $(basename "$page"): $out"; fi
     done
 else
-    echo "note: groff not found, rendering not checked"
+    echo "skipped: rendering: groff not found: apt-get install groff-base (scripts/deps.sh test installs it)"
+    skipped=1
 fi
 
 # the aliases the build generated (installed to man3 by meson install)
@@ -154,5 +155,5 @@ if [ -n "$built" ]; then
     done
 fi
 
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed${skipped:+, $skipped skipped}"
 [ "$fail" -eq 0 ]

@@ -129,6 +129,7 @@ main(void)
     Suite *s = suite_create("oathtool");
     TCase *tc = tcase_create("differential");
 
+    tu_require_program("oathtool", "oathtool");
     if (sodium_init() < 0)
         return 1;
     tcase_set_timeout(tc, 300);

@@ -582,6 +582,8 @@ main(void)
     TCase *tc = tcase_create("qr");
     int rc;
 
+    tu_require_program("zbarimg", "zbar-tools");
+    tu_require_program("rsvg-convert", "librsvg2-bin");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, structure);
     tcase_add_test(tc, svg_paints_the_modules);

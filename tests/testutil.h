@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Open tests/vectors/NAME; the directory comes from MFA_VECTORS_DIR. */
 static inline FILE *
@@ -60,6 +61,34 @@ tu_run(Suite *s)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/*
+ * Exit 77 (meson's skip), saying that prog is missing and which Debian
+ * package provides it, unless prog is on PATH.  For the suites that compare
+ * with an outside tool (oathtool, zbarimg): scripts/test installs them, and
+ * fails on a skip.
+ */
+static inline void
+tu_require_program(const char *prog, const char *package)
+{
+    const char *p = getenv("PATH");
+
+    for (p = p != NULL ? p : "/usr/bin:/bin"; *p != '\0';) {
+        size_t n = strcspn(p, ":");
+        char full[4096];
+
+        snprintf(full, sizeof(full), "%.*s/%s", n ? (int)n : 1, n ? p : ".",
+                 prog);
+        if (access(full, X_OK) == 0)
+            return;
+        p += n + (p[n] == ':');
+    }
+    printf("skipped: %s not found: apt-get install %s (scripts/deps.sh test "
+           "installs it)\n",
+           prog, package);
+    fflush(stdout);
+    exit(77);
 }
 
 #endif

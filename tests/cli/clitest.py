@@ -1,7 +1,10 @@
 """Shared helpers for the tests of the `mfa` command-line tool.
 
 The tool is found through $MFA_TOOL (set by tests/meson.build) or the first
-argument.  Every test program ends with the line "N passed, N failed".
+argument.  Every test program ends with the line "N passed, N failed"
+(", N skipped" added when a part needed a program or service that is
+absent; a test that needs one throughout exits 77 instead).  Each skip
+prints "skipped: WHAT: REASON", which scripts/summarize.py lists.
 """
 import os
 import shutil
@@ -29,6 +32,7 @@ class Suite:
         self.name = name
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
         self.tmp = tempfile.mkdtemp(prefix=f"mfa-cli-{name}-")
 
     def check(self, cond, what, detail=None):
@@ -38,6 +42,18 @@ class Suite:
             self.failed += 1
             print(f"FAIL: {what}" + (f": {detail}" if detail is not None else ""))
         return cond
+
+    def require(self, prog, package):
+        """Exit 77 (meson's skip), saying what provides prog, if it is absent."""
+        if shutil.which(prog) is None:
+            print(f"skipped: {prog} not found: apt-get install {package} "
+                  "(scripts/deps.sh test installs it)")
+            sys.exit(77)
+
+    def skip(self, what, reason):
+        """Count a part that could not run, with why and what provides it."""
+        self.skipped += 1
+        print(f"skipped: {what}: {reason}")
 
     def mfa(self, *args, input=None, env=None, binary=False, timeout=60):
         """Run the tool; input is text (or bytes) for stdin."""
@@ -70,7 +86,8 @@ class Suite:
 
     def finish(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
-        print(f"{self.passed} passed, {self.failed} failed")
+        tail = f", {self.skipped} skipped" if self.skipped else ""
+        print(f"{self.passed} passed, {self.failed} failed{tail}")
         sys.exit(0 if self.failed == 0 else 1)
 
 

@@ -26,6 +26,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+// A missing browser, npm package, cluster or program is a skip (exit 77,
+// meson's SKIP) with the reason and what provides it; scripts/test
+// installs them all, and fails on a skip.
+const skip = (reason) => {
+  console.log(`skipped: ${reason}`);
+  process.exit(77);
+};
+const onPath = (prog) => (process.env.PATH || '/usr/bin:/bin').split(':').some((d) => {
+  try { fs.accessSync(path.join(d || '.', prog), fs.constants.X_OK); return true; } catch { return false; }
+});
+
 let chromium, jsQR, OTPAuth, PNG;
 try {
   ({ chromium } = await import('playwright-core'));
@@ -33,7 +44,10 @@ try {
   OTPAuth = await import('otpauth');
   ({ PNG } = await import('pngjs'));
 } catch (e) {
-  console.error(`e2e: npm packages missing (run scripts/e2e-setup.sh): ${e.message}`);
+  if (e.code === 'ERR_MODULE_NOT_FOUND') {
+    skip(`npm packages missing in tests/e2e: run scripts/e2e-setup.sh (${e.message.split('\n')[0]})`);
+  }
+  console.error(`e2e: the npm packages did not load (run scripts/e2e-setup.sh): ${e.message}`);
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
@@ -52,7 +66,19 @@ if (!serverBin || !fs.existsSync(serverBin)) {
 }
 const chromiumPath = process.env.MFA_CHROMIUM || '/usr/bin/chromium';
 if (!fs.existsSync(chromiumPath)) {
-  console.error(`e2e: ${chromiumPath} not found (apt-get install chromium)`);
+  skip(`${chromiumPath} not found: apt-get install chromium (scripts/e2e-setup.sh installs it)`);
+}
+if ((!onlyList.length || onlyList.includes('13')) && !onPath('openssl')) {
+  skip('openssl not found (test 13 makes a TLS certificate): apt-get install openssl');
+}
+// The throwaway cluster scripts/test starts; like the other PostgreSQL
+// tests, --postgres skips without it (and fails under CI).
+const conninfo = process.env.MFA_PG_CONNINFO;
+if (process.argv.includes('--postgres') && !conninfo) {
+  const why = 'no PostgreSQL cluster (MFA_PG_CONNINFO is not set): run scripts/test, or ' +
+    'eval "$(scripts/pg-cluster.sh start "$(mktemp -d)")" and meson test again';
+  if (!process.env.CI) skip(why);
+  console.error(`e2e: ${why}; CI is set, so a missing cluster fails`);
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
@@ -80,14 +106,6 @@ const serverLog = path.join(shotDir, 'server.log');
 const logFd = fs.openSync(serverLog, 'w');
 const serverArgs = ['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data')];
 if (process.argv.includes('--postgres')) {
-  // The throwaway cluster scripts/test starts; like the other PostgreSQL
-  // tests, this fails rather than skips without it.
-  const conninfo = process.env.MFA_PG_CONNINFO;
-  if (!conninfo) {
-    console.error('e2e: --postgres needs MFA_PG_CONNINFO (scripts/pg-cluster.sh start DIR)');
-    console.log('0 passed, 1 failed');
-    process.exit(1);
-  }
   serverArgs.push('--store', `postgres:${conninfo}`,
                   '--pg-schema', `e2e_cp_${process.pid}_${Date.now() % 100000}`);
 } else if (process.env.MFA_E2E_STORE) {
