@@ -13,6 +13,9 @@ PKGS_BUILD="meson ninja-build pkg-config gcc libc6-dev libsodium-dev nettle-dev
   libqrencode-dev libpng-dev libsqlite3-dev libpq-dev libmicrohttpd-dev"
 PKGS_TEST="check oathtool liboath-dev zbar-tools librsvg2-bin clang-format
   valgrind python3 postgresql procps groff-base man-db"
+# the text-field test checks every Cf code point against UnicodeData.txt;
+# pyotp cross-checks the URI reader
+PKGS_TEST="$PKGS_TEST unicode-data python3-pyotp"
 # proof of safety (scripts/ci-safety.sh): libFuzzer and sanitizers (clang),
 # scan-build (clang-tools), clang-tidy, cppcheck, a C++ compiler for the
 # header test

@@ -68,6 +68,13 @@ start)
     # server user; from the top, so that the first one that is not is named
     above=() p=$dir
     while [ "$p" != "/" ]; do p=$(dirname "$p"); above=("$p" "${above[@]}"); done
+    # A root directory that only root may enter (a chroot unpacked from a
+    # 0700 temporary directory) lets no program run as another user at all;
+    # Debian's own / is 0755, so give it back the search bit, and say so.
+    if ! as_pg test -x / 2>/dev/null && [ "$(stat -c %u /)" = 0 ]; then
+      echo "pg-cluster: / has mode $(stat -c %a /); adding o+x, as on any Debian system, so that $pguser can run" >&2
+      chmod go+x /
+    fi
     for p in "${above[@]}"; do
       as_pg test -x "$p" 2>/dev/null ||
         die "$p (mode $(stat -c %a "$p")) is not traversable by $pguser: the server cannot run"
