@@ -995,6 +995,88 @@ START_TEST(rollback_undoes_each_write)
 }
 END_TEST
 
+static void
+assert_same_factor(const mfa_factor_rec *a, const mfa_factor_rec *b)
+{
+    ck_assert_str_eq(a->id, b->id);
+    ck_assert_str_eq(a->account, b->account);
+    ck_assert_str_eq(a->label, b->label);
+    ck_assert_int_eq(a->type, b->type);
+    ck_assert_int_eq(a->algorithm, b->algorithm);
+    ck_assert_uint_eq(a->digits, b->digits);
+    ck_assert_uint_eq(a->period, b->period);
+    ck_assert_int_eq(a->t0, b->t0);
+    ck_assert_int_eq(a->last_step, b->last_step);
+    ck_assert_int_eq(a->drift, b->drift);
+    ck_assert_int_eq(a->status, b->status);
+    ck_assert_int_eq(a->created, b->created);
+    ck_assert_int_eq(a->confirmed, b->confirmed);
+    ck_assert_int_eq(a->last_used, b->last_used);
+    ck_assert_uint_eq(a->sealed_len, b->sealed_len);
+    ck_assert_mem_eq(a->sealed, b->sealed, a->sealed_len);
+}
+
+/*
+ * factor_update after a read in the same transaction writes only what
+ * changed; whatever path it takes, the row afterwards is the record given,
+ * also when the row read was deleted and another inserted under its id.
+ */
+START_TEST(update_after_read_writes_the_record)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_factor_rec f, g, k, got;
+    sqlite3 *other;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    other = raw_open(path);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", "00000000000000aa", &f),
+                     MFA_OK);
+    g = f;
+    g.last_step += 5;
+    g.drift = -2;
+    g.last_used = 3000;
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    assert_same_factor(&got, &g);
+    /* a second change of the same row, now with the label too */
+    g.last_step++;
+    snprintf(g.label, sizeof(g.label), "tablet");
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    assert_same_factor(&got, &g);
+    /* the row read is deleted and another takes its id */
+    ck_assert_int_eq(x.be->factor_delete(x.t, "alice", f.id), MFA_OK);
+    k = some_factor("alice", "00000000000000aa");
+    snprintf(k.label, sizeof(k.label), "other");
+    memset(k.sealed, 0x11, k.sealed_len);
+    ck_assert_int_eq(x.be->factor_insert(x.t, &k), MFA_OK);
+    /* g as it was read (label "tablet", the old secret), a step on */
+    g.last_step++;
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    sqlite3_close(other);
+
+    x = begin(s, "alice", MFA_TXN_READ);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    x.be->rollback(x.t);
+    assert_same_factor(&got, &g);
+    /* and a step-only update of a row read in an earlier transaction */
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    g.last_step++;
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    x = begin(s, "alice", MFA_TXN_READ);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    x.be->rollback(x.t);
+    assert_same_factor(&got, &g);
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* A failed insert changes nothing, and its transaction goes on. */
 START_TEST(existing_keys_and_missing_rows)
 {
@@ -1176,6 +1258,7 @@ sqlite_suite(void)
                         (int)(sizeof(damages) / sizeof(damages[0])));
     tcase_add_loop_test(tc, rollback_undoes_each_write, 0, W_COUNT);
     tcase_add_test(tc, existing_keys_and_missing_rows);
+    tcase_add_test(tc, update_after_read_writes_the_record);
     tcase_add_test(tc, second_connection_isolation);
     tcase_add_test(tc, transaction_ended_underneath_is_refused);
     tcase_add_test(tc, scan_pages_through_many);
