@@ -13,6 +13,8 @@
 #include <sodium.h>
 
 #include <mfa/secret.h>
+#include <mfa/store.h>
+#include <mfa/uri.h>
 
 #include "ct.h"
 #include "internal.h"
@@ -657,9 +659,13 @@ put_be64(uint8_t *p, uint64_t v)
  * 64-bit length in front, so ("ab", "c") and ("a", "bc") differ.
  * Not secret: plain malloc.
  */
+/* Room for the associated data of any account and factor id the service
+ * stores, so that unsealing at login allocates nothing; longer inputs (the
+ * sealing API takes any strings) fall back to malloc. */
+#define AD_STACK (1 + 4 + 8 + MFA_ACCOUNT_MAX + 8 + MFA_FACTOR_ID_LEN)
 static mfa_rc
 make_ad(uint32_t key_id, const char *account, const char *factor_id,
-        uint8_t **ad, size_t *adlen)
+        uint8_t *stack, uint8_t **ad, size_t *adlen)
 {
     size_t alen = strlen(account), flen = strlen(factor_id), n;
     uint8_t *p;
@@ -667,7 +673,9 @@ make_ad(uint32_t key_id, const char *account, const char *factor_id,
     if (alen > SIZE_MAX / 2 - 64 || flen > SIZE_MAX / 2 - 64)
         return MFA_ERR_INVALID;
     n = 1 + 4 + 8 + alen + 8 + flen;
-    if ((p = malloc(n)) == NULL)
+    if (n <= AD_STACK)
+        p = stack;
+    else if ((p = malloc(n)) == NULL)
         return MFA_ERR_NOMEM;
     p[0] = SEALED_VERSION;
     put_be32(p + 1, key_id);
@@ -685,7 +693,7 @@ mfa_seal(const mfa_keyring_t *kr, const char *account, const char *factor_id,
          const mfa_secret_t *s, uint8_t *out, size_t outsize, size_t *outlen)
 {
     const uint8_t *key;
-    uint8_t *ad = NULL;
+    uint8_t *ad = NULL, adbuf[AD_STACK];
     size_t adlen = 0, mlen;
     unsigned long long clen = 0;
     uint32_t id = 0;
@@ -707,7 +715,7 @@ mfa_seal(const mfa_keyring_t *kr, const char *account, const char *factor_id,
     if ((rc = mfa_int_keyring_subkey_ref(kr, 0, MFA_INT_KEY_SEAL, &key, &id)) !=
         MFA_OK)
         return rc;
-    if ((rc = make_ad(id, account, factor_id, &ad, &adlen)) != MFA_OK)
+    if ((rc = make_ad(id, account, factor_id, adbuf, &ad, &adlen)) != MFA_OK)
         return rc;
     out[0] = SEALED_VERSION;
     put_be32(out + 1, id);
@@ -718,10 +726,12 @@ mfa_seal(const mfa_keyring_t *kr, const char *account, const char *factor_id,
             out + 5, key) != 0 ||
         clen != mlen + SEALED_TAG) {
         sodium_memzero(out, outsize);
-        free(ad);
+        if (ad != adbuf)
+            free(ad);
         return MFA_ERR_INTERNAL;
     }
-    free(ad);
+    if (ad != adbuf)
+        free(ad);
     *outlen = SEALED_HDR + (size_t)clen;
     return MFA_OK;
 }
@@ -759,7 +769,7 @@ mfa_int_unseal_into(const mfa_keyring_t *kr, const char *account,
                     uint8_t *plain, size_t size, size_t *plainlen)
 {
     const uint8_t *key;
-    uint8_t *ad = NULL;
+    uint8_t *ad = NULL, adbuf[AD_STACK];
     size_t adlen = 0, mlen;
     unsigned long long got = 0;
     uint32_t id = 0;
@@ -777,7 +787,7 @@ mfa_int_unseal_into(const mfa_keyring_t *kr, const char *account,
     if ((rc = mfa_int_keyring_subkey_ref(kr, id, MFA_INT_KEY_SEAL, &key,
                                          NULL)) != MFA_OK)
         return rc;
-    if ((rc = make_ad(id, account, factor_id, &ad, &adlen)) != MFA_OK)
+    if ((rc = make_ad(id, account, factor_id, adbuf, &ad, &adlen)) != MFA_OK)
         return rc;
     dec = crypto_aead_xchacha20poly1305_ietf_decrypt(
         plain, &got, NULL, blob + SEALED_HDR, len - SEALED_HDR, ad, adlen,
@@ -786,11 +796,13 @@ mfa_int_unseal_into(const mfa_keyring_t *kr, const char *account,
     MFA_CT_PUBLIC(dec);
     MFA_CT_PUBLIC(got);
     if (dec != 0 || got != mlen) {
-        free(ad);
+        if (ad != adbuf)
+            free(ad);
         sodium_memzero(plain, mlen);
         return MFA_ERR_SEALED_AUTH;
     }
-    free(ad);
+    if (ad != adbuf)
+        free(ad);
     *plainlen = mlen;
     return MFA_OK;
 }

@@ -392,13 +392,14 @@ sha1_mac(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
     nettle_sha1_compress(st, ctx->sha1.outer);
 }
 
-/* Dynamic truncation on the MAC's words: the offset's word and the next
- * are selected with masks over the four possible words, then shifted by a
- * register amount (no branch, no secret index). */
+/* Dynamic truncation on the MAC's words (st[last] holds its last byte):
+ * the offset's word and the next are selected with masks over the four
+ * possible words, then shifted by a register amount (no branch, no secret
+ * index). */
 static uint32_t
-sha1_truncate(const uint32_t st[5])
+words_truncate(const uint32_t *st, size_t last)
 {
-    uint32_t off = st[4] & 0x0fu, j = off >> 2, r = off & 3u, a = 0, b = 0;
+    uint32_t off = st[last] & 0x0fu, j = off >> 2, r = off & 3u, a = 0, b = 0;
 
     for (uint32_t k = 0; k < 4; k++) {
         uint32_t m = mfa_int_ct_mask_eq32(k, j);
@@ -489,16 +490,78 @@ reduce(const mfa_otp_t *o, uint64_t x)
     return r;
 }
 
+/*
+ * HMAC-SHA256 straight on the compression function, as for SHA-1: the
+ * key's inner and outer states come from nettle's key schedule, and each
+ * candidate costs two compressions of blocks whose padding is set once.
+ * Nettle 3.9 exports sha256_compress; before it, sha256_update of one
+ * whole block at index 0 compresses the caller's block in place (no copy,
+ * no digest bookkeeping), which is as good.
+ */
+static const uint8_t sha256_outer_pad[64] = {[32] = 0x80, [62] = 0x03};
+
+typedef struct sha256_batch {
+    struct sha256_ctx c[4]; /* states of independent candidates */
+    uint8_t inner[64];      /* counter || padding */
+    uint8_t outer[64];      /* inner digest || padding */
+} sha256_batch;
+
+static void
+sha256_block(struct sha256_ctx *c, const uint32_t init[8],
+             const uint8_t block[64])
+{
+    memcpy(c->state, init, 8 * sizeof(uint32_t));
+#ifdef sha256_compress
+    sha256_compress(c->state, block);
+#else
+    c->index = 0;
+    sha256_update(c, 64, block);
+#endif
+}
+
+/* HOTP values of n counters, four candidates at a time (inner blocks,
+ * then outer blocks) so that independent compressions overlap. */
+static void
+values_sha256(const mfa_otp_t *o, const uint64_t *c, size_t n, uint64_t *v)
+{
+    const uint32_t *in = o->hmac.sha256.inner.state;
+    const uint32_t *out = o->hmac.sha256.outer.state;
+    sha256_batch b;
+
+    memcpy(b.inner, sha1_inner_pad, 64); /* the same padding for 8 bytes */
+    memcpy(b.outer, sha256_outer_pad, 64);
+    for (size_t i = 0; i < n; i += 4) {
+        size_t m = n - i < 4 ? n - i : 4;
+
+        for (size_t j = 0; j < m; j++) {
+            put_be64(b.inner, c[i + j]);
+            sha256_block(&b.c[j], in, b.inner);
+        }
+        for (size_t j = 0; j < m; j++) {
+            for (int w = 0; w < 8; w++)
+                put_be32(b.outer + 4 * w, b.c[j].state[w]);
+            sha256_block(&b.c[j], out, b.outer);
+        }
+        for (size_t j = 0; j < m; j++)
+            v[i + j] = reduce(o, words_truncate(b.c[j].state, 7));
+    }
+    sodium_memzero(&b, sizeof(b));
+}
+
 static uint64_t
 hotp_value(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
 {
     uint8_t big[64];
     uint64_t x;
 
+    if (o->alg == MFA_SHA256) {
+        values_sha256(o, &counter, 1, &x);
+        return x;
+    }
     if (o->alg == MFA_SHA1) {
         /* the MAC stays in the scratch the caller wipes once */
         sha1_mac(o, ctx, counter);
-        x = sha1_truncate(ctx->sha1.batch[0]);
+        x = words_truncate(ctx->sha1.batch[0], 4);
     } else {
         size_t maclen = mfa_int_otp_hmac(o, ctx, counter, big);
 
@@ -510,15 +573,19 @@ hotp_value(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, uint64_t counter)
 }
 
 /*
- * HOTP values of n counters.  For SHA-1 the candidates go through the
- * compression function four at a time, inner blocks first and outer blocks
- * after, so that independent compressions overlap in the CPU instead of
- * waiting on each other; other algorithms take one at a time.
+ * HOTP values of n counters.  For SHA-1 and SHA-256 the candidates go
+ * through the compression function four at a time, inner blocks first and
+ * outer blocks after, so that independent compressions overlap in the CPU
+ * instead of waiting on each other; SHA-512 takes one at a time.
  */
 static void
 values_of(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, const uint64_t *c,
           size_t n, uint64_t *v)
 {
+    if (o->alg == MFA_SHA256) {
+        values_sha256(o, c, n, v);
+        return;
+    }
     if (o->alg != MFA_SHA1) {
         for (size_t i = 0; i < n; i++)
             v[i] = hotp_value(o, ctx, c[i]);
@@ -540,7 +607,7 @@ values_of(const mfa_otp_t *o, union mfa_int_hmac_ctx *ctx, const uint64_t *c,
             nettle_sha1_compress(st[j], ctx->sha1.outer);
         }
         for (size_t j = 0; j < m; j++)
-            v[i + j] = reduce(o, sha1_truncate(st[j]));
+            v[i + j] = reduce(o, words_truncate(st[j], 4));
     }
 }
 

@@ -28,7 +28,7 @@ check() { # check LABEL COMPILER FLAGS FILE
 
 headers="$(cd "$root/include" && ls mfa/*.h) mfa/version.h"
 for h in $headers mfa.h; do
-  name=$(echo "$h" | tr '/.' '__')
+  name=$(echo "$h" | tr '/.-' '___')
   # the header first, alone, then again (include guards)
   printf '#include <%s>\n#include <%s>\nint mfa_header_check_%s;\n' "$h" "$h" "$name" >"$tmp/$name.c"
   cp "$tmp/$name.c" "$tmp/$name.cc"

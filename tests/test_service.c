@@ -1358,6 +1358,49 @@ START_TEST(bad_input_changes_nothing)
 }
 END_TEST
 
+/* mfa_result keeps its size, and every flow zeroes the reserved tail that
+ * later fields will take (a program built today must read zeros there). */
+START_TEST(result_reserved_zeroed)
+{
+    mfa_result r;
+    factor f = {0};
+    char **codes = NULL;
+
+    ck_assert_uint_eq(sizeof(mfa_result), 256);
+    setup(_i);
+    enroll_active("rosa", NULL, &f);
+    ck_assert_int_eq(mfa_backup_codes_new(F.ctx, "rosa", 2, &codes), MFA_OK);
+    for (int k = 0; k < 4; k++) {
+        mfa_rc rc;
+        memset(&r, 0xa5, sizeof(r));
+        switch (k) {
+        case 0:
+            rc = mfa_verify(F.ctx, "rosa", code_at(&f, 0), &r);
+            ck_assert_int_eq(rc, MFA_OK);
+            break;
+        case 1:
+            rc = mfa_verify(F.ctx, "rosa", code_at(&f, 0), &r);
+            ck_assert_int_eq(rc, MFA_ERR_REPLAYED);
+            break;
+        case 2:
+            rc = mfa_recover(F.ctx, "rosa", codes[0], &r);
+            ck_assert_int_eq(rc, MFA_OK);
+            break;
+        default:
+            rc = mfa_verify(F.ctx, "rosa", "12", &r);
+            ck_assert_int_eq(rc, MFA_ERR_CODE_FORMAT);
+            break;
+        }
+        ck_assert_int_eq(r.outcome, rc);
+        for (size_t i = 0; i < sizeof(r.reserved); i++)
+            ck_assert_uint_eq(r.reserved[i], 0);
+    }
+    mfa_backup_codes_free(&codes, 2);
+    factor_free(&f);
+    teardown();
+}
+END_TEST
+
 START_TEST(events_never_hold_codes)
 {
     char **codes = NULL;
@@ -1821,6 +1864,7 @@ service_suite(void)
     tcase_add_loop_test(tc, wrong_key_ring, 0, BK_COUNT);
     tcase_add_loop_test(tc, bad_input_changes_nothing, 0, BK_COUNT);
     tcase_add_loop_test(tc, events_never_hold_codes, 0, BK_COUNT);
+    tcase_add_loop_test(tc, result_reserved_zeroed, 0, BK_COUNT);
     tcase_add_loop_test(tc, store_failures_fail_closed, 0, BK_COUNT);
     tcase_add_loop_test(tc, threads_share_ctx, 0, BK_COUNT);
     suite_add_tcase(s, tc);

@@ -646,6 +646,13 @@ fault_tests(void)
 
     /* a database of its own: this damages it */
     snprintf(dbpath, sizeof(dbpath), "%s/faults.db", dir);
+    {
+        char spec[320];
+        mfa_store_t *st = NULL;
+        snprintf(spec, sizeof(spec), "sqlite:%s", dbpath);
+        CHECK(mfa_store_create(&st, spec) == MFA_OK, "create faults.db");
+        mfa_store_free(&st);
+    }
     CHECK(env_open(&e, 1) == 0, "open");
     o = enroll(&e, "faulty", t);
     if (o == NULL) {

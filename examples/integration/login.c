@@ -143,6 +143,28 @@ page_clear(page *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* [doc:required] */
+/* The application's own user record says whether the user turned MFA on:
+ * a column of the users table, in the application's database, not in
+ * libmfa's store.  Set when the first authenticator is confirmed, cleared
+ * only by an administrator's reset.  One user in this example. */
+static int alice_mfa_required;
+
+static int
+user_mfa_required(const char *user)
+{
+    (void)user;
+    return alice_mfa_required;
+}
+
+static void
+user_set_mfa_required(const char *user, int on)
+{
+    (void)user;
+    alice_mfa_required = on;
+}
+/* [/doc:required] */
+
 /* ---- enrollment ---------------------------------------------------------- */
 
 /* [doc:setup] */
@@ -253,27 +275,6 @@ password_ok(const char *user, const char *password)
     return strcmp(password, "correct horse") == 0;
 }
 
-/* [doc:required] */
-/* The application's own user record says whether the user turned MFA on:
- * a column of the users table, in the application's database, not in
- * libmfa's store.  Set when the first authenticator is confirmed, cleared
- * only by an administrator's reset.  One user in this example. */
-static int alice_mfa_required;
-
-static int
-user_mfa_required(const char *user)
-{
-    (void)user;
-    return alice_mfa_required;
-}
-
-static void
-user_set_mfa_required(const char *user, int on)
-{
-    (void)user;
-    alice_mfa_required = on;
-}
-/* [/doc:required] */
 
 /* [doc:login] */
 /* POST /login: the password first.  With MFA the session is only half

@@ -42,7 +42,8 @@
  * Concurrency: one mfa_store_t may be used by any number of threads at
  * once; the backend serialises what its engine cannot do in parallel.  A
  * transaction handle is used by one thread at a time (the one that began
- * it).  After fork(), the child opens its own stores.
+ * it), and a thread holds at most one transaction: the library never nests
+ * them, and a backend may time out (MFA_ERR_BUSY) on a nested begin.  After fork(), the child opens its own stores.
  *
  * Records are plain structs of fixed size; strings are NUL-terminated UTF-8
  * within the sizes given; times are Unix seconds, 0 meaning "never".  The

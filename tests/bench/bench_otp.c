@@ -1,13 +1,15 @@
 /*
- * bench-otp: the cost of TOTP-SHA1 verification with a +-1 window.
+ * bench-otp: the cost of TOTP-SHA1 and TOTP-SHA256 verification with a
+ * +-1 window.
  *
  * Prints ns per verify and verifies per second for a wrong and a right code,
  * beside liboath's oath_totp_validate (when built with liboath) and one
- * pre-keyed nettle HMAC-SHA1, all in this process, with the ratios the
- * foundation issue sets targets for:
+ * pre-keyed nettle HMAC-SHA1 / HMAC-SHA256, all in this process, with the
+ * ratios the foundation issue and issue 13 set targets for:
  *   liboath wrong / libmfa wrong       >= 4
  *   libmfa wrong / (3 x HMAC-SHA1)     <= 1.2
  *   libmfa right / libmfa wrong        within 0.95 .. 1.05
+ *   libmfa SHA256 / (3 x HMAC-SHA256)  <= 1.2
  * Each figure is the median of several timed batches.  Not a test.
  */
 #include <stdio.h>
@@ -95,6 +97,27 @@ run_hmac(void *p, long n)
         memcpy(&c, &a->keyed, sizeof(c));
         hmac_sha1_update(&c, sizeof(msg), msg);
         hmac_sha1_digest(&c, sizeof(mac), mac);
+        acc += mac[0];
+    }
+    sink = acc;
+}
+
+struct hmac256_arg {
+    struct hmac_sha256_ctx keyed;
+};
+
+static void
+run_hmac256(void *p, long n)
+{
+    struct hmac256_arg *a = p;
+    struct hmac_sha256_ctx c;
+    uint8_t msg[8] = {0}, mac[SHA256_DIGEST_SIZE];
+    int acc = 0;
+    for (long i = 0; i < n; i++) {
+        msg[7] = (uint8_t)i;
+        memcpy(&c, &a->keyed, sizeof(c));
+        hmac_sha256_update(&c, sizeof(msg), msg);
+        hmac_sha256_digest(&c, sizeof(mac), mac);
         acc += mac[0];
     }
     sink = acc;
@@ -219,6 +242,49 @@ main(int argc, char **argv)
            t_right / t_wrong);
     printf("ratio right at -1 / +1 vs wrong:      %.3f / %.3f\n",
            t_early / t_wrong, t_late / t_wrong);
+
+    /* TOTP-SHA256 with a 32-byte key (RFC 6238's size for it) */
+    {
+        uint8_t key32[32];
+        struct hmac256_arg h2;
+        mfa_otp_t *o2 = NULL;
+        char r2[MFA_CODE_BUFSIZE], w2[MFA_CODE_BUFSIZE];
+        char e2[MFA_CODE_BUFSIZE], l2[MFA_CODE_BUFSIZE];
+        double t_h2, t_w2, t_r2;
+
+        randombytes_buf(key32, sizeof(key32));
+        if (mfa_otp_new(&o2, key32, sizeof(key32)) != MFA_OK ||
+            mfa_otp_set_algorithm(o2, MFA_SHA256) != MFA_OK ||
+            mfa_otp_totp(o2, now, r2, sizeof(r2)) != MFA_OK ||
+            mfa_otp_totp(o2, now - 30, e2, sizeof(e2)) != MFA_OK ||
+            mfa_otp_totp(o2, now + 30, l2, sizeof(l2)) != MFA_OK)
+            return 1;
+        snprintf(w2, sizeof(w2), "%06d", (atoi(r2) + 1) % 1000000);
+        while (strcmp(w2, e2) == 0 || strcmp(w2, l2) == 0)
+            snprintf(w2, sizeof(w2), "%06d", (atoi(w2) + 1) % 1000000);
+        hmac_sha256_set_key(&h2.keyed, sizeof(key32), key32);
+        t_h2 = measure(run_hmac256, &h2, n * 3);
+        a.otp = o2;
+        a.code = w2;
+        t_w2 = measure(run_mfa, &a, n);
+        a.code = r2;
+        t_r2 = measure(run_mfa, &a, n);
+        printf("\nTOTP-SHA256, window -1..+1\n");
+        printf("%-34s %10.1f %14.0f\n", "pre-keyed HMAC-SHA256 (nettle)", t_h2,
+               1e9 / t_h2);
+        printf("%-34s %10.1f %14.0f\n", "libmfa verify, wrong code", t_w2,
+               1e9 / t_w2);
+        printf("%-34s %10.1f %14.0f\n", "libmfa verify, right code (0)", t_r2,
+               1e9 / t_r2);
+        printf("ratio libmfa wrong / 3 HMAC-SHA256:   %.3f (target <= 1.2)\n",
+               t_w2 / (3 * t_h2));
+        printf(
+            "ratio libmfa right / wrong:           %.3f (target 0.95..1.05)\n",
+            t_r2 / t_w2);
+        mfa_otp_free(&o2);
+        sodium_memzero(key32, sizeof(key32));
+        sodium_memzero(&h2, sizeof(h2));
+    }
     mfa_otp_free(&otp);
     sodium_memzero(key, sizeof(key));
     return 0;
