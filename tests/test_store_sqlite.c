@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1161,6 +1162,57 @@ START_TEST(second_connection_isolation)
 }
 END_TEST
 
+typedef struct waiter {
+    mfa_store_t *s;
+    mfa_rc rc;
+} waiter;
+
+static void *
+wait_begin(void *arg)
+{
+    waiter *w = arg;
+    bt x = {mfa_store_backend_of(w->s), mfa_store_impl_of(w->s), NULL};
+
+    w->rc = x.be->begin(x.impl, "erin", MFA_TXN_WRITE, &x.t);
+    if (w->rc == MFA_OK)
+        w->rc = x.be->commit(x.t);
+    return NULL;
+}
+
+/* Threads sharing the store wait for each other's transaction up to the
+ * timeout, then get MFA_ERR_BUSY; a nested begin times out, never hangs. */
+START_TEST(threads_wait_for_the_store)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_store_txn *t2 = (mfa_store_txn *)&t2;
+    pthread_t th;
+    waiter w;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    ck_assert_int_eq(mfa_int_store_sqlite_set_timeout(s, 100), MFA_OK);
+    x = begin(s, "dave", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->begin(x.impl, "dave", MFA_TXN_READ, &t2),
+                     MFA_ERR_BUSY);
+    ck_assert_ptr_null(t2);
+    w.s = s;
+    w.rc = MFA_ERR_INTERNAL;
+    ck_assert_int_eq(pthread_create(&th, NULL, wait_begin, &w), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(w.rc, MFA_ERR_BUSY);
+    /* released within the timeout: the waiter goes on */
+    ck_assert_int_eq(mfa_int_store_sqlite_set_timeout(s, 5000), MFA_OK);
+    w.rc = MFA_ERR_INTERNAL;
+    ck_assert_int_eq(pthread_create(&th, NULL, wait_begin, &w), 0);
+    usleep(50000);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(w.rc, MFA_OK);
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* A transaction SQLite ended by itself refuses further writes and does not
  * commit (they would otherwise run, and stay, in autocommit mode). */
 START_TEST(transaction_ended_underneath_is_refused)
@@ -1260,6 +1312,7 @@ sqlite_suite(void)
     tcase_add_test(tc, existing_keys_and_missing_rows);
     tcase_add_test(tc, update_after_read_writes_the_record);
     tcase_add_test(tc, second_connection_isolation);
+    tcase_add_test(tc, threads_wait_for_the_store);
     tcase_add_test(tc, transaction_ended_underneath_is_refused);
     tcase_add_test(tc, scan_pages_through_many);
     suite_add_tcase(s, tc);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,7 +168,7 @@ struct sq_store {
     pthread_mutex_t mu;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    int timeout_ms;
+    atomic_int timeout_ms; /* set_timeout may change it at any time */
     struct timespec busy_since;
     mfa_store_txn txn;
 };
@@ -222,13 +223,41 @@ busy_handler(void *arg, int count)
 
     if (count == 0)
         clock_gettime(CLOCK_MONOTONIC, &q->busy_since);
-    else if (ms_since(&q->busy_since) >= q->timeout_ms)
+    else if (ms_since(&q->busy_since) >= atomic_load(&q->timeout_ms))
         return 0;
     cap_us = count < 6 ? 50u << count : 2000u;
     ts.tv_sec = 0;
     ts.tv_nsec = (long)(20 + randombytes_uniform(cap_us)) * 1000;
     nanosleep(&ts, NULL);
     return 1;
+}
+
+/*
+ * Take the store for one transaction (or a schema call): another thread's
+ * transaction is waited for up to the timeout, like another process's
+ * lock, then MFA_ERR_BUSY.  A nested begin in the same thread, which the
+ * library never does, times out the same way instead of hanging.
+ */
+static mfa_rc
+lock_store(sq_store *q)
+{
+    struct timespec until;
+    int ms, r;
+
+    if ((r = pthread_mutex_trylock(&q->mu)) == 0)
+        return MFA_OK;
+    if (r != EBUSY)
+        return MFA_ERR_INTERNAL;
+    ms = atomic_load(&q->timeout_ms);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    r = pthread_mutex_timedlock(&q->mu, &until);
+    return r == 0 ? MFA_OK : r == ETIMEDOUT ? MFA_ERR_BUSY : MFA_ERR_INTERNAL;
 }
 
 /*
@@ -548,7 +577,9 @@ sq_schema_version(void *impl, int *version)
     sq_store *q = impl;
     mfa_rc rc;
 
-    pthread_mutex_lock(&q->mu);
+    *version = 0;
+    if ((rc = lock_store(q)) != MFA_OK)
+        return rc;
     rc = read_version(q, version);
     pthread_mutex_unlock(&q->mu);
     return rc;
@@ -603,7 +634,8 @@ sq_migrate(void *impl)
     int version = 0;
     mfa_rc rc;
 
-    pthread_mutex_lock(&q->mu);
+    if ((rc = lock_store(q)) != MFA_OK)
+        return rc;
     if ((rc = set_wal(q)) != MFA_OK ||
         (rc = simple(q, ST_BEGIN_WRITE)) != MFA_OK) {
         pthread_mutex_unlock(&q->mu);
@@ -712,7 +744,8 @@ sq_begin(void *impl, const char *account, mfa_txn_mode mode,
 
     (void)account;
     *txn = NULL;
-    pthread_mutex_lock(&q->mu);
+    if ((rc = lock_store(q)) != MFA_OK)
+        return rc;
     rc = simple(q, mode == MFA_TXN_WRITE ? ST_BEGIN_WRITE : ST_BEGIN_READ);
     if (rc != MFA_OK) {
         if (!sqlite3_get_autocommit(q->db))
@@ -1318,7 +1351,7 @@ mfa_int_sqlite_connect(void **impl, const char *path,
         free(local);
         return MFA_ERR_INTERNAL;
     }
-    q->timeout_ms = SQ_TIMEOUT_MS;
+    atomic_init(&q->timeout_ms, SQ_TIMEOUT_MS);
     /* never SQLITE_OPEN_CREATE: a missing store must not read as an empty
      * one; our mutex serialises the connection, SQLite's is not needed */
     r = sqlite3_open_v2(local != NULL ? local : path, &q->db,
@@ -1362,8 +1395,6 @@ mfa_int_store_sqlite_set_timeout(mfa_store_t *s, int ms)
     if (s == NULL || s->be != &mfa_int_sqlite_backend || ms < 0)
         return MFA_ERR_INVALID;
     q = s->impl;
-    pthread_mutex_lock(&q->mu);
-    q->timeout_ms = ms;
-    pthread_mutex_unlock(&q->mu);
+    atomic_store(&q->timeout_ms, ms);
     return MFA_OK;
 }
