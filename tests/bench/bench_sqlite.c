@@ -18,7 +18,8 @@
  * threads) and CPU microseconds per verify (user and system time of the
  * verifying threads: what the machine's other load disturbs least), each
  * with the cost ratio libmfa/bare (bare rate / libmfa rate, libmfa CPU /
- * bare CPU).
+ * bare CPU); then, on one thread, the two sides call by call, each call
+ * timed, and the ratio of their median wall time per verify.
  *
  *   bench-sqlite [seconds per case and round, default 0.5] [directory, default
  *   /var/tmp] [full|normal: only that setting]
@@ -365,6 +366,72 @@ one_case(mfa_ctx_t *ctx, bare *b, account *acc, int nthreads, int right,
     return fg;
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * One thread, libmfa and bare call by call (which goes first alternates),
+ * each call timed on its own: both sides see the same moments of the
+ * machine, which separate runs cannot promise.  The median wall
+ * microseconds per verify of each side into lib_us and bare_us.
+ */
+static void
+paired(mfa_ctx_t *ctx, bare *b, account *la, account *ba, int right,
+       double seconds, long cap, double *lib_us, double *bare_us)
+{
+    char(*lc)[MFA_CODE_BUFSIZE] = malloc((size_t)cap * MFA_CODE_BUFSIZE);
+    char(*bc)[MFA_CODE_BUFSIZE] = malloc((size_t)cap * MFA_CODE_BUFSIZE);
+    double *tl = malloc((size_t)cap * sizeof(double));
+    double *tb = malloc((size_t)cap * sizeof(double));
+    double end;
+    long i, bad = 0;
+    mfa_result res;
+
+    if (lc == NULL || bc == NULL || tl == NULL || tb == NULL)
+        abort();
+    make_codes(la, lc, cap, right);
+    make_codes(ba, bc, cap, right);
+    end = now_s() + seconds;
+    for (i = 0; i < cap && ((i & 15) != 0 || now_s() < end); i++) {
+        for (int k = 0; k < 2; k++) {
+            int use_bare = (int)((i + k) % 2);
+            account *a = use_bare ? ba : la;
+            double t0;
+            int r;
+
+            tl_now = a->time + 30 * (i + 1);
+            t0 = now_s();
+            if (use_bare) {
+                r = bare_verify(b, a->name, a->otp, bc[i], tl_now);
+            } else {
+                mfa_rc rc = mfa_verify(ctx, a->name, lc[i], &res);
+                r = rc == MFA_OK ? 1 : rc == MFA_ERR_CODE_WRONG ? 0 : -1;
+            }
+            (use_bare ? tb : tl)[i] = now_s() - t0;
+            bad += r < 0 || r != right;
+        }
+    }
+    la->time += 30 * i;
+    ba->time += 30 * i;
+    if (bad > i / 1000) {
+        fprintf(stderr, "unexpected results in %ld paired calls\n", bad);
+        exit(1);
+    }
+    /* medians: a call that another process delayed does not count */
+    qsort(tl, (size_t)i, sizeof(double), cmp_double);
+    qsort(tb, (size_t)i, sizeof(double), cmp_double);
+    *lib_us = 1e6 * tl[i / 2];
+    *bare_us = 1e6 * tb[i / 2];
+    free(lc);
+    free(bc);
+    free(tl);
+    free(tb);
+}
+
 static mfa_otp_t *
 enroll(mfa_ctx_t *ctx, const char *name)
 {
@@ -494,6 +561,15 @@ main(int argc, char **argv)
                            l->rate / best[0][0].rate,
                            y->rate / best[0][1].rate);
                 printf("\n");
+            }
+            {
+                double lu, bu;
+                paired(ctx, &b, &lib[0], &raw[0], right, ROUNDS * secs, cap,
+                       &lu, &bu);
+                printf("%-7s %-6s %7s  call by call, median wall: libmfa %.1f "
+                       "us, bare %.1f us per verify, ratio %.2fx\n",
+                       normal ? "NORMAL" : "FULL", right ? "right" : "wrong",
+                       "1", lu, bu, lu / bu);
             }
             fflush(stdout);
         }
