@@ -593,17 +593,22 @@ START_TEST(missing_table_is_a_schema_error)
 }
 END_TEST
 
-/* Several handles migrate one new file at once: one does the work. */
+/* Eight processes create one store at once, from an empty file (_i 0) or
+ * from version 1 with rows (_i 1): one does the work, every one succeeds,
+ * the rows are there once. */
 START_TEST(concurrent_create)
 {
     char path[512], spec[1100];
-    pid_t pids[4];
+    pid_t pids[8];
     sqlite3 *db;
 
     fresh_path(path, sizeof(path));
-    sqlite3_close(raw_open(path)); /* an empty database file */
+    if (_i == 0)
+        sqlite3_close(raw_open(path)); /* an empty database file */
+    else
+        make_v1(path);
     spec_of(spec, sizeof(spec), path, NULL);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
         pids[i] = fork();
         ck_assert_int_ge(pids[i], 0);
         if (pids[i] == 0) {
@@ -611,7 +616,7 @@ START_TEST(concurrent_create)
             _exit(mfa_store_create(&c, spec) == MFA_OK ? 0 : 1);
         }
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
         int st = 0;
         ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %d", i,
@@ -621,6 +626,10 @@ START_TEST(concurrent_create)
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_schema"), 1);
     ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"),
                      MFA_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_throttle WHERE "
+                                 "bucket = ''"),
+                     _i);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_factor"), _i);
     sqlite3_close(db);
 }
 END_TEST
@@ -1300,7 +1309,7 @@ sqlite_suite(void)
     tcase_add_test(tc, version_1_migrates_through_the_backend);
     tcase_add_test(tc, newer_version_is_refused);
     tcase_add_test(tc, missing_table_is_a_schema_error);
-    tcase_add_test(tc, concurrent_create);
+    tcase_add_loop_test(tc, concurrent_create, 0, 2);
     tcase_add_test(tc, settings);
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, file_colon_path_is_a_path);
