@@ -24,6 +24,7 @@
 
 #include "store/schema.h"
 #include "store/store_int.h"
+#include "store/txn.h"
 #include "store_conformance.h"
 #include "testutil.h"
 
@@ -1222,6 +1223,51 @@ START_TEST(threads_wait_for_the_store)
 }
 END_TEST
 
+/*
+ * A key that cannot be bound (here: longer than the connection's length
+ * limit) is an error of the operation; run with a NULL key instead, a
+ * delete would match nothing and report success.
+ */
+START_TEST(failed_bind_is_an_error)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_factor_rec f;
+    char *before, *after;
+    mfa_rc rc;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    before = dump(mfa_int_store_sqlite_db(s));
+    sqlite3_limit(mfa_int_store_sqlite_db(s), SQLITE_LIMIT_LENGTH, 3);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    rc = x.be->throttle_delete(x.t, "alice", "");
+    ck_assert_msg(mfa_int_is_store_error(rc), "throttle_delete: %s",
+                  mfa_strerror_name(rc));
+    rc = x.be->factor_delete(x.t, "alice", "00000000000000aa");
+    ck_assert_msg(mfa_int_is_store_error(rc), "factor_delete: %s",
+                  mfa_strerror_name(rc));
+    rc = x.be->factor_get(x.t, "alice", "00000000000000aa", &f);
+    ck_assert_msg(mfa_int_is_store_error(rc), "factor_get: %s",
+                  mfa_strerror_name(rc));
+    rc = x.be->account_delete(x.t, "alice");
+    ck_assert_msg(mfa_int_is_store_error(rc), "account_delete: %s",
+                  mfa_strerror_name(rc));
+    x.be->rollback(x.t);
+    sqlite3_limit(mfa_int_store_sqlite_db(s), SQLITE_LIMIT_LENGTH, 1000000000);
+    after = dump(mfa_int_store_sqlite_db(s));
+    ck_assert_str_eq(before, after);
+    sqlite3_free(before);
+    sqlite3_free(after);
+    /* and the next statement of the thread runs normally */
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->throttle_delete(x.t, "alice", ""), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* A transaction SQLite ended by itself refuses further writes and does not
  * commit (they would otherwise run, and stay, in autocommit mode). */
 START_TEST(transaction_ended_underneath_is_refused)
@@ -1321,6 +1367,7 @@ sqlite_suite(void)
     tcase_add_test(tc, update_after_read_writes_the_record);
     tcase_add_test(tc, second_connection_isolation);
     tcase_add_test(tc, threads_wait_for_the_store);
+    tcase_add_test(tc, failed_bind_is_an_error);
     tcase_add_test(tc, transaction_ended_underneath_is_refused);
     tcase_add_test(tc, scan_pages_through_many);
     suite_add_tcase(s, tc);

@@ -292,16 +292,42 @@ done(sqlite3_stmt *s)
     sqlite3_clear_bindings(s);
 }
 
+/*
+ * A failed bind leaves its parameter NULL, and a statement run with a NULL
+ * key would quietly match nothing.  The binds of this thread's statement
+ * remember their first failure and step() reports it instead of running.
+ */
+static _Thread_local int bind_rc = SQLITE_OK;
+
 static void
 bind_text(sqlite3_stmt *s, int i, const char *t)
 {
-    (void)sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+    int r = sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+
+    if (bind_rc == SQLITE_OK)
+        bind_rc = r;
 }
 
 static void
 bind_blob(sqlite3_stmt *s, int i, const void *b, size_t n)
 {
-    (void)sqlite3_bind_blob(s, i, b, (int)n, SQLITE_STATIC);
+    int r = n > INT32_MAX ? SQLITE_TOOBIG
+                          : sqlite3_bind_blob(s, i, b, (int)n, SQLITE_STATIC);
+
+    if (bind_rc == SQLITE_OK)
+        bind_rc = r;
+}
+
+static int
+step(sqlite3_stmt *s)
+{
+    int r = bind_rc;
+
+    if (r != SQLITE_OK) {
+        bind_rc = SQLITE_OK;
+        return r;
+    }
+    return sqlite3_step(s);
 }
 
 /* Bind account (and a second key) as ?1 (and ?2). */
@@ -317,7 +343,7 @@ bind_key(sqlite3_stmt *s, const char *account, const char *key2)
 static mfa_rc
 run(sq_store *q, sqlite3_stmt *s, int *changes)
 {
-    int rc = sqlite3_step(s);
+    int rc = step(s);
     mfa_rc r;
 
     if (rc == SQLITE_DONE)
@@ -381,7 +407,7 @@ col_text(sqlite3_stmt *s, int i, char *out, size_t size, int allow_empty)
     return MFA_OK;
 }
 
-/* A blob of exactly len bytes (want != 0) or of 1..max bytes. */
+/* A blob of 1..max bytes into out, its length into *len. */
 static mfa_rc
 col_blob(sqlite3_stmt *s, int i, uint8_t *out, size_t max, uint32_t *len)
 {
@@ -497,7 +523,7 @@ has_table(sq_store *q, const char *name, int *yes)
     if (rc != MFA_OK)
         return rc;
     bind_text(s, 1, name);
-    r = sqlite3_step(s);
+    r = step(s);
     if (r == SQLITE_ROW)
         *yes = sqlite3_column_int(s, 0) > 0;
     else
@@ -547,7 +573,7 @@ read_version(sq_store *q, int *version)
     if (yes) {
         if ((rc = stmt(q, ST_VERSION, &s)) != MFA_OK)
             return rc;
-        r = sqlite3_step(s);
+        r = step(s);
         if (r == SQLITE_ROW) {
             /* an empty version table: nothing was created */
             if (sqlite3_column_type(s, 0) != SQLITE_NULL &&
@@ -606,19 +632,28 @@ exec(sq_store *q, const char *text)
     return map_rc(sqlite3_exec(q->db, text, NULL, NULL, NULL));
 }
 
-/* WAL is a property of the file, set once; a read-only file keeps its
- * mode (its writes fail on their own). */
+/*
+ * WAL is a property of the file, set once; a read-only file keeps its
+ * mode (its writes fail on their own).  Switching needs the file alone:
+ * two processes that both read its header would wait for each other
+ * forever, so SQLite fails one of them at once, without the busy handler
+ * (concurrent creation hit it).  The wait is done here instead, with the
+ * handler's sleeps and timeout.
+ */
 static mfa_rc
 set_wal(sq_store *q)
 {
-    sqlite3_stmt *s = NULL;
-    int r =
-        sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+    for (int tries = 0;; tries++) {
+        sqlite3_stmt *s = NULL;
+        int r = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &s,
+                                   NULL);
 
-    if (r == SQLITE_OK && (r = sqlite3_step(s)) == SQLITE_ROW)
-        r = SQLITE_OK;
-    sqlite3_finalize(s);
-    return (r & 0xff) == SQLITE_READONLY ? MFA_OK : map_rc(r);
+        if (r == SQLITE_OK && (r = step(s)) == SQLITE_ROW)
+            r = SQLITE_OK;
+        sqlite3_finalize(s);
+        if ((r & 0xff) != SQLITE_BUSY || !busy_handler(q, tries))
+            return (r & 0xff) == SQLITE_READONLY ? MFA_OK : map_rc(r);
+    }
 }
 
 /*
@@ -807,7 +842,7 @@ sq_factor_list(mfa_store_txn *t, const char *account, mfa_factor_cb cb,
 
     if (rc == MFA_OK && (rc = stmt(q, ST_FACTOR_LIST, &s)) == MFA_OK) {
         bind_key(s, account, NULL);
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((r = step(s)) == SQLITE_ROW) {
             if (n == cap) {
                 mfa_factor_rec *w = sodium_allocarray(2 * cap, sizeof(*w));
                 if (w == NULL) {
@@ -851,7 +886,7 @@ sq_factor_get(mfa_store_txn *t, const char *account, const char *id,
     if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_GET, &s)) != MFA_OK)
         return rc;
     bind_key(s, account, id);
-    r = sqlite3_step(s);
+    r = step(s);
     if (r == SQLITE_ROW) {
         if ((rc = row_factor(s, out)) == MFA_OK)
             seen_add(t, out);
@@ -961,7 +996,7 @@ sq_factor_scan(mfa_store_txn *t, const char *after_account,
         return rc;
     bind_key(s, after_account, after_id);
     sqlite3_bind_int64(s, 3, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
-    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    while (*n < max && (r = step(s)) == SQLITE_ROW) {
         if ((rc = row_factor(s, &out[*n])) != MFA_OK)
             break;
         (*n)++;
@@ -1010,7 +1045,7 @@ sq_throttle_get(mfa_store_txn *t, const char *account, const char *bucket,
     if (rc != MFA_OK || (rc = stmt(q, ST_THROTTLE_GET, &s)) != MFA_OK)
         return rc;
     bind_key(s, account, bucket);
-    r = sqlite3_step(s);
+    r = step(s);
     if (r == SQLITE_ROW) {
         if (col_range(s, 0, 0, UINT32_MAX, &f) &&
             col_range(s, 1, 0, MFA_INT_TIME_MAX, &lu) &&
@@ -1070,7 +1105,7 @@ sq_backup_list(mfa_store_txn *t, const char *account, mfa_backup_rec *out,
         return rc;
     bind_key(s, account, NULL);
     sqlite3_bind_int64(s, 2, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
-    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    while (*n < max && (r = step(s)) == SQLITE_ROW) {
         if ((rc = col_hash(s, 0, out[*n].hash)) != MFA_OK)
             break;
         if (!col_range(s, 1, 0, UINT32_MAX, &kid)) {
@@ -1146,7 +1181,7 @@ sq_oob_get(mfa_store_txn *t, const char *account, const char *purpose,
     if (rc != MFA_OK || (rc = stmt(q, ST_OOB_GET, &s)) != MFA_OK)
         return rc;
     bind_key(s, account, purpose);
-    r = sqlite3_step(s);
+    r = step(s);
     if (r == SQLITE_ROW) {
         rc = col_hash(s, 0, c->hash);
         if (rc == MFA_OK && (!col_range(s, 1, 0, UINT32_MAX, &kid) ||
