@@ -261,6 +261,13 @@ lock_store(sq_store *q)
 }
 
 /*
+ * A failed bind leaves its parameter NULL, and a statement run with a NULL
+ * key would quietly match nothing.  The binds of this thread's statement
+ * remember their first failure and step() reports it instead of running.
+ */
+static _Thread_local int bind_rc = SQLITE_OK;
+
+/*
  * The prepared statement id, ready for binding.  Statements are prepared
  * on first use and kept: a table missing at that moment is then an error
  * of the operation that needs it ("no such table" is a plain SQLITE_ERROR:
@@ -281,6 +288,7 @@ stmt(sq_store *q, int id, sqlite3_stmt **out)
         }
     }
     *out = q->st[id];
+    bind_rc = SQLITE_OK; /* its binds come next */
     return MFA_OK;
 }
 
@@ -291,13 +299,6 @@ done(sqlite3_stmt *s)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
 }
-
-/*
- * A failed bind leaves its parameter NULL, and a statement run with a NULL
- * key would quietly match nothing.  The binds of this thread's statement
- * remember their first failure and step() reports it instead of running.
- */
-static _Thread_local int bind_rc = SQLITE_OK;
 
 static void
 bind_text(sqlite3_stmt *s, int i, const char *t)
