@@ -470,6 +470,8 @@ main(int argc, char **argv)
            "commits", "syncs");
     run_mode(dir, 0);
     run_mode(dir, 1);
+    /* tests/sqlite_commits_strace.sh compares this with the system calls */
+    printf("syncs in all: %ld\n", atomic_load(&syncs));
     printf("%d passed, %d failed\n", passed, failed);
     sqlite3_vfs_unregister(&count_vfs);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

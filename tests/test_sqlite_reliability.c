@@ -427,7 +427,7 @@ race_child(const char *path, shared *sh, race_kind kind, int me)
     _exit(0);
 }
 
-/* One backup code per account user0..: typed codes into race_codes. */
+/* Two backup codes per account user0..: the first into race_codes. */
 static void
 setup_recover(mfa_store_t *s)
 {
@@ -438,12 +438,16 @@ setup_recover(mfa_store_t *s)
         char acct[32], **codes = NULL;
         mfa_backup_rec b;
         snprintf(acct, sizeof(acct), "user%d", i);
-        EXPECT_RC(mfa_backup_codes_generate(1, &codes), MFA_OK);
+        /* the second stays unused: a loser's code is then wrong, not the
+         * last one gone */
+        EXPECT_RC(mfa_backup_codes_generate(2, &codes), MFA_OK);
         snprintf(race_codes[i], sizeof(race_codes[i]), "%s", codes[0]);
         b.key_id = mfa_keyring_current(kr);
-        EXPECT_RC(mfa_backup_hash(kr, b.key_id, codes[0], b.hash), MFA_OK);
-        EXPECT_RC(x.be->backup_insert(x.t, acct, &b, T0), MFA_OK);
-        mfa_backup_codes_free(&codes, 1);
+        for (int k = 0; k < 2; k++) {
+            EXPECT_RC(mfa_backup_hash(kr, b.key_id, codes[k], b.hash), MFA_OK);
+            EXPECT_RC(x.be->backup_insert(x.t, acct, &b, T0), MFA_OK);
+        }
+        mfa_backup_codes_free(&codes, 2);
     }
     EXPECT_RC(x.be->commit(x.t), MFA_OK);
 }

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include "store/schema.h"
 #include "store/store_int.h"
+#include "store/txn.h"
 #include "store_conformance.h"
 #include "testutil.h"
 
@@ -592,17 +594,22 @@ START_TEST(missing_table_is_a_schema_error)
 }
 END_TEST
 
-/* Several handles migrate one new file at once: one does the work. */
+/* Eight processes create one store at once, from an empty file (_i 0) or
+ * from version 1 with rows (_i 1): one does the work, every one succeeds,
+ * the rows are there once. */
 START_TEST(concurrent_create)
 {
     char path[512], spec[1100];
-    pid_t pids[4];
+    pid_t pids[8];
     sqlite3 *db;
 
     fresh_path(path, sizeof(path));
-    sqlite3_close(raw_open(path)); /* an empty database file */
+    if (_i == 0)
+        sqlite3_close(raw_open(path)); /* an empty database file */
+    else
+        make_v1(path);
     spec_of(spec, sizeof(spec), path, NULL);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
         pids[i] = fork();
         ck_assert_int_ge(pids[i], 0);
         if (pids[i] == 0) {
@@ -610,7 +617,7 @@ START_TEST(concurrent_create)
             _exit(mfa_store_create(&c, spec) == MFA_OK ? 0 : 1);
         }
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
         int st = 0;
         ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %d", i,
@@ -620,6 +627,10 @@ START_TEST(concurrent_create)
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_schema"), 1);
     ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"),
                      MFA_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_throttle WHERE "
+                                 "bucket = ''"),
+                     _i);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_factor"), _i);
     sqlite3_close(db);
 }
 END_TEST
@@ -995,6 +1006,88 @@ START_TEST(rollback_undoes_each_write)
 }
 END_TEST
 
+static void
+assert_same_factor(const mfa_factor_rec *a, const mfa_factor_rec *b)
+{
+    ck_assert_str_eq(a->id, b->id);
+    ck_assert_str_eq(a->account, b->account);
+    ck_assert_str_eq(a->label, b->label);
+    ck_assert_int_eq(a->type, b->type);
+    ck_assert_int_eq(a->algorithm, b->algorithm);
+    ck_assert_uint_eq(a->digits, b->digits);
+    ck_assert_uint_eq(a->period, b->period);
+    ck_assert_int_eq(a->t0, b->t0);
+    ck_assert_int_eq(a->last_step, b->last_step);
+    ck_assert_int_eq(a->drift, b->drift);
+    ck_assert_int_eq(a->status, b->status);
+    ck_assert_int_eq(a->created, b->created);
+    ck_assert_int_eq(a->confirmed, b->confirmed);
+    ck_assert_int_eq(a->last_used, b->last_used);
+    ck_assert_uint_eq(a->sealed_len, b->sealed_len);
+    ck_assert_mem_eq(a->sealed, b->sealed, a->sealed_len);
+}
+
+/*
+ * factor_update after a read in the same transaction writes only what
+ * changed; whatever path it takes, the row afterwards is the record given,
+ * also when the row read was deleted and another inserted under its id.
+ */
+START_TEST(update_after_read_writes_the_record)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_factor_rec f, g, k, got;
+    sqlite3 *other;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    other = raw_open(path);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", "00000000000000aa", &f),
+                     MFA_OK);
+    g = f;
+    g.last_step += 5;
+    g.drift = -2;
+    g.last_used = 3000;
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    assert_same_factor(&got, &g);
+    /* a second change of the same row, now with the label too */
+    g.last_step++;
+    snprintf(g.label, sizeof(g.label), "tablet");
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    assert_same_factor(&got, &g);
+    /* the row read is deleted and another takes its id */
+    ck_assert_int_eq(x.be->factor_delete(x.t, "alice", f.id), MFA_OK);
+    k = some_factor("alice", "00000000000000aa");
+    snprintf(k.label, sizeof(k.label), "other");
+    memset(k.sealed, 0x11, k.sealed_len);
+    ck_assert_int_eq(x.be->factor_insert(x.t, &k), MFA_OK);
+    /* g as it was read (label "tablet", the old secret), a step on */
+    g.last_step++;
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    sqlite3_close(other);
+
+    x = begin(s, "alice", MFA_TXN_READ);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    x.be->rollback(x.t);
+    assert_same_factor(&got, &g);
+    /* and a step-only update of a row read in an earlier transaction */
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    g.last_step++;
+    ck_assert_int_eq(x.be->factor_update(x.t, &g), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    x = begin(s, "alice", MFA_TXN_READ);
+    ck_assert_int_eq(x.be->factor_get(x.t, "alice", f.id, &got), MFA_OK);
+    x.be->rollback(x.t);
+    assert_same_factor(&got, &g);
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* A failed insert changes nothing, and its transaction goes on. */
 START_TEST(existing_keys_and_missing_rows)
 {
@@ -1079,6 +1172,102 @@ START_TEST(second_connection_isolation)
 }
 END_TEST
 
+typedef struct waiter {
+    mfa_store_t *s;
+    mfa_rc rc;
+} waiter;
+
+static void *
+wait_begin(void *arg)
+{
+    waiter *w = arg;
+    bt x = {mfa_store_backend_of(w->s), mfa_store_impl_of(w->s), NULL};
+
+    w->rc = x.be->begin(x.impl, "erin", MFA_TXN_WRITE, &x.t);
+    if (w->rc == MFA_OK)
+        w->rc = x.be->commit(x.t);
+    return NULL;
+}
+
+/* Threads sharing the store wait for each other's transaction up to the
+ * timeout, then get MFA_ERR_BUSY; a nested begin times out, never hangs. */
+START_TEST(threads_wait_for_the_store)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_store_txn *t2 = (mfa_store_txn *)&t2;
+    pthread_t th;
+    waiter w;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    ck_assert_int_eq(mfa_int_store_sqlite_set_timeout(s, 100), MFA_OK);
+    x = begin(s, "dave", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->begin(x.impl, "dave", MFA_TXN_READ, &t2),
+                     MFA_ERR_BUSY);
+    ck_assert_ptr_null(t2);
+    w.s = s;
+    w.rc = MFA_ERR_INTERNAL;
+    ck_assert_int_eq(pthread_create(&th, NULL, wait_begin, &w), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(w.rc, MFA_ERR_BUSY);
+    /* released within the timeout: the waiter goes on */
+    ck_assert_int_eq(mfa_int_store_sqlite_set_timeout(s, 5000), MFA_OK);
+    w.rc = MFA_ERR_INTERNAL;
+    ck_assert_int_eq(pthread_create(&th, NULL, wait_begin, &w), 0);
+    usleep(50000);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(w.rc, MFA_OK);
+    mfa_store_free(&s);
+}
+END_TEST
+
+/*
+ * A key that cannot be bound (here: longer than the connection's length
+ * limit) is an error of the operation; run with a NULL key instead, a
+ * delete would match nothing and report success.
+ */
+START_TEST(failed_bind_is_an_error)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_factor_rec f;
+    char *before, *after;
+    mfa_rc rc;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    before = dump(mfa_int_store_sqlite_db(s));
+    sqlite3_limit(mfa_int_store_sqlite_db(s), SQLITE_LIMIT_LENGTH, 3);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    rc = x.be->throttle_delete(x.t, "alice", "");
+    ck_assert_msg(mfa_int_is_store_error(rc), "throttle_delete: %s",
+                  mfa_strerror_name(rc));
+    rc = x.be->factor_delete(x.t, "alice", "00000000000000aa");
+    ck_assert_msg(mfa_int_is_store_error(rc), "factor_delete: %s",
+                  mfa_strerror_name(rc));
+    rc = x.be->factor_get(x.t, "alice", "00000000000000aa", &f);
+    ck_assert_msg(mfa_int_is_store_error(rc), "factor_get: %s",
+                  mfa_strerror_name(rc));
+    rc = x.be->account_delete(x.t, "alice");
+    ck_assert_msg(mfa_int_is_store_error(rc), "account_delete: %s",
+                  mfa_strerror_name(rc));
+    x.be->rollback(x.t);
+    sqlite3_limit(mfa_int_store_sqlite_db(s), SQLITE_LIMIT_LENGTH, 1000000000);
+    after = dump(mfa_int_store_sqlite_db(s));
+    ck_assert_str_eq(before, after);
+    sqlite3_free(before);
+    sqlite3_free(after);
+    /* and the next statement of the thread runs normally */
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->throttle_delete(x.t, "alice", ""), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* A transaction SQLite ended by itself refuses further writes and does not
  * commit (they would otherwise run, and stay, in autocommit mode). */
 START_TEST(transaction_ended_underneath_is_refused)
@@ -1113,7 +1302,7 @@ END_TEST
 /* factor_scan pages through many factors in (account, id) order. */
 START_TEST(scan_pages_through_many)
 {
-    char path[512], acct[2][MFA_ACCOUNT_MAX + 1] = {"", ""};
+    char path[512], acct[MFA_ACCOUNT_MAX + 1] = "";
     char id[MFA_FACTOR_ID_LEN + 1] = "";
     mfa_factor_rec page[64];
     mfa_store_t *s;
@@ -1135,19 +1324,18 @@ START_TEST(scan_pages_through_many)
 
     x = begin(s, NULL, MFA_TXN_READ);
     do {
-        ck_assert_int_eq(x.be->factor_scan(x.t, acct[0], id, page, 64, &n),
+        ck_assert_int_eq(x.be->factor_scan(x.t, acct, id, page, 64, &n),
                          MFA_OK);
         for (size_t i = 0; i < n; i++) {
-            int c = strcmp(page[i].account, acct[0]);
+            int c = strcmp(page[i].account, acct);
             ck_assert(c > 0 || (c == 0 && strcmp(page[i].id, id) > 0));
-            snprintf(acct[0], sizeof(acct[0]), "%s", page[i].account);
+            snprintf(acct, sizeof(acct), "%s", page[i].account);
             memcpy(id, page[i].id, sizeof(id));
         }
         total += n;
     } while (n == 64);
     x.be->rollback(x.t);
     ck_assert_uint_eq(total, 1000);
-    (void)acct[1];
     mfa_store_free(&s);
 }
 END_TEST
@@ -1167,7 +1355,7 @@ sqlite_suite(void)
     tcase_add_test(tc, version_1_migrates_through_the_backend);
     tcase_add_test(tc, newer_version_is_refused);
     tcase_add_test(tc, missing_table_is_a_schema_error);
-    tcase_add_test(tc, concurrent_create);
+    tcase_add_loop_test(tc, concurrent_create, 0, 2);
     tcase_add_test(tc, settings);
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, file_colon_path_is_a_path);
@@ -1176,7 +1364,10 @@ sqlite_suite(void)
                         (int)(sizeof(damages) / sizeof(damages[0])));
     tcase_add_loop_test(tc, rollback_undoes_each_write, 0, W_COUNT);
     tcase_add_test(tc, existing_keys_and_missing_rows);
+    tcase_add_test(tc, update_after_read_writes_the_record);
     tcase_add_test(tc, second_connection_isolation);
+    tcase_add_test(tc, threads_wait_for_the_store);
+    tcase_add_test(tc, failed_bind_is_an_error);
     tcase_add_test(tc, transaction_ended_underneath_is_refused);
     tcase_add_test(tc, scan_pages_through_many);
     suite_add_tcase(s, tc);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ enum {
     ST_FACTOR_LIST,
     ST_FACTOR_GET,
     ST_FACTOR_INSERT,
+    ST_FACTOR_ADVANCE,
     ST_FACTOR_UPDATE_SAME,
     ST_FACTOR_UPDATE,
     ST_FACTOR_DELETE,
@@ -99,6 +101,9 @@ static const char *const sql[ST_COUNT] = {
      * update for a row whose status and created stay, then, when that
      * touched nothing, the whole row.
      */
+    /* a verify's update: see sq_factor_update */
+    [ST_FACTOR_ADVANCE] = "UPDATE mfa_factor SET last_step = ?3, drift = ?4, "
+                          "last_used = ?5 WHERE id = ?1 AND account = ?2",
     [ST_FACTOR_UPDATE_SAME] =
         "UPDATE mfa_factor SET label = ?3, type = ?4, algorithm = ?5, "
         "digits = ?6, period = ?7, t0 = ?8, last_step = ?9, drift = ?10, "
@@ -154,13 +159,16 @@ typedef struct sq_store sq_store;
 struct mfa_store_txn {
     sq_store *q;
     int write;
+    /* factors as this write transaction read them (sq_factor_update) */
+    size_t nseen;
+    mfa_factor_rec seen[SQ_LIST_STACK];
 };
 
 struct sq_store {
     pthread_mutex_t mu;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    int timeout_ms;
+    atomic_int timeout_ms; /* set_timeout may change it at any time */
     struct timespec busy_since;
     mfa_store_txn txn;
 };
@@ -215,7 +223,7 @@ busy_handler(void *arg, int count)
 
     if (count == 0)
         clock_gettime(CLOCK_MONOTONIC, &q->busy_since);
-    else if (ms_since(&q->busy_since) >= q->timeout_ms)
+    else if (ms_since(&q->busy_since) >= atomic_load(&q->timeout_ms))
         return 0;
     cap_us = count < 6 ? 50u << count : 2000u;
     ts.tv_sec = 0;
@@ -223,6 +231,41 @@ busy_handler(void *arg, int count)
     nanosleep(&ts, NULL);
     return 1;
 }
+
+/*
+ * Take the store for one transaction (or a schema call): another thread's
+ * transaction is waited for up to the timeout, like another process's
+ * lock, then MFA_ERR_BUSY.  A nested begin in the same thread, which the
+ * library never does, times out the same way instead of hanging.
+ */
+static mfa_rc
+lock_store(sq_store *q)
+{
+    struct timespec until;
+    int ms, r;
+
+    if ((r = pthread_mutex_trylock(&q->mu)) == 0)
+        return MFA_OK;
+    if (r != EBUSY)
+        return MFA_ERR_INTERNAL;
+    ms = atomic_load(&q->timeout_ms);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    r = pthread_mutex_timedlock(&q->mu, &until);
+    return r == 0 ? MFA_OK : r == ETIMEDOUT ? MFA_ERR_BUSY : MFA_ERR_INTERNAL;
+}
+
+/*
+ * A failed bind leaves its parameter NULL, and a statement run with a NULL
+ * key would quietly match nothing.  The binds of this thread's statement
+ * remember their first failure and step() reports it instead of running.
+ */
+static _Thread_local int bind_rc = SQLITE_OK;
 
 /*
  * The prepared statement id, ready for binding.  Statements are prepared
@@ -245,6 +288,7 @@ stmt(sq_store *q, int id, sqlite3_stmt **out)
         }
     }
     *out = q->st[id];
+    bind_rc = SQLITE_OK; /* its binds come next */
     return MFA_OK;
 }
 
@@ -259,13 +303,32 @@ done(sqlite3_stmt *s)
 static void
 bind_text(sqlite3_stmt *s, int i, const char *t)
 {
-    (void)sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+    int r = sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+
+    if (bind_rc == SQLITE_OK)
+        bind_rc = r;
 }
 
 static void
 bind_blob(sqlite3_stmt *s, int i, const void *b, size_t n)
 {
-    (void)sqlite3_bind_blob(s, i, b, (int)n, SQLITE_STATIC);
+    int r = n > INT32_MAX ? SQLITE_TOOBIG
+                          : sqlite3_bind_blob(s, i, b, (int)n, SQLITE_STATIC);
+
+    if (bind_rc == SQLITE_OK)
+        bind_rc = r;
+}
+
+static int
+step(sqlite3_stmt *s)
+{
+    int r = bind_rc;
+
+    if (r != SQLITE_OK) {
+        bind_rc = SQLITE_OK;
+        return r;
+    }
+    return sqlite3_step(s);
 }
 
 /* Bind account (and a second key) as ?1 (and ?2). */
@@ -281,7 +344,7 @@ bind_key(sqlite3_stmt *s, const char *account, const char *key2)
 static mfa_rc
 run(sq_store *q, sqlite3_stmt *s, int *changes)
 {
-    int rc = sqlite3_step(s);
+    int rc = step(s);
     mfa_rc r;
 
     if (rc == SQLITE_DONE)
@@ -345,7 +408,7 @@ col_text(sqlite3_stmt *s, int i, char *out, size_t size, int allow_empty)
     return MFA_OK;
 }
 
-/* A blob of exactly len bytes (want != 0) or of 1..max bytes. */
+/* A blob of 1..max bytes into out, its length into *len. */
 static mfa_rc
 col_blob(sqlite3_stmt *s, int i, uint8_t *out, size_t max, uint32_t *len)
 {
@@ -461,7 +524,7 @@ has_table(sq_store *q, const char *name, int *yes)
     if (rc != MFA_OK)
         return rc;
     bind_text(s, 1, name);
-    r = sqlite3_step(s);
+    r = step(s);
     if (r == SQLITE_ROW)
         *yes = sqlite3_column_int(s, 0) > 0;
     else
@@ -511,7 +574,7 @@ read_version(sq_store *q, int *version)
     if (yes) {
         if ((rc = stmt(q, ST_VERSION, &s)) != MFA_OK)
             return rc;
-        r = sqlite3_step(s);
+        r = step(s);
         if (r == SQLITE_ROW) {
             /* an empty version table: nothing was created */
             if (sqlite3_column_type(s, 0) != SQLITE_NULL &&
@@ -541,7 +604,9 @@ sq_schema_version(void *impl, int *version)
     sq_store *q = impl;
     mfa_rc rc;
 
-    pthread_mutex_lock(&q->mu);
+    *version = 0;
+    if ((rc = lock_store(q)) != MFA_OK)
+        return rc;
     rc = read_version(q, version);
     pthread_mutex_unlock(&q->mu);
     return rc;
@@ -568,19 +633,28 @@ exec(sq_store *q, const char *text)
     return map_rc(sqlite3_exec(q->db, text, NULL, NULL, NULL));
 }
 
-/* WAL is a property of the file, set once; a read-only file keeps its
- * mode (its writes fail on their own). */
+/*
+ * WAL is a property of the file, set once; a read-only file keeps its
+ * mode (its writes fail on their own).  Switching needs the file alone:
+ * two processes that both read its header would wait for each other
+ * forever, so SQLite fails one of them at once, without the busy handler
+ * (concurrent creation hit it).  The wait is done here instead, with the
+ * handler's sleeps and timeout.
+ */
 static mfa_rc
 set_wal(sq_store *q)
 {
-    sqlite3_stmt *s = NULL;
-    int r =
-        sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+    for (int tries = 0;; tries++) {
+        sqlite3_stmt *s = NULL;
+        int r = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &s,
+                                   NULL);
 
-    if (r == SQLITE_OK && (r = sqlite3_step(s)) == SQLITE_ROW)
-        r = SQLITE_OK;
-    sqlite3_finalize(s);
-    return (r & 0xff) == SQLITE_READONLY ? MFA_OK : map_rc(r);
+        if (r == SQLITE_OK && (r = step(s)) == SQLITE_ROW)
+            r = SQLITE_OK;
+        sqlite3_finalize(s);
+        if ((r & 0xff) != SQLITE_BUSY || !busy_handler(q, tries))
+            return (r & 0xff) == SQLITE_READONLY ? MFA_OK : map_rc(r);
+    }
 }
 
 /*
@@ -596,7 +670,8 @@ sq_migrate(void *impl)
     int version = 0;
     mfa_rc rc;
 
-    pthread_mutex_lock(&q->mu);
+    if ((rc = lock_store(q)) != MFA_OK)
+        return rc;
     if ((rc = set_wal(q)) != MFA_OK ||
         (rc = simple(q, ST_BEGIN_WRITE)) != MFA_OK) {
         pthread_mutex_unlock(&q->mu);
@@ -635,6 +710,59 @@ sq_migrate(void *impl)
     return rc;
 }
 
+/* ---- rows read in a write transaction ------------------------------------ */
+
+/*
+ * A write transaction holds the database's write lock: the rows it read
+ * are what is stored until it writes them itself.  Knowing them lets
+ * factor_update write only the columns that changed; a verify changes
+ * three (last_step, drift, last_used), and an UPDATE of those three costs
+ * about a fifth less than one that rewrites all thirteen.  Every other
+ * factor write forgets what was seen.  The copies hold sealed secrets:
+ * wiped when forgotten and at the end of the transaction.
+ */
+static void
+seen_forget(mfa_store_txn *t)
+{
+    sodium_memzero(t->seen, t->nseen * sizeof(t->seen[0]));
+    t->nseen = 0;
+}
+
+static mfa_factor_rec *
+seen_find(mfa_store_txn *t, const char *id)
+{
+    for (size_t i = 0; i < t->nseen; i++)
+        if (strcmp(t->seen[i].id, id) == 0)
+            return &t->seen[i];
+    return NULL;
+}
+
+static void
+seen_add(mfa_store_txn *t, const mfa_factor_rec *f)
+{
+    mfa_factor_rec *e = seen_find(t, f->id);
+
+    if (!t->write)
+        return;
+    if (e == NULL && t->nseen < SQ_LIST_STACK)
+        e = &t->seen[t->nseen++];
+    if (e != NULL)
+        *e = *f;
+}
+
+/* f differs from the row a as stored in the replay state at most. */
+static int
+only_step_changed(const mfa_factor_rec *a, const mfa_factor_rec *f)
+{
+    return strcmp(a->account, f->account) == 0 &&
+           strcmp(a->label, f->label) == 0 && a->type == f->type &&
+           a->algorithm == f->algorithm && a->digits == f->digits &&
+           a->period == f->period && a->t0 == f->t0 && a->status == f->status &&
+           a->created == f->created && a->confirmed == f->confirmed &&
+           a->sealed_len == f->sealed_len &&
+           memcmp(a->sealed, f->sealed, f->sealed_len) == 0;
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 /*
@@ -652,7 +780,8 @@ sq_begin(void *impl, const char *account, mfa_txn_mode mode,
 
     (void)account;
     *txn = NULL;
-    pthread_mutex_lock(&q->mu);
+    if ((rc = lock_store(q)) != MFA_OK)
+        return rc;
     rc = simple(q, mode == MFA_TXN_WRITE ? ST_BEGIN_WRITE : ST_BEGIN_READ);
     if (rc != MFA_OK) {
         if (!sqlite3_get_autocommit(q->db))
@@ -662,6 +791,7 @@ sq_begin(void *impl, const char *account, mfa_txn_mode mode,
     }
     q->txn.q = q;
     q->txn.write = mode == MFA_TXN_WRITE;
+    q->txn.nseen = 0;
     *txn = &q->txn;
     return MFA_OK;
 }
@@ -676,6 +806,7 @@ sq_commit(mfa_store_txn *t)
     rc = sqlite3_get_autocommit(q->db) ? MFA_ERR_STORE : simple(q, ST_COMMIT);
     if (rc != MFA_OK && !sqlite3_get_autocommit(q->db))
         (void)simple(q, ST_ROLLBACK);
+    seen_forget(t);
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
@@ -687,6 +818,7 @@ sq_rollback(mfa_store_txn *t)
 
     if (!sqlite3_get_autocommit(q->db))
         (void)simple(q, ST_ROLLBACK);
+    seen_forget(t);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -711,7 +843,7 @@ sq_factor_list(mfa_store_txn *t, const char *account, mfa_factor_cb cb,
 
     if (rc == MFA_OK && (rc = stmt(q, ST_FACTOR_LIST, &s)) == MFA_OK) {
         bind_key(s, account, NULL);
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((r = step(s)) == SQLITE_ROW) {
             if (n == cap) {
                 mfa_factor_rec *w = sodium_allocarray(2 * cap, sizeof(*w));
                 if (w == NULL) {
@@ -734,6 +866,8 @@ sq_factor_list(mfa_store_txn *t, const char *account, mfa_factor_cb cb,
         done(s);
     }
     for (size_t i = 0; rc == MFA_OK && i < n; i++)
+        seen_add(t, &v[i]);
+    for (size_t i = 0; rc == MFA_OK && i < n; i++)
         rc = cb(&v[i], arg);
     sodium_memzero(v, n * sizeof(*v));
     if (v != stack)
@@ -753,11 +887,13 @@ sq_factor_get(mfa_store_txn *t, const char *account, const char *id,
     if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_GET, &s)) != MFA_OK)
         return rc;
     bind_key(s, account, id);
-    r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        rc = row_factor(s, out);
-    else
+    r = step(s);
+    if (r == SQLITE_ROW) {
+        if ((rc = row_factor(s, out)) == MFA_OK)
+            seen_add(t, out);
+    } else {
         rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
+    }
     done(s);
     return rc;
 }
@@ -771,6 +907,7 @@ sq_factor_insert(mfa_store_txn *t, const mfa_factor_rec *f)
 
     if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_INSERT, &s)) != MFA_OK)
         return rc;
+    seen_forget(t);
     bind_factor(s, f);
     return run(q, s, NULL);
 }
@@ -781,9 +918,32 @@ sq_factor_update(mfa_store_txn *t, const mfa_factor_rec *f)
     sqlite3_stmt *s;
     sq_store *q;
     mfa_rc rc = live(t, 1, &q);
+    mfa_factor_rec *old;
     int changes = 0;
 
-    if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_UPDATE_SAME, &s)) != MFA_OK)
+    if (rc != MFA_OK)
+        return rc;
+    old = seen_find(t, f->id);
+    if (old != NULL && only_step_changed(old, f)) {
+        if ((rc = stmt(q, ST_FACTOR_ADVANCE, &s)) != MFA_OK)
+            return rc;
+        bind_key(s, f->id, f->account);
+        sqlite3_bind_int64(s, 3, f->last_step);
+        sqlite3_bind_int64(s, 4, f->drift);
+        sqlite3_bind_int64(s, 5, f->last_used);
+        rc = run(q, s, &changes);
+        if (rc == MFA_OK && changes == 1) {
+            old->last_step = f->last_step;
+            old->drift = f->drift;
+            old->last_used = f->last_used;
+            return MFA_OK;
+        }
+        if (rc != MFA_OK)
+            return rc;
+        /* not there after all: the general update says so */
+    }
+    seen_forget(t);
+    if ((rc = stmt(q, ST_FACTOR_UPDATE_SAME, &s)) != MFA_OK)
         return rc;
     bind_factor(s, f);
     rc = run(q, s, &changes);
@@ -815,7 +975,10 @@ static mfa_rc
 sq_factor_delete(mfa_store_txn *t, const char *account, const char *id)
 {
     int changes = 0;
-    mfa_rc rc = keyed_delete(t, ST_FACTOR_DELETE, account, id, &changes);
+    mfa_rc rc;
+
+    seen_forget(t);
+    rc = keyed_delete(t, ST_FACTOR_DELETE, account, id, &changes);
 
     return rc == MFA_OK && changes == 0 ? MFA_ERR_NOT_FOUND : rc;
 }
@@ -834,7 +997,7 @@ sq_factor_scan(mfa_store_txn *t, const char *after_account,
         return rc;
     bind_key(s, after_account, after_id);
     sqlite3_bind_int64(s, 3, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
-    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    while (*n < max && (r = step(s)) == SQLITE_ROW) {
         if ((rc = row_factor(s, &out[*n])) != MFA_OK)
             break;
         (*n)++;
@@ -860,6 +1023,7 @@ sq_factor_expire(mfa_store_txn *t, int64_t before, size_t *n)
     *n = 0;
     if (rc != MFA_OK || (rc = stmt(q, ST_FACTOR_EXPIRE, &s)) != MFA_OK)
         return rc;
+    seen_forget(t);
     sqlite3_bind_int64(s, 1, before);
     rc = run(q, s, &changes);
     *n = rc == MFA_OK ? (size_t)changes : 0;
@@ -882,7 +1046,7 @@ sq_throttle_get(mfa_store_txn *t, const char *account, const char *bucket,
     if (rc != MFA_OK || (rc = stmt(q, ST_THROTTLE_GET, &s)) != MFA_OK)
         return rc;
     bind_key(s, account, bucket);
-    r = sqlite3_step(s);
+    r = step(s);
     if (r == SQLITE_ROW) {
         if (col_range(s, 0, 0, UINT32_MAX, &f) &&
             col_range(s, 1, 0, MFA_INT_TIME_MAX, &lu) &&
@@ -942,7 +1106,7 @@ sq_backup_list(mfa_store_txn *t, const char *account, mfa_backup_rec *out,
         return rc;
     bind_key(s, account, NULL);
     sqlite3_bind_int64(s, 2, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
-    while (*n < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    while (*n < max && (r = step(s)) == SQLITE_ROW) {
         if ((rc = col_hash(s, 0, out[*n].hash)) != MFA_OK)
             break;
         if (!col_range(s, 1, 0, UINT32_MAX, &kid)) {
@@ -1018,7 +1182,7 @@ sq_oob_get(mfa_store_txn *t, const char *account, const char *purpose,
     if (rc != MFA_OK || (rc = stmt(q, ST_OOB_GET, &s)) != MFA_OK)
         return rc;
     bind_key(s, account, purpose);
-    r = sqlite3_step(s);
+    r = step(s);
     if (r == SQLITE_ROW) {
         rc = col_hash(s, 0, c->hash);
         if (rc == MFA_OK && (!col_range(s, 1, 0, UINT32_MAX, &kid) ||
@@ -1076,6 +1240,7 @@ sq_account_delete(mfa_store_txn *t, const char *account)
                                ST_DEL_OOB};
     mfa_rc rc = MFA_OK;
 
+    seen_forget(t);
     for (size_t i = 0; rc == MFA_OK && i < sizeof(dels) / sizeof(dels[0]); i++)
         rc = keyed_delete(t, dels[i], account, NULL, NULL);
     return rc;
@@ -1222,7 +1387,7 @@ mfa_int_sqlite_connect(void **impl, const char *path,
         free(local);
         return MFA_ERR_INTERNAL;
     }
-    q->timeout_ms = SQ_TIMEOUT_MS;
+    atomic_init(&q->timeout_ms, SQ_TIMEOUT_MS);
     /* never SQLITE_OPEN_CREATE: a missing store must not read as an empty
      * one; our mutex serialises the connection, SQLite's is not needed */
     r = sqlite3_open_v2(local != NULL ? local : path, &q->db,
@@ -1266,8 +1431,6 @@ mfa_int_store_sqlite_set_timeout(mfa_store_t *s, int ms)
     if (s == NULL || s->be != &mfa_int_sqlite_backend || ms < 0)
         return MFA_ERR_INVALID;
     q = s->impl;
-    pthread_mutex_lock(&q->mu);
-    q->timeout_ms = ms;
-    pthread_mutex_unlock(&q->mu);
+    atomic_store(&q->timeout_ms, ms);
     return MFA_OK;
 }
