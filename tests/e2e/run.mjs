@@ -106,8 +106,13 @@ const serverLog = path.join(shotDir, 'server.log');
 const logFd = fs.openSync(serverLog, 'w');
 const serverArgs = ['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data')];
 if (process.argv.includes('--postgres')) {
-  serverArgs.push('--store', `postgres:${conninfo}`,
-                  '--pg-schema', `e2e_cp_${process.pid}_${Date.now() % 100000}`);
+  const schema = `e2e_cp_${process.pid}_${Date.now() % 100000}`;
+  // opening never creates: the operator's `mfa migrate` makes the schema,
+  // as at a real deployment (the tool sits beside the example in the build)
+  const mfaTool = path.join(path.dirname(serverBin), '..', '..', 'tools', 'mfa');
+  execFileSync(mfaTool, ['--store', `postgres:${conninfo}`, '--schema', schema, 'migrate'],
+               { stdio: ['ignore', 'ignore', 'inherit'] });
+  serverArgs.push('--store', `postgres:${conninfo}`, '--pg-schema', schema);
 } else if (process.env.MFA_E2E_STORE) {
   serverArgs.push('--store', process.env.MFA_E2E_STORE);
 }
