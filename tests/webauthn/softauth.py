@@ -302,6 +302,10 @@ def vectors():
         a = Authenticator(alg, sign_count=5)
         rec = a.record(uh)
         ch = os.urandom(32)
+        # the same credential's registration: test_webauthn.c logs in with
+        # the record libmfa made of it
+        case(f"reg-{an}-roundtrip", "register", a.register(ch, "none"), "MFA_OK", ch,
+             note=f"registers the credential of login-{an}")
         case(f"login-{an}", "login", a.assert_(ch, user_handle=uh), "MFA_OK", ch,
              credential=rec)
     a = Authenticator(ES256, sign_count=0)
