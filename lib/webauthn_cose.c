@@ -26,13 +26,13 @@
 #define RAW_EDDSA 32
 #define RAW_MAX RAW_RS256
 
-/* ---- bounded CBOR ---------------------------------------------------------
- */
+/* ---- bounded CBOR ---- */
 
 struct walk {
     size_t remaining;                          /* input bytes not yet read */
     size_t pending[MFA_INT_WA_CBOR_DEPTH + 1]; /* items owed per level */
     size_t depth;
+    size_t items; /* complete top-level items */
     int bad;
 };
 
@@ -45,6 +45,7 @@ leaf(struct walk *w)
             return;
         w->depth--;
     }
+    w->items++;
 }
 
 static void
@@ -149,8 +150,8 @@ cb_tag(void *c, uint64_t v)
     open_container(c, 1);
 }
 
-int
-mfa_int_wa_cbor_bounded(const uint8_t *p, size_t len)
+static size_t
+walk_items(const uint8_t *p, size_t len)
 {
     struct cbor_callbacks cb = cbor_empty_callbacks;
     struct walk w;
@@ -187,17 +188,22 @@ mfa_int_wa_cbor_bounded(const uint8_t *p, size_t len)
         w.remaining = len;
         r = cbor_stream_decode(p, len, &cb, &w);
         if (r.status != CBOR_DECODER_FINISHED || r.read == 0 || w.bad)
-            return -1;
+            return 0;
         p += r.read;
         len -= r.read;
         /* a container's items are owed by the bytes after its head */
         w.remaining = len;
         for (size_t i = 0; i < w.depth; i++)
-            if (w.pending[i] > len) {
-                return -1;
-            }
+            if (w.pending[i] > len)
+                return 0;
     }
-    return w.depth == 0 ? 0 : -1;
+    return w.depth == 0 ? w.items : 0;
+}
+
+int
+mfa_int_wa_cbor_bounded(const uint8_t *p, size_t len)
+{
+    return len > 0 && walk_items(p, len) > 0 ? 0 : -1;
 }
 
 /* cbor_load of exactly one item at the start of p[0..len). */
@@ -241,8 +247,7 @@ text_is(const cbor_item_t *i, const char *s)
            memcmp(cbor_string_handle(i), s, n) == 0;
 }
 
-/* ---- COSE keys ------------------------------------------------------------
- */
+/* ---- COSE keys ---- */
 
 /* COSE labels: kty 1, alg 3; EC2/OKP crv -1 (an int), x -2, y -3; RSA
  * n -1 (bytes), e -2 */
@@ -358,27 +363,8 @@ cose_raw(const struct cose *k, uint8_t raw[RAW_MAX])
     }
 }
 
-int
-mfa_int_wa_cose_alg(const uint8_t *cose, size_t len, int64_t *alg)
-{
-    struct cose k;
-    cbor_item_t *item;
-    size_t read;
-    int ok;
-
-    if (mfa_int_wa_cbor_bounded(cose, len) != 0 ||
-        (item = load_one(cose, len, &read)) == NULL)
-        return -1;
-    ok = cose_parse(item, &k) == 0;
-    cbor_decref(&item);
-    if (!ok)
-        return -1;
-    *alg = k.alg;
-    return 0;
-}
-
-void
-mfa_int_wa_pk_free(int32_t alg, void **pk)
+static void
+pk_free(int32_t alg, void **pk)
 {
     if (pk == NULL || *pk == NULL)
         return;
@@ -406,30 +392,8 @@ raw_to_pk(int32_t alg, const uint8_t *raw, size_t len)
     else if (alg == MFA_WEBAUTHN_RS256 && (pk = rs256_pk_new()) != NULL)
         r = rs256_pk_from_ptr(pk, raw, len);
     if (r != FIDO_OK)
-        mfa_int_wa_pk_free(alg, &pk);
+        pk_free(alg, &pk);
     return pk;
-}
-
-mfa_rc
-mfa_int_wa_cose_to_pk(const uint8_t *cose, size_t len, int32_t alg, void **pk)
-{
-    uint8_t raw[RAW_MAX];
-    struct cose k;
-    cbor_item_t *item;
-    size_t read, raw_len = 0;
-
-    *pk = NULL;
-    if (len == 0 || len > MFA_WEBAUTHN_PUBLIC_KEY_MAX ||
-        mfa_int_wa_cbor_bounded(cose, len) != 0 ||
-        (item = load_one(cose, len, &read)) == NULL)
-        return MFA_ERR_WEBAUTHN_PUBLIC_KEY;
-    if (read == len && cose_parse(item, &k) == 0 && k.alg == alg)
-        raw_len = cose_raw(&k, raw);
-    cbor_decref(&item);
-    if (raw_len == 0)
-        return MFA_ERR_WEBAUTHN_PUBLIC_KEY;
-    *pk = raw_to_pk(alg, raw, raw_len);
-    return *pk != NULL ? MFA_OK : MFA_ERR_WEBAUTHN_PUBLIC_KEY;
 }
 
 int
@@ -447,8 +411,7 @@ mfa_int_wa_alg_allowed(const struct mfa_webauthn_rp *rp, int32_t alg)
     }
 }
 
-/* ---- flags shared by both ceremonies --------------------------------------
- */
+/* ---- flags shared by both ceremonies ---- */
 
 static mfa_rc
 check_header(const struct mfa_webauthn_rp *rp, const uint8_t *ad)
@@ -469,8 +432,7 @@ check_header(const struct mfa_webauthn_rp *rp, const uint8_t *ad)
     return MFA_OK;
 }
 
-/* ---- registration ----------------------------------------------------------
- */
+/* ---- registration ---- */
 
 struct att_object {
     const cbor_item_t *fmt, *stmt, *auth_data;
@@ -691,7 +653,7 @@ mfa_int_wa_attestation_verify(const struct mfa_webauthn_rp *rp,
     raw_len = cose_raw(&k, raw);
     if (raw_len == 0 || (pk = raw_to_pk((int32_t)k.alg, raw, raw_len)) == NULL)
         goto out;
-    mfa_int_wa_pk_free((int32_t)k.alg, &pk);
+    pk_free((int32_t)k.alg, &pk);
 
     rc = MFA_ERR_WEBAUTHN_CBOR;
     if (ad[32] & MFA_WEBAUTHN_FLAG_ED) {
@@ -761,8 +723,46 @@ out:
     return rc;
 }
 
-/* ---- authentication --------------------------------------------------------
+/* ---- authentication ---- */
+
+/*
+ * The stored COSE key as libfido2's key, decoded by libfido2 itself:
+ * libfido2 exports no COSE decoder, but it decodes the key inside
+ * authenticator data, so the key goes into a minimal one (rp id hash
+ * zero, UP|AT, count 0, zero AAGUID, the stored id).  The same decoder
+ * read the key at registration.  *pk points into *holder.
  */
+static mfa_rc
+stored_key(const mfa_webauthn_credential *c, fido_cred_t **holder,
+           const void **pk)
+{
+    uint8_t ad[MFA_INT_WA_AD_ATTESTED + MFA_WEBAUTHN_CRED_ID_MAX +
+               MFA_WEBAUTHN_PUBLIC_KEY_MAX];
+    size_t len = MFA_INT_WA_AD_ATTESTED + c->id_len + c->public_key_len;
+
+    *holder = NULL;
+    *pk = NULL;
+    /* one complete item, whose sizes fit: libfido2 hands it to cbor_load */
+    if (walk_items(c->public_key, c->public_key_len) != 1)
+        return MFA_ERR_WEBAUTHN_PUBLIC_KEY;
+    memset(ad, 0, MFA_INT_WA_AD_ATTESTED);
+    ad[32] = MFA_WEBAUTHN_FLAG_UP | MFA_WEBAUTHN_FLAG_AT;
+    ad[53] = (uint8_t)(c->id_len >> 8);
+    ad[54] = (uint8_t)c->id_len;
+    memcpy(ad + MFA_INT_WA_AD_ATTESTED, c->id, c->id_len);
+    memcpy(ad + MFA_INT_WA_AD_ATTESTED + c->id_len, c->public_key,
+           c->public_key_len);
+    if ((*holder = fido_cred_new()) == NULL)
+        return MFA_ERR_NOMEM;
+    if (fido_cred_set_type(*holder, c->algorithm) != FIDO_OK ||
+        fido_cred_set_authdata_raw(*holder, ad, len) != FIDO_OK ||
+        (*pk = fido_cred_pubkey_ptr(*holder)) == NULL) {
+        fido_cred_free(holder);
+        *pk = NULL;
+        return MFA_ERR_WEBAUTHN_PUBLIC_KEY;
+    }
+    return MFA_OK;
+}
 
 mfa_rc
 mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
@@ -772,7 +772,8 @@ mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
                             uint32_t *sign_count, unsigned *flags)
 {
     fido_assert_t *as = NULL;
-    void *pk = NULL;
+    fido_cred_t *holder = NULL;
+    const void *pk = NULL;
     int r;
     mfa_rc rc;
 
@@ -803,8 +804,7 @@ mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
         return rc;
     if (!mfa_int_wa_alg_allowed(rp, stored->algorithm))
         return MFA_ERR_WEBAUTHN_ALGORITHM;
-    rc = mfa_int_wa_cose_to_pk(stored->public_key, stored->public_key_len,
-                               stored->algorithm, &pk);
+    rc = stored_key(stored, &holder, &pk);
     if (rc != MFA_OK)
         return rc;
     rc = MFA_ERR_NOMEM;
@@ -838,6 +838,6 @@ mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
     rc = MFA_OK;
 out:
     fido_assert_free(&as);
-    mfa_int_wa_pk_free(stored->algorithm, &pk);
+    fido_cred_free(&holder);
     return rc;
 }

@@ -83,17 +83,6 @@ mfa_rc mfa_int_wa_request_json(const struct mfa_webauthn_rp *rp,
  * to cbor_load, which allocates what a header declares.
  */
 int mfa_int_wa_cbor_bounded(const uint8_t *p, size_t len);
-/*
- * The COSE key of a stored credential as a libfido2 public key of its
- * type (es256_pk_t, eddsa_pk_t or rs256_pk_t, freed with
- * mfa_int_wa_pk_free).  MFA_ERR_WEBAUTHN_PUBLIC_KEY when malformed or not
- * of algorithm alg.
- */
-mfa_rc mfa_int_wa_cose_to_pk(const uint8_t *cose, size_t len, int32_t alg,
-                             void **pk);
-void mfa_int_wa_pk_free(int32_t alg, void **pk);
-/* The "alg" (label 3) of a COSE key, whatever it is; -1 if none. */
-int mfa_int_wa_cose_alg(const uint8_t *cose, size_t len, int64_t *alg);
 /* Registration: attestation object -> checked credential record. */
 mfa_rc mfa_int_wa_attestation_verify(const struct mfa_webauthn_rp *rp,
                                      const uint8_t *att, size_t att_len,
