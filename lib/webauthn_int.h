@@ -33,18 +33,19 @@ struct mfa_webauthn_rp {
 
 enum mfa_int_wa_kind { MFA_INT_WA_CREATE, MFA_INT_WA_GET };
 
-/* A response JSON decoded; the byte buffers are malloc'ed. */
+/* A response JSON decoded (about 10 KB: on the stack, so that a login
+ * allocates nothing here); only the attestation object is malloc'ed. */
 struct mfa_int_wa_response {
     uint8_t raw_id[MFA_WEBAUTHN_CRED_ID_MAX];
     size_t raw_id_len;
-    uint8_t *client_data;
+    uint8_t client_data[MFA_WEBAUTHN_CLIENT_DATA_MAX];
     size_t client_data_len;
     uint8_t *att_object; /* create */
     size_t att_object_len;
     unsigned transports;
-    uint8_t *auth_data; /* get */
+    uint8_t auth_data[MFA_WEBAUTHN_AUTH_DATA_MAX]; /* get */
     size_t auth_data_len;
-    uint8_t *sig;
+    uint8_t sig[MFA_WEBAUTHN_SIGNATURE_MAX];
     size_t sig_len;
     uint8_t user_handle[MFA_WEBAUTHN_USER_HANDLE_MAX];
     size_t user_handle_len;

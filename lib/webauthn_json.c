@@ -78,22 +78,33 @@ get_b64_alloc(json_object *o, const char *key, size_t max, uint8_t **out,
     return rc;
 }
 
-/* A base64url string member into out[max]; a longer one is `too_long`. */
+/* A base64url string member into out[max]; a longer one is `too_long`.
+ * Decoded in place: no allocation on the login path. */
 static mfa_rc
 get_b64_fixed(json_object *o, const char *key, uint8_t *out, size_t max,
               size_t *outlen, mfa_rc too_long)
 {
-    uint8_t *buf;
+    json_object *v;
+    const char *s;
     size_t n;
     mfa_rc rc;
 
-    rc = get_b64_alloc(o, key, max, &buf, &n, too_long);
+    *outlen = 0;
+    if (!json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return MFA_ERR_WEBAUTHN_JSON;
+    s = json_object_get_string(v);
+    n = (size_t)json_object_get_string_len(v);
+    if (n == 0)
+        return MFA_ERR_WEBAUTHN_JSON;
+    rc = mfa_int_wa_b64_decode(s, n, out, max, outlen);
+    if (rc == MFA_OK && *outlen == 0)
+        rc = MFA_ERR_WEBAUTHN_JSON;
+    if (rc != MFA_OK && n / 4 * 3 > max)
+        rc = too_long; /* not an exact test: a bad text of that length */
     if (rc != MFA_OK)
-        return rc;
-    memcpy(out, buf, n);
-    *outlen = n;
-    free(buf);
-    return MFA_OK;
+        *outlen = 0;
+    return rc;
 }
 
 static int
@@ -190,11 +201,9 @@ get_transports(json_object *resp, unsigned *bits)
 void
 mfa_int_wa_response_clear(struct mfa_int_wa_response *r)
 {
-    free(r->client_data);
     free(r->att_object);
-    free(r->auth_data);
-    free(r->sig);
-    memset(r, 0, sizeof(*r));
+    r->att_object = NULL;
+    r->att_object_len = 0;
 }
 
 mfa_rc
@@ -202,13 +211,16 @@ mfa_int_wa_response_parse(const char *json, size_t len,
                           enum mfa_int_wa_kind kind,
                           struct mfa_int_wa_response *r)
 {
-    uint8_t id[MFA_WEBAUTHN_CRED_ID_MAX];
     json_object *root = NULL, *resp, *uh;
-    const char *s;
-    size_t n, id_len;
+    const char *s, *raw;
+    size_t n, raw_n;
     mfa_rc rc;
 
-    memset(r, 0, sizeof(*r));
+    /* only the lengths and the pointer: the buffers are filled before use */
+    r->raw_id_len = r->client_data_len = r->att_object_len = 0;
+    r->auth_data_len = r->sig_len = r->user_handle_len = 0;
+    r->transports = 0;
+    r->att_object = NULL;
     if (len > MFA_WEBAUTHN_JSON_MAX)
         return MFA_ERR_WEBAUTHN_TOO_LARGE;
     rc = parse_object(json, len, &root);
@@ -226,11 +238,17 @@ mfa_int_wa_response_parse(const char *json, size_t len,
                        &r->raw_id_len, MFA_ERR_WEBAUTHN_CREDENTIAL_ID);
     if (rc != MFA_OK)
         goto out;
-    rc = get_b64_fixed(root, "id", id, sizeof(id), &id_len,
-                       MFA_ERR_WEBAUTHN_CREDENTIAL_ID);
-    if (rc != MFA_OK)
+    if (get_string(root, "id", &s, &n) != 0 ||
+        get_string(root, "rawId", &raw, &raw_n) != 0) {
+        rc = MFA_ERR_WEBAUTHN_JSON;
         goto out;
-    if (id_len != r->raw_id_len || memcmp(id, r->raw_id, id_len) != 0) {
+    }
+    /* the same text, but for padding, which one of them may carry */
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    while (raw_n > 0 && raw[raw_n - 1] == '=')
+        raw_n--;
+    if (n != raw_n || memcmp(s, raw, n) != 0) {
         rc = MFA_ERR_WEBAUTHN_CREDENTIAL_ID;
         goto out;
     }
@@ -238,8 +256,8 @@ mfa_int_wa_response_parse(const char *json, size_t len,
     if (!json_object_object_get_ex(root, "response", &resp) ||
         !json_object_is_type(resp, json_type_object))
         goto out;
-    rc = get_b64_alloc(resp, "clientDataJSON", MFA_WEBAUTHN_CLIENT_DATA_MAX,
-                       &r->client_data, &r->client_data_len,
+    rc = get_b64_fixed(resp, "clientDataJSON", r->client_data,
+                       sizeof(r->client_data), &r->client_data_len,
                        MFA_ERR_WEBAUTHN_TOO_LARGE);
     if (rc != MFA_OK)
         goto out;
@@ -251,13 +269,13 @@ mfa_int_wa_response_parse(const char *json, size_t len,
             rc = get_transports(resp, &r->transports);
         goto out;
     }
-    rc = get_b64_alloc(resp, "authenticatorData", MFA_WEBAUTHN_AUTH_DATA_MAX,
-                       &r->auth_data, &r->auth_data_len,
+    rc = get_b64_fixed(resp, "authenticatorData", r->auth_data,
+                       sizeof(r->auth_data), &r->auth_data_len,
                        MFA_ERR_WEBAUTHN_TOO_LARGE);
     if (rc != MFA_OK)
         goto out;
-    rc = get_b64_alloc(resp, "signature", MFA_WEBAUTHN_SIGNATURE_MAX, &r->sig,
-                       &r->sig_len, MFA_ERR_WEBAUTHN_TOO_LARGE);
+    rc = get_b64_fixed(resp, "signature", r->sig, sizeof(r->sig), &r->sig_len,
+                       MFA_ERR_WEBAUTHN_TOO_LARGE);
     if (rc != MFA_OK)
         goto out;
     /* userHandle: absent, null or "" when the authenticator sent none */
