@@ -9,6 +9,7 @@ python3-cryptography and python3-fido2's CBOR encoder, Debian's modules
 (run it with /usr/bin/python3).
 
     softauth.py vectors > tests/webauthn/vectors.json
+    softauth.py fuzz-seeds tests/fuzz/corpus/webauthn tests/fuzz/fuzz_webauthn_seed.h
 
 writes the test cases (good responses and tampered ones, each with the
 verdict libmfa must give) that tests/test_webauthn.c reads and
@@ -365,7 +366,58 @@ def vectors():
     return cases
 
 
+FUZZ_CHALLENGE = bytes(range(1, 33))
+FUZZ_USER = b"\x5a" * 16
+
+
+def fuzz_seeds(corpus, header):
+    """Seeds for tests/fuzz/fuzz_webauthn.c and the fixed credential it
+    logs in with (a C header).  Each seed is a mode byte, then the input:
+    0 registration JSON; 1 login JSON; 2 id length, id, attestation
+    object; 3 authenticator data length, authenticator data, signature;
+    4 stored COSE key (see the target)."""
+    os.makedirs(corpus, exist_ok=True)
+    n = 0
+
+    def seed(mode, data):
+        nonlocal n
+        with open(os.path.join(corpus, f"seed-{n:02d}"), "wb") as f:
+            f.write(bytes([mode]) + data)
+        n += 1
+
+    for alg in (ES256, EDDSA, RS256):
+        for fmt in ("none", "packed-self", "packed-x5c"):
+            r = Authenticator(alg).register(FUZZ_CHALLENGE, fmt)
+            seed(0, json.dumps(r).encode())
+            raw = unb64u(r["rawId"])
+            seed(2, bytes([len(raw)]) + raw + unb64u(r["response"]["attestationObject"]))
+    r = Authenticator(ES256, aaguid=bytes(16)).register(FUZZ_CHALLENGE, "fido-u2f", flags=UP)
+    seed(0, json.dumps(r).encode())
+    raw = unb64u(r["rawId"])
+    seed(2, bytes([len(raw)]) + raw + unb64u(r["response"]["attestationObject"]))
+    a = Authenticator(ES256, sign_count=41)
+    login = a.assert_(FUZZ_CHALLENGE, user_handle=FUZZ_USER, count=42)
+    seed(1, json.dumps(login).encode())
+    ad = unb64u(login["response"]["authenticatorData"])
+    seed(3, bytes([len(ad)]) + ad + unb64u(login["response"]["signature"]))
+    seed(4, cbor.encode(a.key.cose()))
+    rec = a.record(FUZZ_USER)
+
+    def c_bytes(b):
+        return ", ".join(f"0x{x:02x}" for x in b)
+
+    with open(header, "w") as f:
+        f.write("/* Made by tests/webauthn/softauth.py fuzz-seeds: the credential\n"
+                " * of the login seed, and the login itself. */\n")
+        f.write(f"static const uint8_t seed_cred_id[] = {{{c_bytes(unb64u(rec['id']))}}};\n")
+        f.write(f"static const uint8_t seed_cose[] = {{{c_bytes(unb64u(rec['public_key']))}}};\n")
+        f.write(f"static const char seed_login[] = {json.dumps(json.dumps(login))};\n")
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "fuzz-seeds":
+        fuzz_seeds(argv[2], argv[3])
+        return 0
     if len(argv) == 2 and argv[1] == "vectors":
         json.dump(vectors(), sys.stdout, indent=1)
         sys.stdout.write("\n")
