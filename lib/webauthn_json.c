@@ -107,6 +107,13 @@ get_b64_fixed(json_object *o, const char *key, uint8_t *out, size_t max,
     return rc;
 }
 
+/* s[0..n) is exactly the text want (JSON strings may hold a \u0000) */
+static int
+text_eq(const char *s, size_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
 static int
 get_string(json_object *o, const char *key, const char **s, size_t *n)
 {
@@ -187,12 +194,14 @@ get_transports(json_object *resp, unsigned *bits)
     for (size_t i = 0; i < n; i++) {
         json_object *t = json_object_array_get_idx(arr, i);
         const char *s;
+        size_t len;
 
         if (!json_object_is_type(t, json_type_string))
             return MFA_ERR_WEBAUTHN_JSON;
         s = json_object_get_string(t);
+        len = (size_t)json_object_get_string_len(t);
         for (size_t k = 0; k < sizeof(transports) / sizeof(transports[0]); k++)
-            if (strcmp(s, transports[k].name) == 0)
+            if (text_eq(s, len, transports[k].name))
                 *bits |= transports[k].bit;
     }
     return MFA_OK;
@@ -229,7 +238,7 @@ mfa_int_wa_response_parse(const char *json, size_t len,
     rc = MFA_ERR_WEBAUTHN_JSON;
     if (get_string(root, "type", &s, &n) != 0)
         goto out;
-    if (strcmp(s, "public-key") != 0) {
+    if (!text_eq(s, n, "public-key")) {
         rc = MFA_ERR_WEBAUTHN_TYPE;
         goto out;
     }
@@ -328,8 +337,9 @@ mfa_int_wa_client_data_check(const struct mfa_webauthn_rp *rp,
     rc = MFA_ERR_WEBAUTHN_JSON;
     if (get_string(o, "type", &s, &n) != 0)
         goto out;
-    if (strcmp(s, kind == MFA_INT_WA_CREATE ? "webauthn.create"
-                                            : "webauthn.get") != 0) {
+    if (!text_eq(s, n,
+                 kind == MFA_INT_WA_CREATE ? "webauthn.create"
+                                           : "webauthn.get")) {
         rc = MFA_ERR_WEBAUTHN_TYPE;
         goto out;
     }

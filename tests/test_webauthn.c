@@ -512,6 +512,79 @@ START_TEST(response_forms)
 }
 END_TEST
 
+/* "none" signs nothing over clientDataJSON: edit it and re-send */
+static mfa_rc
+reg_with_client_data(struct wv_case *k, const char *key, json_object *value)
+{
+    json_object *r = json_tokener_parse(k->response), *resp, *cd;
+    uint8_t raw[1024];
+    char b64[2048];
+    size_t n;
+    const char *s;
+    mfa_webauthn_credential c;
+    mfa_rc rc;
+
+    json_object_object_get_ex(r, "response", &resp);
+    ck_assert_int_eq(wv_bin(resp, "clientDataJSON", raw, sizeof(raw) - 1, &n),
+                     0);
+    raw[n] = '\0';
+    cd = json_tokener_parse((const char *)raw);
+    ck_assert_ptr_nonnull(cd);
+    json_object_object_add(cd, key, value);
+    s = json_object_to_json_string_ext(cd, JSON_C_TO_STRING_PLAIN);
+    sodium_bin2base64(b64, sizeof(b64), (const uint8_t *)s, strlen(s),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    json_object_object_add(resp, "clientDataJSON", json_object_new_string(b64));
+    s = json_object_to_json_string(r);
+    rc = mfa_webauthn_register_verify(k->rp, k->challenge, k->challenge_len,
+                                      k->user_handle, k->user_handle_len, s,
+                                      strlen(s), &c);
+    json_object_put(cd);
+    json_object_put(r);
+    return rc;
+}
+
+START_TEST(client_data_fields)
+{
+    struct wv_case k;
+
+    get("reg-es256-none", &k);
+    /* the harness itself: an unchanged field still passes */
+    ck_assert_int_eq(reg_with_client_data(
+                         &k, "type", json_object_new_string("webauthn.create")),
+                     MFA_OK);
+    ck_assert_int_eq(
+        reg_with_client_data(
+            &k, "type", json_object_new_string_len("webauthn.create\0x", 17)),
+        MFA_ERR_WEBAUTHN_TYPE);
+    ck_assert_int_eq(reg_with_client_data(&k, "type", json_object_new_int(1)),
+                     MFA_ERR_WEBAUTHN_JSON);
+    ck_assert_int_eq(reg_with_client_data(&k, "origin",
+                                          json_object_new_string_len(
+                                              "https://example.com\0", 20)),
+                     MFA_ERR_WEBAUTHN_ORIGIN);
+    ck_assert_int_eq(
+        reg_with_client_data(&k, "origin",
+                             json_object_new_string("https://EXAMPLE.com")),
+        MFA_ERR_WEBAUTHN_ORIGIN);
+    ck_assert_int_eq(
+        reg_with_client_data(&k, "crossOrigin", json_object_new_boolean(0)),
+        MFA_OK);
+    ck_assert_int_eq(
+        reg_with_client_data(&k, "crossOrigin", json_object_new_string("true")),
+        MFA_ERR_WEBAUTHN_JSON);
+    ck_assert_int_eq(
+        reg_with_client_data(&k, "challenge",
+                             json_object_new_string("not base64!")),
+        MFA_ERR_WEBAUTHN_CHALLENGE);
+    /* other members (tokenBinding, topOrigin, ...) are not ours to judge */
+    ck_assert_int_eq(reg_with_client_data(&k, "other_keys_can_be_added_here",
+                                          json_object_new_string("x")),
+                     MFA_OK);
+    wv_case_clear(&k);
+}
+END_TEST
+
 /* the origins an rp accepts */
 START_TEST(origins)
 {
@@ -909,6 +982,7 @@ main(void)
     tcase_add_test(tc, damaged_responses);
     tcase_add_test(tc, limits);
     tcase_add_test(tc, response_forms);
+    tcase_add_test(tc, client_data_fields);
     tcase_add_test(tc, origins);
     tcase_add_test(tc, rp_config);
     tcase_add_test(tc, creation_options);

@@ -19,6 +19,9 @@
  * browser's toJSON() and parse*OptionsFromJSON() use.  Every input has a
  * fixed size limit; bad input gets an MFA_ERR_WEBAUTHN_* code.
  *
+ * An mfa_webauthn_rp_t may be shared by threads for options and
+ * verification as long as no setter runs at the same time.
+ *
  * Built without libfido2, libcbor or json-c (-Dwebauthn=disabled), every
  * function returns MFA_ERR_UNSUPPORTED.
  */
