@@ -121,21 +121,25 @@ class Authenticator:
         self.cred_id = os.urandom(cred_id_len)
         self.sign_count = sign_count
 
-    def auth_data(self, rp_id, flags, count, attested):
+    def auth_data(self, rp_id, flags, count, attested, extensions=None):
+        if extensions:
+            flags |= ED
         ad = hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + \
             struct.pack(">I", count)
         if attested:
             ad += self.aaguid + struct.pack(">H", len(self.cred_id)) + \
                 self.cred_id + cbor.encode(self.key.cose())
+        if extensions:
+            ad += cbor.encode(extensions)
         return ad
 
     def register(self, challenge, fmt="none", rp_id=RP_ID, origin=ORIGIN,
                  flags=UP | UV, typ="webauthn.create", cross_origin=None,
-                 transports=("usb",)):
+                 transports=("usb",), extensions=None):
         """The registration response as the browser's JSON (a dict)."""
         cd = client_data(typ, challenge, origin, cross_origin)
         cdh = hashlib.sha256(cd).digest()
-        ad = self.auth_data(rp_id, flags | AT, self.sign_count, True)
+        ad = self.auth_data(rp_id, flags | AT, self.sign_count, True, extensions)
         if fmt == "none":
             stmt = {}
         elif fmt == "packed-self":
@@ -231,6 +235,15 @@ def vectors():
     ch = os.urandom(32)
     case("reg-es256-fido-u2f", "register", a.register(ch, "fido-u2f", flags=UP),
          "MFA_OK", ch)
+
+    # extensions the browser asked for on its own (credProtect for a
+    # passkey on a security key), in authData
+    for fmt in ("packed-self", "packed-x5c"):
+        a = Authenticator(ES256)
+        ch = os.urandom(32)
+        case(f"reg-es256-{fmt}-extensions", "register",
+             a.register(ch, fmt, extensions={"credProtect": 2, "hmac-secret": True}),
+             "MFA_OK", ch)
 
     # tampered registrations
     a = Authenticator(ES256)
