@@ -306,6 +306,19 @@ def vectors():
     case("reg-backed-up-not-eligible", "register",
          a.register(ch, "none", flags=UP | UV | BS), "MFA_ERR_WEBAUTHN_FLAGS", ch,
          libmfa_only=True, note="python-fido2 0.9 does not look at BE/BS")
+    r = json.loads(json.dumps(good))
+    r["response"]["attestationObject"] = b64u(
+        unb64u(r["response"]["attestationObject"]) + b"\0")
+    case("reg-attestation-object-trailing-byte", "register", r,
+         "MFA_ERR_WEBAUTHN_CBOR", ch)
+    b = Authenticator(ES256)
+    n = b.key.pub.public_numbers()
+    cose = b.key.cose()
+    cose[-3] = ((n.y + 1) % (2 ** 256)).to_bytes(32, "big")  # off the curve
+    b.key.cose = lambda: cose
+    case("reg-public-key-off-curve", "register", b.register(ch, "none"),
+         "MFA_ERR_WEBAUTHN_PUBLIC_KEY", ch, libmfa_only=True,
+         note="python-fido2 0.9 does not check a point that nothing signs with")
     b = Authenticator(ES256, cred_id_len=15)
     case("reg-credential-id-too-short", "register", b.register(ch, "none"),
          "MFA_ERR_WEBAUTHN_CREDENTIAL_ID", ch, libmfa_only=True,
@@ -370,6 +383,9 @@ def vectors():
     r["response"]["authenticatorData"] = b64u(unb64u(r["response"]["authenticatorData"])[:30])
     case("login-truncated-authenticator-data", "login", r, "MFA_ERR_WEBAUTHN_CBOR", ch,
          credential=rec)
+    case("login-attested-data-flag", "login",
+         a.assert_(ch, flags=UP | UV | AT, user_handle=uh, count=8),
+         "MFA_ERR_WEBAUTHN_FLAGS", ch, credential=rec)
     other = Authenticator(ES256, sign_count=7)
     case("login-other-credential", "login", other.assert_(ch, user_handle=uh, count=8),
          "MFA_ERR_WEBAUTHN_UNKNOWN_CREDENTIAL", ch, credential=rec)
