@@ -438,9 +438,11 @@ def fuzz_seeds(corpus, header):
     with open(header, "w") as f:
         f.write("/* Made by tests/webauthn/softauth.py fuzz-seeds: the credential\n"
                 " * of the login seed, and the login itself. */\n")
+        f.write("/* clang-format off */\n")
         f.write(f"static const uint8_t seed_cred_id[] = {{{c_bytes(unb64u(rec['id']))}}};\n")
         f.write(f"static const uint8_t seed_cose[] = {{{c_bytes(unb64u(rec['public_key']))}}};\n")
         f.write(f"static const char seed_login[] = {json.dumps(json.dumps(login))};\n")
+        f.write("/* clang-format on */\n")
 
 
 def main(argv):
