@@ -317,7 +317,6 @@ mfa_webauthn_register_verify(const mfa_webauthn_rp_t *rp,
                              mfa_webauthn_credential *out)
 {
     struct mfa_int_wa_response r;
-    uint8_t cdh[MFA_INT_WA_SHA256];
     mfa_rc rc;
 
     if (out == NULL)
@@ -335,9 +334,10 @@ mfa_webauthn_register_verify(const mfa_webauthn_rp_t *rp,
                                       challenge_len, r.client_data,
                                       r.client_data_len);
     if (rc == MFA_OK) {
-        crypto_hash_sha256(cdh, r.client_data, r.client_data_len);
+        /* libfido2 hashes clientDataJSON (SHA-256) for the signatures */
         rc = mfa_int_wa_attestation_verify(rp, r.att_object, r.att_object_len,
-                                           cdh, r.raw_id, r.raw_id_len, out);
+                                           r.client_data, r.client_data_len,
+                                           r.raw_id, r.raw_id_len, out);
     }
     if (rc == MFA_OK) {
         out->transports = r.transports;
@@ -390,7 +390,6 @@ mfa_webauthn_login_verify(const mfa_webauthn_rp_t *rp, const uint8_t *challenge,
                           mfa_webauthn_assertion *out)
 {
     struct mfa_int_wa_response r;
-    uint8_t cdh[MFA_INT_WA_SHA256];
     uint32_t count = 0;
     unsigned ad_flags = 0;
     int eq;
@@ -419,10 +418,9 @@ mfa_webauthn_login_verify(const mfa_webauthn_rp_t *rp, const uint8_t *challenge,
                                       r.client_data_len);
     if (rc != MFA_OK)
         goto out;
-    crypto_hash_sha256(cdh, r.client_data, r.client_data_len);
-    rc = mfa_int_wa_assertion_verify(rp, r.auth_data, r.auth_data_len, cdh,
-                                     r.sig, r.sig_len, stored, &count,
-                                     &ad_flags);
+    rc = mfa_int_wa_assertion_verify(rp, r.auth_data, r.auth_data_len,
+                                     r.client_data, r.client_data_len, r.sig,
+                                     r.sig_len, stored, &count, &ad_flags);
     if (rc != MFA_OK)
         goto out;
     /* the user handle, when sent, is the account's; a discoverable login

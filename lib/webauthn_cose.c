@@ -581,7 +581,7 @@ check_statement(fido_cred_t *cred, const char *fmt, const cbor_item_t *stmt,
 mfa_rc
 mfa_int_wa_attestation_verify(const struct mfa_webauthn_rp *rp,
                               const uint8_t *att, size_t att_len,
-                              const uint8_t cdh[MFA_INT_WA_SHA256],
+                              const uint8_t *cd, size_t cd_len,
                               const uint8_t *raw_id, size_t raw_id_len,
                               mfa_webauthn_credential *out)
 {
@@ -681,8 +681,7 @@ mfa_int_wa_attestation_verify(const struct mfa_webauthn_rp *rp,
         fido_cred_aaguid_len(cred) != MFA_WEBAUTHN_AAGUID_BYTES)
         goto out;
     rc = MFA_ERR_INTERNAL;
-    if (fido_cred_set_clientdata_hash(cred, cdh, MFA_INT_WA_SHA256) !=
-            FIDO_OK ||
+    if (fido_cred_set_clientdata(cred, cd, cd_len) != FIDO_OK ||
         fido_cred_set_rp(cred, rp->rp_id, NULL) != FIDO_OK ||
         (rp->uv == MFA_WEBAUTHN_UV_REQUIRED &&
          fido_cred_set_uv(cred, FIDO_OPT_TRUE) != FIDO_OK))
@@ -766,7 +765,7 @@ stored_key(const mfa_webauthn_credential *c, fido_cred_t **holder,
 
 mfa_rc
 mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
-                            size_t ad_len, const uint8_t cdh[MFA_INT_WA_SHA256],
+                            size_t ad_len, const uint8_t *cd, size_t cd_len,
                             const uint8_t *sig, size_t sig_len,
                             const mfa_webauthn_credential *stored,
                             uint32_t *sign_count, unsigned *flags)
@@ -812,8 +811,7 @@ mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
         goto out;
     rc = MFA_ERR_INTERNAL;
     if (fido_assert_set_rp(as, rp->rp_id) != FIDO_OK ||
-        fido_assert_set_clientdata_hash(as, cdh, MFA_INT_WA_SHA256) !=
-            FIDO_OK ||
+        fido_assert_set_clientdata(as, cd, cd_len) != FIDO_OK ||
         fido_assert_set_count(as, 1) != FIDO_OK ||
         fido_assert_set_up(as, FIDO_OPT_TRUE) != FIDO_OK ||
         (rp->uv == MFA_WEBAUTHN_UV_REQUIRED &&

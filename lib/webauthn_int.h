@@ -87,13 +87,13 @@ int mfa_int_wa_cbor_bounded(const uint8_t *p, size_t len);
 /* Registration: attestation object -> checked credential record. */
 mfa_rc mfa_int_wa_attestation_verify(const struct mfa_webauthn_rp *rp,
                                      const uint8_t *att, size_t att_len,
-                                     const uint8_t cdh[MFA_INT_WA_SHA256],
+                                     const uint8_t *cd, size_t cd_len,
                                      const uint8_t *raw_id, size_t raw_id_len,
                                      mfa_webauthn_credential *out);
 /* Authentication: authData and signature against the stored key. */
 mfa_rc mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp,
                                    const uint8_t *ad, size_t ad_len,
-                                   const uint8_t cdh[MFA_INT_WA_SHA256],
+                                   const uint8_t *cd, size_t cd_len,
                                    const uint8_t *sig, size_t sig_len,
                                    const mfa_webauthn_credential *stored,
                                    uint32_t *sign_count, unsigned *flags);
