@@ -15,7 +15,9 @@ and its algorithm.  Those are done here in python, after Fido2Server
 accepted, the way its documentation asks an application to; the table
 says which side refused ("server" or "app").
 
-    compare.py VERDICTS_PROGRAM [--keep FILE]
+    compare.py VERDICTS_PROGRAM [--cases FILE] [--keep FILE]
+--cases judges the cases of FILE (browser.mjs writes Chromium's responses
+in the vectors' form) instead of fresh ones from softauth.py.
 Prints one line per case and "N passed, N failed"; exit 77 (skip) when
 python3-fido2 or python3-cryptography is missing.
 """
@@ -115,7 +117,12 @@ def main(argv):
     if len(argv) < 2:
         sys.stderr.write(__doc__)
         return 2
-    cases = softauth.vectors()
+    opts = dict(zip(argv[2::2], argv[3::2]))
+    if "--cases" in opts:
+        with open(opts["--cases"]) as f:
+            cases = json.load(f)
+    else:
+        cases = softauth.vectors()
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(cases, f)
         path = f.name
@@ -123,8 +130,8 @@ def main(argv):
         out = subprocess.run([argv[1], path], check=True, capture_output=True,
                              text=True).stdout
     finally:
-        if len(argv) == 4 and argv[2] == "--keep":
-            os.replace(path, argv[3])
+        if "--keep" in opts:
+            os.replace(path, opts["--keep"])
         else:
             os.unlink(path)
     mfa = dict(line.split("\t") for line in out.splitlines())
