@@ -44,9 +44,22 @@ mfa_webauthn_challenge_new(uint8_t *buf, size_t len)
 
 #if MFA_HAVE_WEBAUTHN
 
+#include <pthread.h>
+
+#include <fido.h>
+
 #include "ct.h"
 #include "text.h"
 #include "webauthn_int.h"
+
+/* libfido2 asks for fido_init before any other of its calls */
+static pthread_once_t fido_once = PTHREAD_ONCE_INIT;
+
+static void
+fido_setup(void)
+{
+    fido_init(0);
+}
 
 /* A DNS name (or "localhost"): labels of [a-z0-9-], not starting or
  * ending with '-', separated by single dots.  Lowercase only, since the
@@ -92,7 +105,7 @@ mfa_webauthn_rp_new(mfa_webauthn_rp_t **out, const char *rp_id,
     rc = mfa_int_text_field(name, MFA_WEBAUTHN_NAME_MAX, 1);
     if (rc != MFA_OK)
         return rc;
-    if (mfa_int_init() != MFA_OK)
+    if (mfa_int_init() != MFA_OK || pthread_once(&fido_once, fido_setup) != 0)
         return MFA_ERR_INTERNAL;
     rp = calloc(1, sizeof(*rp));
     if (rp == NULL)
