@@ -10,5 +10,6 @@
 #include <mfa/backup.h>
 #include <mfa/store.h>
 #include <mfa/service.h>
+#include <mfa/webauthn.h>
 
 #endif /* MFA_H */

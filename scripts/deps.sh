@@ -11,6 +11,8 @@ set -euo pipefail
 
 PKGS_BUILD="meson ninja-build pkg-config gcc libc6-dev libsodium-dev nettle-dev
   libqrencode-dev libpng-dev libsqlite3-dev libpq-dev libmicrohttpd-dev"
+# passkeys (-Dwebauthn): COSE keys and signatures, CBOR, JSON
+PKGS_BUILD="$PKGS_BUILD libfido2-dev libcbor-dev libjson-c-dev"
 PKGS_TEST="check oathtool liboath-dev zbar-tools librsvg2-bin clang-format
   valgrind python3 postgresql procps groff-base man-db"
 # the text-field test checks every Cf code point against UnicodeData.txt;
@@ -20,6 +22,10 @@ PKGS_TEST="$PKGS_TEST unicode-data python3-pyotp"
 # scan-build (clang-tools), clang-tidy, cppcheck, a C++ compiler for the
 # header test
 PKGS_TEST="$PKGS_TEST clang clang-tools clang-tidy cppcheck g++"
+# WebAuthn: the software authenticator (tests/webauthn/softauth.py) and
+# the second relying party it is compared with (fido2.server), for
+# Debian's /usr/bin/python3
+PKGS_TEST="$PKGS_TEST python3-fido2 python3-cryptography"
 # browser end-to-end tests, openssl for their throwaway TLS certificate
 # (Node.js itself is taken from the machine when
 # present, otherwise from Debian)

@@ -34,7 +34,7 @@ extern "C" {
  * Error codes.  The numbers are part of the ABI: they never change, and new
  * codes are only appended.  Ranges: -1..-19 general and OTP, -20..-39 base32,
  * secrets, key ring and sealing, -40..-69 URIs, profiles and QR codes,
- * -70..-89 recovery, -90..-109 store and service.
+ * -70..-89 recovery, -90..-109 store and service, -110..-129 WebAuthn.
  */
 typedef enum mfa_rc {
     MFA_OK = 0,
@@ -117,6 +117,28 @@ typedef enum mfa_rc {
     MFA_ERR_NO_STORE = -99,    /* the store does not exist: create it */
     MFA_ERR_NO_SCHEMA = -100,  /* the database has no libmfa schema */
     MFA_ERR_SCHEMA_OLD = -101, /* schema older than this library: migrate */
+
+    /* WebAuthn (passkeys and security keys) */
+    MFA_ERR_WEBAUTHN_JSON = -110,          /* response JSON malformed */
+    MFA_ERR_WEBAUTHN_TOO_LARGE = -111,     /* input above its size limit */
+    MFA_ERR_WEBAUTHN_TYPE = -112,          /* wrong clientData or key type */
+    MFA_ERR_WEBAUTHN_CHALLENGE = -113,     /* not the challenge issued */
+    MFA_ERR_WEBAUTHN_ORIGIN = -114,        /* origin not allowed */
+    MFA_ERR_WEBAUTHN_CROSS_ORIGIN = -115,  /* made in a cross-origin frame */
+    MFA_ERR_WEBAUTHN_RP_ID = -116,         /* rpIdHash of another rp id */
+    MFA_ERR_WEBAUTHN_USER_PRESENCE = -117, /* UP flag not set */
+    MFA_ERR_WEBAUTHN_USER_VERIFICATION = -118, /* UV required, not set */
+    MFA_ERR_WEBAUTHN_FLAGS = -119,             /* AT/BE/BS flags inconsistent */
+    MFA_ERR_WEBAUTHN_CBOR = -120,          /* attestation/authData malformed */
+    MFA_ERR_WEBAUTHN_CREDENTIAL_ID = -121, /* id length or id/rawId */
+    MFA_ERR_WEBAUTHN_ALGORITHM = -122,     /* key algorithm not allowed */
+    MFA_ERR_WEBAUTHN_ATT_FORMAT = -123,    /* attestation format unsupported */
+    MFA_ERR_WEBAUTHN_ATTESTATION = -124,   /* attestation statement invalid */
+    MFA_ERR_WEBAUTHN_SIGNATURE = -125,     /* assertion signature invalid */
+    MFA_ERR_WEBAUTHN_UNKNOWN_CREDENTIAL = -126, /* not the stored one */
+    MFA_ERR_WEBAUTHN_USER_HANDLE = -127, /* user handle wrong or missing */
+    MFA_ERR_WEBAUTHN_CLONED = -128,      /* sign count did not increase */
+    MFA_ERR_WEBAUTHN_PUBLIC_KEY = -129,  /* COSE key malformed/unusable */
 } mfa_rc;
 
 /* A short English sentence for rc; never NULL, also for unknown values. */
