@@ -27,27 +27,10 @@
 #include "otp_int.h"
 #include "keyring.h"
 #include "rules.h"
+#include "service_int.h"
 #include "store/store_int.h"
 #include "store/txn.h"
 #include "text.h"
-
-struct mfa_ctx {
-    mfa_store_t *store;
-    const mfa_keyring_t *kr;
-    mfa_clock_fn clock;
-    void *clock_arg;
-    char issuer[MFA_ISSUER_MAX + 1];
-    unsigned past, future, drift_max, lookahead;
-    mfa_throttle_policy throttle;
-    int64_t pending_ttl;
-    unsigned oob_digits;
-    int64_t oob_ttl;
-    int32_t oob_attempts;
-    mfa_event_fn ev;
-    void *ev_arg;
-    mfa_oob_send_fn send;
-    void *send_arg;
-};
 
 struct mfa_enrollment {
     char id[MFA_FACTOR_ID_LEN + 1];
@@ -70,8 +53,8 @@ struct mfa_enrollment {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static int64_t
-now_of(const mfa_ctx_t *ctx)
+int64_t
+mfa_int_ctx_now(const mfa_ctx_t *ctx)
 {
     if (ctx->clock != NULL)
         return ctx->clock(ctx->clock_arg);
@@ -136,9 +119,10 @@ result_init(mfa_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-static void
-emit(const mfa_ctx_t *ctx, mfa_event_type type, const char *account,
-     const char *factor_id, mfa_rc rc, int64_t now, uint32_t failures)
+void
+mfa_int_ctx_emit(const mfa_ctx_t *ctx, mfa_event_type type, const char *account,
+                 const char *factor_id, mfa_rc rc, int64_t now,
+                 uint32_t failures)
 {
     mfa_event ev;
 
@@ -158,12 +142,13 @@ static void
 emit_rc(const mfa_ctx_t *ctx, mfa_event_type type, const char *account,
         const char *factor_id, mfa_rc rc, int64_t now, uint32_t failures)
 {
-    emit(ctx, mfa_int_is_store_error(rc) ? MFA_EV_STORE_ERROR : type, account,
-         factor_id, rc, now, failures);
+    mfa_int_ctx_emit(ctx,
+                     mfa_int_is_store_error(rc) ? MFA_EV_STORE_ERROR : type,
+                     account, factor_id, rc, now, failures);
 }
 
-static void
-new_factor_id(char id[MFA_FACTOR_ID_LEN + 1])
+void
+mfa_int_new_factor_id(char id[MFA_FACTOR_ID_LEN + 1])
 {
     uint8_t raw[MFA_FACTOR_ID_LEN / 2];
 
@@ -785,7 +770,7 @@ enroll_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
     for (int t = 0; t < ID_TRIES && rc == MFA_ERR_EXISTS; t++) {
         size_t len = 0;
 
-        new_factor_id(e->f->id);
+        mfa_int_new_factor_id(e->f->id);
         rc = mfa_seal(ctx->kr, e->f->account, e->f->id, e->s, e->f->sealed,
                       sizeof(e->f->sealed), &len);
         if (rc != MFA_OK)
@@ -827,9 +812,9 @@ mfa_enroll_begin(mfa_ctx_t *ctx, const char *account, const char *label,
     *out = NULL;
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_ENROLL_BEGIN, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_ENROLL_BEGIN, NULL, NULL, rc, now, 0);
         return rc;
     }
     if (label == NULL)
@@ -955,17 +940,17 @@ mfa_enroll_confirm(mfa_ctx_t *ctx, const char *account, const char *factor_id,
     result_init(res);
     if (ctx == NULL)
         return res->outcome = MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_ENROLL_CONFIRM, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_ENROLL_CONFIRM, NULL, NULL, rc, now, 0);
         return res->outcome = rc;
     }
     if ((rc = check_factor_id(factor_id)) != MFA_OK ||
         (rc = check_code_shape(code, MFA_DIGITS_MIN, MFA_DIGITS_MAX)) !=
             MFA_OK ||
         (rc = check_now(now)) != MFA_OK) {
-        emit(ctx, MFA_EV_ENROLL_CONFIRM, account,
-             rc == MFA_ERR_INVALID ? NULL : factor_id, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_ENROLL_CONFIRM, account,
+                         rc == MFA_ERR_INVALID ? NULL : factor_id, rc, now, 0);
         return res->outcome = rc;
     }
     a.factor_id = factor_id;
@@ -1031,15 +1016,15 @@ mfa_verify(mfa_ctx_t *ctx, const char *account, const char *code,
     result_init(res);
     if (ctx == NULL)
         return res->outcome = MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_VERIFY_FAIL, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_VERIFY_FAIL, NULL, NULL, rc, now, 0);
         return res->outcome = rc;
     }
     if ((rc = check_code_shape(code, MFA_DIGITS_MIN, MFA_DIGITS_MAX)) !=
             MFA_OK ||
         (rc = check_now(now)) != MFA_OK) {
-        emit(ctx, MFA_EV_VERIFY_FAIL, account, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_VERIFY_FAIL, account, NULL, rc, now, 0);
         return res->outcome = rc;
     }
     sp.ok_event = MFA_EV_VERIFY_OK;
@@ -1081,7 +1066,7 @@ mfa_account_has_mfa(mfa_ctx_t *ctx, const char *account, int *has)
         return MFA_ERR_INVALID;
     if ((rc = check_account(account)) != MFA_OK)
         return rc;
-    h.now = now_of(ctx);
+    h.now = mfa_int_ctx_now(ctx);
     h.has = has;
     rc = in_txn(ctx, account, MFA_TXN_READ, has_body, &h);
     if (rc != MFA_OK)
@@ -1182,9 +1167,9 @@ mfa_recover(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     result_init(res);
     if (ctx == NULL)
         return res->outcome = MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_RECOVER_FAIL, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_RECOVER_FAIL, NULL, NULL, rc, now, 0);
         return res->outcome = rc;
     }
     /* a malformed code matches nothing: refused before it is counted */
@@ -1196,7 +1181,7 @@ mfa_recover(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     if (rc == MFA_OK)
         rc = check_now(now);
     if (rc != MFA_OK) {
-        emit(ctx, MFA_EV_RECOVER_FAIL, account, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_RECOVER_FAIL, account, NULL, rc, now, 0);
         return res->outcome = rc;
     }
     sp.ok_event = MFA_EV_RECOVER_OK;
@@ -1244,9 +1229,9 @@ mfa_backup_codes_new(mfa_ctx_t *ctx, const char *account, size_t n,
     *codes = NULL;
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_BACKUP_CODES_NEW, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_BACKUP_CODES_NEW, NULL, NULL, rc, now, 0);
         return rc;
     }
     if (n == 0)
@@ -1369,9 +1354,9 @@ mfa_oob_begin(mfa_ctx_t *ctx, const char *account, const char *purpose)
 
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_OOB_BEGIN, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_OOB_BEGIN, NULL, NULL, rc, now, 0);
         return rc;
     }
     memset(&c, 0, sizeof(c));
@@ -1452,16 +1437,16 @@ mfa_oob_verify(mfa_ctx_t *ctx, const char *account, const char *purpose,
     result_init(res);
     if (ctx == NULL)
         return res->outcome = MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_OOB_FAIL, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_OOB_FAIL, NULL, NULL, rc, now, 0);
         return res->outcome = rc;
     }
     if ((rc = mfa_int_purpose_check(purpose)) == MFA_OK &&
         (rc = check_code_shape(code, 6, 8)) == MFA_OK)
         rc = check_now(now);
     if (rc != MFA_OK) {
-        emit(ctx, MFA_EV_OOB_FAIL, account, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_OOB_FAIL, account, NULL, rc, now, 0);
         return res->outcome = rc;
     }
     a.purpose = purpose;
@@ -1581,13 +1566,13 @@ mfa_factor_rename(mfa_ctx_t *ctx, const char *account, const char *factor_id,
 
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_FACTOR_RENAME, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_FACTOR_RENAME, NULL, NULL, rc, now, 0);
         return rc;
     }
     if ((rc = check_factor_id(factor_id)) != MFA_OK) {
-        emit(ctx, MFA_EV_FACTOR_RENAME, account, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_FACTOR_RENAME, account, NULL, rc, now, 0);
         return rc;
     }
     if (label == NULL)
@@ -1616,13 +1601,13 @@ mfa_factor_remove(mfa_ctx_t *ctx, const char *account, const char *factor_id)
 
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_FACTOR_REMOVE, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_FACTOR_REMOVE, NULL, NULL, rc, now, 0);
         return rc;
     }
     if ((rc = check_factor_id(factor_id)) != MFA_OK) {
-        emit(ctx, MFA_EV_FACTOR_REMOVE, account, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_FACTOR_REMOVE, account, NULL, rc, now, 0);
         return rc;
     }
     rc = in_txn(ctx, account, MFA_TXN_WRITE, remove_body,
@@ -1647,9 +1632,9 @@ mfa_reset(mfa_ctx_t *ctx, const char *account)
 
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_account(account)) != MFA_OK) {
-        emit(ctx, MFA_EV_RESET, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_RESET, NULL, NULL, rc, now, 0);
         return rc;
     }
     rc = in_txn(ctx, account, MFA_TXN_WRITE, reset_body, NULL);
@@ -1711,16 +1696,17 @@ mfa_keyring_rotate(mfa_ctx_t *ctx, size_t *resealed, size_t *skipped)
         *skipped = 0;
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     current = mfa_keyring_current(ctx->kr);
     if (current == 0) {
         rc = MFA_ERR_KEYRING_EMPTY;
-        emit(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, rc, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, rc, now, 0);
         return rc;
     }
     page = sodium_allocarray(SCAN_PAGE, sizeof(*page));
     if (page == NULL) {
-        emit(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, MFA_ERR_NOMEM, now, 0);
+        mfa_int_ctx_emit(ctx, MFA_EV_KEY_ROTATE, NULL, NULL, MFA_ERR_NOMEM, now,
+                         0);
         return MFA_ERR_NOMEM;
     }
     /* pages of a store-wide read, each factor then resealed in its own
@@ -1807,7 +1793,7 @@ mfa_expire_pending(mfa_ctx_t *ctx, size_t *n)
     *n = 0;
     if (ctx == NULL)
         return MFA_ERR_INVALID;
-    now = now_of(ctx);
+    now = mfa_int_ctx_now(ctx);
     if ((rc = check_now(now)) != MFA_OK)
         return rc;
     a.before = now - ctx->pending_ttl < 0 ? 0 : now - ctx->pending_ttl;
