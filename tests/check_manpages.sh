@@ -39,6 +39,12 @@ cat "$src"/include/mfa/*.h |
 # error codes err.h defines
 grep -oE 'MFA_ERR_[A-Z0-9_]+|MFA_OK' "$src/include/mfa/err.h" | sort -u >"$tmp/codes"
 
+# every code err.h defines has its row in mfa_err(3)
+for c in $(grep -v '_H$' "$tmp/codes"); do
+    short=${c#MFA_ERR_WEBAUTHN_}   # that table shows the names without it
+    grep -q "[[:space:]]$c[[:space:]]\|^\\\\-1[12][0-9][[:space:]]$short[[:space:]]" "$src/docs/man/mfa_err.3" ||
+        bad "$c is defined in err.h but has no row in mfa_err(3)"
+done
 [ -s "$tmp/map" ] && ok || bad "no exported symbol found in lib/libmfa.map"
 for s in $(comm -23 "$tmp/map" "$tmp/hdr"); do
     bad "$s is exported by libmfa.map but declared MFA_API in no header"
