@@ -1,4 +1,4 @@
-/* Internals shared by uri.c and profile.c; never installed. */
+/* Internals shared by uri.c and lint.c; never installed. */
 #ifndef MFA_ENROLL_H
 #define MFA_ENROLL_H
 
