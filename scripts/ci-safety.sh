@@ -19,9 +19,14 @@ total_p=0; total_f=0
 
 part() { # part NAME LOG: add the log's last "N passed, N failed" line
   local line p f
+  local k
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
   if [ -z "$line" ]; then p=0; f=1; else
     p=$(echo "$line" | awk '{print $1}'); f=$(echo "$line" | awk '{print $3}')
+    # a skip is a check that did not run: here, where every tool is
+    # installed, it counts as a failure
+    k=$(echo "$line" | sed -n 's/.*, \([0-9][0-9]*\) skipped.*/\1/p')
+    f=$((f + ${k:-0}))
   fi
   echo "$1: $p passed, $f failed"
   total_p=$((total_p + p)); total_f=$((total_f + f))
