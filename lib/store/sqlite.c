@@ -1367,7 +1367,9 @@ mfa_int_sqlite_connect(void **impl, const char *path,
         return MFA_ERR_INVALID;
     if (sodium_init() < 0)
         return MFA_ERR_INTERNAL;
-    if (opts != NULL && opts->create && (rc = create_file(path)) != MFA_OK)
+    /* ":memory:" is SQLite's name for a database in memory, not a file */
+    if (opts != NULL && opts->create && strcmp(path, ":memory:") != 0 &&
+        (rc = create_file(path)) != MFA_OK)
         return rc;
     /* a path is a path, also when SQLite was built to read "file:" URIs */
     if (strncmp(path, "file:", 5) == 0) {
