@@ -86,8 +86,7 @@ sample(const char *name, size_t *len)
     char *buf;
     long n;
 
-    snprintf(path, sizeof(path), "%s/tests/import/%s", root ? root : ".",
-             name);
+    snprintf(path, sizeof(path), "%s/tests/import/%s", root ? root : ".", name);
     f = fopen(path, "rb");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     fseek(f, 0, SEEK_END);
@@ -211,9 +210,9 @@ START_TEST(ga_totp)
     char code[16];
     size_t n = 0;
 
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice",
-                                   "ga-totp", &r),
-                     MFA_OK);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice", "ga-totp", &r),
+        MFA_OK);
     ck_assert_uint_eq(mfa_import_report_count(r), 1);
     ck_assert_str_eq(mfa_import_report_account(r, 0), "alice");
     ck_assert_uint_eq(mfa_import_report_factor_line(r, 0), 1);
@@ -241,8 +240,7 @@ START_TEST(ga_totp)
     ck_assert_int_eq(mfa_verify(F.ctx, "alice", code, &res), MFA_OK);
     ck_assert_str_eq(res.factor_id, mfa_import_report_factor_id(r, 0));
     ck_assert_int_eq(check("alice", code), MFA_ERR_REPLAYED);
-    oathtool(code, sizeof(code), "--totp -b -N @%d %s", T + 30,
-             GA_TOTP_SECRET);
+    oathtool(code, sizeof(code), "--totp -b -N @%d %s", T + 30, GA_TOTP_SECRET);
     F.now = T + 30;
     ck_assert_int_eq(check("alice", code), MFA_OK);
 
@@ -267,9 +265,9 @@ START_TEST(ga_hotp)
     char code[16];
     const char *secret = "YA7PE4SSNDMJLWFLXTWDSSYKGM";
 
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "bob",
-                                   "ga-hotp", &r),
-                     MFA_OK);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "bob", "ga-hotp", &r),
+        MFA_OK);
     ck_assert_uint_eq(mfa_import_report_backup_codes(r), 3);
     /* 5 counters before, 11 here (the ctx's look-ahead 10) */
     ck_assert(has_note(r, "WINDOW_SIZE 5", 2));
@@ -316,9 +314,9 @@ START_TEST(ga_crlf_skew_reuse)
     mfa_import_report_t *r = NULL;
     char code[16];
 
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "dave",
-                                   "ga-crlf", &r),
-                     MFA_OK);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "dave", "ga-crlf", &r),
+        MFA_OK);
     ck_assert_uint_eq(mfa_import_report_backup_codes(r), 5);
     /* the last scratch code has no newline after it */
     {
@@ -326,11 +324,9 @@ START_TEST(ga_crlf_skew_reuse)
         ck_assert_int_eq(mfa_recover(F.ctx, "dave", "88940074", &res), MFA_OK);
     }
     /* TIME_SKEW -2 centres the window on step 56666664; 56666665 was used */
-    oathtool(code, sizeof(code), "--totp -b -N @%d %s", T - 30,
-             GA_TOTP_SECRET);
+    oathtool(code, sizeof(code), "--totp -b -N @%d %s", T - 30, GA_TOTP_SECRET);
     ck_assert_int_eq(check("dave", code), MFA_ERR_REPLAYED);
-    oathtool(code, sizeof(code), "--totp -b -N @%d %s", T - 90,
-             GA_TOTP_SECRET);
+    oathtool(code, sizeof(code), "--totp -b -N @%d %s", T - 90, GA_TOTP_SECRET);
     ck_assert_int_eq(check("dave", code), MFA_ERR_REPLAYED);
     /* two steps later the skewed window reaches the current step */
     F.now = T + 60;
@@ -345,9 +341,9 @@ START_TEST(ga_legacy_10_bytes)
     mfa_import_report_t *r = NULL;
     char code[16];
 
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "erin",
-                                   "ga-legacy", &r),
-                     MFA_OK);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "erin", "ga-legacy", &r),
+        MFA_OK);
     /* "1234567890": the 80-bit secrets of old google-authenticator */
     oathtool(code, sizeof(code), "--totp -N @%d 31323334353637383930", T);
     ck_assert_int_eq(check("erin", code), MFA_OK);
@@ -367,8 +363,7 @@ START_TEST(ga_bad_files)
          MFA_ERR_IMPORT_LINE, MFA_ERR_STATE},
         {"JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n\" TOTP_AUTH\n", 3,
          MFA_ERR_IMPORT_LINE, MFA_ERR_URI_PARAM},
-        {"JBSWY3DPEHPK3PXP\n12345678\n", 0, MFA_ERR_IMPORT_LINE,
-         MFA_ERR_TYPE},
+        {"JBSWY3DPEHPK3PXP\n12345678\n", 0, MFA_ERR_IMPORT_LINE, MFA_ERR_TYPE},
         {"JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 0\n", 2, MFA_ERR_IMPORT_LINE,
          MFA_ERR_COUNTER},
         {"JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 9223372036854775708\n", 2,
@@ -396,9 +391,9 @@ START_TEST(ga_bad_files)
     mfa_result res;
 
     /* what the account had stays as it was */
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice",
-                                   "ga-totp", &r),
-                     MFA_OK);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice", "ga-totp", &r),
+        MFA_OK);
     mfa_import_report_free(&r);
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         mfa_rc rc = import_text(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice",
@@ -427,13 +422,13 @@ START_TEST(ga_bad_files)
     ck_assert_int_eq(mfa_recover(F.ctx, "bob", "39542745", &res),
                      MFA_ERR_NO_CODES);
     /* the account is the caller's: required, and checked */
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, NULL,
-                                   "ga-totp", &r),
-                     MFA_ERR_INVALID);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, NULL, "ga-totp", &r),
+        MFA_ERR_INVALID);
     mfa_import_report_free(&r);
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "a\x01",
-                                   "ga-totp", &r),
-                     MFA_ERR_INVALID);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "a\x01", "ga-totp", &r),
+        MFA_ERR_INVALID);
     ck_assert_int_eq(mfa_import_report_cause(r), MFA_ERR_CONTROL_CHAR);
     mfa_import_report_free(&r);
 }
@@ -547,9 +542,12 @@ START_TEST(oath_bad_lines)
         const char *line;
         mfa_rc cause;
     } t[] = {
-        {"HOTP/T45 zed - 3132333435363738393031323334353637383930", MFA_ERR_TYPE},
-        {"HOTP zed - 313233343536373839303132333435363738393", MFA_ERR_BASE32_CHAR},
-        {"HOTP zed - 31323334353637383930313233343536373839zz", MFA_ERR_BASE32_CHAR},
+        {"HOTP/T45 zed - 3132333435363738393031323334353637383930",
+         MFA_ERR_TYPE},
+        {"HOTP zed - 313233343536373839303132333435363738393",
+         MFA_ERR_BASE32_CHAR},
+        {"HOTP zed - 31323334353637383930313233343536373839zz",
+         MFA_ERR_BASE32_CHAR},
         {"HOTP zed - "
          "313233343536373839303132333435363738393031323334353637383930313233",
          MFA_ERR_SECRET_LONG},
@@ -586,9 +584,9 @@ START_TEST(oath_bad_lines)
     }
     ck_assert_uint_eq(F.nimport, 0);
     /* the accounts come from the file */
-    ck_assert_int_eq(import_sample(MFA_IMPORT_OATH_USERS, "alice",
-                                   "users.oath", &r),
-                     MFA_ERR_INVALID);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_OATH_USERS, "alice", "users.oath", &r),
+        MFA_ERR_INVALID);
     mfa_import_report_free(&r);
 }
 END_TEST
@@ -681,13 +679,12 @@ START_TEST(uri_bad)
     ck_assert_int_eq(import_text(MFA_IMPORT_URI, NULL, "# nothing\n\n", &r),
                      MFA_ERR_EMPTY);
     mfa_import_report_free(&r);
-    ck_assert_int_eq(mfa_factor_import(F.ctx, (mfa_import_format)7, NULL, "",
-                                       0, &r),
-                     MFA_ERR_INVALID);
-    ck_assert_ptr_null(r);
     ck_assert_int_eq(
-        mfa_factor_import(NULL, MFA_IMPORT_URI, NULL, "", 0, &r),
+        mfa_factor_import(F.ctx, (mfa_import_format)7, NULL, "", 0, &r),
         MFA_ERR_INVALID);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(mfa_factor_import(NULL, MFA_IMPORT_URI, NULL, "", 0, &r),
+                     MFA_ERR_INVALID);
     ck_assert_int_eq(
         mfa_factor_import(F.ctx, MFA_IMPORT_URI, NULL, NULL, 0, &r),
         MFA_ERR_INVALID);
@@ -703,21 +700,21 @@ START_TEST(duplicate_secret)
     mfa_enrollment_t *e = NULL;
     char text[512];
 
-    ck_assert_int_eq(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice",
-                                   "ga-totp", &r),
-                     MFA_OK);
+    ck_assert_int_eq(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice", "ga-totp", &r),
+        MFA_OK);
     mfa_import_report_free(&r);
     /* the same file again, and its secret in another format */
-    expect_refused(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice",
-                                 "ga-crlf", &r),
-                   &r, MFA_ERR_IMPORT_DUPLICATE, 1, MFA_ERR_IMPORT_DUPLICATE);
+    expect_refused(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice", "ga-crlf", &r),
+        &r, MFA_ERR_IMPORT_DUPLICATE, 1, MFA_ERR_IMPORT_DUPLICATE);
     mfa_import_report_free(&r);
     expect_refused(
-        import_text(MFA_IMPORT_URI, NULL,
-                    "otpauth://totp/x:bob?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n"
-                    "otpauth://hotp/x:alice?secret=" GA_TOTP_SECRET
-                    "&counter=3\n",
-                    &r),
+        import_text(
+            MFA_IMPORT_URI, NULL,
+            "otpauth://totp/x:bob?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n"
+            "otpauth://hotp/x:alice?secret=" GA_TOTP_SECRET "&counter=3\n",
+            &r),
         &r, MFA_ERR_IMPORT_DUPLICATE, 2, MFA_ERR_IMPORT_DUPLICATE);
     mfa_import_report_free(&r);
     ck_assert_uint_eq(nfactors("alice"), 1);
@@ -726,10 +723,11 @@ START_TEST(duplicate_secret)
 
     /* keys equal but for trailing zero bytes give the same HMAC codes */
     expect_refused(
-        import_text(MFA_IMPORT_OATH_USERS, NULL,
-                    "HOTP eve - 3132333435363738393031323334353637383930\n"
-                    "HOTP/T30 eve - 313233343536373839303132333435363738393000\n",
-                    &r),
+        import_text(
+            MFA_IMPORT_OATH_USERS, NULL,
+            "HOTP eve - 3132333435363738393031323334353637383930\n"
+            "HOTP/T30 eve - 313233343536373839303132333435363738393000\n",
+            &r),
         &r, MFA_ERR_IMPORT_DUPLICATE, 2, MFA_ERR_IMPORT_DUPLICATE);
     mfa_import_report_free(&r);
 
@@ -768,8 +766,8 @@ START_TEST(limits)
 
         randombytes_buf(k, sizeof(k));
         sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
-        off += (size_t)snprintf(text + off, 64 * 1024 - off,
-                                "HOTP amy - %s\n", hex);
+        off += (size_t)snprintf(text + off, 64 * 1024 - off, "HOTP amy - %s\n",
+                                hex);
     }
     expect_refused(import_text(MFA_IMPORT_OATH_USERS, NULL, text, &r), &r,
                    MFA_ERR_IMPORT_LIMIT, MFA_FACTORS_MAX + 1,
@@ -795,9 +793,9 @@ START_TEST(limits)
     /* 30 unused backup codes and 5 scratch codes: over 32 */
     ck_assert_int_eq(mfa_backup_codes_new(F.ctx, "alice", 30, &codes), MFA_OK);
     mfa_backup_codes_free(&codes, 30);
-    expect_refused(import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice",
-                                 "ga-totp", &r),
-                   &r, MFA_ERR_IMPORT_LIMIT, 8, MFA_ERR_IMPORT_LIMIT);
+    expect_refused(
+        import_sample(MFA_IMPORT_GOOGLE_AUTHENTICATOR, "alice", "ga-totp", &r),
+        &r, MFA_ERR_IMPORT_LIMIT, 8, MFA_ERR_IMPORT_LIMIT);
     mfa_import_report_free(&r);
     ck_assert_uint_eq(nfactors("alice"), 0);
     ck_assert_uint_eq(ncodes("alice"), 30);
