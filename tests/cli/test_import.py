@@ -8,7 +8,9 @@ a bad line, a duplicate secret, usage errors.  SQLite always; PostgreSQL
 too when MFA_PG_CONNINFO is set (scripts/test sets it)."""
 import json
 import os
+import re
 import secrets
+import sqlite3
 import subprocess
 import sys
 
@@ -119,6 +121,34 @@ def scenario(kind, spec, schema=None):
                  EXIT_INPUT)
     t.check("uris-bad.txt:2:" in r.err and "MFA_ERR_URI_SECRET" in r.err,
             f"{kind}: the bad URI's line", r)
+
+    # docs/migration.md's export script, run on a table, into the store
+    with open(os.path.join(os.path.dirname(SAMPLES), "..", "docs", "migration.md")) as f:
+        doc = f.read()
+    script = re.search(r"```python\n(.*?)```", doc, re.S)
+    if t.check(script is not None, f"{kind}: docs/migration.md has the export script"):
+        path = t.path(f"{kind}-export.py")
+        with open(path, "w") as f:
+            f.write(script.group(1))
+        db = t.path(f"{kind}-app.db")
+        con = sqlite3.connect(db)
+        con.execute("CREATE TABLE users (username TEXT, totp_secret TEXT, hotp_counter INTEGER)")
+        users = [(f"pat-{tag}@example.com", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", None),
+                 (f"quinn-{tag}", "gezd gnbv gy3t qojq gezd gnbv gy3t qojq", 7),
+                 (f"nobody-{tag}", None, None)]
+        con.executemany("INSERT INTO users VALUES (?, ?, ?)", users)
+        con.commit()
+        con.close()
+        p = subprocess.run([sys.executable, path, db], stdout=subprocess.PIPE, check=True)
+        r = t.expect(f"{kind}: the exported URIs import",
+                     m("import", "--format", "uri", "-", input=p.stdout.decode()), EXIT_OK,
+                     "imported 2 factors")
+        code = oathtool("--totp", "-b", "-N", f"@{T}", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+        t.expect(f"{kind}: an exported TOTP secret works", m("check", f"pat-{tag}@example.com", code),
+                 EXIT_OK)
+        code = oathtool("--hotp", "-b", "-c", 7, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
+        t.expect(f"{kind}: an exported HOTP counter is the next one", m("check", f"quinn-{tag}", code),
+                 EXIT_OK)
 
     # usage
     t.expect(f"{kind}: no --format", m("import", sample("ga-totp")), EXIT_USAGE)
