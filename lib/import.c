@@ -1194,7 +1194,7 @@ file_duplicates(imp *im, entry **idx)
         idx[i] = &im->e[i];
     }
     sodium_memzero(k, sizeof(k));
-    qsort(idx, im->n, sizeof(*idx), by_account_fp);
+    qsort(idx, im->n, sizeof(entry *), by_account_fp);
     for (size_t i = 1; i < im->n; i++)
         if (strcmp(idx[i]->account, idx[i - 1]->account) == 0 &&
             sodium_memcmp(idx[i]->fp, idx[i - 1]->fp, sizeof(idx[i]->fp)) == 0)
@@ -1202,7 +1202,7 @@ file_duplicates(imp *im, entry **idx)
                           MFA_ERR_IMPORT_DUPLICATE,
                           "the secret of line %zu again for account %s",
                           idx[i - 1]->line, idx[i]->account);
-    qsort(idx, im->n, sizeof(*idx), by_fp);
+    qsort(idx, im->n, sizeof(entry *), by_fp);
     for (size_t i = 1; i < im->n && rc == MFA_OK; i++)
         if (sodium_memcmp(idx[i]->fp, idx[i - 1]->fp, sizeof(idx[i]->fp)) == 0)
             rc = note(im, idx[i]->line,
@@ -1417,7 +1417,7 @@ store_all(imp *im, entry **idx)
     size_t ng = 0, done = 0;
     mfa_rc rc = MFA_OK;
 
-    qsort(idx, im->n, sizeof(*idx), by_account_line);
+    qsort(idx, im->n, sizeof(entry *), by_account_line);
     groups = calloc(im->n, sizeof(*groups));
     plain = sodium_malloc(MFA_SECRET_MAX);
     f = sodium_malloc(sizeof(*f));
@@ -1514,7 +1514,7 @@ run(imp *im, mfa_import_format format, const char *account, const char *text,
     if (im->n == 0)
         return refuse(im, MFA_ERR_EMPTY, 0, MFA_ERR_EMPTY,
                       "the file holds no factor");
-    if ((idx = calloc(im->n, sizeof(*idx))) == NULL)
+    if ((idx = calloc(im->n, sizeof(entry *))) == NULL)
         return MFA_ERR_NOMEM;
     rc = file_duplicates(im, idx);
     if (rc == MFA_OK)
