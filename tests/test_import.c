@@ -10,8 +10,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
+#ifdef HAVE_LIBOATH
+#include <liboath/oath.h>
+#endif
 
 #include <mfa.h>
 
@@ -501,6 +506,72 @@ START_TEST(oath_users_crlf)
 }
 END_TEST
 
+#ifdef HAVE_LIBOATH
+/*
+ * liboath itself spends a users.oath line (oath_authenticate_usersfile
+ * writes the counter and the OTP it accepted, and the time); the imported
+ * factor then refuses those codes and takes the next ones.
+ */
+START_TEST(oath_spent_by_liboath)
+{
+    const char *hk = "3132333435363738393031323334353637383930";
+    const char *tk = "00112233445566778899aabbccddeeff00112233";
+    mfa_import_report_t *r = NULL;
+    char path[] = "/tmp/mfa-import-oath-XXXXXX";
+    char code[16], now_code[16];
+    time_t last = 0;
+    FILE *f;
+    size_t len;
+    char *text;
+    int fd;
+
+    ck_assert_int_eq(oath_init(), OATH_OK);
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    fprintf(f, "HOTP\tlina\t-\t%s\nHOTP/T30\tmax\t-\t%s\n", hk, tk);
+    fclose(f);
+    /* lina logs in with counter 2's code (0 and 1 never used) */
+    oathtool(code, sizeof(code), "--hotp -c 2 %s", hk);
+    ck_assert_int_eq(
+        oath_authenticate_usersfile(path, "lina", code, 5, NULL, &last),
+        OATH_OK);
+    /* max logs in now, on liboath's clock */
+    F.now = (int64_t)time(NULL);
+    oathtool(now_code, sizeof(now_code), "--totp -N @%lld %s", (long long)F.now,
+             tk);
+    ck_assert_int_eq(
+        oath_authenticate_usersfile(path, "max", now_code, 1, NULL, &last),
+        OATH_OK);
+    {
+        FILE *in = fopen(path, "rb");
+        char *buf = calloc(1, 4096);
+
+        ck_assert_ptr_nonnull(in);
+        len = fread(buf, 1, 4095, in);
+        fclose(in);
+        text = buf;
+    }
+    unlink(path);
+    ck_assert_int_eq(
+        mfa_factor_import(F.ctx, MFA_IMPORT_OATH_USERS, NULL, text, len, &r),
+        MFA_OK);
+    ck_assert_uint_eq(mfa_import_report_count(r), 2);
+    mfa_import_report_free(&r);
+    free(text);
+    ck_assert_int_eq(check("lina", code), MFA_ERR_REPLAYED);
+    oathtool(code, sizeof(code), "--hotp -c 1 %s", hk);
+    ck_assert_int_eq(check("lina", code), MFA_ERR_REPLAYED);
+    oathtool(code, sizeof(code), "--hotp -c 3 %s", hk);
+    ck_assert_int_eq(check("lina", code), MFA_OK);
+    ck_assert_int_eq(check("max", now_code), MFA_ERR_REPLAYED);
+    F.now += 30;
+    oathtool(code, sizeof(code), "--totp -N @%lld %s", (long long)F.now, tk);
+    ck_assert_int_eq(check("max", code), MFA_OK);
+}
+END_TEST
+#endif
+
 START_TEST(oath_counters_near_2_64)
 {
     mfa_import_report_t *r = NULL;
@@ -934,6 +1005,13 @@ main(void)
     tcase_add_test(tc, ga_bad_files);
     tcase_add_test(tc, oath_users);
     tcase_add_test(tc, oath_users_crlf);
+#ifdef HAVE_LIBOATH
+    tcase_add_test(tc, oath_spent_by_liboath);
+#else
+    printf("note: liboath-dev not found at build time: the users.oath lines "
+           "spent by liboath itself are not tested (apt-get install "
+           "liboath-dev)\n");
+#endif
     tcase_add_test(tc, oath_counters_near_2_64);
     tcase_add_test(tc, oath_bad_lines);
     tcase_add_test(tc, uri_file);
