@@ -44,6 +44,9 @@
 #define GA_STEP_MAX 60
 #define GA_RATE_ATTEMPTS_MAX 100
 #define GA_RATE_INTERVAL_MAX 3600
+/* The module learns a skew of up to 25 * 60 steps (check_time_skew), so
+ * its used steps may lie that far ahead of the clock, plus its window. */
+#define GA_AHEAD_MAX (25 * 60 + GA_WINDOW_MAX)
 /* liboath reads keys into a 32-byte buffer (usersfile.c). */
 #define OATH_KEY_MAX 32
 /*
@@ -710,7 +713,7 @@ ga_finish(imp *im, const ga_opts *o, entry *e)
         if (o->have_reuse_step) {
             uint64_t now_step = (uint64_t)im->now / e->period;
 
-            if (o->reuse_max > now_step + MFA_LOOKAHEAD_MAX)
+            if (o->reuse_max > now_step + GA_AHEAD_MAX)
                 return bad_line(im, o->line_reuse, MFA_ERR_TIME,
                                 "DISALLOW_REUSE: used step %llu is ahead of "
                                 "this clock's step %llu",
