@@ -970,6 +970,134 @@ START_TEST(store_failures)
 }
 END_TEST
 
+/* ---- mutated samples ----------------------------------------------------- */
+
+static uint64_t
+next_rand(uint64_t *x)
+{
+    /* xorshift64*: reproducible runs, the seed is printed on failure */
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * UINT64_C(2685821657736338717);
+}
+
+/*
+ * Every sample, mutated a few hundred times (a byte changed, inserted or
+ * removed, a line doubled, the end cut): the import either stores what it
+ * reports or refuses with a known error and a line within the file, and
+ * a refusal leaves the store empty (key rotation counts every factor).
+ */
+START_TEST(mutated_samples)
+{
+    static const struct {
+        const char *name;
+        mfa_import_format fmt;
+        const char *account;
+    } t[] = {
+        {"ga-totp", MFA_IMPORT_GOOGLE_AUTHENTICATOR, "acct"},
+        {"ga-hotp", MFA_IMPORT_GOOGLE_AUTHENTICATOR, "acct"},
+        {"ga-crlf", MFA_IMPORT_GOOGLE_AUTHENTICATOR, "acct"},
+        {"users.oath", MFA_IMPORT_OATH_USERS, NULL},
+        {"users-crlf.oath", MFA_IMPORT_OATH_USERS, NULL},
+        {"uris.txt", MFA_IMPORT_URI, NULL},
+    };
+    static const char alphabet[] = "\n\r\t \"#-+=:/?&%0123456789abcdefAZ";
+    uint64_t seed = UINT64_C(0x9e3779b97f4a7c15), x = seed;
+    size_t accepted = 0, refused = 0;
+
+    for (size_t s = 0; s < sizeof(t) / sizeof(t[0]); s++) {
+        size_t len;
+        char *orig = sample(t[s].name, &len);
+
+        for (int it = 0; it < 300; it++) {
+            char *buf = malloc(2 * len + 8);
+            size_t n = len, lines = 1, stored = 0, skipped = 0;
+            mfa_import_report_t *r = NULL;
+            mfa_store_t *st = NULL;
+            mfa_ctx_t *ctx = NULL;
+            mfa_rc rc;
+
+            memcpy(buf, orig, len);
+            for (int k = 0, nm = 1 + (int)(next_rand(&x) % 3); k < nm; k++) {
+                size_t at = n ? (size_t)(next_rand(&x) % n) : 0;
+                char c = alphabet[next_rand(&x) % (sizeof(alphabet) - 1)];
+
+                switch (next_rand(&x) % 5) {
+                case 0:
+                    if (n)
+                        buf[at] = c;
+                    break;
+                case 1:
+                    memmove(buf + at + 1, buf + at, n - at);
+                    buf[at] = c;
+                    n++;
+                    break;
+                case 2:
+                    if (n) {
+                        memmove(buf + at, buf + at + 1, n - at - 1);
+                        n--;
+                    }
+                    break;
+                case 3:
+                    n = at;
+                    break;
+                default: {
+                    /* the line at `at` once more, right after it */
+                    size_t b = at, e = at, l;
+                    while (b > 0 && buf[b - 1] != '\n')
+                        b--;
+                    while (e < n && buf[e] != '\n')
+                        e++;
+                    l = e - b + 1; /* the line and its newline */
+                    if (e < n && n + l <= 2 * len + 1) {
+                        memmove(buf + e + 1 + l, buf + e + 1, n - e - 1);
+                        memcpy(buf + e + 1, buf + b, l);
+                        n += l;
+                    }
+                    break;
+                }
+                }
+            }
+            for (size_t i = 0; i < n; i++)
+                lines += buf[i] == '\n';
+            ck_assert_int_eq(mfa_store_memory_new(&st), MFA_OK);
+            ck_assert_int_eq(mfa_ctx_new(&ctx, st, F.kr), MFA_OK);
+            mfa_ctx_set_clock(ctx, clock_fn, NULL);
+            rc = mfa_factor_import(ctx, t[s].fmt, t[s].account, buf, n, &r);
+            ck_assert_int_eq(mfa_keyring_rotate(ctx, &stored, &skipped),
+                             MFA_OK);
+            ck_assert_uint_eq(stored, 0); /* sealed under the current key */
+            if (rc == MFA_OK) {
+                ck_assert_uint_eq(skipped, mfa_import_report_count(r));
+                ck_assert_uint_gt(skipped, 0);
+                accepted++;
+            } else {
+                refused++;
+                ck_assert_msg(
+                    rc == MFA_ERR_IMPORT_LINE ||
+                        rc == MFA_ERR_IMPORT_DUPLICATE ||
+                        rc == MFA_ERR_IMPORT_LIMIT || rc == MFA_ERR_EMPTY,
+                    "%s, seed %llx, round %d: %s", t[s].name,
+                    (unsigned long long)seed, it, mfa_strerror_name(rc));
+                ck_assert_uint_le(mfa_import_report_line(r), lines);
+                ck_assert_uint_eq(skipped, 0);
+                ck_assert_uint_eq(mfa_import_report_count(r), 0);
+            }
+            mfa_import_report_free(&r);
+            mfa_ctx_free(&ctx);
+            mfa_store_free(&st);
+            free(buf);
+        }
+        free(orig);
+    }
+    /* the mutations reach both sides */
+    printf("mutated samples: %zu imported, %zu refused\n", accepted, refused);
+    ck_assert_uint_gt(accepted, 100);
+    ck_assert_uint_gt(refused, 100);
+}
+END_TEST
+
 START_TEST(format_names)
 {
     mfa_import_format f = MFA_IMPORT_URI;
@@ -1021,6 +1149,7 @@ main(void)
     tcase_add_test(tc, limits);
     tcase_add_test(tc, scratch_form);
     tcase_add_test(tc, store_failures);
+    tcase_add_test(tc, mutated_samples);
     tcase_add_test(tc, format_names);
     suite_add_tcase(s, tc);
     return tu_run(s);
