@@ -23,13 +23,15 @@ read_import_file(const cli *c, const char *path, char **out, size_t *len)
     if (buf == NULL)
         return fail(c, MFA_ERR_NOMEM, EXIT_STORE, "reading %s", path);
     if (strcmp(path, "-") != 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        fprintf(stderr, "mfa: %s: %s\n", path, strerror(errno));
+        const char *why = strerror(errno);
+
+        fprintf(stderr, "mfa: %s: %s\n", path, why);
         sodium_free(buf);
         if (c->json) {
             json_open(NULL, '{');
             json_bool("ok", 0);
             json_string("error", "io");
-            json_string("message", strerror(errno));
+            json_string("message", why);
             json_int("exit", EXIT_INPUT);
             json_close('}');
             json_done();
