@@ -84,8 +84,8 @@ crockford_fold(uint32_t c, char *sym)
 mfa_rc
 mfa_backup_normalize(const char *typed, char out[MFA_BACKUP_CHARS + 1])
 {
-    char canon[MFA_BACKUP_CHARS];
-    uint32_t ok = 1;
+    char canon[MFA_BACKUP_CHARS], raw[MFA_BACKUP_CHARS];
+    uint32_t ok = 1, digits = 1;
     size_t n, j = 0;
 
     if (typed == NULL || out == NULL)
@@ -94,6 +94,7 @@ mfa_backup_normalize(const char *typed, char out[MFA_BACKUP_CHARS + 1])
     if (n > BACKUP_TYPED_MAX)
         return MFA_ERR_BACKUP_FORMAT;
     for (size_t i = 0; i < n; i++) {
+        uint32_t c = (uint32_t)(unsigned char)typed[i];
         char sym;
         /* separators are not secret: branching on them leaks only where
          * the user put spaces and hyphens */
@@ -103,9 +104,26 @@ mfa_backup_normalize(const char *typed, char out[MFA_BACKUP_CHARS + 1])
             j++;
             break;
         }
-        ok &= crockford_fold((uint32_t)(unsigned char)typed[i], &sym);
-        canon[j++] = sym;
+        ok &= crockford_fold(c, &sym);
+        digits &= mfa_int_ct_mask_range(c, '0', '9') & 1u;
+        canon[j] = sym;
+        raw[j++] = (char)c;
     }
+    /*
+     * The count of symbols is public (it is how long the typed code is):
+     * 12 is a native code, 8 a scratch code imported from
+     * google-authenticator-libpam (digits only, no folding).  The two
+     * never meet: their canonical forms differ in length, and so do the
+     * inputs of their keyed hashes.
+     */
+    if (j == MFA_BACKUP_SCRATCH_CHARS && digits) {
+        memcpy(out, raw, MFA_BACKUP_SCRATCH_CHARS);
+        out[MFA_BACKUP_SCRATCH_CHARS] = '\0';
+        sodium_memzero(canon, sizeof(canon));
+        sodium_memzero(raw, sizeof(raw));
+        return MFA_OK;
+    }
+    sodium_memzero(raw, sizeof(raw));
     if (!ok || j != MFA_BACKUP_CHARS) {
         sodium_memzero(canon, sizeof(canon));
         return MFA_ERR_BACKUP_FORMAT;
@@ -207,7 +225,7 @@ mfa_backup_hash(const mfa_keyring_t *kr, uint32_t key_id, const char *typed,
     if ((rc = mfa_backup_normalize(typed, canon)) != MFA_OK)
         return rc;
     if (crypto_generichash(hash, MFA_BACKUP_HASHBYTES, (const uint8_t *)canon,
-                           MFA_BACKUP_CHARS, key, MFA_KEYRING_KEYBYTES) != 0)
+                           strlen(canon), key, MFA_KEYRING_KEYBYTES) != 0)
         rc = MFA_ERR_INTERNAL;
     sodium_memzero(canon, sizeof(canon));
     return rc;

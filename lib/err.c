@@ -121,6 +121,10 @@ static const struct err_entry errors[] = {
       "signature counter did not increase: a cloned authenticator"),
     E(MFA_ERR_WEBAUTHN_PUBLIC_KEY,
       "credential public key is malformed or unusable"),
+    E(MFA_ERR_IMPORT_LINE, "a line of the import file is malformed"),
+    E(MFA_ERR_IMPORT_DUPLICATE, "the account would hold the same secret twice"),
+    E(MFA_ERR_IMPORT_LIMIT,
+      "the import would exceed the account's factors or backup codes"),
 };
 #undef E
 

@@ -598,6 +598,7 @@ mfa_event_name(mfa_event_type type)
         [MFA_EV_RESET] = "reset",
         [MFA_EV_KEY_ROTATE] = "key_rotate",
         [MFA_EV_STORE_ERROR] = "store_error",
+        [MFA_EV_FACTOR_IMPORT] = "factor_import",
     };
     size_t i = (size_t)type;
 

@@ -158,6 +158,10 @@ START_TEST(normalize_table)
         {"ABCD-EFGH-JKMNP", NULL},
         {"ABCD-EFGH-JKMN-ABCD-EFGH-JKMN", NULL},
         {"12345678901", NULL},
+        /* 8 digits: a scratch code imported from google-authenticator */
+        {"1234 5678", "12345678"},
+        {"1234567O", NULL},
+        {"1234567", NULL},
         {"1234567890123", NULL},
     };
     char out[MFA_BACKUP_CHARS + 1];

@@ -97,6 +97,18 @@ void format_time(int64_t t, char *buf, size_t size);
 int choose_profile(const cli *c, size_t secret_bytes, int force_custom,
                    const mfa_profile_t **profile, mfa_profile_t **custom);
 
+/*
+ * The store, key ring and ctx of --store and --keyring (cmd_store.c), with
+ * --time as the clock; on error it has reported and returns the exit code.
+ */
+typedef struct session {
+    mfa_store_t *store;
+    mfa_keyring_t *kr;
+    mfa_ctx_t *ctx;
+} session;
+int session_open(cli *c, session *s);
+void session_close(session *s);
+
 /* Commands; each returns an exit code. */
 int cmd_secret(cli *c);
 int cmd_code(cli *c);
@@ -116,5 +128,6 @@ int cmd_remove(cli *c);
 int cmd_reset(cli *c);
 int cmd_rotate_keys(cli *c);
 int cmd_migrate(cli *c);
+int cmd_import(cli *c);
 
 #endif /* MFA_TOOL_CLI_H */

@@ -143,13 +143,7 @@ fixed_clock(void *arg)
     return *(const int64_t *)arg;
 }
 
-typedef struct session {
-    mfa_store_t *store;
-    mfa_keyring_t *kr;
-    mfa_ctx_t *ctx;
-} session;
-
-static void
+void
 session_close(session *s)
 {
     mfa_ctx_free(&s->ctx);
@@ -157,7 +151,7 @@ session_close(session *s)
     mfa_keyring_free(&s->kr);
 }
 
-static int
+int
 session_open(cli *c, session *s)
 {
     int rc;

@@ -84,6 +84,16 @@ static const struct command commands[] = {
     {"confirm", cmd_confirm, "",
      "Usage: mfa --store S --keyring F confirm ACCOUNT FACTOR CODE\n"
      "Activate a pending factor with the first code from the app.\n"},
+    {"import", cmd_import, "format= account=",
+     "Usage: mfa --store S --keyring F import --format FORMAT [--account A]\n"
+     "           FILE|-\n"
+     "Store the factors of another system as active ones, sealed like\n"
+     "enrolled ones: google-authenticator (a ~/.google_authenticator file;\n"
+     "--account names its user; its scratch codes become backup codes),\n"
+     "oath-users (pam_oath's users.oath, every line's user) or uri (one\n"
+     "otpauth:// URI a line; --account puts them all on one account).  A\n"
+     "file with a bad line imports nothing and names the line.  See\n"
+     "docs/migration.md.\n"},
     {"check", cmd_check, "",
      "Usage: mfa --store S --keyring F check ACCOUNT CODE\n"
      "Verify a login code against the account's active factors.\n"},
@@ -134,6 +144,8 @@ static const char global_help[] =
     "  keyring new FILE              create a key ring file\n"
     "  enroll ACCOUNT                start enrolling an authenticator\n"
     "  confirm ACCOUNT FACTOR CODE   activate it with its first code\n"
+    "  import --format F FILE        factors from google-authenticator,\n"
+    "                                pam_oath (oath-users) or URI lists\n"
     "  check ACCOUNT CODE            verify a login code\n"
     "  recover ACCOUNT CODE          log in with a backup code\n"
     "  backup-codes ACCOUNT          a new set of backup codes\n"

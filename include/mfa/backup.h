@@ -24,6 +24,8 @@ extern "C" {
 #define MFA_BACKUP_HASHBYTES 32
 #define MFA_BACKUP_COUNT_DEFAULT 10
 #define MFA_BACKUP_COUNT_MAX 32
+/* Scratch codes imported from google-authenticator-libpam: 8 digits. */
+#define MFA_BACKUP_SCRATCH_CHARS 8
 
 MFA_API size_t mfa_backup_hashbytes(void);
 MFA_API size_t mfa_backup_bufsize(void);
@@ -40,15 +42,18 @@ MFA_API void mfa_backup_codes_free(char ***codes, size_t n);
 /*
  * Normalise a typed code: case-insensitive, spaces and hyphens ignored,
  * O->0, I and L->1; exactly 12 characters of the alphabet after that.
- * out[MFA_BACKUP_CHARS + 1] gets the canonical form.  MFA_ERR_BACKUP_FORMAT
- * otherwise.
+ * out[MFA_BACKUP_CHARS + 1] gets the canonical form.  Also exactly 8 ASCII
+ * digits (spaces and hyphens ignored, nothing folded): the form of a
+ * scratch code imported by mfa_factor_import(3), whose canonical form is
+ * those 8 digits.  MFA_ERR_BACKUP_FORMAT otherwise.
  */
 MFA_API mfa_rc mfa_backup_normalize(
     const char *typed, char out[MFA_BACKUP_CHARS + 1]) MFA_WARN_UNUSED;
 
 /*
  * The stored form of a typed code: keyed BLAKE2b-256 of its canonical form
- * under the backup subkey of key key_id (0: the current key).
+ * (12 or, for an imported scratch code, 8 bytes) under the backup subkey of
+ * key key_id (0: the current key).
  */
 MFA_API mfa_rc
 mfa_backup_hash(const mfa_keyring_t *kr, uint32_t key_id, const char *typed,

@@ -34,7 +34,8 @@ extern "C" {
  * Error codes.  The numbers are part of the ABI: they never change, and new
  * codes are only appended.  Ranges: -1..-19 general and OTP, -20..-39 base32,
  * secrets, key ring and sealing, -40..-69 URIs, profiles and QR codes,
- * -70..-89 recovery, -90..-109 store and service, -110..-129 WebAuthn.
+ * -70..-89 recovery, -90..-109 store and service, -110..-129 WebAuthn,
+ * -130..-139 imports.
  */
 typedef enum mfa_rc {
     MFA_OK = 0,
@@ -139,6 +140,11 @@ typedef enum mfa_rc {
     MFA_ERR_WEBAUTHN_USER_HANDLE = -127, /* user handle wrong or missing */
     MFA_ERR_WEBAUTHN_CLONED = -128,      /* sign count did not increase */
     MFA_ERR_WEBAUTHN_PUBLIC_KEY = -129,  /* COSE key malformed/unusable */
+
+    /* imports (mfa_factor_import): the report names the line */
+    MFA_ERR_IMPORT_LINE = -130,      /* a line of the file is malformed */
+    MFA_ERR_IMPORT_DUPLICATE = -131, /* the account would hold a secret twice */
+    MFA_ERR_IMPORT_LIMIT = -132,     /* too many factors or backup codes */
 } mfa_rc;
 
 /* A short English sentence for rc; never NULL, also for unknown values. */

@@ -97,6 +97,7 @@ typedef enum mfa_event_type {
     MFA_EV_RESET,
     MFA_EV_KEY_ROTATE,
     MFA_EV_STORE_ERROR,
+    MFA_EV_FACTOR_IMPORT, /* one per factor stored by mfa_factor_import */
 } mfa_event_type;
 
 /* Never holds a secret or a code. */
