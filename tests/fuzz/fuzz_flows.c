@@ -51,7 +51,7 @@ static mfa_store_t *stores[2];
 static mfa_ctx_t *ctxs[2];
 static size_t nstores;
 static mfa_ctx_t *ctx; /* this input's */
-static mfa_profile_t *profile8;
+static mfa_profile_t *profile8, *profile_hotp;
 static int warming;
 
 static int64_t now;
@@ -85,12 +85,13 @@ enum { GONE, PENDING, ACTIVE };
 typedef struct mfactor {
     int acct;
     int status;
+    mfa_otp_type type;
     char id[MFA_FACTOR_ID_LEN + 1];
     mfa_otp_t *otp; /* the reference's copy of the key */
     unsigned digits;
     uint32_t period;
     int64_t created;
-    int64_t last_step; /* -1: none spent */
+    int64_t last_step; /* step or counter; -1: none spent */
     int32_t drift;
     char spent[MFA_CODE_BUFSIZE]; /* code of the last spent step */
 } mfactor;
@@ -128,7 +129,7 @@ static struct model {
 } m;
 
 static mfa_throttle_policy pol;
-static unsigned w_past, w_future, w_drift;
+static unsigned w_past, w_future, w_drift, lookahead;
 static int64_t pending_ttl, oob_ttl;
 static int32_t oob_attempts;
 static unsigned oob_digits;
@@ -244,8 +245,11 @@ shape_ok(const char *typed, unsigned lo, unsigned hi, char digits[TYPED_MAX])
     return n >= lo && n <= hi;
 }
 
-/* One factor against a code: MFA_OK with fresh steps in ok[], REPLAYED,
- * CODE_WRONG or CODE_FORMAT (its digits differ). */
+/* One factor against a code: MFA_OK with fresh steps (counters) in ok[],
+ * REPLAYED, CODE_WRONG or CODE_FORMAT (its digits differ).  TOTP: the
+ * window -past..+future around now's step shifted by the remembered drift
+ * (none at confirmation), fresh when after the last spent step.  HOTP:
+ * fresh are the lookahead+1 counters after the last spent one. */
 static mfa_rc
 model_factor(const mfactor *f, const char *digits, int centred, int64_t *ok,
              size_t *nok)
@@ -257,6 +261,25 @@ model_factor(const mfactor *f, const char *digits, int centred, int64_t *ok,
     *nok = 0;
     if (strlen(digits) != f->digits)
         return MFA_ERR_CODE_FORMAT;
+    if (f->type == MFA_HOTP) {
+        /* the counters after the last one spent, and as many before it to
+         * tell a replay */
+        int64_t first = f->last_step + 1;
+        int64_t back = first < (int64_t)lookahead ? first : lookahead;
+
+        for (int64_t s = first - back; s <= first + (int64_t)lookahead; s++) {
+            char v[MFA_CODE_BUFSIZE];
+
+            code_at(f, s, v);
+            if (strcmp(v, digits) != 0)
+                continue;
+            if (s >= first)
+                ok[(*nok)++] = s;
+            else
+                replay = 1;
+        }
+        return *nok ? MFA_OK : replay ? MFA_ERR_REPLAYED : MFA_ERR_CODE_WRONG;
+    }
     for (int64_t s = c - (int64_t)w_past; s <= c + (int64_t)w_future; s++) {
         char v[MFA_CODE_BUFSIZE];
 
@@ -395,10 +418,10 @@ login_code(struct in *in, int A, char out[TYPED_MAX])
     case 0: /* a step near now of the account's factor, or of any factor
                (another account's, a gone one's) */
     case 1: {
-        int64_t s = now / f->period + (int64_t)(byte(in) % 9) - 4;
+        int64_t at = f->type == MFA_HOTP ? f->last_step + 1 : now / f->period;
+        int64_t s = at + (int64_t)(byte(in) % 16) - 4;
         code_at(f, s, out);
-        note("  code: %s step %+d of %s", out, (int)(s - now / f->period),
-             f->id);
+        note("  code: %s step %+d of %s", out, (int)(s - at), f->id);
         break;
     }
     case 2: /* the last spent code */
@@ -409,7 +432,7 @@ login_code(struct in *in, int A, char out[TYPED_MAX])
         break;
     case 3: { /* a right one with a space */
         char c[MFA_CODE_BUFSIZE];
-        code_at(f, now / f->period, c);
+        code_at(f, f->type == MFA_HOTP ? f->last_step + 1 : now / f->period, c);
         snprintf(out, TYPED_MAX, "%.3s %s", c, c[0] ? c + 3 : "");
         note("  code: '%s' of %s", out, f->id);
         break;
@@ -440,7 +463,10 @@ login_code(struct in *in, int A, char out[TYPED_MAX])
 static void
 op_enroll(struct in *in, int A)
 {
-    const mfa_profile_t *p = byte(in) & 1 ? profile8 : NULL;
+    uint8_t which = byte(in) % 3;
+    const mfa_profile_t *p = which == 1   ? profile8
+                             : which == 2 ? profile_hotp
+                                          : NULL;
     mfa_enrollment_t *e = NULL;
     size_t live = 0;
     mfa_rc rc, want;
@@ -455,7 +481,11 @@ op_enroll(struct in *in, int A)
             live++;
     want = live >= MFA_FACTORS_MAX ? MFA_ERR_EXISTS : MFA_OK;
     rc = mfa_enroll_begin(ctx, accts[A], "phone", p, &e);
-    note("enroll %s %s: %s", accts[A], p ? "8/60" : "6/30", nm(rc));
+    note("enroll %s %s: %s", accts[A],
+         which == 1   ? "8/60"
+         : which == 2 ? "hotp"
+                      : "6/30",
+         nm(rc));
     if (rc != want)
         fail("enroll_begin: %s, the model says %s", nm(rc), nm(want));
     if (rc != MFA_OK)
@@ -470,8 +500,9 @@ op_enroll(struct in *in, int A)
     f->acct = A;
     f->status = PENDING;
     snprintf(f->id, sizeof(f->id), "%s", mfa_enrollment_factor_id(e));
-    f->digits = p ? 8 : 6;
-    f->period = p ? 60 : 30;
+    f->type = which == 2 ? MFA_HOTP : MFA_TOTP;
+    f->digits = which == 1 ? 8 : 6;
+    f->period = which == 1 ? 60 : 30;
     f->created = now;
     f->last_step = -1;
     {
@@ -481,6 +512,7 @@ op_enroll(struct in *in, int A)
         FUZZ_ASSERT(mfa_base32_decode(mfa_enrollment_secret(e), key,
                                       sizeof(key), &len) == MFA_OK);
         FUZZ_ASSERT(mfa_otp_new(&f->otp, key, len) == MFA_OK);
+        FUZZ_ASSERT(mfa_otp_set_type(f->otp, f->type) == MFA_OK);
         FUZZ_ASSERT(mfa_otp_set_digits(f->otp, f->digits) == MFA_OK);
         FUZZ_ASSERT(mfa_otp_set_period(f->otp, f->period) == MFA_OK);
         sodium_memzero(key, sizeof(key));
@@ -495,7 +527,8 @@ op_enroll(struct in *in, int A)
 static void
 spend(mfactor *f, const mfa_result *res, const int64_t *ok, size_t nok)
 {
-    int64_t s = now / f->period + res->offset;
+    int64_t s = f->type == MFA_HOTP ? f->last_step + 1 + res->offset
+                                    : now / f->period + res->offset;
     size_t i;
 
     for (i = 0; i < nok && ok[i] != s; i++)
@@ -514,7 +547,7 @@ op_confirm(struct in *in, int A)
     char typed[TYPED_MAX], digits[TYPED_MAX];
     char id[MFA_FACTOR_ID_LEN + 1] = "00000000deadbeef";
     uint8_t b = byte(in);
-    int64_t ok[2 * MFA_WINDOW_MAX + 1];
+    int64_t ok[MFA_LOOKAHEAD_MAX + 1];
     size_t nok = 0;
     mfa_result res;
     mfactor *f;
@@ -560,7 +593,7 @@ static void
 op_verify(struct in *in, int A)
 {
     char typed[TYPED_MAX], digits[TYPED_MAX];
-    int64_t ok[HIST][2 * MFA_WINDOW_MAX + 1];
+    int64_t ok[HIST][MFA_LOOKAHEAD_MAX + 1];
     size_t nok[HIST], nact = 0;
     int any_ok = 0, any_replay = 0, any_len = 0;
     expect e = {MFA_ERR_CODE_WRONG, 0};
@@ -917,6 +950,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     must(mfa_profile_custom_new(&profile8, MFA_TOTP, MFA_SHA1, 8, 60, 20) ==
              MFA_OK,
          "profile");
+    must(mfa_profile_custom_new(&profile_hotp, MFA_HOTP, MFA_SHA1, 6, 30, 20) ==
+             MFA_OK,
+         "hotp profile");
     must(mfa_store_memory_new(&stores[0]) == MFA_OK, "memory store");
     nstores = 1;
     if (mfa_store_create(&stores[1], "sqlite::memory:") == MFA_OK)
@@ -955,6 +991,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w_past = b % 3;
     w_future = (b >> 2) % 3;
     w_drift = (b >> 4) % 4;
+    lookahead = (unsigned[]){0, 1, 3, MFA_HOTP_LOOKAHEAD_DEFAULT}[b >> 6];
     b = byte(&in);
     pending_ttl = ttls[b & 3];
     oob_ttl = ttls[(b >> 2) & 3];
@@ -962,6 +999,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     oob_digits = 6 + (b >> 6) % 3;
     FUZZ_ASSERT(mfa_ctx_set_throttle(ctx, &pol) == MFA_OK);
     FUZZ_ASSERT(mfa_ctx_set_window(ctx, w_past, w_future, w_drift) == MFA_OK);
+    FUZZ_ASSERT(mfa_ctx_set_hotp_lookahead(ctx, lookahead) == MFA_OK);
     FUZZ_ASSERT(mfa_ctx_set_pending_ttl(ctx, pending_ttl) == MFA_OK);
     FUZZ_ASSERT(mfa_ctx_set_oob(ctx, oob_digits, oob_ttl, oob_attempts) ==
                 MFA_OK);
@@ -971,12 +1009,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(mfa_reset(ctx, accts[A]) == MFA_OK);
     memset(&m, 0, sizeof(m));
     ntrace = 0;
-    note(
-        "policy free %u base %u max %u, window -%u+%u drift %u, ttl %lld/%lld, "
-        "oob %u digits %d tries",
-        pol.free_attempts, pol.base_delay, pol.max_delay, w_past, w_future,
-        w_drift, (long long)pending_ttl, (long long)oob_ttl, oob_digits,
-        oob_attempts);
+    note("policy free %u base %u max %u, window -%u+%u drift %u look %u, ttl "
+         "%lld/%lld, oob %u digits %d tries",
+         pol.free_attempts, pol.base_delay, pol.max_delay, w_past, w_future,
+         w_drift, lookahead, (long long)pending_ttl, (long long)oob_ttl,
+         oob_digits, oob_attempts);
 
     mark = fuzz_guarded_mark();
     for (int k = 0; k < MAX_OPS && in.n > 0; k++) {
