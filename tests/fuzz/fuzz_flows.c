@@ -24,6 +24,7 @@
  * Operations per input are capped (MAX_OPS).
  */
 #include <stdarg.h>
+#include <unistd.h>
 
 #include <mfa/service.h>
 #include <mfa/store.h>
@@ -941,6 +942,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     uint8_t key[MFA_KEYRING_KEYBYTES];
+    int stray;
 
     (void)argc;
     (void)argv;
@@ -955,8 +957,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
          "hotp profile");
     must(mfa_store_memory_new(&stores[0]) == MFA_OK, "memory store");
     nstores = 1;
+    stray = access(":memory:", F_OK) != 0;
     if (mfa_store_create(&stores[1], "sqlite::memory:") == MFA_OK)
         nstores = 2;
+    /* mfa_store_create makes an empty file named ":memory:" in the working
+     * directory before SQLite opens its in-memory database: not ours to
+     * keep */
+    if (stray)
+        (void)unlink(":memory:");
     for (size_t i = 0; i < nstores; i++) {
         must(mfa_ctx_new(&ctxs[i], stores[i], ring) == MFA_OK, "ctx");
         mfa_ctx_set_clock(ctxs[i], clock_fn, NULL);

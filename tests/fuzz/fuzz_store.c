@@ -24,6 +24,7 @@
 #include <mfa/store-backend.h>
 #include <mfa/store.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "fuzz_common.h"
 #include "store/store_int.h"
@@ -82,6 +83,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     uint8_t key[MFA_KEYRING_KEYBYTES];
     mfa_oob_challenge ch;
     mfa_secret_t *s = NULL;
+    int stray;
     mfa_otp_t *otp = NULL;
 
     (void)argc;
@@ -106,7 +108,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
          "oob challenge");
     must(ch.key_id == 1, "oob key id");
     memcpy(good_oob_hash, ch.hash, sizeof(good_oob_hash));
+    stray = access(":memory:", F_OK) != 0;
     must(mfa_store_create(&store, "sqlite::memory:") == MFA_OK, "create");
+    /* mfa_store_create makes an empty file named ":memory:" in the working
+     * directory before SQLite opens its in-memory database: not ours to
+     * keep */
+    if (stray)
+        (void)unlink(":memory:");
     db = mfa_int_store_sqlite_db(store);
     must(db != NULL, "handle");
     for (int i = 0; i < 4; i++)
