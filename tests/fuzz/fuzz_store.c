@@ -259,8 +259,9 @@ rows_unlocked(void)
 }
 
 /* A factor row that is the sealed test secret, active, with parameters
- * under which good_code is a fresh code at NOW (window -1..+1 around the
- * drift, as the default policy). */
+ * under which good_code is a fresh code at NOW: TOTP in the window -1..+1
+ * around the drift, HOTP in the 11 counters after the last one spent (the
+ * default policy). */
 static int
 rows_allow_verify(void)
 {
@@ -273,33 +274,43 @@ rows_allow_verify(void)
                " drift, status, sealed FROM mfa_factor WHERE account = "
                "'alice'");
     while (!ok && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t type, alg, digits, period, t0, last, drift, status, cur, c;
+        int64_t type, alg, digits, period = 0, t0 = 0, last, drift = 0, status;
+        int64_t first, end;
         mfa_otp_t *o = NULL;
 
         if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
             strcmp((const char *)sqlite3_column_text(st, 0), FID) != 0 ||
-            !int_col(st, 1, MFA_TOTP, MFA_TOTP, &type) ||
+            !int_col(st, 1, MFA_TOTP, MFA_HOTP, &type) ||
             !int_col(st, 2, MFA_SHA1, MFA_SHA512, &alg) ||
             !int_col(st, 3, MFA_DIGITS_MIN, MFA_DIGITS_MAX, &digits) ||
-            !int_col(st, 4, 1, MFA_PERIOD_MAX, &period) ||
-            !int_col(st, 5, -((int64_t)1 << 40), NOW, &t0) ||
-            !int_col(st, 6, MFA_STEP_NONE, INT64_MAX, &last) ||
-            !int_col(st, 7, INT32_MIN, INT32_MAX, &drift) ||
+            !int_col(st, 6, MFA_STEP_NONE, INT64_MAX - 64, &last) ||
             !int_col(st, 8, MFA_FACTOR_ACTIVE, MFA_FACTOR_ACTIVE, &status) ||
             !blob_is(st, 9, good_sealed, good_sealed_len))
             continue;
-        (void)type;
+        /* an HOTP factor reads none of these */
+        if (type == MFA_TOTP &&
+            (!int_col(st, 4, 1, MFA_PERIOD_MAX, &period) ||
+             !int_col(st, 5, -((int64_t)1 << 40), NOW, &t0) ||
+             !int_col(st, 7, INT32_MIN, INT32_MAX, &drift)))
+            continue;
         (void)status;
+        if (type == MFA_HOTP) {
+            first = last + 1;
+            end = first + MFA_HOTP_LOOKAHEAD_DEFAULT;
+        } else {
+            int64_t c =
+                (NOW - t0) / period +
+                (drift > MFA_DRIFT_MAX_DEFAULT    ? MFA_DRIFT_MAX_DEFAULT
+                 : drift < -MFA_DRIFT_MAX_DEFAULT ? -MFA_DRIFT_MAX_DEFAULT
+                                                  : drift);
+            first = c - MFA_PAST_DEFAULT;
+            end = c + MFA_FUTURE_DEFAULT;
+        }
         must(mfa_otp_new(&o, secret, sizeof(secret)) == MFA_OK, "otp");
         must(mfa_otp_set_algorithm(o, (mfa_algorithm)alg) == MFA_OK &&
                  mfa_otp_set_digits(o, (unsigned)digits) == MFA_OK,
              "otp parameters");
-        cur = (NOW - t0) / period;
-        c = cur + (drift > MFA_DRIFT_MAX_DEFAULT    ? MFA_DRIFT_MAX_DEFAULT
-                   : drift < -MFA_DRIFT_MAX_DEFAULT ? -MFA_DRIFT_MAX_DEFAULT
-                                                    : drift);
-        for (int64_t s = c - MFA_PAST_DEFAULT;
-             !ok && s <= c + MFA_FUTURE_DEFAULT; s++) {
+        for (int64_t s = first; !ok && s <= end; s++) {
             char v[MFA_CODE_BUFSIZE];
 
             ok = s >= 0 && s > last &&
