@@ -11,16 +11,48 @@
  * other accounts' ones, random ones and malformed ones.
  *
  * The model beside it is written from the documented rules, not from the
- * library's code: which step each factor spent and its drift, the
- * throttle count and lock (mfa_throttle_delay's formula under the policy),
- * the backup codes left, each challenge's code, expiry and attempts.  For
- * every flow that checks a code it predicts the verdict, and the harness
- * aborts when
+ * library's code.  Its rules:
+ *   - a code of the wrong shape (not 6..10 digits and spaces, over 64
+ *     characters; 6..8 for out-of-band) is refused before anything counts;
+ *   - every other attempt (confirm, verify, recover, out-of-band verify) of
+ *     an account counts in its one throttle: while now < locked_until it is
+ *     MFA_ERR_THROTTLED whatever the code; a failure makes the count n+1
+ *     and, when not locked, locks until now + delay(n+1), delay being
+ *     base * 2^(n - free) capped at max (checked against
+ *     mfa_throttle_delay); a success clears count and lock;
+ *   - TOTP: fresh are the steps -past..+future around now's step shifted
+ *     by the factor's remembered drift (none at confirmation) that are
+ *     after its last spent step; a match at an older one is a replay; the
+ *     drift becomes the matched offset clamped to the drift bound.  HOTP:
+ *     fresh are the lookahead+1 counters after the last spent one, the
+ *     lookahead counters before it are replays;
+ *   - verify: no active factor is MFA_ERR_NO_FACTOR; a fresh match of any
+ *     active factor is MFA_OK (the one the library names must be one, at
+ *     a step the model allows, which is then spent), else a replay, else
+ *     MFA_ERR_CODE_FORMAT when no factor has the code's length, else
+ *     MFA_ERR_CODE_WRONG; pending factors never match;
+ *   - confirm: unknown or other account's factor MFA_ERR_NOT_FOUND, active
+ *     MFA_ERR_STATE, pending past its lifetime MFA_ERR_EXPIRED (and gone),
+ *     else the code as above;
+ *   - enroll: at most MFA_FACTORS_MAX live factors (active, or pending in
+ *     their lifetime); the account's expired enrollments go;
+ *   - recover: no codes left MFA_ERR_NO_CODES; a code of the current set,
+ *     unused, is accepted once; old sets, used and mistyped codes are wrong;
+ *   - out-of-band: a new challenge replaces the old one; a sender that
+ *     fails leaves none; verify is MFA_ERR_NOT_FOUND without one,
+ *     MFA_ERR_EXPIRED from its expiry on, MFA_ERR_ATTEMPTS when used up,
+ *     else uses an attempt and accepts its code once;
+ *   - remove and reset take the factors (reset: codes, challenges and the
+ *     throttle too) of that account only.
+ * For every flow it predicts the verdict, and the harness aborts when
  *   - libmfa accepts what the model forbids (a wrong, replayed, expired,
  *     throttled, removed, reset, superseded or other account's code),
  *   - libmfa refuses what the model must accept,
- *   - the error, the throttle count or the retry time differs from the
- *     model's (except where noted: LENIENT below).
+ *   - the error, the throttle count, the retry time, the codes left or
+ *     what the account lists differ from the model's.
+ * Lenient (struct expect): a code no factor has the length of, and an
+ * account without active factors, may be refused with another error and
+ * without counting (issue 14 changes both); they are never accepted.
  * Operations per input are capped (MAX_OPS).
  */
 #include <stdarg.h>
@@ -297,9 +329,9 @@ model_factor(const mfactor *f, const char *digits, int centred, int64_t *ok,
     return *nok ? MFA_OK : replay ? MFA_ERR_REPLAYED : MFA_ERR_CODE_WRONG;
 }
 
-/* The account's verdict; LENIENT is set where the library may, after
- * issue 14, refuse without counting (a code no factor has the length of;
- * an account without factors). */
+/* The account's verdict; lenient where the library may, after issue 14,
+ * refuse without counting (a code no factor has the length of; an account
+ * without factors). */
 typedef struct expect {
     mfa_rc rc;
     int lenient;
