@@ -8,16 +8,23 @@
  * the rows are what a hostile or corrupt file could hold.  Then the store
  * reads them (factor get/list/each, throttle, backup codes, out-of-band
  * challenge) and the service runs its flows over them (verify with the
- * right code, recover, out-of-band verify, list).
+ * right code, recover with the right backup code, out-of-band verify with
+ * the right code, list).
  *
  * Invariants: no crash, no leak; a decoded factor record is in range
  * (type, algorithm, digits, period, sealed length); every call returns
- * MFA_OK or an error, never a positive value.
+ * MFA_OK or an error, never a positive value; and a flow accepts only
+ * what the rows make right.  Before each flow the rows are read back with
+ * plain SQL and judged apart from the store's decoder (rows_allow_*): a
+ * damaged row may make a flow refuse (MFA_ERR_CORRUPT or any other error)
+ * but never accept.  When no column was damaged, all three flows must
+ * accept.
  */
 #include <mfa/service.h>
 #include <mfa/store-backend.h>
 #include <mfa/store.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "fuzz_common.h"
 #include "store/store_int.h"
@@ -37,6 +44,10 @@ static uint8_t good_sealed[MFA_SEALED_MAX];
 static size_t good_sealed_len;
 static uint8_t good_hash[MFA_BACKUP_HASHBYTES];
 static char good_code[MFA_CODE_BUFSIZE];
+static const uint8_t secret[20] = "12345678901234567890";
+static uint8_t good_oob_hash[MFA_BACKUP_HASHBYTES];
+static char good_oob_code[MFA_CODE_BUFSIZE];
+static int damaged; /* a column of this input is not its good default */
 static sqlite3_stmt *ins[4];
 static int warming;
 
@@ -70,8 +81,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         "INSERT INTO mfa_oob_challenge (account, purpose, hash, key_id,"
         " created, expires, attempts_left) VALUES (?,?,?,?,?,?,?)"};
     uint8_t key[MFA_KEYRING_KEYBYTES];
-    uint8_t secret[20] = "12345678901234567890";
+    mfa_oob_challenge ch;
     mfa_secret_t *s = NULL;
+    int stray;
     mfa_otp_t *otp = NULL;
 
     (void)argc;
@@ -90,7 +102,19 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     mfa_otp_free(&otp);
     must(mfa_backup_hash(ring, 1, "7K3M-9QXD-2VBN", good_hash) == MFA_OK,
          "backup hash");
+    /* a real challenge's hash, so that the right code can be accepted */
+    must(mfa_oob_challenge_new(ring, "alice", "sms", 6, NOW - 10, 600, 3, &ch,
+                               good_oob_code, sizeof(good_oob_code)) == MFA_OK,
+         "oob challenge");
+    must(ch.key_id == 1, "oob key id");
+    memcpy(good_oob_hash, ch.hash, sizeof(good_oob_hash));
+    stray = access(":memory:", F_OK) != 0;
     must(mfa_store_create(&store, "sqlite::memory:") == MFA_OK, "create");
+    /* mfa_store_create makes an empty file named ":memory:" in the working
+     * directory before SQLite opens its in-memory database: not ours to
+     * keep */
+    if (stray)
+        (void)unlink(":memory:");
     db = mfa_int_store_sqlite_db(store);
     must(db != NULL, "handle");
     for (int i = 0; i < 4; i++)
@@ -133,6 +157,8 @@ bind(sqlite3_stmt *st, int i, struct in *in, const char *text, int64_t num,
     uint8_t buf[96];
     size_t len;
 
+    if (tag > 3)
+        damaged = 1;
     if (tag <= 3) {
         if (text != NULL)
             sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
@@ -188,6 +214,171 @@ check_rec(const mfa_factor_rec *f, void *arg)
     return MFA_OK;
 }
 
+/* ---- the rows, judged apart from the store's decoder ------------------ */
+
+static sqlite3_stmt *
+query(const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    must(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, sql);
+    return st;
+}
+
+static int
+int_col(sqlite3_stmt *st, int i, int64_t lo, int64_t hi, int64_t *v)
+{
+    if (sqlite3_column_type(st, i) != SQLITE_INTEGER)
+        return 0;
+    *v = sqlite3_column_int64(st, i);
+    return *v >= lo && *v <= hi;
+}
+
+static int
+blob_is(sqlite3_stmt *st, int i, const void *want, size_t len)
+{
+    return sqlite3_column_type(st, i) == SQLITE_BLOB &&
+           (size_t)sqlite3_column_bytes(st, i) == len &&
+           memcmp(sqlite3_column_blob(st, i), want, len) == 0;
+}
+
+/* No throttle row of alice's, or one that does not lock at NOW. */
+static int
+rows_unlocked(void)
+{
+    sqlite3_stmt *st = query("SELECT failures, locked_until FROM mfa_throttle"
+                             " WHERE account = 'alice' AND bucket = ''");
+    int64_t f, l;
+    int ok = 1;
+
+    if (sqlite3_step(st) == SQLITE_ROW)
+        ok = int_col(st, 0, 0, UINT32_MAX, &f) &&
+             int_col(st, 1, INT64_MIN, NOW, &l);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* A factor row that is the sealed test secret, active, with parameters
+ * under which good_code is a fresh code at NOW: TOTP in the window -1..+1
+ * around the drift, HOTP in the 11 counters after the last one spent (the
+ * default policy). */
+static int
+rows_allow_verify(void)
+{
+    sqlite3_stmt *st;
+    int ok = 0;
+
+    if (!rows_unlocked())
+        return 0;
+    st = query("SELECT id, type, algorithm, digits, period, t0, last_step,"
+               " drift, status, sealed FROM mfa_factor WHERE account = "
+               "'alice'");
+    while (!ok && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t type, alg, digits, period = 0, t0 = 0, last, drift = 0, status;
+        int64_t first, end;
+        mfa_otp_t *o = NULL;
+
+        if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
+            strcmp((const char *)sqlite3_column_text(st, 0), FID) != 0 ||
+            !int_col(st, 1, MFA_TOTP, MFA_HOTP, &type) ||
+            !int_col(st, 2, MFA_SHA1, MFA_SHA512, &alg) ||
+            !int_col(st, 3, MFA_DIGITS_MIN, MFA_DIGITS_MAX, &digits) ||
+            !int_col(st, 6, MFA_STEP_NONE, INT64_MAX - 64, &last) ||
+            !int_col(st, 8, MFA_FACTOR_ACTIVE, MFA_FACTOR_ACTIVE, &status) ||
+            !blob_is(st, 9, good_sealed, good_sealed_len))
+            continue;
+        /* an HOTP factor reads none of these */
+        if (type == MFA_TOTP &&
+            (!int_col(st, 4, 1, MFA_PERIOD_MAX, &period) ||
+             !int_col(st, 5, -((int64_t)1 << 40), NOW, &t0) ||
+             !int_col(st, 7, INT32_MIN, INT32_MAX, &drift)))
+            continue;
+        (void)status;
+        if (type == MFA_HOTP) {
+            first = last + 1;
+            end = first + MFA_HOTP_LOOKAHEAD_DEFAULT;
+        } else {
+            int64_t c =
+                (NOW - t0) / period +
+                (drift > MFA_DRIFT_MAX_DEFAULT    ? MFA_DRIFT_MAX_DEFAULT
+                 : drift < -MFA_DRIFT_MAX_DEFAULT ? -MFA_DRIFT_MAX_DEFAULT
+                                                  : drift);
+            first = c - MFA_PAST_DEFAULT;
+            end = c + MFA_FUTURE_DEFAULT;
+        }
+        must(mfa_otp_new(&o, secret, sizeof(secret)) == MFA_OK, "otp");
+        must(mfa_otp_set_algorithm(o, (mfa_algorithm)alg) == MFA_OK &&
+                 mfa_otp_set_digits(o, (unsigned)digits) == MFA_OK,
+             "otp parameters");
+        for (int64_t s = first; !ok && s <= end; s++) {
+            char v[MFA_CODE_BUFSIZE];
+
+            ok = s >= 0 && s > last &&
+                 mfa_otp_hotp(o, (uint64_t)s, v, sizeof(v)) == MFA_OK &&
+                 strcmp(v, good_code) == 0;
+        }
+        mfa_otp_free(&o);
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* An unused row holding the hash of the typed code under key 1 (or 0,
+ * which mfa_backup_hash reads as the current key: 1 here; the library
+ * never writes it, but the hash is the right one). */
+static int
+rows_allow_recover(void)
+{
+    sqlite3_stmt *st;
+    int ok = 0;
+    int64_t kid;
+
+    if (!rows_unlocked())
+        return 0;
+    st = query("SELECT hash, key_id FROM mfa_backup_code WHERE account ="
+               " 'alice' AND used IS NULL");
+    while (!ok && sqlite3_step(st) == SQLITE_ROW)
+        ok = blob_is(st, 0, good_hash, sizeof(good_hash)) &&
+             int_col(st, 1, 0, 1, &kid);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* The challenge of the typed code, alive at NOW with an attempt left. */
+static int
+rows_allow_oob(void)
+{
+    sqlite3_stmt *st;
+    int ok = 0;
+    int64_t kid, exp, left;
+
+    if (!rows_unlocked())
+        return 0;
+    st = query("SELECT hash, key_id, expires, attempts_left FROM"
+               " mfa_oob_challenge WHERE account = 'alice' AND purpose ="
+               " 'sms'");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        ok = blob_is(st, 0, good_oob_hash, sizeof(good_oob_hash)) &&
+             int_col(st, 1, 1, 1, &kid) &&
+             int_col(st, 2, NOW + 1, INT64_MAX, &exp) &&
+             int_col(st, 3, 1, INT32_MAX, &left);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static void
+verdict(const char *flow, mfa_rc rc, int allowed)
+{
+    if (getenv("MFA_FUZZ_VERBOSE") != NULL) /* to check the seeds reach far */
+        fprintf(stderr, "%s: %s (rows allow: %d)\n", flow,
+                mfa_strerror_name(rc), allowed);
+    FUZZ_ASSERT(rc <= 0);
+    /* never accepted unless the rows make the code right */
+    FUZZ_ASSERT(rc != MFA_OK || allowed);
+    /* undamaged rows accept the right code */
+    FUZZ_ASSERT(damaged || warming || rc == MFA_OK);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -203,6 +394,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 0;
     unsigned nfactors;
     long mark;
+    int allowed;
     mfa_rc rc;
 
     must(sqlite3_exec(db,
@@ -212,6 +404,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       "DELETE FROM mfa_oob_challenge;",
                       NULL, NULL, NULL) == SQLITE_OK,
          "reset");
+    damaged = 0;
     nfactors = 1 + byte(&in) % 3;
     for (unsigned k = 0; k < nfactors; k++) {
         sqlite3_stmt *st = ins[0];
@@ -237,8 +430,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bind(ins[1], 3, &in, NULL, 1, NULL, 0);
     bind(ins[1], 4, &in, NULL, 1000, NULL, 0);
     sqlite3_bind_null(ins[1], 5);
-    if (byte(&in) & 1)
+    if (byte(&in) & 1) {
         bind(ins[1], 5, &in, NULL, 1000, NULL, 0);
+        damaged = 1; /* spent, or a damaged "used" */
+    }
     insert(ins[1]);
     if (byte(&in) & 1) {
         bind(ins[2], 1, &in, "alice", 0, NULL, 0);
@@ -248,7 +443,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     bind(ins[3], 1, &in, "alice", 0, NULL, 0);
     bind(ins[3], 2, &in, "sms", 0, NULL, 0);
-    bind(ins[3], 3, &in, NULL, 0, good_hash, sizeof(good_hash));
+    bind(ins[3], 3, &in, NULL, 0, good_oob_hash, sizeof(good_oob_hash));
     bind(ins[3], 4, &in, NULL, 1, NULL, 0);
     bind(ins[3], 5, &in, NULL, NOW - 10, NULL, 0);
     bind(ins[3], 6, &in, NULL, NOW + 600, NULL, 0);
@@ -279,15 +474,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(mfa_factors_list(ctx, "alice", &list, &n) <= 0);
     mfa_free(list);
     memset(&res, 0, sizeof(res));
+    allowed = rows_allow_verify();
     rc = mfa_verify(ctx, "alice", good_code, &res);
-    FUZZ_ASSERT(rc <= 0);
-    if (getenv("MFA_FUZZ_VERBOSE") != NULL) /* to check the seeds reach far */
-        fprintf(stderr, "verify: %s\n", mfa_strerror_name(rc));
+    verdict("verify", rc, allowed);
+    allowed = rows_allow_recover();
     rc = mfa_recover(ctx, "alice", "7K3M-9QXD-2VBN", &res);
-    FUZZ_ASSERT(rc <= 0);
-    if (getenv("MFA_FUZZ_VERBOSE") != NULL)
-        fprintf(stderr, "recover: %s\n", mfa_strerror_name(rc));
-    FUZZ_ASSERT(mfa_oob_verify(ctx, "alice", "sms", "123456", &res) <= 0);
+    verdict("recover", rc, allowed);
+    allowed = rows_allow_oob();
+    rc = mfa_oob_verify(ctx, "alice", "sms", good_oob_code, &res);
+    verdict("oob_verify", rc, allowed);
     FUZZ_ASSERT(mfa_backup_codes_left(ctx, "alice", &n) <= 0);
     if (!warming)
         fuzz_guarded_check(mark);
