@@ -531,10 +531,14 @@ trust_walk(const char *path, char *resolved, struct stat *fst, char *why,
             rc = MFA_ERR_IO;
             goto done;
         }
-        if (strlen(rest) + 1 + strlen(path) >= PATH_MAX)
-            goto too_long;
-        strcat(rest, "/");
-        strcat(rest, path);
+        {
+            size_t rl = strlen(rest), pl = strlen(path);
+
+            if (rl + 1 + pl >= PATH_MAX)
+                goto too_long;
+            rest[rl] = '/';
+            memcpy(rest + rl + 1, path, pl + 1);
+        }
     }
     memcpy(resolved, "/", 2);
     if (lstat("/", &st) != 0) {
@@ -597,8 +601,11 @@ trust_walk(const char *path, char *resolved, struct stat *fst, char *why,
             /* the link's directory was checked; go on from its target */
             target[tl] = '\0';
             if (rest[pos] != '\0') {
-                strcat(target, "/");
-                strcat(target, rest + pos);
+                size_t rl = strlen(rest + pos);
+
+                /* fits: checked against PATH_MAX above */
+                target[tl] = '/';
+                memcpy(target + tl + 1, rest + pos, rl + 1);
             }
             memcpy(rest, target, strlen(target) + 1);
             pos = 0;

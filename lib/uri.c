@@ -524,7 +524,7 @@ decode_field_as(const char *s, size_t n, char *out, size_t max, int *plus,
         if (n > MFA_URI_MAX)
             return MFA_ERR_URI_TOO_LONG;
         for (size_t i = 0; i < n; i++)
-            raw[i] = s[i] == '+' ? ' ' : s[i];
+            raw[i] = s[i] == '+' ? ' ' : (char)s[i];
         rc = mfa_int_pct_decode(raw, n, tmp, sizeof(tmp), &len);
     } else {
         rc = mfa_int_pct_decode(s, n, tmp, sizeof(tmp), &len);
@@ -718,7 +718,8 @@ parse_secret(mfa_uri_t *u, const struct param *p, unsigned *warn)
 static mfa_rc
 parse_image(mfa_uri_t *u, const struct param *p, unsigned *warn)
 {
-    char img[MFA_URI_MAX + 1], fixed[MFA_IMAGE_MAX + 1];
+    char img[MFA_URI_MAX + 1];
+    char fixed[MFA_IMAGE_MAX + 1] = {0};
     size_t len, o = 0;
     int spaces = 0;
     mfa_rc rc;
