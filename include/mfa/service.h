@@ -138,7 +138,11 @@ typedef struct mfa_result {
     uint32_t retry_after;                  /* seconds, when throttled */
     uint32_t failures;                     /* throttle count */
     uint32_t backup_codes_left;            /* after a recovery */
-    uint8_t reserved[216]; /* zero; room for new fields (256 bytes in all) */
+    /* after MFA_OK: the device's id and its new token (mfa/device.h); the
+     * token is a secret: set it as the cookie, then wipe the result */
+    char device_id[16 + 1];
+    char device_token[64];
+    uint8_t reserved[135]; /* zero; room for new fields (256 bytes in all) */
 } mfa_result;
 
 /* ---- enrollment -------------------------------------------------------- */
