@@ -48,8 +48,6 @@ struct mfa_enrollment {
 #define ID_TRIES 4
 /* Factors read per page by key rotation. */
 #define SCAN_PAGE 64
-/* The throttle bucket of unknown devices (every request, for now). */
-#define BUCKET_UNKNOWN ""
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -196,21 +194,40 @@ typedef struct attempt_spec {
     const char *factor_id;               /* for the events; may be NULL */
     attempt_fn check;
     void *arg;
+    const mfa_device_opts *dev; /* may be NULL */
+    const mfa_int_token *tok;   /* the device's token; NULL: unknown */
 } attempt_spec;
 
+/*
+ * The pipeline.  A presented token is resolved first: a known device
+ * spends its own throttle bucket, anything else the account's "unknown
+ * devices" bucket; a token that is not one of the account's devices ends
+ * the flow before anything is counted.  A success rotates or issues the
+ * device's token in the same transaction.
+ */
 static mfa_rc
 attempt(const mfa_ctx_t *ctx, const char *account, int64_t now,
         const attempt_spec *sp, mfa_result *res)
 {
     mfa_throttle_rec before, after;
+    mfa_device_rec known;
+    char bucket[MFA_BUCKET_MAX + 1];
     mfa_int_txn x;
     mfa_rc rc, verdict;
-    int had_row;
+    int had_row, is_known = 0, wrote = 0;
 
+    memset(&known, 0, sizeof(known));
     rc = mfa_int_txn_begin(ctx->store, account, MFA_TXN_WRITE, &x);
     if (rc != MFA_OK)
         goto out;
-    rc = mfa_int_txn_throttle_get(&x, BUCKET_UNKNOWN, &before);
+    if (sp->tok != NULL) {
+        rc = mfa_int_device_lookup(ctx, &x, sp->tok, &known);
+        if (rc != MFA_OK)
+            goto fail; /* unknown: nothing counted, nothing written */
+        is_known = 1;
+    }
+    mfa_int_bucket_of(is_known ? known.id : NULL, 0, bucket);
+    rc = mfa_int_txn_throttle_get(&x, bucket, &before);
     had_row = rc == MFA_OK;
     if (rc != MFA_OK && rc != MFA_ERR_NOT_FOUND)
         goto fail;
@@ -228,10 +245,16 @@ attempt(const mfa_ctx_t *ctx, const char *account, int64_t now,
     }
     if (verdict == MFA_OK) {
         /* a success clears the count: no row left behind */
-        rc = had_row ? mfa_int_txn_throttle_delete(&x, BUCKET_UNKNOWN) : MFA_OK;
+        rc = had_row ? mfa_int_txn_throttle_delete(&x, bucket) : MFA_OK;
         memset(&after, 0, sizeof(after));
-    } else {
+        if (rc == MFA_OK)
+            rc = mfa_int_device_issue(ctx, &x, now, sp->dev,
+                                      is_known ? &known : NULL, res);
+    } else if (mfa_int_attempt_counts(verdict, had_row)) {
         rc = mfa_int_txn_throttle_put(&x, &after);
+        wrote = 1;
+    } else {
+        rc = MFA_OK;
     }
     if (rc != MFA_OK)
         goto fail;
@@ -240,19 +263,22 @@ attempt(const mfa_ctx_t *ctx, const char *account, int64_t now,
     if (rc != MFA_OK)
         goto out;
     rc = verdict;
-    res->failures = after.failures;
-    if (rc != MFA_OK)
+    res->failures = verdict == MFA_OK || wrote ? after.failures : 0;
+    if (rc != MFA_OK && wrote)
         res->retry_after = mfa_int_retry_after(&after, now);
     goto out;
 
 fail:
     mfa_int_txn_rollback(&x);
 out:
+    sodium_memzero(&known, sizeof(known));
     if (rc != MFA_OK) {
         /* nothing of a failed flow is reported as matched */
         memset(res->factor_id, 0, sizeof(res->factor_id));
         res->offset = 0;
-        if (mfa_int_is_store_error(rc)) {
+        sodium_memzero(res->device_id, sizeof(res->device_id));
+        sodium_memzero(res->device_token, sizeof(res->device_token));
+        if (mfa_int_is_store_error(rc) || rc == MFA_ERR_DEVICE_UNKNOWN) {
             res->failures = 0;
             res->retry_after = 0;
         }
@@ -266,6 +292,24 @@ out:
             account,
             rc == MFA_OK && res->factor_id[0] ? res->factor_id : sp->factor_id,
             rc, now, res->failures);
+    mfa_int_gc_tick(ctx);
+    return rc;
+}
+
+/* The device options of a flow, checked before the store is touched; on
+ * error the flow's event is emitted and the error returned. */
+static mfa_rc
+attempt_device(const mfa_ctx_t *ctx, const char *account, int64_t now,
+               mfa_event_type fail_event, const mfa_device_opts *dev,
+               attempt_spec *sp, mfa_int_token *tok)
+{
+    int has = 0;
+    mfa_rc rc = mfa_int_device_opts_check(dev, tok, &has);
+
+    sp->dev = dev;
+    sp->tok = has ? tok : NULL;
+    if (rc != MFA_OK)
+        mfa_int_ctx_emit(ctx, fail_event, account, NULL, rc, now, 0);
     return rc;
 }
 
@@ -460,6 +504,15 @@ mfa_ctx_new(mfa_ctx_t **out, mfa_store_t *store, const mfa_keyring_t *kr)
     ctx->oob_digits = MFA_OOB_DIGITS_DEFAULT;
     ctx->oob_ttl = MFA_OOB_TTL_DEFAULT;
     ctx->oob_attempts = MFA_OOB_ATTEMPTS_DEFAULT;
+    ctx->max_devices = MFA_DEVICES_DEFAULT;
+    ctx->remember_max_days = MFA_REMEMBER_DAYS_MAX_DEFAULT;
+    ctx->gc_every = MFA_GC_EVERY_DEFAULT;
+    ctx->gc_idle = MFA_GC_IDLE_DEFAULT;
+    atomic_init(&ctx->gc_tick, 0);
+    if (pthread_mutex_init(&ctx->gc_mu, NULL) != 0) {
+        free(ctx);
+        return MFA_ERR_INTERNAL;
+    }
     *out = ctx;
     return MFA_OK;
 }
@@ -469,6 +522,7 @@ mfa_ctx_free(mfa_ctx_t **ctx)
 {
     if (ctx == NULL || *ctx == NULL)
         return;
+    pthread_mutex_destroy(&(*ctx)->gc_mu);
     free(*ctx);
     *ctx = NULL;
 }
@@ -598,6 +652,9 @@ mfa_event_name(mfa_event_type type)
         [MFA_EV_RESET] = "reset",
         [MFA_EV_KEY_ROTATE] = "key_rotate",
         [MFA_EV_STORE_ERROR] = "store_error",
+        [MFA_EV_DEVICE_FORGET] = "device_forget",
+        [MFA_EV_PASSWORD_FAIL] = "password_fail",
+        [MFA_EV_GC] = "gc",
     };
     size_t i = (size_t)type;
 
@@ -929,7 +986,16 @@ mfa_rc
 mfa_enroll_confirm(mfa_ctx_t *ctx, const char *account, const char *factor_id,
                    const char *code, mfa_result *res)
 {
+    return mfa_enroll_confirm_device(ctx, account, factor_id, code, NULL, res);
+}
+
+mfa_rc
+mfa_enroll_confirm_device(mfa_ctx_t *ctx, const char *account,
+                          const char *factor_id, const char *code,
+                          const mfa_device_opts *dev, mfa_result *res)
+{
     mfa_result local;
+    mfa_int_token tok;
     confirm_arg a;
     attempt_spec sp;
     int64_t now;
@@ -959,7 +1025,11 @@ mfa_enroll_confirm(mfa_ctx_t *ctx, const char *account, const char *factor_id,
     sp.factor_id = factor_id;
     sp.check = confirm_check;
     sp.arg = &a;
-    return attempt(ctx, account, now, &sp, res);
+    if ((rc = attempt_device(ctx, account, now, MFA_EV_ENROLL_CONFIRM, dev, &sp,
+                             &tok)) == MFA_OK)
+        rc = attempt(ctx, account, now, &sp, res);
+    sodium_memzero(&tok, sizeof(tok));
+    return res->outcome = rc;
 }
 
 /* ---- login ------------------------------------------------------------- */
@@ -1006,7 +1076,15 @@ mfa_rc
 mfa_verify(mfa_ctx_t *ctx, const char *account, const char *code,
            mfa_result *res)
 {
+    return mfa_verify_device(ctx, account, code, NULL, res);
+}
+
+mfa_rc
+mfa_verify_device(mfa_ctx_t *ctx, const char *account, const char *code,
+                  const mfa_device_opts *dev, mfa_result *res)
+{
     mfa_result local;
+    mfa_int_token tok;
     attempt_spec sp;
     int64_t now;
     mfa_rc rc;
@@ -1032,7 +1110,11 @@ mfa_verify(mfa_ctx_t *ctx, const char *account, const char *code,
     sp.factor_id = NULL;
     sp.check = verify_check;
     sp.arg = (void *)(uintptr_t)code;
-    return attempt(ctx, account, now, &sp, res);
+    if ((rc = attempt_device(ctx, account, now, MFA_EV_VERIFY_FAIL, dev, &sp,
+                             &tok)) == MFA_OK)
+        rc = attempt(ctx, account, now, &sp, res);
+    sodium_memzero(&tok, sizeof(tok));
+    return res->outcome = rc;
 }
 
 typedef struct has_arg {
@@ -1156,8 +1238,16 @@ mfa_rc
 mfa_recover(mfa_ctx_t *ctx, const char *account, const char *backup_code,
             mfa_result *res)
 {
+    return mfa_recover_device(ctx, account, backup_code, NULL, res);
+}
+
+mfa_rc
+mfa_recover_device(mfa_ctx_t *ctx, const char *account, const char *backup_code,
+                   const mfa_device_opts *dev, mfa_result *res)
+{
     char canon[MFA_BACKUP_CHARS + 1];
     mfa_result local;
+    mfa_int_token tok;
     attempt_spec sp;
     int64_t now;
     mfa_rc rc;
@@ -1189,10 +1279,13 @@ mfa_recover(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     sp.factor_id = NULL;
     sp.check = recover_check;
     sp.arg = (void *)(uintptr_t)backup_code;
-    rc = attempt(ctx, account, now, &sp, res);
+    if ((rc = attempt_device(ctx, account, now, MFA_EV_RECOVER_FAIL, dev, &sp,
+                             &tok)) == MFA_OK)
+        rc = attempt(ctx, account, now, &sp, res);
+    sodium_memzero(&tok, sizeof(tok));
     if (rc != MFA_OK && rc != MFA_ERR_CODE_WRONG && rc != MFA_ERR_REPLAYED)
         res->backup_codes_left = 0;
-    return rc;
+    return res->outcome = rc;
 }
 
 typedef struct codes_arg {
@@ -1426,7 +1519,16 @@ mfa_rc
 mfa_oob_verify(mfa_ctx_t *ctx, const char *account, const char *purpose,
                const char *code, mfa_result *res)
 {
+    return mfa_oob_verify_device(ctx, account, purpose, code, NULL, res);
+}
+
+mfa_rc
+mfa_oob_verify_device(mfa_ctx_t *ctx, const char *account, const char *purpose,
+                      const char *code, const mfa_device_opts *dev,
+                      mfa_result *res)
+{
     mfa_result local;
+    mfa_int_token tok;
     attempt_spec sp;
     oob_arg a;
     int64_t now;
@@ -1457,7 +1559,11 @@ mfa_oob_verify(mfa_ctx_t *ctx, const char *account, const char *purpose,
     sp.factor_id = NULL;
     sp.check = oob_check;
     sp.arg = &a;
-    return attempt(ctx, account, now, &sp, res);
+    if ((rc = attempt_device(ctx, account, now, MFA_EV_OOB_FAIL, dev, &sp,
+                             &tok)) == MFA_OK)
+        rc = attempt(ctx, account, now, &sp, res);
+    sodium_memzero(&tok, sizeof(tok));
+    return res->outcome = rc;
 }
 
 /* ---- administration ---------------------------------------------------- */

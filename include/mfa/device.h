@@ -64,15 +64,15 @@
 extern "C" {
 #endif
 
-#define MFA_DEVICE_ID_LEN 16       /* lowercase hex of 8 random bytes */
-#define MFA_DEVICE_TOKEN_LEN 60    /* id, '.', 43 base64url characters */
+#define MFA_DEVICE_ID_LEN 16        /* lowercase hex of 8 random bytes */
+#define MFA_DEVICE_TOKEN_LEN 60     /* id, '.', 43 base64url characters */
 #define MFA_DEVICE_TOKEN_BUFSIZE 64 /* a token and its NUL, with room */
-#define MFA_DEVICE_LABEL_MAX 64    /* bytes of UTF-8 */
-#define MFA_DEVICES_MAX 32         /* largest per-account cap */
-#define MFA_DEVICES_DEFAULT 10     /* default per-account cap */
+#define MFA_DEVICE_LABEL_MAX 64     /* bytes of UTF-8 */
+#define MFA_DEVICES_MAX 32          /* largest per-account cap */
+#define MFA_DEVICES_DEFAULT 10      /* default per-account cap */
 #define MFA_REMEMBER_DAYS_MAX_DEFAULT 30
-#define MFA_GC_EVERY_DEFAULT 256   /* flows between two clean-up steps */
-#define MFA_GC_IDLE_DEFAULT 86400  /* seconds a factor-less row is kept */
+#define MFA_GC_EVERY_DEFAULT 256  /* flows between two clean-up steps */
+#define MFA_GC_IDLE_DEFAULT 86400 /* seconds a factor-less row is kept */
 
 /* What the _device flows take besides the code. */
 typedef struct mfa_device_opts {
@@ -127,9 +127,8 @@ MFA_API mfa_rc mfa_device_forget(mfa_ctx_t *ctx, const char *account,
 MFA_API mfa_rc mfa_devices_forget_all(mfa_ctx_t *ctx, const char *account,
                                       size_t *n) MFA_WARN_UNUSED;
 /* The id part of a well-formed token (MFA_ERR_DEVICE_FORMAT otherwise). */
-MFA_API mfa_rc mfa_device_token_id(const char *token,
-                                   char id[MFA_DEVICE_ID_LEN + 1])
-    MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_device_token_id(
+    const char *token, char id[MFA_DEVICE_ID_LEN + 1]) MFA_WARN_UNUSED;
 /* max_devices 1..MFA_DEVICES_MAX; remember_max_days 0 (never) .. 3650. */
 MFA_API mfa_rc mfa_ctx_set_devices(mfa_ctx_t *ctx, unsigned max_devices,
                                    uint32_t remember_max_days) MFA_WARN_UNUSED;

@@ -97,6 +97,9 @@ typedef enum mfa_event_type {
     MFA_EV_RESET,
     MFA_EV_KEY_ROTATE,
     MFA_EV_STORE_ERROR,
+    MFA_EV_DEVICE_FORGET, /* one device or all (mfa/device.h) */
+    MFA_EV_PASSWORD_FAIL, /* mfa_password_failed counted one */
+    MFA_EV_GC,            /* mfa_gc ran (rows removed in `failures`) */
 } mfa_event_type;
 
 /* Never holds a secret or a code. */
