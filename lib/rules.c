@@ -102,6 +102,8 @@ mfa_int_clamp_drift(int64_t d, unsigned max)
 int
 mfa_int_attempt_counts(mfa_rc verdict, int had_row)
 {
+    if (verdict == MFA_ERR_CODE_FORMAT)
+        return 0; /* malformed: never counted */
     if (had_row)
         return 1;
     switch (verdict) {

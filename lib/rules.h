@@ -49,11 +49,12 @@ void mfa_int_throttle_count(const mfa_throttle_policy *p,
 uint32_t mfa_int_retry_after(const mfa_throttle_rec *r, int64_t now);
 
 /*
- * Whether a failed attempt is written to its throttle row: always into an
- * existing row; a new row only when the attempt had something to check the
- * code against.  An account with no factor (an invented name included), no
- * codes or no challenge leaves no row: nothing could have been guessed,
- * and anyone could otherwise grow the store one row per name.
+ * Whether a failed attempt is written to its throttle row: never for a
+ * malformed code; always into an existing row otherwise; a new row only when
+ * the attempt had something to check the code against.  An account with no
+ * factor (an invented name included), no codes or no challenge leaves no row:
+ * nothing could have been guessed, and anyone could otherwise grow the store
+ * one row per name.
  */
 int mfa_int_attempt_counts(mfa_rc verdict, int had_row);
 

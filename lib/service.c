@@ -188,11 +188,20 @@ in_txn(const mfa_ctx_t *ctx, const char *account, mfa_txn_mode mode,
  */
 typedef mfa_rc (*attempt_fn)(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
                              mfa_result *res, void *arg);
+/*
+ * Whether the typed code has a shape that something of the account could
+ * accept (MFA_OK), or MFA_ERR_CODE_FORMAT, run before the throttle is read:
+ * a malformed code is refused with nothing counted or written.  It may
+ * read, and leave what it read in arg for the check.
+ */
+typedef mfa_rc (*shape_fn)(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
+                           void *arg);
 
 typedef struct attempt_spec {
     mfa_event_type ok_event, fail_event; /* replays are MFA_EV_REPLAY */
     const char *factor_id;               /* for the events; may be NULL */
     attempt_fn check;
+    shape_fn shape; /* may be NULL */
     void *arg;
     const mfa_device_opts *dev; /* may be NULL */
     const mfa_int_token *tok;   /* the device's token; NULL: unknown */
@@ -226,6 +235,8 @@ attempt(const mfa_ctx_t *ctx, const char *account, int64_t now,
             goto fail; /* unknown: nothing counted, nothing written */
         is_known = 1;
     }
+    if (sp->shape != NULL && (rc = sp->shape(ctx, &x, now, sp->arg)) != MFA_OK)
+        goto fail; /* malformed: nothing counted, nothing written */
     mfa_int_bucket_of(is_known ? known.id : NULL, 0, bucket);
     rc = mfa_int_txn_throttle_get(&x, bucket, &before);
     had_row = rc == MFA_OK;
@@ -982,6 +993,36 @@ out:
     return rc;
 }
 
+/* The number of digits of a typed code (spaces are allowed between). */
+static unsigned
+code_digits(const char *code)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; code[i] != '\0'; i++)
+        n += code[i] != ' ';
+    return n;
+}
+
+static mfa_rc
+confirm_shape(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, void *arg)
+{
+    const confirm_arg *a = arg;
+    mfa_factor_rec f;
+    mfa_rc rc = mfa_int_txn_factor_get(x, a->factor_id, &f);
+
+    (void)ctx;
+    (void)now;
+    if (rc == MFA_OK)
+        rc = f.status == MFA_FACTOR_PENDING && f.digits != code_digits(a->code)
+                 ? MFA_ERR_CODE_FORMAT
+                 : MFA_OK;
+    else if (rc == MFA_ERR_NOT_FOUND)
+        rc = MFA_OK; /* the check says so */
+    sodium_memzero(&f, sizeof(f));
+    return rc;
+}
+
 mfa_rc
 mfa_enroll_confirm(mfa_ctx_t *ctx, const char *account, const char *factor_id,
                    const char *code, mfa_result *res)
@@ -1024,6 +1065,7 @@ mfa_enroll_confirm_device(mfa_ctx_t *ctx, const char *account,
     sp.ok_event = sp.fail_event = MFA_EV_ENROLL_CONFIRM;
     sp.factor_id = factor_id;
     sp.check = confirm_check;
+    sp.shape = confirm_shape;
     sp.arg = &a;
     if ((rc = attempt_device(ctx, account, now, MFA_EV_ENROLL_CONFIRM, dev, &sp,
                              &tok)) == MFA_OK)
@@ -1034,27 +1076,50 @@ mfa_enroll_confirm_device(mfa_ctx_t *ctx, const char *account,
 
 /* ---- login ------------------------------------------------------------- */
 
+typedef struct verify_arg {
+    const char *code;
+    factor_set fs; /* read by verify_shape */
+} verify_arg;
+
+/* The active factors are read once, here; a code whose number of digits
+ * no factor has is malformed for this account. */
+static mfa_rc
+verify_shape(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, void *arg)
+{
+    verify_arg *a = arg;
+    unsigned n = code_digits(a->code);
+    int fits = 0;
+    mfa_rc rc = read_factors(ctx, x, now, 1, &a->fs);
+
+    if (rc != MFA_OK || a->fs.n == 0)
+        return rc; /* no factor: the check says so */
+    for (size_t i = 0; i < a->fs.n; i++)
+        fits |= a->fs.v[i].digits == n;
+    if (!fits) {
+        set_wipe(&a->fs);
+        return MFA_ERR_CODE_FORMAT;
+    }
+    return MFA_OK;
+}
+
 static mfa_rc
 verify_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, mfa_result *res,
              void *arg)
 {
-    const char *code = arg;
+    verify_arg *a = arg;
+    const char *code = a->code;
     mfa_int_check chk[MFA_FACTORS_MAX];
-    factor_set fs;
     size_t i, win;
     mfa_rc rc;
-
-    if ((rc = read_factors(ctx, x, now, 1, &fs)) != MFA_OK)
-        return rc;
     /* every active factor is checked, whatever an earlier one gave, so the
      * time taken depends on the number of factors only */
-    for (i = 0; i < fs.n; i++) {
+    for (i = 0; i < a->fs.n; i++) {
         chk[i].active = 1;
-        check_factor(ctx, &fs.v[i], code, now, 1, &chk[i]);
+        check_factor(ctx, &a->fs.v[i], code, now, 1, &chk[i]);
     }
-    rc = mfa_int_verdict(chk, fs.n, &win);
+    rc = mfa_int_verdict(chk, a->fs.n, &win);
     if (rc == MFA_OK) {
-        mfa_factor_rec *f = &fs.v[win];
+        mfa_factor_rec *f = &a->fs.v[win];
 
         /* the transaction holds the account: what we read is current, and
          * the step is spent before anyone else can read it */
@@ -1067,7 +1132,7 @@ verify_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, mfa_result *res,
             res->offset = chk[win].offset;
         }
     }
-    set_wipe(&fs);
+    set_wipe(&a->fs);
     sodium_memzero(chk, sizeof(chk));
     return rc;
 }
@@ -1086,6 +1151,7 @@ mfa_verify_device(mfa_ctx_t *ctx, const char *account, const char *code,
     mfa_result local;
     mfa_int_token tok;
     attempt_spec sp;
+    verify_arg va;
     int64_t now;
     mfa_rc rc;
 
@@ -1109,11 +1175,15 @@ mfa_verify_device(mfa_ctx_t *ctx, const char *account, const char *code,
     sp.fail_event = MFA_EV_VERIFY_FAIL;
     sp.factor_id = NULL;
     sp.check = verify_check;
-    sp.arg = (void *)(uintptr_t)code;
+    sp.shape = verify_shape;
+    va.code = code;
+    va.fs.n = 0;
+    sp.arg = &va;
     if ((rc = attempt_device(ctx, account, now, MFA_EV_VERIFY_FAIL, dev, &sp,
                              &tok)) == MFA_OK)
         rc = attempt(ctx, account, now, &sp, res);
     sodium_memzero(&tok, sizeof(tok));
+    set_wipe(&va.fs);
     return res->outcome = rc;
 }
 
@@ -1278,6 +1348,7 @@ mfa_recover_device(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     sp.fail_event = MFA_EV_RECOVER_FAIL;
     sp.factor_id = NULL;
     sp.check = recover_check;
+    sp.shape = NULL;
     sp.arg = (void *)(uintptr_t)backup_code;
     if ((rc = attempt_device(ctx, account, now, MFA_EV_RECOVER_FAIL, dev, &sp,
                              &tok)) == MFA_OK)
@@ -1545,7 +1616,8 @@ mfa_oob_verify_device(mfa_ctx_t *ctx, const char *account, const char *purpose,
         return res->outcome = rc;
     }
     if ((rc = mfa_int_purpose_check(purpose)) == MFA_OK &&
-        (rc = check_code_shape(code, 6, 8)) == MFA_OK)
+        (rc = check_code_shape(code, ctx->oob_digits, ctx->oob_digits)) ==
+            MFA_OK)
         rc = check_now(now);
     if (rc != MFA_OK) {
         mfa_int_ctx_emit(ctx, MFA_EV_OOB_FAIL, account, NULL, rc, now, 0);
@@ -1558,6 +1630,7 @@ mfa_oob_verify_device(mfa_ctx_t *ctx, const char *account, const char *purpose,
     sp.fail_event = MFA_EV_OOB_FAIL;
     sp.factor_id = NULL;
     sp.check = oob_check;
+    sp.shape = NULL;
     sp.arg = &a;
     if ((rc = attempt_device(ctx, account, now, MFA_EV_OOB_FAIL, dev, &sp,
                              &tok)) == MFA_OK)
