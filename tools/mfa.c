@@ -84,12 +84,16 @@ static const struct command commands[] = {
     {"confirm", cmd_confirm, "",
      "Usage: mfa --store S --keyring F confirm ACCOUNT FACTOR CODE\n"
      "Activate a pending factor with the first code from the app.\n"},
-    {"check", cmd_check, "",
-     "Usage: mfa --store S --keyring F check ACCOUNT CODE\n"
-     "Verify a login code against the account's active factors.\n"},
-    {"recover", cmd_recover, "",
+    {"check", cmd_check, "device= remember= label=",
+     "Usage: mfa --store S --keyring F check ACCOUNT CODE [--device TOKEN]\n"
+     "           [--remember DAYS] [--label NAME]\n"
+     "Verify a login code against the account's active factors.  On\n"
+     "success prints the device token (a new one, or TOKEN's rotation);\n"
+     "--remember lets the device skip the second factor for DAYS days.\n"},
+    {"recover", cmd_recover, "device= remember= label=",
      "Usage: mfa --store S --keyring F recover ACCOUNT BACKUP-CODE\n"
-     "Log in with a backup code (each works once).\n"},
+     "           [--device TOKEN] [--remember DAYS] [--label NAME]\n"
+     "Log in with a backup code (each works once); device token as check.\n"},
     {"backup-codes", cmd_backup_codes, "count= left",
      "Usage: mfa --store S --keyring F backup-codes ACCOUNT [--count N]\n"
      "       mfa --store S --keyring F backup-codes ACCOUNT --left\n"
@@ -116,6 +120,20 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "",
      "Usage: mfa --store S migrate\n"
      "Create or upgrade the store's schema and print its version.\n"},
+    {"device-check", cmd_device_check, "",
+     "Usage: mfa --store S --keyring F device-check ACCOUNT TOKEN\n"
+     "Exit 0 when the device may skip the second factor now, 1 when not.\n"},
+    {"devices", cmd_devices, "",
+     "Usage: mfa --store S --keyring F devices ACCOUNT\n"
+     "List the account's known devices (never their tokens).\n"},
+    {"device-forget", cmd_device_forget, "all",
+     "Usage: mfa --store S --keyring F device-forget ACCOUNT DEVICE\n"
+     "       mfa --store S --keyring F device-forget ACCOUNT --all\n"
+     "Forget one known device, or every one of the account.\n"},
+    {"gc", cmd_gc, "",
+     "Usage: mfa --store S --keyring F gc\n"
+     "Remove throttle and device rows of accounts without factors that\n"
+     "have been idle for a day.\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -143,6 +161,10 @@ static const char global_help[] =
     "  reset ACCOUNT                 remove everything of the account\n"
     "  rotate-keys                   new key, reseal every secret\n"
     "  migrate                       create or upgrade the schema\n"
+    "  device-check ACCOUNT TOKEN    may this device skip the second factor\n"
+    "  devices ACCOUNT               the account's known devices\n"
+    "  device-forget ACCOUNT ID      forget a device (--all: every one)\n"
+    "  gc                            remove expired throttle and device rows\n"
     "\n"
     "Global options (also accepted after the command):\n"
     "  --store sqlite:PATH | postgres:CONNINFO   (default: $MFA_STORE)\n"
