@@ -200,6 +200,8 @@ mfa_int_device_issue(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
 
     memset(&d, 0, sizeof(d));
     memset(&tok, 0, sizeof(tok));
+    if (ctx->max_devices == 0)
+        return MFA_OK; /* the application keeps no device tokens */
     if (known != NULL) {
         d = *known;
     } else {
@@ -208,7 +210,10 @@ mfa_int_device_issue(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
         while (rc == MFA_OK && n > 0 && n >= ctx->max_devices) {
             size_t v = mfa_int_device_victim(all, n);
 
-            rc = mfa_int_device_drop(x, all[v].id);
+            /* the row only: a login must stay cheap, and the evicted
+             * device's throttle rows (rare: only while it has failures)
+             * are unreachable without it; the clean-up removes them */
+            rc = mfa_int_txn_device_delete(x, all[v].id);
             all[v] = all[--n];
         }
         if (rc != MFA_OK)
@@ -272,7 +277,7 @@ mfa_rc
 mfa_ctx_set_devices(mfa_ctx_t *ctx, unsigned max_devices,
                     uint32_t remember_max_days)
 {
-    if (ctx == NULL || max_devices == 0 || max_devices > MFA_DEVICES_MAX ||
+    if (ctx == NULL || max_devices > MFA_DEVICES_MAX ||
         remember_max_days > REMEMBER_DAYS_CAP)
         return MFA_ERR_INVALID;
     ctx->max_devices = max_devices;
@@ -659,24 +664,36 @@ gc_account_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
     gc_arg *a = arg;
     size_t n = 0;
     int has = 0;
+    size_t nd = 0;
     mfa_rc rc = mfa_int_txn_factor_list(x, any_factor, &has);
 
-    if (rc != MFA_OK || has)
-        return rc;
-    rc = mfa_int_txn_device_list(x, d, MFA_DEVICES_MAX, &n);
-    for (size_t i = 0; rc == MFA_OK && i < n; i++)
+    if (rc == MFA_OK)
+        rc = mfa_int_txn_device_list(x, d, MFA_DEVICES_MAX, &nd);
+    for (size_t i = 0; rc == MFA_OK && !has && i < nd; i++)
         if (mfa_int_gc_device_expired(&d[i], a->now, ctx->gc_idle)) {
             rc = mfa_int_device_drop(x, d[i].id);
             a->removed++;
+            d[i--] = d[--nd];
         }
-    sodium_memzero(d, sizeof(d));
     if (rc == MFA_OK)
         rc = mfa_int_txn_throttle_list(x, t, sizeof(t) / sizeof(t[0]), &n);
-    for (size_t i = 0; rc == MFA_OK && i < n; i++)
-        if (mfa_int_gc_throttle_expired(&t[i], a->now, ctx->gc_idle)) {
+    for (size_t i = 0; rc == MFA_OK && i < n; i++) {
+        char id[MFA_DEVICE_ID_LEN + 1];
+        int orphan = 0;
+
+        /* a device's bucket outlives an evicted device: unreachable */
+        if (mfa_int_bucket_device(t[i].bucket, id)) {
+            orphan = 1;
+            for (size_t j = 0; j < nd; j++)
+                orphan &= strcmp(d[j].id, id) != 0;
+        }
+        if (orphan || (!has && mfa_int_gc_throttle_expired(&t[i], a->now,
+                                                           ctx->gc_idle))) {
             rc = mfa_int_txn_throttle_delete(x, t[i].bucket);
             a->removed++;
         }
+    }
+    sodium_memzero(d, sizeof(d));
     return rc;
 }
 

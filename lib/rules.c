@@ -136,6 +136,18 @@ mfa_int_bucket_of(const char *device_id, int password,
     }
 }
 
+int
+mfa_int_bucket_device(const char *bucket, char id[MFA_DEVICE_REC_ID_LEN + 1])
+{
+    const char *p = strncmp(bucket, "pw-", 3) == 0 ? bucket + 3 : bucket;
+
+    memset(id, 0, MFA_DEVICE_REC_ID_LEN + 1);
+    if (strlen(p) != MFA_DEVICE_REC_ID_LEN || !mfa_int_device_id_ok(p))
+        return 0;
+    memcpy(id, p, MFA_DEVICE_REC_ID_LEN);
+    return 1;
+}
+
 int64_t
 mfa_int_device_trust(int64_t now, uint32_t days, uint32_t cap_days,
                      int64_t current)

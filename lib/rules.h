@@ -78,6 +78,11 @@ int mfa_int_device_may_skip(const mfa_device_rec *d, int64_t now);
  */
 size_t mfa_int_device_victim(const mfa_device_rec *v, size_t n);
 
+/* 1 when the bucket is a device's (second factor or password), its id
+ * into id. */
+int mfa_int_bucket_device(const char *bucket,
+                          char id[MFA_DEVICE_REC_ID_LEN + 1]);
+
 /* Clean-up of accounts without factors: an unlocked throttle row, or a
  * device, idle for `idle` seconds at `now` is expired. */
 int mfa_int_gc_throttle_expired(const mfa_throttle_rec *r, int64_t now,

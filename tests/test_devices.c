@@ -323,7 +323,7 @@ START_TEST(remember_capped_by_policy)
     mfa_result r;
 
     ck_assert_int_eq(mfa_ctx_set_devices(F.ctx, 4, 14), MFA_OK);
-    ck_assert_int_eq(mfa_ctx_set_devices(F.ctx, 0, 14), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_ctx_set_devices(F.ctx, 4, 3651), MFA_ERR_INVALID);
     ck_assert_int_eq(mfa_ctx_set_devices(F.ctx, MFA_DEVICES_MAX + 1, 14),
                      MFA_ERR_INVALID);
     otp = enroll("carol", tok);
@@ -345,6 +345,27 @@ START_TEST(remember_capped_by_policy)
     ck_assert_int_eq(mfa_verify_device(F.ctx, "carol", c, &o, &r), MFA_OK);
     ck_assert_int_eq(mfa_device_check(F.ctx, "carol", r.device_token, NULL),
                      MFA_ERR_DEVICE_UNTRUSTED);
+    mfa_otp_free(&otp);
+}
+END_TEST
+
+START_TEST(devices_off)
+{
+    char c[MFA_CODE_BUFSIZE];
+    mfa_device_info *list = NULL;
+    mfa_otp_t *otp = enroll("kim", NULL);
+    mfa_result r;
+    size_t n = 9;
+
+    ck_assert_int_eq(mfa_ctx_set_devices(F.ctx, 0, 30), MFA_OK);
+    ck_assert_int_eq(mfa_devices_forget_all(F.ctx, "kim", NULL), MFA_OK);
+    code_now(otp, c);
+    ck_assert_int_eq(mfa_verify(F.ctx, "kim", c, &r), MFA_OK);
+    ck_assert_str_eq(r.device_token, "");
+    ck_assert_str_eq(r.device_id, "");
+    ck_assert_int_eq(mfa_devices_list(F.ctx, "kim", &list, &n), MFA_OK);
+    ck_assert_uint_eq(n, 0);
+    mfa_free(list);
     mfa_otp_free(&otp);
 }
 END_TEST
@@ -379,11 +400,19 @@ START_TEST(cap_forget_and_reset)
     ck_assert_uint_eq(n, 3);
     for (size_t i = 0; i < n; i++)
         ck_assert_str_ne(list[i].id, first);
+    mfa_free(list);
     ck_assert_int_eq(mfa_device_check(F.ctx, "dave", tok, NULL),
                      MFA_ERR_DEVICE_UNKNOWN);
+    /* its throttle row is unreachable now; the clean-up removes it, and
+     * only it, though the account has factors */
+    ck_assert_uint_eq(failures_in("dave", first), 1);
+    ck_assert_int_eq(mfa_password_failed(F.ctx, "dave", NULL, &r), MFA_OK);
+    ck_assert_int_eq(mfa_gc(F.ctx, &n), MFA_OK);
+    ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(failures_in("dave", first), 0);
-    ck_assert_uint_eq(throttle_rows("dave", NULL, 0), 0);
+    ck_assert_uint_eq(throttle_rows("dave", NULL, 0), 1); /* "pw" stays */
     /* forget one by id */
+    ck_assert_int_eq(mfa_devices_list(F.ctx, "dave", &list, &n), MFA_OK);
     ck_assert_int_eq(mfa_device_forget(F.ctx, "dave", list[0].id), MFA_OK);
     ck_assert_int_eq(F.last.type, MFA_EV_DEVICE_FORGET);
     ck_assert_int_eq(mfa_device_forget(F.ctx, "dave", list[0].id),
@@ -744,6 +773,7 @@ main(void)
     tcase_add_test(tc, bad_tokens_change_nothing);
     tcase_add_test(tc, remember_capped_by_policy);
     tcase_add_test(tc, cap_forget_and_reset);
+    tcase_add_test(tc, devices_off);
     tcase_add_test(tc, malformed_codes_not_counted);
     tcase_add_test(tc, password_step_per_device);
     tcase_add_test(tc, invented_names_leave_nothing);

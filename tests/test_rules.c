@@ -208,6 +208,18 @@ START_TEST(bucket_names)
     mfa_int_bucket_of("0123456789abcdef", 1, b);
     ck_assert_str_eq(b, "pw-0123456789abcdef");
     ck_assert(mfa_int_bucket_ok(b));
+    {
+        char id[MFA_DEVICE_REC_ID_LEN + 1];
+
+        ck_assert_int_eq(mfa_int_bucket_device(b, id), 1);
+        ck_assert_str_eq(id, "0123456789abcdef");
+        ck_assert_int_eq(mfa_int_bucket_device("fedcba9876543210", id), 1);
+        ck_assert_str_eq(id, "fedcba9876543210");
+        ck_assert_int_eq(mfa_int_bucket_device("", id), 0);
+        ck_assert_int_eq(mfa_int_bucket_device("pw", id), 0);
+        ck_assert_int_eq(mfa_int_bucket_device("pw-0123", id), 0);
+        ck_assert_int_eq(mfa_int_bucket_device("0123456789ABCDEF", id), 0);
+    }
 }
 END_TEST
 

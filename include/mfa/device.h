@@ -129,7 +129,11 @@ MFA_API mfa_rc mfa_devices_forget_all(mfa_ctx_t *ctx, const char *account,
 /* The id part of a well-formed token (MFA_ERR_DEVICE_FORMAT otherwise). */
 MFA_API mfa_rc mfa_device_token_id(
     const char *token, char id[MFA_DEVICE_ID_LEN + 1]) MFA_WARN_UNUSED;
-/* max_devices 1..MFA_DEVICES_MAX; remember_max_days 0 (never) .. 3650. */
+/*
+ * max_devices 1..MFA_DEVICES_MAX, or 0: no device tokens at all (the
+ * flows issue none, and every attempt spends the unknown-devices budget);
+ * remember_max_days 0 (never) .. 3650.
+ */
 MFA_API mfa_rc mfa_ctx_set_devices(mfa_ctx_t *ctx, unsigned max_devices,
                                    uint32_t remember_max_days) MFA_WARN_UNUSED;
 
