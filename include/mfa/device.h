@@ -5,8 +5,8 @@
  * API summary (stable from its first commit; mfa_device(3) is the manual):
  *
  *   A device token is a string of MFA_DEVICE_TOKEN_LEN characters
- *   ("<16 hex id>.<43 base64url>", 128 + 256 bits: the id names the
- *   device, the 256-bit secret proves it) that the application keeps in a
+ *   ("<16 hex id>.<43 base64url>": a 64-bit random id names the device,
+ *   a 256-bit random secret proves it) that the application keeps in a
  *   cookie.  Only a keyed hash of it is stored, bound to the account.
  *
  *   Every successful second factor (mfa_verify, mfa_enroll_confirm,
@@ -40,8 +40,8 @@
  *   mfa_devices_forget_all(ctx, account, &n)    (mfa_reset does it too)
  *   mfa_device_token_id(token, id)              the id part of a token
  *   mfa_ctx_set_devices(ctx, max_devices, remember_max_days)
- *       per-account cap (the device seen longest ago goes first) and the
- *       longest "remember" a flow may ask for.
+ *       per-account cap (the device seen longest ago goes first; 0: no
+ *       tokens at all) and the longest "remember" a flow may ask for.
  *
  *   Password step (the application's own first factor), same buckets
  *   logic, its own budget:
