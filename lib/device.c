@@ -163,10 +163,9 @@ mfa_int_device_lookup(const mfa_ctx_t *ctx, mfa_int_txn *x,
     if (rc != MFA_OK)
         return rc;
     rc = token_hash(ctx, d->key_id, x->account, tok, h, NULL);
-    if (rc == MFA_OK && !mfa_int_ct_equal(h, d->hash, sizeof(h)))
+    /* a wrong secret, or a hash under a key that left the ring */
+    if (rc != MFA_OK || !mfa_int_ct_equal(h, d->hash, sizeof(h)))
         rc = MFA_ERR_DEVICE_UNKNOWN;
-    else if (rc != MFA_OK && !mfa_int_is_store_error(rc))
-        rc = MFA_ERR_DEVICE_UNKNOWN; /* its key left the ring */
     sodium_memzero(h, sizeof(h));
     if (rc != MFA_OK)
         sodium_memzero(d, sizeof(*d));
@@ -434,11 +433,15 @@ out:
     return rc;
 }
 
+typedef struct forget_arg {
+    const char *id;
+} forget_arg;
+
 static mfa_rc
 forget_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
 {
     (void)ctx;
-    return mfa_int_device_drop(x, arg);
+    return mfa_int_device_drop(x, ((const forget_arg *)arg)->id);
 }
 
 mfa_rc
@@ -454,11 +457,13 @@ mfa_device_forget(mfa_ctx_t *ctx, const char *account, const char *device_id)
         mfa_int_ctx_emit(ctx, MFA_EV_DEVICE_FORGET, NULL, NULL, rc, now, 0);
         return rc;
     }
-    if (device_id == NULL || !mfa_int_device_id_ok(device_id))
+    if (device_id == NULL || !mfa_int_device_id_ok(device_id)) {
         rc = MFA_ERR_INVALID;
-    else
-        rc = run_txn(ctx, account, MFA_TXN_WRITE, forget_body,
-                     (void *)(uintptr_t)device_id);
+    } else {
+        forget_arg a = {device_id};
+
+        rc = run_txn(ctx, account, MFA_TXN_WRITE, forget_body, &a);
+    }
     mfa_int_ctx_emit(ctx,
                      mfa_int_is_store_error(rc) ? MFA_EV_STORE_ERROR
                                                 : MFA_EV_DEVICE_FORGET,
@@ -768,28 +773,27 @@ mfa_gc(mfa_ctx_t *ctx, size_t *removed)
 }
 
 void
-mfa_int_gc_tick(const mfa_ctx_t *cctx)
+mfa_int_gc_tick(const mfa_ctx_t *ctx)
 {
-    /* the ctx is the caller's and not const; only this state changes */
-    mfa_ctx_t *ctx = (mfa_ctx_t *)(uintptr_t)cctx;
+    mfa_int_gc_state *g = ctx->gc;
     char after[MFA_ACCOUNT_MAX + 1];
     size_t removed = 0, n = 0;
     int64_t now;
 
     if (ctx->gc_every == 0 ||
-        (atomic_fetch_add(&ctx->gc_tick, 1u) + 1u) % ctx->gc_every != 0)
+        (atomic_fetch_add(&g->tick, 1u) + 1u) % ctx->gc_every != 0)
         return;
     now = mfa_int_ctx_now(ctx);
     if (check_time(now) != MFA_OK)
         return;
     /* one step at a time: a second thread due meanwhile skips its turn */
-    if (pthread_mutex_trylock(&ctx->gc_mu) != 0)
+    if (pthread_mutex_trylock(&g->mu) != 0)
         return;
-    memcpy(after, ctx->gc_after, sizeof(after));
+    memcpy(after, g->after, sizeof(after));
     (void)gc_page(ctx, after, now, &removed, &n);
     /* a short page reached the end: the next step starts over */
     if (n < GC_PAGE)
         after[0] = '\0';
-    memcpy(ctx->gc_after, after, sizeof(after));
-    pthread_mutex_unlock(&ctx->gc_mu);
+    memcpy(g->after, after, sizeof(after));
+    pthread_mutex_unlock(&g->mu);
 }

@@ -519,8 +519,14 @@ mfa_ctx_new(mfa_ctx_t **out, mfa_store_t *store, const mfa_keyring_t *kr)
     ctx->remember_max_days = MFA_REMEMBER_DAYS_MAX_DEFAULT;
     ctx->gc_every = MFA_GC_EVERY_DEFAULT;
     ctx->gc_idle = MFA_GC_IDLE_DEFAULT;
-    atomic_init(&ctx->gc_tick, 0);
-    if (pthread_mutex_init(&ctx->gc_mu, NULL) != 0) {
+    ctx->gc = calloc(1, sizeof(*ctx->gc));
+    if (ctx->gc == NULL) {
+        free(ctx);
+        return MFA_ERR_NOMEM;
+    }
+    atomic_init(&ctx->gc->tick, 0);
+    if (pthread_mutex_init(&ctx->gc->mu, NULL) != 0) {
+        free(ctx->gc);
         free(ctx);
         return MFA_ERR_INTERNAL;
     }
@@ -533,7 +539,8 @@ mfa_ctx_free(mfa_ctx_t **ctx)
 {
     if (ctx == NULL || *ctx == NULL)
         return;
-    pthread_mutex_destroy(&(*ctx)->gc_mu);
+    pthread_mutex_destroy(&(*ctx)->gc->mu);
+    free((*ctx)->gc);
     free(*ctx);
     *ctx = NULL;
 }

@@ -34,12 +34,16 @@ struct mfa_ctx {
     uint32_t remember_max_days;
     unsigned gc_every; /* 0: no amortised clean-up */
     int64_t gc_idle;
-    /* the amortised clean-up's state: flows see the ctx as const, and
-     * this is the one part of it they change */
-    atomic_uint gc_tick;
-    pthread_mutex_t gc_mu;
-    char gc_after[MFA_ACCOUNT_MAX + 1]; /* the next step starts after it */
+    /* the amortised clean-up's state, the one thing flows change: they
+     * see the ctx as const, so it lives behind a pointer */
+    struct mfa_int_gc_state *gc;
 };
+
+typedef struct mfa_int_gc_state {
+    atomic_uint tick;
+    pthread_mutex_t mu;
+    char after[MFA_ACCOUNT_MAX + 1]; /* the next step starts after it */
+} mfa_int_gc_state;
 
 /* A parsed device token; wipe it after use. */
 #define MFA_INT_TOKEN_SECRET 32

@@ -612,11 +612,10 @@ mfa_int_txn_state_scan(mfa_int_txn *x, const char *after,
     for (size_t i = 0; rc == MFA_OK && i < *n; i++) {
         const char *prev = i ? out[i - 1] : after;
 
+        /* a valid name, strictly after the previous: paging cannot loop */
         if (!terminated(out[i], sizeof(out[i])) ||
-            mfa_int_text_field(out[i], MFA_ACCOUNT_MAX, 1) != MFA_OK)
-            rc = MFA_ERR_CORRUPT;
-        /* strictly increasing: paging cannot loop */
-        else if (strcmp(out[i], prev) <= 0)
+            mfa_int_text_field(out[i], MFA_ACCOUNT_MAX, 1) != MFA_OK ||
+            strcmp(out[i], prev) <= 0)
             rc = MFA_ERR_CORRUPT;
     }
     if (rc != MFA_OK)
