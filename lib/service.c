@@ -177,6 +177,11 @@ in_txn(const mfa_ctx_t *ctx, const char *account, mfa_txn_mode mode,
     return mfa_int_txn_commit(&x);
 }
 
+/* A string argument of a transaction body. */
+typedef struct text_arg {
+    const char *text;
+} text_arg;
+
 /* ---- the attempt pipeline ---------------------------------------------- */
 
 /*
@@ -1299,7 +1304,7 @@ recover_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
     if (n == 0)
         return MFA_ERR_NO_CODES;
     res->backup_codes_left = (uint32_t)n;
-    rc = backup_find(ctx, arg, recs, n, hash);
+    rc = backup_find(ctx, ((const text_arg *)arg)->text, recs, n, hash);
     if (rc == MFA_OK) {
         rc = mfa_int_txn_backup_use(x, hash, now);
         if (rc == MFA_ERR_NOT_FOUND)
@@ -1323,6 +1328,7 @@ mfa_recover_device(mfa_ctx_t *ctx, const char *account, const char *backup_code,
                    const mfa_device_opts *dev, mfa_result *res)
 {
     char canon[MFA_BACKUP_CHARS + 1];
+    text_arg ta;
     mfa_result local;
     mfa_int_token tok;
     attempt_spec sp;
@@ -1356,7 +1362,8 @@ mfa_recover_device(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     sp.factor_id = NULL;
     sp.check = recover_check;
     sp.shape = NULL;
-    sp.arg = (void *)(uintptr_t)backup_code;
+    ta.text = backup_code;
+    sp.arg = &ta;
     if ((rc = attempt_device(ctx, account, now, MFA_EV_RECOVER_FAIL, dev, &sp,
                              &tok)) == MFA_OK)
         rc = attempt(ctx, account, now, &sp, res);
@@ -1776,12 +1783,13 @@ static mfa_rc
 remove_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
 {
     (void)ctx;
-    return mfa_int_txn_factor_delete(x, arg);
+    return mfa_int_txn_factor_delete(x, ((const text_arg *)arg)->text);
 }
 
 mfa_rc
 mfa_factor_remove(mfa_ctx_t *ctx, const char *account, const char *factor_id)
 {
+    text_arg ta;
     int64_t now;
     mfa_rc rc;
 
@@ -1796,8 +1804,8 @@ mfa_factor_remove(mfa_ctx_t *ctx, const char *account, const char *factor_id)
         mfa_int_ctx_emit(ctx, MFA_EV_FACTOR_REMOVE, account, NULL, rc, now, 0);
         return rc;
     }
-    rc = in_txn(ctx, account, MFA_TXN_WRITE, remove_body,
-                (void *)(uintptr_t)factor_id);
+    ta.text = factor_id;
+    rc = in_txn(ctx, account, MFA_TXN_WRITE, remove_body, &ta);
     emit_rc(ctx, MFA_EV_FACTOR_REMOVE, account, factor_id, rc, now, 0);
     return rc;
 }
