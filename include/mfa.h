@@ -11,6 +11,7 @@
 #include <mfa/store.h>
 #include <mfa/service.h>
 #include <mfa/import.h>
+#include <mfa/device.h>
 #include <mfa/webauthn.h>
 
 #endif /* MFA_H */

@@ -48,6 +48,8 @@ static struct {
     size_t nbackup;
     int successes; /* success events */
     int events;
+    char token[MFA_DEVICE_TOKEN_BUFSIZE];       /* of the last confirmation */
+    char alice_token[MFA_DEVICE_TOKEN_BUFSIZE]; /* alice's device */
 } F;
 
 static int64_t
@@ -81,6 +83,8 @@ on_event(const mfa_event *ev, void *arg)
     case MFA_EV_BACKUP_CODES_NEW:
     case MFA_EV_FACTOR_REMOVE:
     case MFA_EV_RESET:
+    case MFA_EV_DEVICE_FORGET:
+    case MFA_EV_GC:
         if (ev->rc == MFA_OK)
             F.successes++;
         break;
@@ -105,6 +109,9 @@ fixture_up(void)
     mfa_ctx_set_clock(F.ctx, fake_clock, NULL);
     mfa_ctx_set_oob_sender(F.ctx, oob_sender, NULL);
     mfa_ctx_set_event_cb(F.ctx, on_event, NULL);
+    /* the clean-up runs as a flow of its own below, not amortised in
+     * others: a fault there would be the clean-up's, not the flow's */
+    ck_assert_int_eq(mfa_ctx_set_gc(F.ctx, 0, 3600), MFA_OK);
 }
 
 static void
@@ -154,6 +161,7 @@ enroll_active(const char *account)
 
     code_now(a, c);
     ck_assert_int_eq(mfa_enroll_confirm(F.ctx, account, a->id, c, &r), MFA_OK);
+    snprintf(F.token, sizeof(F.token), "%s", r.device_token);
     F.now += 30;
     return a;
 }
@@ -192,6 +200,10 @@ typedef struct dump {
     mfa_throttle_rec thr;
     mfa_rc oob_rc;
     mfa_oob_challenge oob;
+    mfa_device_rec dev[MFA_DEVICES_MAX];
+    size_t ndev;
+    mfa_throttle_rec thr_all[16];
+    size_t nthr;
 } dump;
 
 static mfa_rc
@@ -221,6 +233,10 @@ dump_of(const char *account, dump *d)
         MFA_OK);
     d->thr_rc = be->throttle_get(t, account, "", &d->thr);
     d->oob_rc = be->oob_get(t, account, "sms", &d->oob);
+    ck_assert_int_eq(
+        be->device_list(t, account, d->dev, MFA_DEVICES_MAX, &d->ndev), MFA_OK);
+    ck_assert_int_eq(be->throttle_list(t, account, d->thr_all, 16, &d->nthr),
+                     MFA_OK);
     ck_assert_int_eq(be->commit(t), MFA_OK);
 }
 
@@ -257,6 +273,18 @@ assert_dump_eq(const dump *a, const dump *b)
         ck_assert_mem_eq(a->oob.hash, b->oob.hash, MFA_BACKUP_HASHBYTES);
         ck_assert_int_eq(a->oob.attempts_left, b->oob.attempts_left);
         ck_assert_int_eq(a->oob.expires, b->oob.expires);
+    }
+    ck_assert_uint_eq(a->ndev, b->ndev);
+    for (i = 0; i < a->ndev; i++) {
+        ck_assert_str_eq(a->dev[i].id, b->dev[i].id);
+        ck_assert_mem_eq(a->dev[i].hash, b->dev[i].hash, MFA_DEVICE_HASHBYTES);
+        ck_assert_int_eq(a->dev[i].last_seen, b->dev[i].last_seen);
+        ck_assert_int_eq(a->dev[i].trusted_until, b->dev[i].trusted_until);
+    }
+    ck_assert_uint_eq(a->nthr, b->nthr);
+    for (i = 0; i < a->nthr; i++) {
+        ck_assert_str_eq(a->thr_all[i].bucket, b->thr_all[i].bucket);
+        ck_assert_uint_eq(a->thr_all[i].failures, b->thr_all[i].failures);
     }
 }
 
@@ -302,6 +330,7 @@ prepare_common(void)
     mfa_result r;
     app *a = enroll_active("alice");
 
+    snprintf(F.alice_token, sizeof(F.alice_token), "%s", F.token);
     enroll_active("bob");
     wrong_code(a, w);
     ck_assert_int_eq(mfa_verify(F.ctx, "alice", w, &r), MFA_ERR_CODE_WRONG);
@@ -488,6 +517,106 @@ after_rotate(void)
     ck_assert_int_eq(mfa_verify(F.ctx, "bob", c, &r), MFA_OK);
 }
 
+static void
+prepare_verify_device(void)
+{
+    prepare_common();
+    code_now(&F.apps[0], F.code);
+}
+
+static mfa_rc
+run_verify_device(void)
+{
+    mfa_device_opts o = {F.alice_token, "laptop", 30};
+    mfa_result r;
+    mfa_rc rc = mfa_verify_device(F.ctx, "alice", F.code, &o, &r);
+
+    ck_assert_int_eq(r.outcome, rc);
+    if (rc != MFA_OK)
+        ck_assert_str_eq(r.device_token, "");
+    return rc;
+}
+
+/* alice's device remembered, seen a while ago */
+static void
+prepare_device_check(void)
+{
+    mfa_device_opts o = {NULL, "laptop", 30};
+    mfa_result r;
+
+    prepare_common();
+    code_now(&F.apps[0], F.code);
+    o.token = F.alice_token;
+    ck_assert_int_eq(mfa_verify_device(F.ctx, "alice", F.code, &o, &r), MFA_OK);
+    snprintf(F.alice_token, sizeof(F.alice_token), "%s", r.device_token);
+    F.now += 3600;
+}
+
+static mfa_rc
+run_device_check(void)
+{
+    return mfa_device_check(F.ctx, "alice", F.alice_token, NULL);
+}
+
+static mfa_rc
+run_forget_all(void)
+{
+    size_t n = 0;
+    mfa_rc rc = mfa_devices_forget_all(F.ctx, "alice", &n);
+
+    if (rc == MFA_OK)
+        ck_assert_uint_eq(n, 1);
+    else
+        ck_assert_uint_eq(n, 0);
+    return rc;
+}
+
+static mfa_rc
+run_password_failed(void)
+{
+    mfa_result r;
+    mfa_rc rc = mfa_password_failed(F.ctx, "alice", F.alice_token, &r);
+
+    ck_assert_int_eq(r.outcome, rc);
+    return rc;
+}
+
+/* names typed at the password step, idle for a day: expired */
+static void
+prepare_gc(void)
+{
+    mfa_result r;
+
+    prepare_common();
+    ck_assert_int_eq(mfa_password_failed(F.ctx, "ghost1", NULL, &r), MFA_OK);
+    ck_assert_int_eq(mfa_password_failed(F.ctx, "ghost2", NULL, &r), MFA_OK);
+    ck_assert_int_eq(mfa_password_failed(F.ctx, "carol", NULL, &r), MFA_OK);
+    F.now += 86400;
+}
+
+static mfa_rc
+run_gc(void)
+{
+    size_t removed = 9;
+    mfa_rc rc = mfa_gc(F.ctx, &removed);
+
+    if (rc == MFA_OK)
+        ck_assert_uint_le(removed, 3);
+    return rc;
+}
+
+static void
+after_gc(void)
+{
+    /* what the fault left is removed now; alice and bob keep theirs */
+    size_t removed = 9;
+
+    ck_assert_int_eq(mfa_gc(F.ctx, &removed), MFA_OK);
+    ck_assert_int_eq(mfa_gc(F.ctx, &removed), MFA_OK);
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_uint_eq(failures_of("alice"), 2);
+}
+
 static const flow flows[] = {
     {"enroll_begin", prepare_common, run_enroll_begin, MFA_OK, NULL, 0},
     {"confirm", prepare_confirm, run_confirm, MFA_OK, NULL, 0},
@@ -502,6 +631,12 @@ static const flow flows[] = {
     {"factor_remove", prepare_remove, run_remove, MFA_OK, NULL, 0},
     {"reset", prepare_common, run_reset, MFA_OK, NULL, 0},
     {"keyring rotate", prepare_rotate, run_rotate, MFA_OK, after_rotate, 1},
+    {"verify device", prepare_verify_device, run_verify_device, MFA_OK, NULL,
+     0},
+    {"device check", prepare_device_check, run_device_check, MFA_OK, NULL, 0},
+    {"devices forget all", prepare_common, run_forget_all, MFA_OK, NULL, 0},
+    {"password failed", prepare_common, run_password_failed, MFA_OK, NULL, 0},
+    {"gc", prepare_gc, run_gc, MFA_OK, after_gc, 1},
 };
 #define NFLOWS (sizeof(flows) / sizeof(flows[0]))
 

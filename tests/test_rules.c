@@ -4,7 +4,9 @@
  * obeys these because none of them holds a rule of its own any more.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <check.h>
 
@@ -175,6 +177,128 @@ START_TEST(record_checks)
 }
 END_TEST
 
+START_TEST(attempt_counts)
+{
+    /* a malformed code is never counted, whatever the row */
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_CODE_FORMAT, 0), 0);
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_CODE_FORMAT, 1), 0);
+    /* checked guesses always are */
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_CODE_WRONG, 0), 1);
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_REPLAYED, 0), 1);
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_THROTTLED, 1), 1);
+    /* nothing to check against: no new row, an existing one counts */
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_NO_FACTOR, 0), 0);
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_NO_FACTOR, 1), 1);
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_NO_CODES, 0), 0);
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_NOT_FOUND, 0), 0);
+    ck_assert_int_eq(mfa_int_attempt_counts(MFA_ERR_ATTEMPTS, 1), 1);
+}
+END_TEST
+
+START_TEST(bucket_names)
+{
+    char b[MFA_BUCKET_MAX + 1];
+
+    mfa_int_bucket_of(NULL, 0, b);
+    ck_assert_str_eq(b, "");
+    mfa_int_bucket_of("0123456789abcdef", 0, b);
+    ck_assert_str_eq(b, "0123456789abcdef");
+    mfa_int_bucket_of(NULL, 1, b);
+    ck_assert_str_eq(b, "pw");
+    mfa_int_bucket_of("0123456789abcdef", 1, b);
+    ck_assert_str_eq(b, "pw-0123456789abcdef");
+    ck_assert(mfa_int_bucket_ok(b));
+    {
+        char id[MFA_DEVICE_REC_ID_LEN + 1];
+
+        ck_assert_int_eq(mfa_int_bucket_device(b, id), 1);
+        ck_assert_str_eq(id, "0123456789abcdef");
+        ck_assert_int_eq(mfa_int_bucket_device("fedcba9876543210", id), 1);
+        ck_assert_str_eq(id, "fedcba9876543210");
+        ck_assert_int_eq(mfa_int_bucket_device("", id), 0);
+        ck_assert_int_eq(mfa_int_bucket_device("pw", id), 0);
+        ck_assert_int_eq(mfa_int_bucket_device("pw-0123", id), 0);
+        ck_assert_int_eq(mfa_int_bucket_device("0123456789ABCDEF", id), 0);
+    }
+}
+END_TEST
+
+START_TEST(device_trust)
+{
+    const int64_t now = 1700000000, day = 86400;
+    mfa_device_rec d = {0};
+
+    /* not asked: unchanged, never extended */
+    ck_assert_int_eq(mfa_int_device_trust(now, 0, 30, 0), 0);
+    ck_assert_int_eq(mfa_int_device_trust(now, 0, 30, now + 5), now + 5);
+    /* asked: from now, capped by the policy */
+    ck_assert_int_eq(mfa_int_device_trust(now, 7, 30, now + 99 * day),
+                     now + 7 * day);
+    ck_assert_int_eq(mfa_int_device_trust(now, 365, 30, 0), now + 30 * day);
+    /* a policy of 0 days: remembering is off */
+    ck_assert_int_eq(mfa_int_device_trust(now, 30, 0, now + day), 0);
+    /* the end of time is the limit */
+    ck_assert_int_eq(mfa_int_device_trust(INT64_C(253402300000), 3650, 3650, 0),
+                     INT64_C(253402300799));
+    d.trusted_until = now + 1;
+    ck_assert_int_eq(mfa_int_device_may_skip(&d, now), 1);
+    ck_assert_int_eq(mfa_int_device_may_skip(&d, now + 1), 0);
+    d.trusted_until = 0;
+    ck_assert_int_eq(mfa_int_device_may_skip(&d, 0), 0);
+}
+END_TEST
+
+static mfa_device_rec
+dev(const char *id, int64_t created, int64_t seen)
+{
+    mfa_device_rec d = {0};
+
+    snprintf(d.id, sizeof(d.id), "%s", id);
+    d.created = created;
+    d.last_seen = seen;
+    return d;
+}
+
+START_TEST(device_victim)
+{
+    mfa_device_rec v[4];
+
+    memset(v, 0, sizeof(v));
+    ck_assert_uint_eq(mfa_int_device_victim(v, 0), (size_t)-1);
+    v[0] = dev("000000000000000a", 10, 500);
+    v[1] = dev("000000000000000b", 20, 100); /* seen longest ago */
+    v[2] = dev("000000000000000c", 5, 900);
+    ck_assert_uint_eq(mfa_int_device_victim(v, 3), 1);
+    /* ties: created earlier, then the smaller id */
+    v[3] = dev("0000000000000009", 15, 100);
+    ck_assert_uint_eq(mfa_int_device_victim(v, 4), 3);
+    v[3] = dev("0000000000000009", 20, 100);
+    ck_assert_uint_eq(mfa_int_device_victim(v, 4), 3);
+    v[3] = dev("000000000000000f", 20, 100);
+    ck_assert_uint_eq(mfa_int_device_victim(v, 4), 1);
+}
+END_TEST
+
+START_TEST(gc_expiry)
+{
+    mfa_throttle_rec t = {"", 3, 0, 1000};
+    mfa_device_rec d = dev("000000000000000a", 10, 1000);
+
+    ck_assert_int_eq(mfa_int_gc_throttle_expired(&t, 1000 + 3599, 3600), 0);
+    ck_assert_int_eq(mfa_int_gc_throttle_expired(&t, 1000 + 3600, 3600), 1);
+    /* a locked row stays until the lock ends */
+    t.locked_until = 9000;
+    ck_assert_int_eq(mfa_int_gc_throttle_expired(&t, 8999, 3600), 0);
+    ck_assert_int_eq(mfa_int_gc_throttle_expired(&t, 9000, 3600), 1);
+    ck_assert_int_eq(mfa_int_gc_device_expired(&d, 4599, 3600), 0);
+    ck_assert_int_eq(mfa_int_gc_device_expired(&d, 4600, 3600), 1);
+    /* a device trusted still is kept */
+    d.trusted_until = 5000;
+    ck_assert_int_eq(mfa_int_gc_device_expired(&d, 4600, 3600), 0);
+    ck_assert_int_eq(mfa_int_gc_device_expired(&d, 5000, 3600), 1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -189,6 +313,11 @@ main(void)
     tcase_add_test(tc, count_saturates_and_clamps);
     tcase_add_test(tc, drift_clamp);
     tcase_add_test(tc, record_checks);
+    tcase_add_test(tc, attempt_counts);
+    tcase_add_test(tc, bucket_names);
+    tcase_add_test(tc, device_trust);
+    tcase_add_test(tc, device_victim);
+    tcase_add_test(tc, gc_expiry);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

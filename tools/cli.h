@@ -129,5 +129,9 @@ int cmd_reset(cli *c);
 int cmd_rotate_keys(cli *c);
 int cmd_migrate(cli *c);
 int cmd_import(cli *c);
+int cmd_device_check(cli *c);
+int cmd_devices(cli *c);
+int cmd_device_forget(cli *c);
+int cmd_gc(cli *c);
 
 #endif /* MFA_TOOL_CLI_H */

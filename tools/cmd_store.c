@@ -210,6 +210,9 @@ report_result(cli *c, const char *what, mfa_rc rc, const mfa_result *res,
         json_int("retry_after", res->retry_after);
         if (show_left)
             json_int("backup_codes_left", res->backup_codes_left);
+        json_string("device_id", res->device_id[0] ? res->device_id : NULL);
+        json_string("device_token",
+                    res->device_token[0] ? res->device_token : NULL);
         json_int("exit", code);
         json_close('}');
         json_done();
@@ -224,8 +227,25 @@ report_result(cli *c, const char *what, mfa_rc rc, const mfa_result *res,
             printf("ok: %u backup codes left\n", res->backup_codes_left);
         else
             printf("ok: factor %s, offset %+d\n", res->factor_id, res->offset);
+        if (res->device_token[0])
+            printf("device-token: %s\n", res->device_token);
     }
     return code;
+}
+
+/* --device TOKEN, --label NAME, --remember DAYS of check and recover. */
+static int
+device_opts(cli *c, mfa_device_opts *o)
+{
+    int64_t days = 0;
+
+    memset(o, 0, sizeof(*o));
+    if (opt_int(c, "remember", 0, 3650, &days) < 0)
+        return EXIT_USAGE;
+    o->token = opt_str(c, "device");
+    o->label = opt_str(c, "label");
+    o->remember_days = (uint32_t)days;
+    return 0;
 }
 
 /* ---- keyring ------------------------------------------------------------- */
@@ -381,13 +401,18 @@ cmd_check(cli *c)
     int rc;
     mfa_rc mrc;
 
+    mfa_device_opts o;
+
     if ((rc = want_args(c, 2, "ACCOUNT CODE")) != 0)
+        return rc;
+    if ((rc = device_opts(c, &o)) != 0)
         return rc;
     if ((rc = session_open(c, &s)) != 0)
         return rc;
     memset(&res, 0, sizeof(res));
-    mrc = mfa_verify(s.ctx, c->pos[0], c->pos[1], &res);
+    mrc = mfa_verify_device(s.ctx, c->pos[0], c->pos[1], &o, &res);
     rc = report_result(c, "check", mrc, &res, 0);
+    sodium_memzero(&res, sizeof(res));
     session_close(&s);
     return rc;
 }
@@ -400,13 +425,18 @@ cmd_recover(cli *c)
     int rc;
     mfa_rc mrc;
 
+    mfa_device_opts o;
+
     if ((rc = want_args(c, 2, "ACCOUNT BACKUP-CODE")) != 0)
+        return rc;
+    if ((rc = device_opts(c, &o)) != 0)
         return rc;
     if ((rc = session_open(c, &s)) != 0)
         return rc;
     memset(&res, 0, sizeof(res));
-    mrc = mfa_recover(s.ctx, c->pos[0], c->pos[1], &res);
+    mrc = mfa_recover_device(s.ctx, c->pos[0], c->pos[1], &o, &res);
     rc = report_result(c, "recover", mrc, &res, 1);
+    sodium_memzero(&res, sizeof(res));
     session_close(&s);
     return rc;
 }
@@ -696,4 +726,165 @@ cmd_migrate(cli *c)
     }
     mfa_store_free(&st);
     return EXIT_OK;
+}
+
+/* ---- known devices ------------------------------------------------------- */
+
+int
+cmd_device_check(cli *c)
+{
+    mfa_device_info info;
+    char until[32];
+    session s;
+    int rc;
+    mfa_rc mrc;
+
+    if ((rc = want_args(c, 2, "ACCOUNT TOKEN")) != 0)
+        return rc;
+    if ((rc = session_open(c, &s)) != 0)
+        return rc;
+    mrc = mfa_device_check(s.ctx, c->pos[0], c->pos[1], &info);
+    rc = exit_code_for(mrc, EXIT_STORE);
+    format_time(info.trusted_until, until, sizeof(until));
+    if (c->json) {
+        json_open(NULL, '{');
+        json_bool("skip", mrc == MFA_OK);
+        json_string("outcome", mrc == MFA_OK ? "ok" : mfa_strerror_name(mrc));
+        json_string("device_id", info.id[0] ? info.id : NULL);
+        json_int("trusted_until", info.trusted_until);
+        json_int("exit", rc);
+        json_close('}');
+        json_done();
+    } else if (mrc == MFA_OK) {
+        printf("skip: device %s trusted until %s\n", info.id, until);
+    } else if (mrc == MFA_ERR_DEVICE_UNTRUSTED) {
+        fprintf(stderr, "mfa: device-check: %s (device %s)\n",
+                mfa_strerror(mrc), info.id);
+    } else {
+        fprintf(stderr, "mfa: device-check: %s\n", mfa_strerror(mrc));
+    }
+    session_close(&s);
+    return rc;
+}
+
+int
+cmd_devices(cli *c)
+{
+    mfa_device_info *list = NULL;
+    char created[32], seen[32], until[32];
+    size_t n = 0;
+    session s;
+    int rc;
+    mfa_rc mrc;
+
+    if ((rc = want_args(c, 1, "ACCOUNT")) != 0)
+        return rc;
+    if ((rc = session_open(c, &s)) != 0)
+        return rc;
+    mrc = mfa_devices_list(s.ctx, c->pos[0], &list, &n);
+    if (mrc != MFA_OK) {
+        rc = fail(c, mrc, EXIT_STORE, "devices of %s", c->pos[0]);
+        session_close(&s);
+        return rc;
+    }
+    if (c->json) {
+        json_open(NULL, '{');
+        json_string("account", c->pos[0]);
+        json_open("devices", '[');
+    } else if (n == 0) {
+        printf("%s has no known devices\n", c->pos[0]);
+    } else {
+        printf("%-16s  %-20s  %-20s  %-20s  %s\n", "DEVICE", "CREATED",
+               "LAST SEEN", "TRUSTED UNTIL", "LABEL");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const mfa_device_info *d = &list[i];
+
+        format_time(d->created, created, sizeof(created));
+        format_time(d->last_seen, seen, sizeof(seen));
+        format_time(d->trusted_until, until, sizeof(until));
+        if (c->json) {
+            json_open(NULL, '{');
+            json_string("id", d->id);
+            json_string("label", d->label);
+            json_int("created", d->created);
+            json_int("last_seen", d->last_seen);
+            json_int("trusted_until", d->trusted_until);
+            json_close('}');
+        } else {
+            printf("%-16s  %-20s  %-20s  %-20s  %s\n", d->id, created, seen,
+                   d->trusted_until ? until : "-", d->label);
+        }
+    }
+    if (c->json) {
+        json_close(']');
+        json_close('}');
+        json_done();
+    }
+    mfa_free(list);
+    session_close(&s);
+    return EXIT_OK;
+}
+
+int
+cmd_device_forget(cli *c)
+{
+    int all = opt_flag(c, "all");
+    size_t n = 0;
+    session s;
+    int rc;
+    mfa_rc mrc;
+
+    if ((rc = want_args(c, all ? 1 : 2,
+                        all ? "ACCOUNT --all" : "ACCOUNT DEVICE")) != 0)
+        return rc;
+    if ((rc = session_open(c, &s)) != 0)
+        return rc;
+    if (all) {
+        mrc = mfa_devices_forget_all(s.ctx, c->pos[0], &n);
+    } else {
+        mrc = mfa_device_forget(s.ctx, c->pos[0], c->pos[1]);
+        n = mrc == MFA_OK;
+    }
+    if (mrc != MFA_OK) {
+        rc = fail(c, mrc, EXIT_STORE, "forget devices of %s", c->pos[0]);
+    } else if (c->json) {
+        json_open(NULL, '{');
+        json_bool("ok", 1);
+        json_int("forgotten", (int64_t)n);
+        json_close('}');
+        json_done();
+    } else {
+        printf("forgot %zu device%s of %s\n", n, n == 1 ? "" : "s", c->pos[0]);
+    }
+    session_close(&s);
+    return rc;
+}
+
+int
+cmd_gc(cli *c)
+{
+    size_t removed = 0;
+    session s;
+    int rc;
+    mfa_rc mrc;
+
+    if ((rc = want_args(c, 0, "no arguments")) != 0)
+        return rc;
+    if ((rc = session_open(c, &s)) != 0)
+        return rc;
+    mrc = mfa_gc(s.ctx, &removed);
+    if (mrc != MFA_OK) {
+        rc = fail(c, mrc, EXIT_STORE, "gc");
+    } else if (c->json) {
+        json_open(NULL, '{');
+        json_bool("ok", 1);
+        json_int("removed", (int64_t)removed);
+        json_close('}');
+        json_done();
+    } else {
+        printf("removed %zu expired rows\n", removed);
+    }
+    session_close(&s);
+    return rc;
 }

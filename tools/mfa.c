@@ -94,12 +94,16 @@ static const struct command commands[] = {
      "otpauth:// URI a line; --account puts them all on one account).  A\n"
      "file with a bad line imports nothing and names the line.  See\n"
      "docs/migration.md.\n"},
-    {"check", cmd_check, "",
-     "Usage: mfa --store S --keyring F check ACCOUNT CODE\n"
-     "Verify a login code against the account's active factors.\n"},
-    {"recover", cmd_recover, "",
+    {"check", cmd_check, "device= remember= label=",
+     "Usage: mfa --store S --keyring F check ACCOUNT CODE [--device TOKEN]\n"
+     "           [--remember DAYS] [--label NAME]\n"
+     "Verify a login code against the account's active factors.  On\n"
+     "success prints the device token (a new one, or TOKEN's rotation);\n"
+     "--remember lets the device skip the second factor for DAYS days.\n"},
+    {"recover", cmd_recover, "device= remember= label=",
      "Usage: mfa --store S --keyring F recover ACCOUNT BACKUP-CODE\n"
-     "Log in with a backup code (each works once).\n"},
+     "           [--device TOKEN] [--remember DAYS] [--label NAME]\n"
+     "Log in with a backup code (each works once); device token as check.\n"},
     {"backup-codes", cmd_backup_codes, "count= left",
      "Usage: mfa --store S --keyring F backup-codes ACCOUNT [--count N]\n"
      "       mfa --store S --keyring F backup-codes ACCOUNT --left\n"
@@ -126,6 +130,20 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "",
      "Usage: mfa --store S migrate\n"
      "Create or upgrade the store's schema and print its version.\n"},
+    {"device-check", cmd_device_check, "",
+     "Usage: mfa --store S --keyring F device-check ACCOUNT TOKEN\n"
+     "Exit 0 when the device may skip the second factor now, 1 when not.\n"},
+    {"devices", cmd_devices, "",
+     "Usage: mfa --store S --keyring F devices ACCOUNT\n"
+     "List the account's known devices (never their tokens).\n"},
+    {"device-forget", cmd_device_forget, "all",
+     "Usage: mfa --store S --keyring F device-forget ACCOUNT DEVICE\n"
+     "       mfa --store S --keyring F device-forget ACCOUNT --all\n"
+     "Forget one known device, or every one of the account.\n"},
+    {"gc", cmd_gc, "",
+     "Usage: mfa --store S --keyring F gc\n"
+     "Remove throttle and device rows of accounts without factors that\n"
+     "have been idle for a day.\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -155,6 +173,10 @@ static const char global_help[] =
     "  reset ACCOUNT                 remove everything of the account\n"
     "  rotate-keys                   new key, reseal every secret\n"
     "  migrate                       create or upgrade the schema\n"
+    "  device-check ACCOUNT TOKEN    may this device skip the second factor\n"
+    "  devices ACCOUNT               the account's known devices\n"
+    "  device-forget ACCOUNT ID      forget a device (--all: every one)\n"
+    "  gc                            remove expired throttle and device rows\n"
     "\n"
     "Global options (also accepted after the command):\n"
     "  --store sqlite:PATH | postgres:CONNINFO   (default: $MFA_STORE)\n"
@@ -394,8 +416,8 @@ exit_code_for(mfa_rc rc, int fallback)
         return EXIT_OK;
     case MFA_ERR_CODE_WRONG:
     case MFA_ERR_REPLAYED:
-    case MFA_ERR_CODE_FORMAT:
-    case MFA_ERR_BACKUP_FORMAT:
+    case MFA_ERR_DEVICE_UNKNOWN:
+    case MFA_ERR_DEVICE_UNTRUSTED:
     case MFA_ERR_EXPIRED:
     case MFA_ERR_ATTEMPTS:
     case MFA_ERR_NO_CODES:
@@ -426,6 +448,10 @@ exit_code_for(mfa_rc rc, int fallback)
         return EXIT_STORE;
     case MFA_ERR_IO:
         return fallback;
+    case MFA_ERR_CODE_FORMAT: /* malformed: refused before it is counted */
+    case MFA_ERR_BACKUP_FORMAT:
+    case MFA_ERR_DEVICE_FORMAT:
+        return EXIT_INPUT;
     default:
         /* base32, secret sizes, URI and text-field errors, parameters */
         return rc >= -89 ? EXIT_INPUT : fallback;

@@ -123,6 +123,9 @@ typedef struct session {
     char user[MFA_ACCOUNT_MAX + 1];
     stage stage;
     char pending_factor[MFA_FACTOR_ID_LEN + 1]; /* during set-up */
+    /* The browser's long-lived "mfa_device" cookie, kept here for the
+     * example's brevity: a real service reads it from the request. */
+    char device_cookie[MFA_DEVICE_TOKEN_BUFSIZE];
 } session;
 
 /* What the handlers hand to the template engine. */
@@ -275,26 +278,52 @@ password_ok(const char *user, const char *password)
     return strcmp(password, "correct horse") == 0;
 }
 
-
 /* [doc:login] */
-/* POST /login: the password first.  With MFA the session is only half
- * logged in until a code is accepted. */
+/* POST /login: the password first, throttled by libmfa per device.  With
+ * MFA the session is only half logged in until a code is accepted, unless
+ * this browser's device cookie says "remembered". */
 static mfa_rc
 handle_login(app *a, session *s, const char *user, const char *password,
              page *out)
 {
+    char cookie[MFA_DEVICE_TOKEN_BUFSIZE];
+    const char *dev;
+    mfa_result res;
     int has = 0;
     mfa_rc rc;
 
+    /* the browser's device cookie outlives the session */
+    snprintf(cookie, sizeof(cookie), "%s", s->device_cookie);
     memset(s, 0, sizeof(*s));
-    if (!password_ok(user, password)) {
-        out->status = 401;
+    snprintf(s->device_cookie, sizeof(s->device_cookie), "%s", cookie);
+    dev = s->device_cookie[0] ? s->device_cookie : NULL;
+    rc = mfa_password_check(a->ctx, user, dev, &res);
+    if (rc == MFA_ERR_DEVICE_UNKNOWN || rc == MFA_ERR_DEVICE_FORMAT) {
+        /* a forgotten, rotated or forged cookie: clear it, and go on as
+         * an unknown device */
+        memset(s->device_cookie, 0, sizeof(s->device_cookie));
+        dev = NULL;
+        rc = mfa_password_check(a->ctx, user, dev, &res);
+    }
+    if (rc == MFA_ERR_THROTTLED) {
+        out->status = 429;
+        snprintf(out->message, sizeof(out->message),
+                 "Too many attempts. Try again in %u seconds.",
+                 res.retry_after);
+        return rc;
+    }
+    if (rc == MFA_OK && !password_ok(user, password)) {
+        rc = mfa_password_failed(a->ctx, user, dev, &res);
+        out->status = rc == MFA_OK ? 401 : 503;
         snprintf(out->message, sizeof(out->message),
                  "Wrong user name or password.");
         return MFA_ERR_CODE_WRONG;
     }
+    if (rc == MFA_OK)
+        rc = mfa_password_ok(a->ctx, user, dev);
     snprintf(s->user, sizeof(s->user), "%s", user);
-    rc = mfa_account_has_mfa(a->ctx, user, &has);
+    if (rc == MFA_OK)
+        rc = mfa_account_has_mfa(a->ctx, user, &has);
     /* The user record says MFA is on but the store knows no factor: the
      * store was emptied, replaced or restored from an old backup.  Fail
      * closed; never fall back to the password alone. */
@@ -307,23 +336,45 @@ handle_login(app *a, session *s, const char *user, const char *password,
                  "Sign-in is unavailable. Please try again shortly.");
         return rc;
     }
+    /* "Remember this device": a trusted device skips the code; anything
+     * else (untrusted, unknown, a store error) asks for it */
+    if (has && dev != NULL &&
+        mfa_device_check(a->ctx, user, dev, NULL) == MFA_OK)
+        has = 0;
     s->stage = has ? NEED_SECOND_FACTOR : LOGGED_IN;
     out->status = has ? 303 : 200; /* 303: to the code form */
     return MFA_OK;
 }
 
-/* POST /login/code: "Enter the code from your authenticator app". */
+/* POST /login/code: "Enter the code from your authenticator app", with a
+ * "Remember this device for 30 days" box. */
 static mfa_rc
-handle_login_code(app *a, session *s, const char *typed, page *out)
+handle_login_code(app *a, session *s, const char *typed, int remember,
+                  page *out)
 {
+    mfa_device_opts dev = {NULL, "web browser", remember ? 30 : 0};
     mfa_result res;
     mfa_rc rc;
 
     if (s->stage != NEED_SECOND_FACTOR)
         return MFA_ERR_STATE;
-    rc = mfa_verify(a->ctx, s->user, typed, &res);
+    /* a known device spends its own throttle budget: guesses sent by
+     * someone who knows only the user name never lock it out */
+    dev.token = s->device_cookie[0] ? s->device_cookie : NULL;
+    rc = mfa_verify_device(a->ctx, s->user, typed, &dev, &res);
+    if (rc == MFA_ERR_DEVICE_UNKNOWN || rc == MFA_ERR_DEVICE_FORMAT) {
+        memset(s->device_cookie, 0, sizeof(s->device_cookie));
+        dev.token = NULL;
+        rc = mfa_verify_device(a->ctx, s->user, typed, &dev, &res);
+    }
     if (rc == MFA_OK) {
-        s->stage = LOGGED_IN; /* and rotate the session id */
+        /* Set-Cookie: mfa_device=TOKEN; Secure; HttpOnly; SameSite=Lax;
+         * Path=/login; Max-Age=31536000.  The token rotates at every
+         * second factor: always store the new one. */
+        snprintf(s->device_cookie, sizeof(s->device_cookie), "%s",
+                 res.device_token);
+        memset(&res, 0, sizeof(res)); /* the token is a secret */
+        s->stage = LOGGED_IN;         /* and rotate the session id */
         out->status = 200;
         return MFA_OK;
     }
@@ -475,6 +526,7 @@ main(int argc, char **argv)
     char dir[] = "/tmp/mfa-integration.XXXXXX";
     char keyring[64], db[80], spec[96], code[MFA_CODE_BUFSIZE];
     char saved_key[128], backup[2][MFA_BACKUP_BUFSIZE];
+    char cookie_of_alice[MFA_DEVICE_TOKEN_BUFSIZE] = "";
     const char *user = "alice@example.com";
     size_t n_factors = 0, left = 0;
     session s;
@@ -559,15 +611,17 @@ main(int argc, char **argv)
            "password accepted, code needed");
     demo_now += 30;
     expect(phone_code(saved_key, demo_now, code), "phone shows a code");
-    expect(handle_login_code(&a, &s, code, &p) == MFA_OK &&
-               s.stage == LOGGED_IN,
-           "login with code");
+    expect(handle_login_code(&a, &s, code, 0, &p) == MFA_OK &&
+               s.stage == LOGGED_IN &&
+               strlen(s.device_cookie) == MFA_DEVICE_TOKEN_LEN,
+           "login with code: a device cookie");
+    snprintf(cookie_of_alice, sizeof(cookie_of_alice), "%s", s.device_cookie);
     expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
            "second login: password");
-    expect(handle_login_code(&a, &s, code, &p) == MFA_ERR_REPLAYED &&
+    expect(handle_login_code(&a, &s, code, 0, &p) == MFA_ERR_REPLAYED &&
                s.stage == NEED_SECOND_FACTOR,
            "the same code again is a replay");
-    expect(handle_login_code(&a, &s, "12345", &p) == MFA_ERR_CODE_FORMAT,
+    expect(handle_login_code(&a, &s, "12345", 0, &p) == MFA_ERR_CODE_FORMAT,
            "five digits refused");
 
     /* 4. lost phone: a backup code (typed sloppily) works once */
@@ -601,9 +655,40 @@ main(int argc, char **argv)
     expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
            "fifth login: password");
     rc = MFA_OK;
+    memset(s.device_cookie, 0, sizeof(s.device_cookie)); /* another browser */
     for (int i = 0; i < 8 && rc != MFA_ERR_THROTTLED; i++)
-        rc = handle_login_code(&a, &s, "000000", &p);
+        rc = handle_login_code(&a, &s, "000000", 0, &p);
     expect(rc == MFA_ERR_THROTTLED && p.status == 429, "guessing is throttled");
+
+    /* 6b. the user's own browser: "remember this device" skips the code
+     * for 30 days, and the guessing above does not lock it out */
+    {
+        session mine;
+
+        memset(&mine, 0, sizeof(mine));
+        snprintf(mine.device_cookie, sizeof(mine.device_cookie), "%s",
+                 cookie_of_alice);
+        demo_now += 30;
+        expect(handle_login(&a, &mine, user, "correct horse", &p) == MFA_OK &&
+                   mine.stage == NEED_SECOND_FACTOR,
+               "known browser: password, then a code");
+        expect(phone_code(saved_key, demo_now, code), "phone shows a code");
+        expect(handle_login_code(&a, &mine, code, 1, &p) == MFA_OK,
+               "a known device is not locked out by the guessing");
+        expect(handle_login(&a, &mine, user, "correct horse", &p) == MFA_OK &&
+                   mine.stage == LOGGED_IN,
+               "remembered: no code asked");
+        demo_now += 31 * 86400;
+        expect(handle_login(&a, &mine, user, "correct horse", &p) == MFA_OK &&
+                   mine.stage == NEED_SECOND_FACTOR,
+               "after 30 days the code is asked again");
+        snprintf(mine.device_cookie, sizeof(mine.device_cookie), "%s",
+                 "0123456789abcdef.forged");
+        expect(handle_login(&a, &mine, user, "correct horse", &p) == MFA_OK &&
+                   mine.stage == NEED_SECOND_FACTOR &&
+                   mine.device_cookie[0] == '\0',
+               "a forged cookie is dropped");
+    }
 
     /* 7. the store is replaced by an empty one (a mistyped path, a restore
      * gone wrong): the user record still says MFA, so no login */

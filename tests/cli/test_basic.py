@@ -14,7 +14,8 @@ from clitest import (Suite, b32, EXIT_OK, EXIT_REJECTED, EXIT_USAGE,  # noqa: E4
 t = Suite("basic")
 COMMANDS = ["secret", "uri", "qr", "code", "verify", "inspect", "keyring",
             "enroll", "confirm", "check", "recover", "backup-codes", "list",
-            "rename", "remove", "reset", "rotate-keys", "migrate"]
+            "rename", "remove", "reset", "rotate-keys", "migrate",
+            "device-check", "devices", "device-forget", "gc"]
 
 # ---- help, version, usage ----
 r = t.expect("--version", t.mfa("--version"), EXIT_OK, "mfa (libmfa) ")
@@ -216,8 +217,9 @@ wrong = "%06d" % ((int(code_at(T)) + 1) % 1000000)
 t.expect("verify: wrong code", t.mfa("verify", "--time", T, "--window", "0:0", wrong, input=k20), EXIT_REJECTED)
 r = t.mfa("verify", "--time", T, "--json", "--window", "0:0", wrong, input=k20)
 t.check(r.rc == 1 and json.loads(r.out)["error"] == "MFA_ERR_CODE_WRONG", "verify: wrong code JSON", r)
-t.expect("verify: short code", t.mfa("verify", "--time", T, code_at(T)[1:], input=k20), EXIT_REJECTED)
-t.expect("verify: letters", t.mfa("verify", "--time", T, "12a456", input=k20), EXIT_REJECTED)
+# malformed codes are bad input (exit 5), not a rejected guess
+t.expect("verify: short code", t.mfa("verify", "--time", T, code_at(T)[1:], input=k20), EXIT_INPUT)
+t.expect("verify: letters", t.mfa("verify", "--time", T, "12a456", input=k20), EXIT_INPUT)
 t.expect("verify: spaces in code are fine",
          t.mfa("verify", "--time", T, code_at(T)[:3] + " " + code_at(T)[3:], input=k20), EXIT_OK)
 t.expect("verify: missing CODE", t.mfa("verify", input=k20), EXIT_USAGE)

@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clitest import (TOOL, Suite, text_qr_to_pgm, zbar, EXIT_OK, EXIT_REJECTED,  # noqa: E402
-                     EXIT_USAGE, EXIT_THROTTLED, EXIT_STORE)
+                     EXIT_USAGE, EXIT_THROTTLED, EXIT_STORE, EXIT_INPUT)
 
 t = Suite("store")
 
@@ -92,7 +92,11 @@ def lifecycle(kind, spec, db_file=None, schema=None):
     r = t.expect(f"{kind}: next step ahead (drift +1)", m("check", account, code(secret, T + 90),
                                                         "--json", now=T + 60), EXIT_OK)
     t.check(json.loads(r.out)["offset"] == 1, f"{kind}: check --json offset", r)
-    t.expect(f"{kind}: malformed code", m("check", account, "12ab56", now=T + 120), EXIT_REJECTED)
+    t.expect(f"{kind}: malformed code", m("check", account, "12ab56", now=T + 120), EXIT_INPUT)
+    r = t.expect(f"{kind}: 7 digits for a 6-digit factor", m("check", account, "1234567", "--json",
+                                                            now=T + 120), EXIT_INPUT)
+    t.check(json.loads(r.out or "{}").get("outcome") == "MFA_ERR_CODE_FORMAT"
+            and json.loads(r.out or "{}").get("failures") == 0, f"{kind}: malformed: not counted", r)
 
     # throttling: wrong codes until the store says wait, then even the right code waits
     now = T + 150
@@ -121,7 +125,7 @@ def lifecycle(kind, spec, db_file=None, schema=None):
         r = t.expect(f"{kind}: recover with a typed variant", m("recover", account, typed, "--json", now=now),
                      EXIT_OK)
         t.check(json.loads(r.out)["backup_codes_left"] == 3, f"{kind}: recover --json count", r)
-        t.expect(f"{kind}: recover with garbage", m("recover", account, "not-a-code", now=now), EXIT_REJECTED)
+        t.expect(f"{kind}: recover with garbage", m("recover", account, "not-a-code", now=now), EXIT_INPUT)
         r = t.expect(f"{kind}: new set replaces the old", m("backup-codes", account, "--json", now=now), EXIT_OK)
         t.check(len(json.loads(r.out)["codes"]) == 10, f"{kind}: default 10 codes", r)
         t.expect(f"{kind}: old code invalid after a new set", m("recover", account, codes[2], now=now),
@@ -206,7 +210,57 @@ def lifecycle(kind, spec, db_file=None, schema=None):
     r = m("recover", account, "K3QD-8RTW-M2XZ", now=now)
     t.check(r.rc != EXIT_OK and "K3QD" not in r.err, f"{kind}: a backup code is not echoed", r)
 
+    # known devices: a token from a check, "remember", a flood that does not
+    # lock the known device out, forget, gc
+    now += 30
+    r = t.expect(f"{kind}: check --remember", m("check", account, code(secret, now), "--remember", 7,
+                                                "--label", "laptop", "--json", now=now), EXIT_OK)
+    j = json.loads(r.out or "{}")
+    tok, dev = j.get("device_token") or "", j.get("device_id") or ""
+    t.check(len(tok) == 60 and tok.startswith(dev + "."), f"{kind}: device_token in --json", j)
+    r = t.expect(f"{kind}: device-check a remembered device", m("device-check", account, tok, now=now),
+                 EXIT_OK, "skip")
+    t.expect(f"{kind}: device-check after the 7 days", m("device-check", account, tok,
+                                                       now=now + 7 * 86400), EXIT_REJECTED)
+    forged = tok[:30] + ("x" if tok[30] != "x" else "y") + tok[31:]
+    t.expect(f"{kind}: device-check a forged token", m("device-check", account, forged, now=now),
+             EXIT_REJECTED)
+    t.expect(f"{kind}: device-check a truncated token", m("device-check", account, tok[:-1], now=now),
+             EXIT_INPUT)
+    now += 30
+    t.expect(f"{kind}: check with a forged token", m("check", account, code(secret, now), "--device",
+                                                     forged, now=now), EXIT_REJECTED)
+    t.expect(f"{kind}: check with a malformed token", m("check", account, code(secret, now), "--device",
+                                                        "nonsense", now=now), EXIT_INPUT)
+    bad = "%06d" % ((int(code(secret, now)) + 1) % 1000000)
+    rcs = [m("check", account, bad, now=now).rc for _ in range(8)]
+    t.check(EXIT_THROTTLED in rcs, f"{kind}: the flood locks unknown devices", rcs)
+    t.expect(f"{kind}: the right code from an unknown device waits", m("check", account, code(secret, now),
+                                                                      now=now), EXIT_THROTTLED)
+    r = t.expect(f"{kind}: the known device still logs in", m("check", account, code(secret, now),
+                                                             "--device", tok, "--json", now=now), EXIT_OK)
+    tok2 = json.loads(r.out or "{}").get("device_token") or ""
+    t.check(tok2.startswith(dev + ".") and tok2 != tok, f"{kind}: the token rotated", r)
+    t.expect(f"{kind}: the old token is gone", m("device-check", account, tok, now=now), EXIT_REJECTED)
+    r = t.expect(f"{kind}: devices", m("devices", account, now=now), EXIT_OK, "laptop")
+    t.check(tok2[17:] not in r.out, f"{kind}: devices prints no token", r)
+    r = t.expect(f"{kind}: devices --json", m("devices", account, "--json", now=now), EXIT_OK)
+    ids = [d["id"] for d in json.loads(r.out or "{}").get("devices", [])]
+    t.check(dev in ids, f"{kind}: devices --json lists the device", ids)
+    t.expect(f"{kind}: device-forget", m("device-forget", account, dev, now=now), EXIT_OK)
+    t.expect(f"{kind}: device-forget again", m("device-forget", account, dev, now=now), EXIT_STORE)
+    t.expect(f"{kind}: device-check a forgotten device", m("device-check", account, tok2, now=now),
+             EXIT_REJECTED)
+    r = t.expect(f"{kind}: device-forget --all", m("device-forget", account, "--all", "--json", now=now),
+                 EXIT_OK)
+    t.check(json.loads(r.out or "{}").get("forgotten", -1) == len(ids) - 1, f"{kind}: forgot the rest", r)
+    t.expect(f"{kind}: an invented name", m("check", "nobody-" + secrets.token_hex(4), "123456", now=now),
+             EXIT_STORE)
+    r = t.expect(f"{kind}: gc", m("gc", "--json", now=now), EXIT_OK)
+    t.check(json.loads(r.out or "{}").get("removed", -1) >= 0, f"{kind}: gc --json", r)
+
     # remove and reset
+    now += 4 * 3600 // 30 * 30
     t.expect(f"{kind}: remove", m("remove", account, f2["factor_id"]), EXIT_OK)
     r = t.expect(f"{kind}: reset", m("reset", account, "--json"), EXIT_OK)
     r = t.expect(f"{kind}: list after reset", m("list", account), EXIT_OK, "no factors")
