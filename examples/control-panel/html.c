@@ -378,7 +378,7 @@ const char cp_style_css[] =
     "font-weight:600}}"
     "ul.codes{columns:2;font-family:ui-monospace,monospace;font-size:1.15em;"
     "padding-left:1.2em}"
-    "@media (max-width:22em){ul.codes{columns:1}}"
+    "@media (max-width:26em){ul.codes{columns:1}}"
     ".actions{display:flex;flex-wrap:wrap;gap:0 .8em;align-items:baseline}"
     ".links{margin-top:1.5em;display:flex;flex-wrap:wrap;gap:.5em 1.5em}"
     ".demo{border:2px dashed #c98a00;background:#fff8e5;padding:.7em 1em}"

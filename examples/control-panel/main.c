@@ -299,6 +299,7 @@ main(int argc, char **argv)
         return 1;
     }
 
+    /* ---- the libmfa context: key ring, store, ctx (copy this part) ---- */
     snprintf(krpath, sizeof krpath, "%s/keyring", datadir);
     if (!keyring_path)
         keyring_path = krpath;
@@ -356,6 +357,7 @@ main(int argc, char **argv)
     mfa_ctx_set_clock(cp.ctx, clock_fn, NULL);
     mfa_ctx_set_event_cb(cp.ctx, on_event, NULL);
     mfa_ctx_set_oob_sender(cp.ctx, oob_send, NULL);
+    /* ---- end of the libmfa context ---- */
 
     if (cp_users_open(&cp.users, path) != 0)
         return 1;
