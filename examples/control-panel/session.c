@@ -10,8 +10,10 @@
  *
  * Locking: `tbl` guards the index (used, id, user, last_seen, gen,
  * revoked); each slot's `lock` is held by the request that uses its
- * session.  A slot lock is taken before `tbl`, never after, except by
- * trylock.
+ * session, from the handler's start to the queued response (never while
+ * the response is sent: a pool thread must not wait for a connection it
+ * serves itself).  A slot lock is taken before `tbl`, never after, except
+ * by trylock.
  */
 #include "web.h"
 
@@ -140,13 +142,15 @@ take_slot(const char *user, int64_t now)
     }
     for (size_t i = 0; i < CP_SESSIONS_MAX; i++) {
         slot *t = &table[i];
-        if (t->used && !t->revoked && !expired(t, now))
-            continue;
+        /* Locked first: a session's state is its request's to change. */
         if (pthread_mutex_trylock(&t->lock) != 0)
-            continue; /* a request is looking at it: leave it */
-        if (t->used)
-            wipe(t);
-        return t;
+            continue; /* a request is using it: leave it */
+        if (!t->used || t->revoked || expired(t, now)) {
+            if (t->used)
+                wipe(t);
+            return t;
+        }
+        pthread_mutex_unlock(&t->lock);
     }
     return NULL;
 }

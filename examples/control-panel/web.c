@@ -374,6 +374,8 @@ route_request(cp_req *r)
     return cp_error_page(r, MHD_HTTP_NOT_FOUND, "There is no such page.");
 }
 
+static enum MHD_Result with_session(cp_req *r, int is_post, int gone);
+
 enum MHD_Result
 cp_handle(void *cls, struct MHD_Connection *conn, const char *url,
           const char *method, const char *version, const char *upload_data,
@@ -423,6 +425,17 @@ cp_handle(void *cls, struct MHD_Connection *conn, const char *url,
         snprintf(r->csrf_in, sizeof r->csrf_in, "%s", csrf);
     int gone = 0;
     r->s = cp_session_acquire(r->cookie_in, r->now, &gone);
+    enum MHD_Result ret = with_session(r, is_post, gone);
+    /* The response is queued and holds copies: the session is free. */
+    cp_session_release(r->s);
+    r->s = NULL;
+    return ret;
+}
+
+static enum MHD_Result
+with_session(cp_req *r, int is_post, int gone)
+{
+    struct MHD_Connection *conn = r->conn;
     if (gone) {
         /* Its forms carry the old token: to the log-in page with a word
          * rather than to a "form expired" error. */
@@ -460,7 +473,6 @@ cp_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     cp_req *r = *con_cls;
     if (!r)
         return;
-    cp_session_release(r->s);
     cp_buf_free(&r->body);
     sodium_memzero(r, sizeof *r);
     free(r);
