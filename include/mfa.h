@@ -10,6 +10,7 @@
 #include <mfa/backup.h>
 #include <mfa/store.h>
 #include <mfa/service.h>
+#include <mfa/device.h>
 #include <mfa/webauthn.h>
 
 #endif /* MFA_H */

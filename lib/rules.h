@@ -48,6 +48,43 @@ void mfa_int_throttle_count(const mfa_throttle_policy *p,
 /* Seconds until attempts are checked again (0: now). */
 uint32_t mfa_int_retry_after(const mfa_throttle_rec *r, int64_t now);
 
+/*
+ * Whether a failed attempt is written to its throttle row: never for a
+ * malformed code; always into an existing row otherwise; a new row only when
+ * the attempt had something to check the code against.  An account with no
+ * factor (an invented name included), no codes or no challenge leaves no row:
+ * nothing could have been guessed, and anyone could otherwise grow the store
+ * one row per name.
+ */
+int mfa_int_attempt_counts(mfa_rc verdict, int had_row);
+
+/* The throttle bucket of a device id (NULL: unknown devices) for the
+ * second factor (password 0) or the password step (1). */
+void mfa_int_bucket_of(const char *device_id, int password,
+                       char out[MFA_BUCKET_MAX + 1]);
+
+/*
+ * A device's trusted_until after a second factor at `now`: `days` (capped
+ * at cap_days; 0 cap: never) from now when days > 0, else `current`
+ * unchanged (a login that did not ask to be remembered never extends it).
+ */
+int64_t mfa_int_device_trust(int64_t now, uint32_t days, uint32_t cap_days,
+                             int64_t current);
+/* 1 when the device may skip the second factor at `now`. */
+int mfa_int_device_may_skip(const mfa_device_rec *d, int64_t now);
+/*
+ * Which of n devices goes when a new one needs room: the one seen longest
+ * ago (ties: created earlier, then the smaller id).  (size_t)-1 when n is 0.
+ */
+size_t mfa_int_device_victim(const mfa_device_rec *v, size_t n);
+
+/* Clean-up of accounts without factors: an unlocked throttle row, or a
+ * device, idle for `idle` seconds at `now` is expired. */
+int mfa_int_gc_throttle_expired(const mfa_throttle_rec *r, int64_t now,
+                                int64_t idle);
+int mfa_int_gc_device_expired(const mfa_device_rec *d, int64_t now,
+                              int64_t idle);
+
 /* A remembered drift is clamped to +-max steps. */
 int32_t mfa_int_clamp_drift(int64_t d, unsigned max);
 

@@ -6,7 +6,13 @@
 #ifndef MFA_SERVICE_INT_H
 #define MFA_SERVICE_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <mfa/device.h>
 #include <mfa/service.h>
+
+#include "store/txn.h"
 
 struct mfa_ctx {
     mfa_store_t *store;
@@ -24,7 +30,51 @@ struct mfa_ctx {
     void *ev_arg;
     mfa_oob_send_fn send;
     void *send_arg;
+    unsigned max_devices;
+    uint32_t remember_max_days;
+    unsigned gc_every; /* 0: no amortised clean-up */
+    int64_t gc_idle;
+    /* the amortised clean-up's state: flows see the ctx as const, and
+     * this is the one part of it they change */
+    atomic_uint gc_tick;
+    pthread_mutex_t gc_mu;
+    char gc_after[MFA_ACCOUNT_MAX + 1]; /* the next step starts after it */
 };
+
+/* A parsed device token; wipe it after use. */
+#define MFA_INT_TOKEN_SECRET 32
+typedef struct mfa_int_token {
+    char id[MFA_DEVICE_ID_LEN + 1];
+    uint8_t secret[MFA_INT_TOKEN_SECRET];
+} mfa_int_token;
+
+/*
+ * Check a flow's device options before the store is touched: the label
+ * (a text field) and the token's shape.  *tok gets the token, *has 1 when
+ * there is one.  dev may be NULL (no token, no label, not remembered).
+ */
+mfa_rc mfa_int_device_opts_check(const mfa_device_opts *dev, mfa_int_token *tok,
+                                 int *has);
+mfa_rc mfa_int_token_parse(const char *token, mfa_int_token *out);
+/* The account's device that the token proves, read in x: MFA_OK (*d),
+ * MFA_ERR_DEVICE_UNKNOWN, or a store error. */
+mfa_rc mfa_int_device_lookup(const mfa_ctx_t *ctx, mfa_int_txn *x,
+                             const mfa_int_token *tok, mfa_device_rec *d);
+/*
+ * After a successful second factor at now, in its transaction: rotate the
+ * known device's token, or make a new device (the one seen longest ago
+ * goes when the account is at its cap).  res gets the id and the token.
+ * Only store errors are returned as errors: a device that cannot be made
+ * (no current key) leaves res's token empty and the login stands.
+ */
+mfa_rc mfa_int_device_issue(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
+                            const mfa_device_opts *dev,
+                            const mfa_device_rec *known, mfa_result *res);
+/* Delete a device and its throttle rows, in x. */
+mfa_rc mfa_int_device_drop(mfa_int_txn *x, const char *id);
+/* Called at the end of every flow, outside any transaction: every
+ * ctx->gc_every calls, one small step of the clean-up. */
+void mfa_int_gc_tick(const mfa_ctx_t *ctx);
 
 /* The ctx's clock: Unix seconds. */
 int64_t mfa_int_ctx_now(const mfa_ctx_t *ctx);

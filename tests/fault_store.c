@@ -239,6 +239,52 @@ f_oob_delete(mfa_store_txn *t, const char *a, const char *p)
 }
 
 static mfa_rc
+f_throttle_list(mfa_store_txn *t, const char *a, mfa_throttle_rec *out,
+                size_t max, size_t *n)
+{
+    HIT(t, "throttle_list");
+    return BE(t)->throttle_list(t->inner, a, out, max, n);
+}
+
+static mfa_rc
+f_device_list(mfa_store_txn *t, const char *a, mfa_device_rec *out, size_t max,
+              size_t *n)
+{
+    HIT(t, "device_list");
+    return BE(t)->device_list(t->inner, a, out, max, n);
+}
+
+static mfa_rc
+f_device_get(mfa_store_txn *t, const char *a, const char *id,
+             mfa_device_rec *out)
+{
+    HIT(t, "device_get");
+    return BE(t)->device_get(t->inner, a, id, out);
+}
+
+static mfa_rc
+f_device_put(mfa_store_txn *t, const char *a, const mfa_device_rec *r)
+{
+    HIT(t, "device_put");
+    return BE(t)->device_put(t->inner, a, r);
+}
+
+static mfa_rc
+f_device_delete(mfa_store_txn *t, const char *a, const char *id)
+{
+    HIT(t, "device_delete");
+    return BE(t)->device_delete(t->inner, a, id);
+}
+
+static mfa_rc
+f_state_scan(mfa_store_txn *t, const char *after,
+             char (*out)[MFA_ACCOUNT_MAX + 1], size_t max, size_t *n)
+{
+    HIT(t, "state_scan");
+    return BE(t)->state_scan(t->inner, after, out, max, n);
+}
+
+static mfa_rc
 f_account_delete(mfa_store_txn *t, const char *a)
 {
     HIT(t, "account_delete");
@@ -271,6 +317,12 @@ static const mfa_store_backend fault_backend = {
     .oob_get = f_oob_get,
     .oob_put = f_oob_put,
     .oob_delete = f_oob_delete,
+    .throttle_list = f_throttle_list,
+    .device_list = f_device_list,
+    .device_get = f_device_get,
+    .device_put = f_device_put,
+    .device_delete = f_device_delete,
+    .state_scan = f_state_scan,
     .account_delete = f_account_delete,
 };
 

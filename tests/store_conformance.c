@@ -254,6 +254,35 @@ assert_challenge_eq(const mfa_oob_challenge *a, const mfa_oob_challenge *b)
     ck_assert_int_eq(a->attempts_left, b->attempts_left);
 }
 
+static mfa_device_rec
+device(uint64_t n, const char *label, int64_t created, int64_t seen,
+       int64_t trusted)
+{
+    mfa_device_rec d;
+
+    memset(&d, 0, sizeof(d));
+    idhex(d.id, n);
+    snprintf(d.label, sizeof(d.label), "%s", label);
+    hash_of(d.hash, (uint32_t)n, 0xd0);
+    d.key_id = (uint32_t)(n % 7 + 1);
+    d.created = created;
+    d.last_seen = seen;
+    d.trusted_until = trusted;
+    return d;
+}
+
+static void
+assert_device_eq(const mfa_device_rec *a, const mfa_device_rec *b)
+{
+    ck_assert_str_eq(a->id, b->id);
+    ck_assert_str_eq(a->label, b->label);
+    ck_assert_mem_eq(a->hash, b->hash, MFA_DEVICE_HASHBYTES);
+    ck_assert_uint_eq(a->key_id, b->key_id);
+    ck_assert_int_eq(a->created, b->created);
+    ck_assert_int_eq(a->last_seen, b->last_seen);
+    ck_assert_int_eq(a->trusted_until, b->trusted_until);
+}
+
 static mfa_throttle_rec
 throttle(const char *bucket, uint32_t failures, int64_t locked, int64_t upd)
 {
@@ -312,6 +341,10 @@ typedef struct dump {
     mfa_throttle_rec thr[DUMP_BUCKETS];
     mfa_rc oob_rc[DUMP_PURPOSES];
     mfa_oob_challenge oob[DUMP_PURPOSES];
+    mfa_device_rec dev[8];
+    size_t ndev;
+    mfa_throttle_rec thr_all[8];
+    size_t nthr;
 } dump;
 
 static void
@@ -338,6 +371,8 @@ dump_of(mfa_store_t *s, const char *account, dump *d)
         if (d->oob_rc[i] != MFA_OK)
             memset(&d->oob[i], 0, sizeof(d->oob[i]));
     }
+    OK(x.be->device_list(x.t, account, d->dev, 8, &d->ndev));
+    OK(x.be->throttle_list(x.t, account, d->thr_all, 8, &d->nthr));
     commit(&x);
 }
 
@@ -367,6 +402,14 @@ assert_dump_eq(const dump *a, const dump *b)
         if (a->oob_rc[i] == MFA_OK)
             assert_challenge_eq(&a->oob[i], &b->oob[i]);
     }
+    ck_assert_uint_eq(a->ndev, b->ndev);
+    for (i = 0; i < a->ndev; i++)
+        assert_device_eq(&a->dev[i], &b->dev[i]);
+    ck_assert_uint_eq(a->nthr, b->nthr);
+    for (i = 0; i < a->nthr; i++) {
+        ck_assert_str_eq(a->thr_all[i].bucket, b->thr_all[i].bucket);
+        ck_assert_uint_eq(a->thr_all[i].failures, b->thr_all[i].failures);
+    }
 }
 
 /* A committed account with a row in every table. */
@@ -390,6 +433,12 @@ populate(const char *account, uint64_t base)
         OK(x.be->backup_insert(x.t, account, &c, 1000 + i));
     }
     OK(x.be->oob_put(x.t, account, &o));
+    {
+        mfa_device_rec d1 = device(base + 1, "Firefox", 1000, 1200, 0);
+        mfa_device_rec d2 = device(base + 2, "", 1001, 1100, 90000);
+        OK(x.be->device_put(x.t, account, &d1));
+        OK(x.be->device_put(x.t, account, &d2));
+    }
     commit(&x);
 }
 
@@ -707,6 +756,170 @@ START_TEST(throttle_rows)
 }
 END_TEST
 
+START_TEST(device_rows)
+{
+    mfa_device_rec a = device(0x10, "Firefox on Linux", 2000, 2100, 0);
+    mfa_device_rec b = device(0x0f, "", 2000, 2000, 99999); /* same created */
+    mfa_device_rec c = device(0x01, "Safari", 3000, 3000, 0);
+    mfa_device_rec got[4], g;
+    size_t n = 9;
+    tx x = W("alice");
+
+    OK(x.be->device_list(x.t, "alice", got, 4, &n));
+    ck_assert_uint_eq(n, 0);
+    RC(x.be->device_get(x.t, "alice", a.id, &g), MFA_ERR_NOT_FOUND);
+    RC(x.be->device_delete(x.t, "alice", a.id), MFA_ERR_NOT_FOUND);
+    OK(x.be->device_put(x.t, "alice", &c));
+    OK(x.be->device_put(x.t, "alice", &a));
+    OK(x.be->device_put(x.t, "alice", &b));
+    commit(&x);
+
+    x = R("alice");
+    /* oldest first: created, then id */
+    OK(x.be->device_list(x.t, "alice", got, 4, &n));
+    ck_assert_uint_eq(n, 3);
+    assert_device_eq(&got[0], &b);
+    assert_device_eq(&got[1], &a);
+    assert_device_eq(&got[2], &c);
+    /* at most max, the first ones */
+    OK(x.be->device_list(x.t, "alice", got, 2, &n));
+    ck_assert_uint_eq(n, 2);
+    assert_device_eq(&got[1], &a);
+    OK(x.be->device_get(x.t, "alice", c.id, &g));
+    assert_device_eq(&g, &c);
+    commit(&x);
+
+    /* another account sees none of them, and may use the same id */
+    x = W("bob");
+    OK(x.be->device_list(x.t, "bob", got, 4, &n));
+    ck_assert_uint_eq(n, 0);
+    RC(x.be->device_get(x.t, "bob", a.id, &g), MFA_ERR_NOT_FOUND);
+    g = device(0x10, "bob's", 10, 10, 0);
+    OK(x.be->device_put(x.t, "bob", &g));
+    commit(&x);
+
+    /* overwrite every field but the key, then delete */
+    x = W("alice");
+    a.last_seen = 5000;
+    a.trusted_until = INT64_C(253402300799);
+    a.key_id = UINT32_MAX;
+    snprintf(a.label, sizeof(a.label), "%s", "renamed");
+    hash_of(a.hash, 77, 0x11);
+    OK(x.be->device_put(x.t, "alice", &a));
+    OK(x.be->device_get(x.t, "alice", a.id, &g));
+    assert_device_eq(&g, &a);
+    OK(x.be->device_delete(x.t, "alice", b.id));
+    RC(x.be->device_get(x.t, "alice", b.id, &g), MFA_ERR_NOT_FOUND);
+    commit(&x);
+    x = R("alice");
+    OK(x.be->device_list(x.t, "alice", got, 4, &n));
+    ck_assert_uint_eq(n, 2);
+    assert_device_eq(&got[0], &a);
+    commit(&x);
+    x = R("bob");
+    OK(x.be->device_get(x.t, "bob", a.id, &g));
+    ck_assert_str_eq(g.label, "bob's");
+    commit(&x);
+}
+END_TEST
+
+START_TEST(throttle_list_order)
+{
+    static const char *const names[] = {"pw", "", "ffff0000ffff0000",
+                                        "pw-ffff0000ffff0000", "0a"};
+    mfa_throttle_rec got[8];
+    size_t n = 9;
+    tx x = W("alice");
+
+    OK(x.be->throttle_list(x.t, "alice", got, 8, &n));
+    ck_assert_uint_eq(n, 0);
+    for (uint32_t i = 0; i < 5; i++) {
+        mfa_throttle_rec r = throttle(names[i], i + 1, 100 * i, 50 * i);
+        OK(x.be->throttle_put(x.t, "alice", &r));
+    }
+    commit(&x);
+    x = R("alice");
+    OK(x.be->throttle_list(x.t, "alice", got, 8, &n));
+    ck_assert_uint_eq(n, 5);
+    /* bytewise order of the bucket names */
+    ck_assert_str_eq(got[0].bucket, "");
+    ck_assert_uint_eq(got[0].failures, 2);
+    ck_assert_str_eq(got[1].bucket, "0a");
+    ck_assert_str_eq(got[2].bucket, "ffff0000ffff0000");
+    ck_assert_str_eq(got[3].bucket, "pw");
+    ck_assert_uint_eq(got[3].failures, 1);
+    ck_assert_str_eq(got[4].bucket, "pw-ffff0000ffff0000");
+    ck_assert_int_eq(got[4].locked_until, 300);
+    ck_assert_int_eq(got[4].updated, 150);
+    OK(x.be->throttle_list(x.t, "alice", got, 2, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[1].bucket, "0a");
+    commit(&x);
+    x = R("bob");
+    OK(x.be->throttle_list(x.t, "bob", got, 8, &n));
+    ck_assert_uint_eq(n, 0);
+    commit(&x);
+}
+END_TEST
+
+/* The store-wide scan of accounts that hold throttle or device rows. */
+START_TEST(state_scan_paging)
+{
+    char names[40][MFA_ACCOUNT_MAX + 1], page[7][MFA_ACCOUNT_MAX + 1];
+    char after[MFA_ACCOUNT_MAX + 1] = "";
+    size_t n = 0, total = 0;
+    tx x;
+
+    for (int i = 0; i < 40; i++) {
+        mfa_throttle_rec t = throttle(i % 3 == 0 ? "pw" : "", 1, 0, 10);
+        mfa_device_rec d = device((uint64_t)i + 1, "", 10, 10, 0);
+
+        /* names whose bytewise order is not their creation order */
+        snprintf(names[i], sizeof(names[i]), "u%02d", (i * 17) % 40);
+        x = W(names[i]);
+        if (i % 2 == 0)
+            OK(x.be->throttle_put(x.t, names[i], &t));
+        if (i % 2 == 1 || i % 5 == 0)
+            OK(x.be->device_put(x.t, names[i], &d));
+        commit(&x);
+    }
+    /* an account with factors and codes only is not listed */
+    populate("a-only-factors", 0x500);
+    x = W("a-only-factors");
+    OK(x.be->throttle_delete(x.t, "a-only-factors", ""));
+    OK(x.be->throttle_delete(x.t, "a-only-factors", "dev1"));
+    {
+        mfa_device_rec d[4];
+        OK(x.be->device_list(x.t, "a-only-factors", d, 4, &n));
+        for (size_t i = 0; i < n; i++)
+            OK(x.be->device_delete(x.t, "a-only-factors", d[i].id));
+    }
+    commit(&x);
+
+    do {
+        x = begin_on(S, NULL, MFA_TXN_READ);
+        OK(x.be->state_scan(x.t, after, page, 7, &n));
+        commit(&x);
+        ck_assert_uint_le(n, 7);
+        for (size_t i = 0; i < n; i++) {
+            char want[8];
+
+            snprintf(want, sizeof(want), "u%02zu", total + i);
+            ck_assert_str_eq(page[i], want);
+        }
+        total += n;
+        if (n > 0)
+            memcpy(after, page[n - 1], sizeof(after));
+    } while (n == 7);
+    ck_assert_uint_eq(total, 40);
+    /* strictly after: the last name gives nothing more */
+    x = begin_on(S, NULL, MFA_TXN_READ);
+    OK(x.be->state_scan(x.t, "u39", page, 7, &n));
+    ck_assert_uint_eq(n, 0);
+    commit(&x);
+}
+END_TEST
+
 START_TEST(backup_rows)
 {
     mfa_backup_rec c[5], out[8], other = code_rec(1, 0x11);
@@ -938,10 +1151,26 @@ write_kind(tx *x, int kind)
     case 12:
         OK(x->be->account_delete(x->t, "alice"));
         break;
+    case 13: {
+        mfa_device_rec d = device(0x1fe, "new", 3000, 3000, 0); /* new row */
+        OK(x->be->device_put(x->t, "alice", &d));
+        break;
+    }
+    case 14: {
+        mfa_device_rec d = device(0x101, "renamed", 1000, 4000, 5000);
+        OK(x->be->device_put(x->t, "alice", &d)); /* overwrite */
+        break;
+    }
+    case 15: {
+        char id[MFA_FACTOR_ID_LEN + 1];
+        idhex(id, 0x102);
+        OK(x->be->device_delete(x->t, "alice", id));
+        break;
+    }
     default:
         /* everything at once, some rows twice */
-        for (int k = 0; k < 12; k++)
-            if (k != 2)
+        for (int k = 0; k < 16; k++)
+            if (k != 2 && k != 12)
                 write_kind(x, k);
         OK(x->be->factor_delete(x->t, "alice", nf.id));
         OK(x->be->factor_insert(x->t, &nf));
@@ -960,7 +1189,7 @@ START_TEST(rollback_undoes_each_write)
     populate("alice", 0x100);
     populate("bob", 0x200);
     dump_of(S, "alice", &base);
-    for (kind = 0; kind <= 13; kind++) {
+    for (kind = 0; kind <= 16; kind++) {
         x = W("alice");
         write_kind(&x, kind);
         rollback(&x);
@@ -1449,6 +1678,122 @@ START_TEST(flows)
 }
 END_TEST
 
+/* Accounts that hold throttle or device rows, read store-wide. */
+static size_t
+accounts_with_state(void)
+{
+    char page[64][MFA_ACCOUNT_MAX + 1];
+    size_t n = 0;
+    tx x = begin_on(S, NULL, MFA_TXN_READ);
+
+    OK(x.be->state_scan(x.t, "", page, 64, &n));
+    commit(&x);
+    return n;
+}
+
+/*
+ * Known devices on this backend: a success issues a token; with it the
+ * device spends its own budget, so a flood of wrong codes without one
+ * locks unknown devices only; forged and other-account tokens change
+ * nothing; invented names leave no row; the clean-up removes what belongs
+ * to no factor.
+ */
+START_TEST(device_flows)
+{
+    const mfa_throttle_policy p = {2, 30, 3600};
+    char c[MFA_CODE_BUFSIZE], w[MFA_CODE_BUFSIZE];
+    char tok[MFA_DEVICE_TOKEN_BUFSIZE], forged[MFA_DEVICE_TOKEN_BUFSIZE];
+    mfa_device_opts o = {NULL, "Firefox", 30};
+    mfa_device_info info, *list = NULL;
+    dump before, after;
+    size_t n = 0, removed = 0;
+    mfa_result r;
+    app a, b;
+
+    OK(mfa_ctx_set_throttle(F.ctx, &p));
+    OK(mfa_ctx_set_gc(F.ctx, 0, 3600));
+    enroll_active("alice", &a);
+    enroll_active("bob", &b);
+    code_at(&a, 0, c);
+    OK(mfa_verify_device(F.ctx, "alice", c, &o, &r));
+    ck_assert_uint_eq(strlen(r.device_token), MFA_DEVICE_TOKEN_LEN);
+    snprintf(tok, sizeof(tok), "%s", r.device_token);
+    OK(mfa_device_check(F.ctx, "alice", tok, &info));
+    ck_assert_str_eq(info.label, "Firefox");
+    ck_assert_int_eq(info.trusted_until, F.now + 30 * 86400);
+    /* bob's account does not know alice's device */
+    RC(mfa_device_check(F.ctx, "bob", tok, NULL), MFA_ERR_DEVICE_UNKNOWN);
+
+    /* the flood: wrong codes without a token lock unknown devices */
+    F.now += 30;
+    wrong_code(&a, w);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_ne(mfa_verify(F.ctx, "alice", w, &r), MFA_OK);
+    code_at(&a, 0, c);
+    RC(mfa_verify(F.ctx, "alice", c, &r), MFA_ERR_THROTTLED);
+    /* the known device is not locked out */
+    o.token = tok;
+    o.remember_days = 0;
+    OK(mfa_verify_device(F.ctx, "alice", c, &o, &r));
+    /* 6 wrong, 1 throttled: all counted, in the unknown bucket only */
+    ck_assert_uint_eq(failures_of("alice"), 7);
+    /* the token rotated: the old one is gone, the new one works */
+    RC(mfa_device_check(F.ctx, "alice", tok, NULL), MFA_ERR_DEVICE_UNKNOWN);
+    snprintf(tok, sizeof(tok), "%s", r.device_token);
+    OK(mfa_device_check(F.ctx, "alice", tok, NULL));
+
+    /* forged and other-account tokens: a specific error, nothing changes */
+    snprintf(forged, sizeof(forged), "%s", tok);
+    forged[MFA_DEVICE_TOKEN_LEN - 2] =
+        forged[MFA_DEVICE_TOKEN_LEN - 2] == 'A' ? 'B' : 'A';
+    dump_of(S, "alice", &before);
+    F.now += 30;
+    code_at(&a, 0, c);
+    o.token = forged;
+    RC(mfa_verify_device(F.ctx, "alice", c, &o, &r), MFA_ERR_DEVICE_UNKNOWN);
+    ck_assert_str_eq(r.device_token, "");
+    o.token = "0123456789abcdef.short";
+    RC(mfa_verify_device(F.ctx, "alice", c, &o, &r), MFA_ERR_DEVICE_FORMAT);
+    o.token = tok;
+    RC(mfa_verify_device(F.ctx, "bob", c, &o, &r), MFA_ERR_DEVICE_UNKNOWN);
+    dump_of(S, "alice", &after);
+    assert_dump_eq(&before, &after);
+
+    /* the device list, forget one, forget all */
+    OK(mfa_devices_list(F.ctx, "alice", &list, &n));
+    ck_assert_uint_eq(n, 2); /* enroll_active's confirmation made one */
+    mfa_free(list);
+    OK(mfa_device_forget(F.ctx, "alice", info.id));
+    RC(mfa_device_check(F.ctx, "alice", tok, NULL), MFA_ERR_DEVICE_UNKNOWN);
+    RC(mfa_device_forget(F.ctx, "alice", info.id), MFA_ERR_NOT_FOUND);
+    OK(mfa_devices_forget_all(F.ctx, "alice", &n));
+    ck_assert_uint_eq(n, 1);
+
+    /* invented names leave no row; the password step's rows of accounts
+     * without factors go once idle */
+    n = accounts_with_state();
+    for (int i = 0; i < 20; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "nobody%d", i);
+        RC(mfa_verify(F.ctx, name, "123456", &r), MFA_ERR_NO_FACTOR);
+        ck_assert_uint_eq(r.failures, 0);
+        OK(mfa_password_failed(F.ctx, name, NULL, &r));
+        ck_assert_uint_eq(r.failures, 1);
+    }
+    ck_assert_uint_eq(accounts_with_state(), n + 20);
+    OK(mfa_gc(F.ctx, &removed));
+    ck_assert_uint_eq(removed, 0); /* not idle yet */
+    F.now += 3600;
+    OK(mfa_gc(F.ctx, &removed));
+    ck_assert_uint_eq(removed, 20);
+    ck_assert_uint_eq(accounts_with_state(), n);
+    /* an account with factors keeps its rows */
+    ck_assert_uint_eq(failures_of("alice"), 7);
+    mfa_otp_free(&a.otp);
+    mfa_otp_free(&b.otp);
+}
+END_TEST
+
 START_TEST(pending_expiry)
 {
     char c[MFA_CODE_BUFSIZE];
@@ -1699,6 +2044,9 @@ mfa_conformance_suite(const mfa_conformance_backend *b)
     tcase_add_test(tc, factor_scan_paging);
     tcase_add_test(tc, factor_expire);
     tcase_add_test(tc, throttle_rows);
+    tcase_add_test(tc, throttle_list_order);
+    tcase_add_test(tc, device_rows);
+    tcase_add_test(tc, state_scan_paging);
     tcase_add_test(tc, backup_rows);
     tcase_add_test(tc, oob_rows);
     tcase_add_test(tc, account_delete_one_account);
@@ -1720,6 +2068,7 @@ mfa_conformance_suite(const mfa_conformance_backend *b)
     tcase_add_checked_fixture(tc, svc_setup, svc_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, flows);
+    tcase_add_test(tc, device_flows);
     tcase_add_test(tc, pending_expiry);
     tcase_add_test(tc, race_confirm);
     tcase_add_test(tc, race_enroll_cap);

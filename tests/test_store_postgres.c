@@ -372,7 +372,7 @@ START_TEST(version1_migrates)
 
     ck_assert_int_eq(pgt_create(&s, conninfo, last_schema), MFA_OK);
     ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
-    ck_assert_int_eq(v, 2);
+    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
     be = PGT_BE(s);
     ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_READ, &t), MFA_OK);
     ck_assert_int_eq(be->factor_get(t, ACCOUNT, "00112233445566ff", &f),
@@ -390,6 +390,86 @@ START_TEST(version1_migrates)
     ck_assert_int_eq(be->oob_get(t, ACCOUNT, "sms", &oc), MFA_OK);
     ck_assert_int_eq(oc.attempts_left, 3);
     ck_assert_int_eq(oc.expires, T0 + 600);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    mfa_store_free(&s);
+    ck_assert_int_eq(mfa_store_postgres_open(&s, conninfo, last_schema),
+                     MFA_OK);
+    mfa_store_free(&s);
+    PQfinish(c);
+}
+END_TEST
+
+/* Step 2 -> 3: a version 2 schema (made by step 1 on a version 1 one)
+ * keeps its rows and gets the device table, empty and usable. */
+START_TEST(version2_migrates)
+{
+    mfa_store_t *s = NULL;
+    const mfa_store_backend *be;
+    mfa_store_txn *t;
+    mfa_throttle_rec th;
+    mfa_device_rec d, got;
+    PGconn *c = admin();
+    char *step = mfa_int_schema_sql(MFA_DIALECT_POSTGRES, 1);
+    char quoted[80], sql[512], *out, *o;
+    size_t n = 9, i, len = 0, qlen;
+    int v = -1;
+
+    pgt_random_name(last_schema, sizeof(last_schema), run_prefix);
+    make_version1(c);
+    ck_assert_ptr_nonnull(step);
+    snprintf(quoted, sizeof(quoted), "\"%s\"", last_schema);
+    qlen = strlen(quoted);
+    for (i = 0; step[i]; i++)
+        len += step[i] == '@' ? qlen : 1;
+    out = malloc(len + 1);
+    ck_assert_ptr_nonnull(out);
+    for (o = out, i = 0; step[i]; i++) {
+        if (step[i] == '@') {
+            memcpy(o, quoted, qlen);
+            o += qlen;
+        } else {
+            *o++ = step[i];
+        }
+    }
+    *o = '\0';
+    ck_assert_int_eq(pgt_exec(c, out), 0);
+    free(out);
+    free(step);
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s.\"schema\" SET version = 2; INSERT INTO %s.throttle "
+             "VALUES ('%s', '00000000000000dd', 2, 0, %d)",
+             quoted, quoted, ACCOUNT, T0);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    ck_assert_int_eq(mfa_store_postgres_open(&s, conninfo, last_schema),
+                     MFA_ERR_SCHEMA_OLD);
+    ck_assert_ptr_null(s);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = "
+             "'%s' AND tablename = 'device'",
+             last_schema);
+    ck_assert_int_eq(pgt_scalar(c, sql), 0);
+
+    ck_assert_int_eq(pgt_create(&s, conninfo, last_schema), MFA_OK);
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, 3);
+    be = PGT_BE(s);
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->throttle_get(t, ACCOUNT, "", &th), MFA_OK);
+    ck_assert_uint_eq(th.failures, 7);
+    ck_assert_int_eq(be->throttle_get(t, ACCOUNT, "00000000000000dd", &th),
+                     MFA_OK);
+    ck_assert_uint_eq(th.failures, 2);
+    ck_assert_int_eq(be->device_list(t, ACCOUNT, &got, 1, &n), MFA_OK);
+    ck_assert_uint_eq(n, 0);
+    memset(&d, 0, sizeof(d));
+    memcpy(d.id, "00000000000000dd", 17);
+    memcpy(d.label, "Firefox", 8);
+    memset(d.hash, 0x5a, sizeof(d.hash));
+    d.key_id = 1;
+    d.created = d.last_seen = T0;
+    ck_assert_int_eq(be->device_put(t, ACCOUNT, &d), MFA_OK);
+    ck_assert_int_eq(be->device_get(t, ACCOUNT, d.id, &got), MFA_OK);
+    ck_assert_mem_eq(&got, &d, sizeof(d));
     ck_assert_int_eq(be->commit(t), MFA_OK);
     mfa_store_free(&s);
     ck_assert_int_eq(mfa_store_postgres_open(&s, conninfo, last_schema),
@@ -875,6 +955,7 @@ postgres_suite(void)
     tcase_add_test(tc, create_default_schema);
     tcase_add_test(tc, server_unreachable);
     tcase_add_test(tc, version1_migrates);
+    tcase_add_test(tc, version2_migrates);
     tcase_add_test(tc, newer_schema_refused);
     tcase_add_test(tc, missing_table);
     tcase_add_test(tc, concurrent_create);

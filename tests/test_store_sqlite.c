@@ -481,7 +481,7 @@ START_TEST(version_1_is_old_and_create_upgrades_it)
 
     ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
     ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
-    ck_assert_int_eq(v, 2);
+    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
     check_v1_rows_upgraded(s);
     mfa_store_free(&s);
     db = raw_open(path);
@@ -494,6 +494,68 @@ START_TEST(version_1_is_old_and_create_upgrades_it)
     ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
     check_v1_rows_upgraded(s);
     mfa_store_free(&s);
+}
+END_TEST
+
+/* A version 2 file (throttle buckets, no device table) upgrades to 3: its
+ * rows stay, the device table comes, empty and usable. */
+START_TEST(version_2_is_old_and_create_upgrades_it)
+{
+    char path[512], spec[1100];
+    mfa_store_t *s = NULL;
+    mfa_throttle_rec r;
+    mfa_device_rec d, got;
+    sqlite3 *db;
+    char *step;
+    size_t n = 9;
+    int v = -1;
+    bt x;
+
+    fresh_path(path, sizeof(path));
+    make_v1(path);
+    db = raw_open(path);
+    step = mfa_int_schema_sql(MFA_DIALECT_SQLITE, 1);
+    ck_assert_ptr_nonnull(step);
+    raw_exec(db, "BEGIN");
+    raw_exec(db, step);
+    raw_exec(db, "UPDATE mfa_schema SET version = 2");
+    raw_exec(db, "INSERT INTO mfa_throttle VALUES ('alice', "
+                 "'00000000000000dd', 2, 0, 1700)");
+    raw_exec(db, "COMMIT");
+    free(step);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                 "name = 'mfa_device'"),
+                     0);
+    sqlite3_close(db);
+    spec_of(spec, sizeof(spec), path, NULL);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_SCHEMA_OLD);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, 3);
+    check_v1_rows_upgraded(s);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->throttle_get(x.t, "alice", "00000000000000dd", &r),
+                     MFA_OK);
+    ck_assert_uint_eq(r.failures, 2);
+    ck_assert_int_eq(r.updated, 1700);
+    ck_assert_int_eq(x.be->device_list(x.t, "alice", &got, 1, &n), MFA_OK);
+    ck_assert_uint_eq(n, 0);
+    memset(&d, 0, sizeof(d));
+    memcpy(d.id, "00000000000000dd", 17);
+    memcpy(d.label, "Firefox", 8);
+    memset(d.hash, 0x5a, sizeof(d.hash));
+    d.key_id = 1;
+    d.created = d.last_seen = 1700;
+    ck_assert_int_eq(x.be->device_put(x.t, "alice", &d), MFA_OK);
+    ck_assert_int_eq(x.be->device_get(x.t, "alice", d.id, &got), MFA_OK);
+    ck_assert_mem_eq(&got, &d, sizeof(d));
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    mfa_store_free(&s);
+    db = raw_open(path);
+    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"), 3);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_device"), 1);
+    sqlite3_close(db);
 }
 END_TEST
 
@@ -552,7 +614,7 @@ START_TEST(newer_version_is_refused)
     sqlite3_free(after);
 
     /* an open handle sees a later change through migrate and check */
-    raw_exec(db, "UPDATE mfa_schema SET version = 2");
+    raw_exec(db, "UPDATE mfa_schema SET version = 3");
     ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
     raw_exec(db, "UPDATE mfa_schema SET version = 99");
     ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
@@ -1352,6 +1414,7 @@ sqlite_suite(void)
     tcase_add_test(tc, empty_database_is_no_schema);
     tcase_add_test(tc, not_a_database_is_corrupt);
     tcase_add_test(tc, version_1_is_old_and_create_upgrades_it);
+    tcase_add_test(tc, version_2_is_old_and_create_upgrades_it);
     tcase_add_test(tc, version_1_migrates_through_the_backend);
     tcase_add_test(tc, newer_version_is_refused);
     tcase_add_test(tc, missing_table_is_a_schema_error);

@@ -382,8 +382,8 @@ exit_code_for(mfa_rc rc, int fallback)
         return EXIT_OK;
     case MFA_ERR_CODE_WRONG:
     case MFA_ERR_REPLAYED:
-    case MFA_ERR_CODE_FORMAT:
-    case MFA_ERR_BACKUP_FORMAT:
+    case MFA_ERR_DEVICE_UNKNOWN:
+    case MFA_ERR_DEVICE_UNTRUSTED:
     case MFA_ERR_EXPIRED:
     case MFA_ERR_ATTEMPTS:
     case MFA_ERR_NO_CODES:
@@ -414,6 +414,10 @@ exit_code_for(mfa_rc rc, int fallback)
         return EXIT_STORE;
     case MFA_ERR_IO:
         return fallback;
+    case MFA_ERR_CODE_FORMAT: /* malformed: refused before it is counted */
+    case MFA_ERR_BACKUP_FORMAT:
+    case MFA_ERR_DEVICE_FORMAT:
+        return EXIT_INPUT;
     default:
         /* base32, secret sizes, URI and text-field errors, parameters */
         return rc >= -89 ? EXIT_INPUT : fallback;

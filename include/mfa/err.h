@@ -104,6 +104,11 @@ typedef enum mfa_rc {
     MFA_ERR_ATTEMPTS = -72,      /* challenge out of attempts */
     MFA_ERR_NO_CODES = -73,      /* no unused backup codes left */
 
+    /* known devices */
+    MFA_ERR_DEVICE_FORMAT = -76,    /* device token is malformed */
+    MFA_ERR_DEVICE_UNKNOWN = -77,   /* not a device of this account */
+    MFA_ERR_DEVICE_UNTRUSTED = -78, /* known device, not trusted to skip */
+
     /* store and service */
     MFA_ERR_STORE = -90,       /* the store failed; nothing accepted */
     MFA_ERR_NOT_FOUND = -91,   /* no such account, factor or challenge */

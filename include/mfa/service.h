@@ -97,6 +97,9 @@ typedef enum mfa_event_type {
     MFA_EV_RESET,
     MFA_EV_KEY_ROTATE,
     MFA_EV_STORE_ERROR,
+    MFA_EV_DEVICE_FORGET, /* one device or all (mfa/device.h) */
+    MFA_EV_PASSWORD_FAIL, /* mfa_password_failed counted one */
+    MFA_EV_GC,            /* mfa_gc ran (rows removed in `failures`) */
 } mfa_event_type;
 
 /* Never holds a secret or a code. */
@@ -138,7 +141,11 @@ typedef struct mfa_result {
     uint32_t retry_after;                  /* seconds, when throttled */
     uint32_t failures;                     /* throttle count */
     uint32_t backup_codes_left;            /* after a recovery */
-    uint8_t reserved[216]; /* zero; room for new fields (256 bytes in all) */
+    /* after MFA_OK: the device's id and its new token (mfa/device.h); the
+     * token is a secret: set it as the cookie, then wipe the result */
+    char device_id[16 + 1];
+    char device_token[64];
+    uint8_t reserved[135]; /* zero; room for new fields (256 bytes in all) */
 } mfa_result;
 
 /* ---- enrollment -------------------------------------------------------- */

@@ -43,7 +43,8 @@
  * once; the backend serialises what its engine cannot do in parallel.  A
  * transaction handle is used by one thread at a time (the one that began
  * it), and a thread holds at most one transaction: the library never nests
- * them, and a backend may time out (MFA_ERR_BUSY) on a nested begin.  After fork(), the child opens its own stores.
+ * them, and a backend may time out (MFA_ERR_BUSY) on a nested begin.  After
+ * fork(), the child opens its own stores.
  *
  * Records are plain structs of fixed size; strings are NUL-terminated UTF-8
  * within the sizes given; times are Unix seconds, 0 meaning "never".  The
@@ -105,6 +106,21 @@ typedef struct mfa_throttle_rec {
     int64_t updated;      /* time of the last counted attempt */
 } mfa_throttle_rec;
 
+/* A known device of an account (mfa/device.h): never the token itself. */
+#define MFA_DEVICE_REC_ID_LEN 16 /* = MFA_DEVICE_ID_LEN */
+#define MFA_DEVICE_REC_LABEL_MAX 64
+#define MFA_DEVICE_HASHBYTES 32
+
+typedef struct mfa_device_rec {
+    char id[MFA_DEVICE_REC_ID_LEN + 1]; /* unique within the account */
+    char label[MFA_DEVICE_REC_LABEL_MAX + 1];
+    uint8_t hash[MFA_DEVICE_HASHBYTES]; /* keyed hash of the token */
+    uint32_t key_id;                    /* ring key of the hash */
+    int64_t created;
+    int64_t last_seen;
+    int64_t trusted_until; /* 0: never skips the second factor */
+} mfa_device_rec;
+
 /* ---- the operations ------------------------------------------------------ */
 
 typedef enum mfa_txn_mode {
@@ -117,7 +133,7 @@ typedef struct mfa_store_txn mfa_store_txn;
 
 typedef mfa_rc (*mfa_factor_cb)(const mfa_factor_rec *f, void *arg);
 
-#define MFA_STORE_BACKEND_ABI 2
+#define MFA_STORE_BACKEND_ABI 3
 
 typedef struct mfa_store_backend {
     unsigned abi; /* MFA_STORE_BACKEND_ABI */
@@ -169,6 +185,9 @@ typedef struct mfa_store_backend {
     /* MFA_OK also when there was no row. */
     mfa_rc (*throttle_delete)(mfa_store_txn *t, const char *account,
                               const char *bucket);
+    /* The account's rows ordered by bucket, at most max; *n the count. */
+    mfa_rc (*throttle_list)(mfa_store_txn *t, const char *account,
+                            mfa_throttle_rec *out, size_t max, size_t *n);
 
     /* -- backup codes -- */
     /* The unused codes, oldest first, at most max; *n gets the count. */
@@ -193,6 +212,27 @@ typedef struct mfa_store_backend {
     /* MFA_OK also when there was no row. */
     mfa_rc (*oob_delete)(mfa_store_txn *t, const char *account,
                          const char *purpose);
+
+    /* -- known devices, one row per (account, id) (ABI 3) -- */
+    /* The account's devices oldest first (created, then id), at most max;
+     * *n gets the count. */
+    mfa_rc (*device_list)(mfa_store_txn *t, const char *account,
+                          mfa_device_rec *out, size_t max, size_t *n);
+    mfa_rc (*device_get)(mfa_store_txn *t, const char *account, const char *id,
+                         mfa_device_rec *out);
+    /* Insert or overwrite the row (account, r->id). */
+    mfa_rc (*device_put)(mfa_store_txn *t, const char *account,
+                         const mfa_device_rec *r);
+    /* MFA_ERR_NOT_FOUND when there is no such row. */
+    mfa_rc (*device_delete)(mfa_store_txn *t, const char *account,
+                            const char *id);
+
+    /* Store-wide: up to max distinct accounts that have throttle or
+     * device rows, in ascending (bytewise) order strictly after `after`
+     * ("" for the start); *n gets the count, fewer than max at the end. */
+    mfa_rc (*state_scan)(mfa_store_txn *t, const char *after,
+                         char (*out)[MFA_ACCOUNT_MAX + 1], size_t max,
+                         size_t *n);
 
     /* Delete every row of the account in every table (MFA_OK when none). */
     mfa_rc (*account_delete)(mfa_store_txn *t, const char *account);

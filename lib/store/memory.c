@@ -57,7 +57,7 @@ typedef struct mem_backup {
     int64_t used_at;
 } mem_backup;
 
-enum { T_FACTOR, T_BACKUP, T_OOB, T_THROTTLE, T_COUNT };
+enum { T_FACTOR, T_BACKUP, T_OOB, T_THROTTLE, T_DEVICE, T_COUNT };
 
 typedef struct mem_acct {
     struct mem_acct *next; /* hash chain */
@@ -100,6 +100,7 @@ typedef struct undo {
         mem_backup b;
         mfa_oob_challenge o;
         mfa_throttle_rec t;
+        mfa_device_rec d;
     } old;
 } undo;
 
@@ -325,6 +326,7 @@ acct_need(mfa_store_txn *t)
     a->rows[T_BACKUP].size = sizeof(mem_backup);
     a->rows[T_OOB].size = sizeof(mfa_oob_challenge);
     a->rows[T_THROTTLE].size = sizeof(mfa_throttle_rec);
+    a->rows[T_DEVICE].size = sizeof(mfa_device_rec);
     if (!table_add(&t->st->accts, (node *)a)) {
         free(a);
         return NULL;
@@ -1085,6 +1087,156 @@ mem_throttle_delete(mfa_store_txn *t, const char *account, const char *bucket)
     return rc != MFA_OK ? rc : delete_named(t, T_THROTTLE, THR_OFF, bucket);
 }
 
+static int
+before_bucket(const mfa_throttle_rec *x, const mfa_throttle_rec *y)
+{
+    return strcmp(x->bucket, y->bucket) < 0;
+}
+
+static mfa_rc
+mem_throttle_list(mfa_store_txn *t, const char *account, mfa_throttle_rec *out,
+                  size_t max, size_t *n)
+{
+    mfa_rc rc = own(t, account, 0);
+    size_t i, j;
+
+    *n = 0;
+    if (rc != MFA_OK)
+        return rc;
+    /* insertion into the output, in bucket order; the first max of them */
+    for (i = 0; t->a != NULL && i < t->a->rows[T_THROTTLE].n; i++) {
+        const mfa_throttle_rec *r = vec_at(&t->a->rows[T_THROTTLE], i);
+
+        for (j = *n; j > 0 && before_bucket(r, &out[j - 1]); j--)
+            if (j < max)
+                out[j] = out[j - 1];
+        if (j < max) {
+            out[j] = *r;
+            if (*n < max)
+                (*n)++;
+        }
+    }
+    return MFA_OK;
+}
+
+#define DEV_OFF offsetof(mfa_device_rec, id)
+
+static int
+before_device(const mfa_device_rec *x, const mfa_device_rec *y)
+{
+    return x->created < y->created ||
+           (x->created == y->created && strcmp(x->id, y->id) < 0);
+}
+
+static mfa_rc
+mem_device_list(mfa_store_txn *t, const char *account, mfa_device_rec *out,
+                size_t max, size_t *n)
+{
+    mfa_rc rc = own(t, account, 0);
+    size_t i, j;
+
+    *n = 0;
+    if (rc != MFA_OK)
+        return rc;
+    for (i = 0; t->a != NULL && i < t->a->rows[T_DEVICE].n; i++) {
+        const mfa_device_rec *d = vec_at(&t->a->rows[T_DEVICE], i);
+
+        for (j = *n; j > 0 && before_device(d, &out[j - 1]); j--)
+            if (j < max)
+                out[j] = out[j - 1];
+        if (j < max) {
+            out[j] = *d;
+            if (*n < max)
+                (*n)++;
+        }
+    }
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_device_get(mfa_store_txn *t, const char *account, const char *id,
+               mfa_device_rec *out)
+{
+    mfa_rc rc = own(t, account, 0);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_named(t->a, T_DEVICE, DEV_OFF, id, &at))
+        return MFA_ERR_NOT_FOUND;
+    *out = *(mfa_device_rec *)vec_at(&t->a->rows[T_DEVICE], at);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_device_put(mfa_store_txn *t, const char *account, const mfa_device_rec *d)
+{
+    mfa_rc rc = own(t, account, 1);
+    mfa_device_rec row;
+
+    if (rc != MFA_OK)
+        return rc;
+    memset(&row, 0, sizeof(row));
+    memcpy(row.id, d->id, strnlen(d->id, MFA_DEVICE_REC_ID_LEN));
+    memcpy(row.label, d->label, strnlen(d->label, MFA_DEVICE_REC_LABEL_MAX));
+    memcpy(row.hash, d->hash, sizeof(row.hash));
+    row.key_id = d->key_id;
+    row.created = d->created;
+    row.last_seen = d->last_seen;
+    row.trusted_until = d->trusted_until;
+    rc = put_named(t, T_DEVICE, DEV_OFF, &row);
+    sodium_memzero(&row, sizeof(row));
+    return rc;
+}
+
+static mfa_rc
+mem_device_delete(mfa_store_txn *t, const char *account, const char *id)
+{
+    mfa_rc rc = own(t, account, 1);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_named(t->a, T_DEVICE, DEV_OFF, id, &at))
+        return MFA_ERR_NOT_FOUND;
+    return delete_named(t, T_DEVICE, DEV_OFF, id);
+}
+
+/* Store-wide: a bounded insertion of every matching name (the memory
+ * store is for tests and small deployments: a full pass is fine). */
+static mfa_rc
+mem_state_scan(mfa_store_txn *t, const char *after,
+               char (*out)[MFA_ACCOUNT_MAX + 1], size_t max, size_t *n)
+{
+    size_t i, j, k;
+
+    *n = 0;
+    if (t->st != NULL)
+        return MFA_ERR_INVALID;
+    for (i = 0; i < MEM_STRIPES; i++) {
+        const table *tb = &t->m->st[i].accts;
+
+        for (j = 0; j < tb->nb; j++) {
+            const mem_acct *a;
+
+            for (a = tb->b[j]; a != NULL; a = a->next) {
+                if ((a->rows[T_THROTTLE].n == 0 && a->rows[T_DEVICE].n == 0) ||
+                    strcmp(a->account, after) <= 0)
+                    continue;
+                for (k = *n; k > 0 && strcmp(a->account, out[k - 1]) < 0; k--)
+                    if (k < max)
+                        memcpy(out[k], out[k - 1], sizeof(out[k]));
+                if (k < max) {
+                    memcpy(out[k], a->account, sizeof(out[k]));
+                    if (*n < max)
+                        (*n)++;
+                }
+            }
+        }
+    }
+    return MFA_OK;
+}
+
 static mfa_rc
 mem_backup_list(mfa_store_txn *t, const char *account, mfa_backup_rec *out,
                 size_t max, size_t *n)
@@ -1285,6 +1437,12 @@ const mfa_store_backend mfa_int_memory_backend = {
     .oob_get = mem_oob_get,
     .oob_put = mem_oob_put,
     .oob_delete = mem_oob_delete,
+    .throttle_list = mem_throttle_list,
+    .device_list = mem_device_list,
+    .device_get = mem_device_get,
+    .device_put = mem_device_put,
+    .device_delete = mem_device_delete,
+    .state_scan = mem_state_scan,
     .account_delete = mem_account_delete,
 };
 

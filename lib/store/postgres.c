@@ -64,6 +64,8 @@
     "id, account, label, type, algorithm, digits, period, t0, last_step, "     \
     "drift, status, created, confirmed, last_used, sealed"
 
+#define DEVICE_COLS "id, label, hash, key_id, created, last_seen, trusted_until"
+
 enum {
     ST_FACTOR_LIST,
     ST_FACTOR_GET,
@@ -83,6 +85,12 @@ enum {
     ST_OOB_PUT,
     ST_OOB_DELETE,
     ST_ACCOUNT_DELETE,
+    ST_THROTTLE_LIST,
+    ST_DEVICE_LIST,
+    ST_DEVICE_GET,
+    ST_DEVICE_PUT,
+    ST_DEVICE_DELETE,
+    ST_STATE_SCAN,
     ST_COUNT
 };
 
@@ -138,8 +146,28 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACCOUNT_DELETE] =
         "WITH f AS (DELETE FROM @.factor WHERE account = $1), "
         "b AS (DELETE FROM @.backup_code WHERE account = $1), "
-        "o AS (DELETE FROM @.oob_challenge WHERE account = $1) "
+        "o AS (DELETE FROM @.oob_challenge WHERE account = $1), "
+        "d AS (DELETE FROM @.device WHERE account = $1) "
         "DELETE FROM @.throttle WHERE account = $1",
+    [ST_THROTTLE_LIST] =
+        "SELECT bucket, failures, locked_until, updated FROM "
+        "@.throttle WHERE account = $1 ORDER BY bucket LIMIT $2",
+    [ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM @.device WHERE account = "
+                       "$1 ORDER BY created, id LIMIT $2",
+    [ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM @.device WHERE account = "
+                      "$1 AND id = $2",
+    [ST_DEVICE_PUT] =
+        "INSERT INTO @.device (account, " DEVICE_COLS ") VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8) ON CONFLICT (account, id) DO UPDATE SET label = "
+        "excluded.label, hash = excluded.hash, key_id = excluded.key_id, "
+        "created = excluded.created, last_seen = excluded.last_seen, "
+        "trusted_until = excluded.trusted_until",
+    [ST_DEVICE_DELETE] =
+        "DELETE FROM @.device WHERE account = $1 AND id = $2 RETURNING 1",
+    /* keys are COLLATE "C": bytewise order, as in every backend */
+    [ST_STATE_SCAN] =
+        "SELECT account FROM @.throttle WHERE account > $1 UNION SELECT "
+        "account FROM @.device WHERE account > $1 ORDER BY 1 LIMIT $2",
 };
 
 /* ---- the store object ---------------------------------------------------- */
@@ -462,7 +490,9 @@ writes(int which)
 {
     return which != ST_FACTOR_LIST && which != ST_FACTOR_GET &&
            which != ST_FACTOR_SCAN && which != ST_THROTTLE_GET &&
-           which != ST_BACKUP_LIST && which != ST_OOB_GET;
+           which != ST_BACKUP_LIST && which != ST_OOB_GET &&
+           which != ST_THROTTLE_LIST && which != ST_DEVICE_LIST &&
+           which != ST_DEVICE_GET && which != ST_STATE_SCAN;
 }
 
 static mfa_rc run_once(mfa_store_txn *t, int which, const pg_params *p,
@@ -740,10 +770,11 @@ read_version(pg_store *st, pg_conn *pc, int *version)
 }
 
 /* A schema with a version but without one of its tables: MFA_ERR_SCHEMA.
- * Every version so far has the same table names. */
+ * A version has the first mfa_int_schema_ntables(version) names. */
 static mfa_rc
-check_tables(pg_store *st, pg_conn *pc)
+check_tables(pg_store *st, pg_conn *pc, int version)
 {
+    int k = mfa_int_schema_ntables(version);
     char list[256];
     const char *vals[2];
     size_t len = 1;
@@ -752,7 +783,7 @@ check_tables(pg_store *st, pg_conn *pc)
     int i;
 
     list[0] = '{';
-    for (i = 0; mfa_int_schema_tables[i] != NULL; i++) {
+    for (i = 0; mfa_int_schema_tables[i] != NULL && i < k; i++) {
         size_t n = strlen(mfa_int_schema_tables[i]);
         if (len + n + 3 > sizeof(list))
             return MFA_ERR_INTERNAL;
@@ -842,7 +873,7 @@ pg_migrate(void *impl)
         goto out;
     }
     if (version == MFA_SCHEMA_VERSION) {
-        rc = check_tables(st, pc);
+        rc = check_tables(st, pc, version);
         goto out;
     }
     /* servers migrating together: one migrates, the others wait and find
@@ -886,7 +917,7 @@ pg_migrate(void *impl)
     if (version < MFA_SCHEMA_VERSION &&
         (rc = upgrade(st, pc, version)) != MFA_OK)
         goto out;
-    if ((rc = check_tables(st, pc)) != MFA_OK)
+    if ((rc = check_tables(st, pc, MFA_SCHEMA_VERSION)) != MFA_OK)
         goto out;
     r = PQexec(pc->c, "COMMIT");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -911,7 +942,7 @@ pg_schema_version(void *impl, int *version)
         return rc;
     rc = read_version(st, pc, version);
     if (rc == MFA_OK && *version > 0 && *version <= MFA_SCHEMA_VERSION)
-        rc = check_tables(st, pc);
+        rc = check_tables(st, pc, *version);
     if (rc != MFA_OK)
         *version = 0;
     release(st, pc);
@@ -1249,6 +1280,164 @@ pg_throttle_delete(mfa_store_txn *t, const char *account, const char *bucket)
     return run_void(t, ST_THROTTLE_DELETE, &p);
 }
 
+static mfa_rc
+pg_throttle_list(mfa_store_txn *t, const char *account, mfa_throttle_rec *out,
+                 size_t max, size_t *n)
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+    int i, rows, ok = 1;
+
+    *n = 0;
+    if (max == 0)
+        return MFA_OK;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    p_text(&p, account);
+    p_int(&p, (int64_t)max);
+    if ((rc = run(t, ST_THROTTLE_LIST, &p, &r)) != MFA_OK)
+        return rc;
+    rows = PQntuples(r);
+    for (i = 0; i < rows && (size_t)i < max && ok; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        get_text(r, i, 0, out[i].bucket, sizeof(out[i].bucket), &ok);
+        out[i].failures = get_u32(r, i, 1, &ok);
+        out[i].locked_until = get_i64(r, i, 2, &ok);
+        out[i].updated = get_i64(r, i, 3, &ok);
+    }
+    PQclear(r);
+    if (!ok)
+        return MFA_ERR_CORRUPT;
+    *n = (size_t)i;
+    return MFA_OK;
+}
+
+/* ---- known devices ------------------------------------------------------- */
+
+static int
+decode_device(const PGresult *r, int row, mfa_device_rec *d)
+{
+    int ok = 1;
+
+    memset(d, 0, sizeof(*d));
+    get_text(r, row, 0, d->id, sizeof(d->id), &ok);
+    get_text(r, row, 1, d->label, sizeof(d->label), &ok);
+    get_hash(r, row, 2, d->hash, &ok);
+    d->key_id = get_u32(r, row, 3, &ok);
+    d->created = get_i64(r, row, 4, &ok);
+    d->last_seen = get_i64(r, row, 5, &ok);
+    d->trusted_until = get_i64(r, row, 6, &ok);
+    if (!ok)
+        sodium_memzero(d, sizeof(*d));
+    return ok;
+}
+
+static mfa_rc
+pg_device_list(mfa_store_txn *t, const char *account, mfa_device_rec *out,
+               size_t max, size_t *n)
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+    int i, rows, ok = 1;
+
+    *n = 0;
+    if (max == 0)
+        return MFA_OK;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    p_text(&p, account);
+    p_int(&p, (int64_t)max);
+    if ((rc = run(t, ST_DEVICE_LIST, &p, &r)) != MFA_OK)
+        return rc;
+    rows = PQntuples(r);
+    for (i = 0; i < rows && (size_t)i < max && ok; i++)
+        ok = decode_device(r, i, &out[i]);
+    PQclear(r);
+    if (!ok) {
+        sodium_memzero(out, (size_t)i * sizeof(*out));
+        return MFA_ERR_CORRUPT;
+    }
+    *n = (size_t)i;
+    return MFA_OK;
+}
+
+static mfa_rc
+pg_device_get(mfa_store_txn *t, const char *account, const char *id,
+              mfa_device_rec *out)
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    p_text(&p, account);
+    p_text(&p, id);
+    if ((rc = run(t, ST_DEVICE_GET, &p, &r)) != MFA_OK)
+        return rc;
+    if (PQntuples(r) != 1)
+        rc = MFA_ERR_NOT_FOUND;
+    else if (!decode_device(r, 0, out))
+        rc = MFA_ERR_CORRUPT;
+    PQclear(r);
+    return rc;
+}
+
+static mfa_rc
+pg_device_put(mfa_store_txn *t, const char *account, const mfa_device_rec *d)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    p_text(&p, d->id);
+    p_text(&p, d->label);
+    p_bytes(&p, d->hash, MFA_DEVICE_HASHBYTES);
+    p_int(&p, d->key_id);
+    p_int(&p, d->created);
+    p_int(&p, d->last_seen);
+    p_int(&p, d->trusted_until);
+    return run_void(t, ST_DEVICE_PUT, &p);
+}
+
+static mfa_rc
+pg_device_delete(mfa_store_txn *t, const char *account, const char *id)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    p_text(&p, id);
+    return run_hit(t, ST_DEVICE_DELETE, &p, MFA_ERR_NOT_FOUND);
+}
+
+static mfa_rc
+pg_state_scan(mfa_store_txn *t, const char *after,
+              char (*out)[MFA_ACCOUNT_MAX + 1], size_t max, size_t *n)
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+    int i, rows, ok = 1;
+
+    *n = 0;
+    if (max == 0)
+        return MFA_OK;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    p_text(&p, after);
+    p_int(&p, (int64_t)max);
+    if ((rc = run(t, ST_STATE_SCAN, &p, &r)) != MFA_OK)
+        return rc;
+    rows = PQntuples(r);
+    for (i = 0; i < rows && (size_t)i < max && ok; i++)
+        get_text(r, i, 0, out[i], MFA_ACCOUNT_MAX + 1, &ok);
+    PQclear(r);
+    if (!ok)
+        return MFA_ERR_CORRUPT;
+    *n = (size_t)i;
+    return MFA_OK;
+}
+
 /* ---- backup codes -------------------------------------------------------- */
 
 static mfa_rc
@@ -1443,6 +1632,12 @@ const mfa_store_backend mfa_int_postgres_backend = {
     .oob_get = pg_oob_get,
     .oob_put = pg_oob_put,
     .oob_delete = pg_oob_delete,
+    .throttle_list = pg_throttle_list,
+    .device_list = pg_device_list,
+    .device_get = pg_device_get,
+    .device_put = pg_device_put,
+    .device_delete = pg_device_delete,
+    .state_scan = pg_state_scan,
     .account_delete = pg_account_delete,
 };
 

@@ -76,11 +76,31 @@ static const char *const steps[] = {
     "CREATE INDEX {N}throttle_updated ON {T}throttle (updated);"
     /* key rotation pages through factors by (account, id) */
     "CREATE INDEX {N}factor_account_id ON {T}factor (account, id)",
+
+    /* 2 -> 3: known devices (mfa/device.h), a keyed hash per device */
+    "CREATE TABLE {T}device ("
+    " account {KEY} NOT NULL,"
+    " id {KEY} NOT NULL CHECK ({LEN}(id) = 16),"
+    " label {TEXT} NOT NULL,"
+    " hash {BLOB} NOT NULL CHECK ({LEN}(hash) = 32),"
+    " key_id {INT} NOT NULL,"
+    " created {INT} NOT NULL,"
+    " last_seen {INT} NOT NULL,"
+    " trusted_until {INT} NOT NULL,"
+    " PRIMARY KEY (account, id));"
+    "CREATE INDEX {N}device_account ON {T}device (account, created, id)",
 };
 
 const char *const mfa_int_schema_tables[] = {
-    "factor", "backup_code", "throttle", "oob_challenge", NULL,
+    "factor", "backup_code", "throttle", "oob_challenge", "device", NULL,
 };
+
+int
+mfa_int_schema_ntables(int version)
+{
+    /* versions 1 and 2 have the first four; 3 added "device" */
+    return version >= 1 && version < 3 ? 4 : 5;
+}
 
 int
 mfa_int_schema_steps(void)

@@ -28,5 +28,7 @@ char *mfa_int_schema_sql(mfa_int_dialect d, int from);
 /* The tables of the current version, without prefix ("factor", ...),
  * NULL-terminated. */
 extern const char *const mfa_int_schema_tables[];
+/* How many of those (the first ones) a schema of `version` has; 0: all. */
+int mfa_int_schema_ntables(int version);
 
 #endif

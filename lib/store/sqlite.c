@@ -75,8 +75,17 @@ enum {
     ST_DEL_FACTORS,
     ST_DEL_THROTTLE,
     ST_DEL_OOB,
+    ST_THROTTLE_LIST,
+    ST_DEVICE_LIST,
+    ST_DEVICE_GET,
+    ST_DEVICE_PUT,
+    ST_DEVICE_DELETE,
+    ST_DEL_DEVICES,
+    ST_STATE_SCAN,
     ST_COUNT
 };
+
+#define DEVICE_COLS "id, label, hash, key_id, created, last_seen, trusted_until"
 
 static const char *const sql[ST_COUNT] = {
     [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -150,6 +159,26 @@ static const char *const sql[ST_COUNT] = {
     [ST_DEL_FACTORS] = "DELETE FROM mfa_factor WHERE account = ?1",
     [ST_DEL_THROTTLE] = "DELETE FROM mfa_throttle WHERE account = ?1",
     [ST_DEL_OOB] = "DELETE FROM mfa_oob_challenge WHERE account = ?1",
+    [ST_THROTTLE_LIST] = "SELECT bucket, failures, locked_until, updated FROM "
+                         "mfa_throttle WHERE account = ?1 ORDER BY bucket "
+                         "LIMIT ?2",
+    [ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM mfa_device WHERE account "
+                       "= ?1 ORDER BY created, id LIMIT ?2",
+    [ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM mfa_device WHERE account "
+                      "= ?1 AND id = ?2",
+    [ST_DEVICE_PUT] =
+        "INSERT INTO mfa_device (account, " DEVICE_COLS
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (account, id) "
+        "DO UPDATE SET label = excluded.label, hash = excluded.hash, key_id = "
+        "excluded.key_id, created = excluded.created, last_seen = "
+        "excluded.last_seen, trusted_until = excluded.trusted_until",
+    [ST_DEVICE_DELETE] =
+        "DELETE FROM mfa_device WHERE account = ?1 AND id = ?2",
+    [ST_DEL_DEVICES] = "DELETE FROM mfa_device WHERE account = ?1",
+    /* UNION removes duplicates; both sides use the (account, ...) keys */
+    [ST_STATE_SCAN] =
+        "SELECT account FROM mfa_throttle WHERE account > ?1 UNION SELECT "
+        "account FROM mfa_device WHERE account > ?1 ORDER BY 1 LIMIT ?2",
 };
 
 typedef struct sq_store sq_store;
@@ -535,14 +564,14 @@ has_table(sq_store *q, const char *name, int *yes)
 
 /* How many tables of the current schema the file has, of how many. */
 static mfa_rc
-count_tables(sq_store *q, int *have, int *want)
+count_tables(sq_store *q, int version, int *have, int *want)
 {
     char name[64];
-    int yes = 0;
+    int yes = 0, k = mfa_int_schema_ntables(version);
     mfa_rc rc;
 
     *have = *want = 0;
-    for (size_t i = 0; mfa_int_schema_tables[i] != NULL; i++) {
+    for (int i = 0; mfa_int_schema_tables[i] != NULL && i < k; i++) {
         int n =
             snprintf(name, sizeof(name), "mfa_%s", mfa_int_schema_tables[i]);
         if (n < 0 || (size_t)n >= sizeof(name))
@@ -589,9 +618,10 @@ read_version(sq_store *q, int *version)
         if (rc != MFA_OK)
             return rc;
     }
-    if ((rc = count_tables(q, &have, &want)) != MFA_OK)
+    if ((rc = count_tables(q, v > 0 && v <= MFA_SCHEMA_VERSION ? (int)v : 0,
+                           &have, &want)) != MFA_OK)
         return rc;
-    /* every version so far has the same four table names */
+    /* the tables of that version, no fewer */
     if (v == 0 ? have != 0 : (v <= MFA_SCHEMA_VERSION && have != want))
         return MFA_ERR_SCHEMA;
     *version = (int)v;
@@ -1089,6 +1119,179 @@ sq_throttle_delete(mfa_store_txn *t, const char *account, const char *bucket)
     return keyed_delete(t, ST_THROTTLE_DELETE, account, bucket, NULL);
 }
 
+static mfa_rc
+sq_throttle_list(mfa_store_txn *t, const char *account, mfa_throttle_rec *out,
+                 size_t max, size_t *n)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r = SQLITE_DONE;
+    int64_t f, lu, up;
+
+    *n = 0;
+    if (rc != MFA_OK || (rc = stmt(q, ST_THROTTLE_LIST, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    sqlite3_bind_int64(s, 2, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
+    while (*n < max && (r = step(s)) == SQLITE_ROW) {
+        mfa_throttle_rec *o = &out[*n];
+
+        memset(o, 0, sizeof(*o));
+        if ((rc = col_text(s, 0, o->bucket, sizeof(o->bucket), 1)) != MFA_OK)
+            break;
+        if (!col_range(s, 1, 0, UINT32_MAX, &f) ||
+            !col_range(s, 2, 0, MFA_INT_TIME_MAX, &lu) ||
+            !col_range(s, 3, 0, MFA_INT_TIME_MAX, &up)) {
+            rc = MFA_ERR_CORRUPT;
+            break;
+        }
+        o->failures = (uint32_t)f;
+        o->locked_until = lu;
+        o->updated = up;
+        (*n)++;
+    }
+    if (rc == MFA_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
+    done(s);
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
+}
+
+/* ---- known devices ------------------------------------------------------- */
+
+static mfa_rc
+row_device(sqlite3_stmt *s, mfa_device_rec *d)
+{
+    int64_t kid, cr, ls, tu;
+    mfa_rc rc;
+
+    memset(d, 0, sizeof(*d));
+    if ((rc = col_text(s, 0, d->id, sizeof(d->id), 0)) != MFA_OK ||
+        (rc = col_text(s, 1, d->label, sizeof(d->label), 1)) != MFA_OK ||
+        (rc = col_hash(s, 2, d->hash)) != MFA_OK)
+        return rc;
+    if (!col_range(s, 3, 1, UINT32_MAX, &kid) ||
+        !col_range(s, 4, 0, MFA_INT_TIME_MAX, &cr) ||
+        !col_range(s, 5, 0, MFA_INT_TIME_MAX, &ls) ||
+        !col_range(s, 6, 0, MFA_INT_TIME_MAX, &tu)) {
+        sodium_memzero(d, sizeof(*d));
+        return MFA_ERR_CORRUPT;
+    }
+    d->key_id = (uint32_t)kid;
+    d->created = cr;
+    d->last_seen = ls;
+    d->trusted_until = tu;
+    return MFA_OK;
+}
+
+static mfa_rc
+sq_device_list(mfa_store_txn *t, const char *account, mfa_device_rec *out,
+               size_t max, size_t *n)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r = SQLITE_DONE;
+
+    *n = 0;
+    if (rc != MFA_OK || (rc = stmt(q, ST_DEVICE_LIST, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    sqlite3_bind_int64(s, 2, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
+    while (*n < max && (r = step(s)) == SQLITE_ROW) {
+        if ((rc = row_device(s, &out[*n])) != MFA_OK)
+            break;
+        (*n)++;
+    }
+    if (rc == MFA_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
+    done(s);
+    if (rc != MFA_OK) {
+        sodium_memzero(out, *n * sizeof(*out));
+        *n = 0;
+    }
+    return rc;
+}
+
+static mfa_rc
+sq_device_get(mfa_store_txn *t, const char *account, const char *id,
+              mfa_device_rec *out)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (rc != MFA_OK || (rc = stmt(q, ST_DEVICE_GET, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, id);
+    r = step(s);
+    if (r == SQLITE_ROW)
+        rc = row_device(s, out);
+    else
+        rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
+    done(s);
+    return rc;
+}
+
+static mfa_rc
+sq_device_put(mfa_store_txn *t, const char *account, const mfa_device_rec *d)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+
+    if (rc != MFA_OK || (rc = stmt(q, ST_DEVICE_PUT, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, d->id);
+    bind_text(s, 3, d->label);
+    bind_blob(s, 4, d->hash, MFA_DEVICE_HASHBYTES);
+    sqlite3_bind_int64(s, 5, d->key_id);
+    sqlite3_bind_int64(s, 6, d->created);
+    sqlite3_bind_int64(s, 7, d->last_seen);
+    sqlite3_bind_int64(s, 8, d->trusted_until);
+    return run(q, s, NULL);
+}
+
+static mfa_rc
+sq_device_delete(mfa_store_txn *t, const char *account, const char *id)
+{
+    int changes = 0;
+    mfa_rc rc = keyed_delete(t, ST_DEVICE_DELETE, account, id, &changes);
+
+    return rc == MFA_OK && changes == 0 ? MFA_ERR_NOT_FOUND : rc;
+}
+
+static mfa_rc
+sq_state_scan(mfa_store_txn *t, const char *after,
+              char (*out)[MFA_ACCOUNT_MAX + 1], size_t max, size_t *n)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r = SQLITE_DONE;
+
+    *n = 0;
+    if (rc != MFA_OK || (rc = stmt(q, ST_STATE_SCAN, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, after, NULL);
+    sqlite3_bind_int64(s, 2, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
+    while (*n < max && (r = step(s)) == SQLITE_ROW) {
+        if ((rc = col_text(s, 0, out[*n], MFA_ACCOUNT_MAX + 1, 0)) != MFA_OK)
+            break;
+        (*n)++;
+    }
+    if (rc == MFA_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
+    done(s);
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
+}
+
 /* ---- backup codes -------------------------------------------------------- */
 
 static mfa_rc
@@ -1237,7 +1440,7 @@ static mfa_rc
 sq_account_delete(mfa_store_txn *t, const char *account)
 {
     static const int dels[] = {ST_DEL_FACTORS, ST_BACKUP_CLEAR, ST_DEL_THROTTLE,
-                               ST_DEL_OOB};
+                               ST_DEL_OOB, ST_DEL_DEVICES};
     mfa_rc rc = MFA_OK;
 
     seen_forget(t);
@@ -1289,6 +1492,12 @@ const mfa_store_backend mfa_int_sqlite_backend = {
     .oob_get = sq_oob_get,
     .oob_put = sq_oob_put,
     .oob_delete = sq_oob_delete,
+    .throttle_list = sq_throttle_list,
+    .device_list = sq_device_list,
+    .device_get = sq_device_get,
+    .device_put = sq_device_put,
+    .device_delete = sq_device_delete,
+    .state_scan = sq_state_scan,
     .account_delete = sq_account_delete,
 };
 

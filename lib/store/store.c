@@ -111,6 +111,36 @@ mfa_int_throttle_rec_check(const mfa_throttle_rec *r)
     return MFA_OK;
 }
 
+int
+mfa_int_device_id_ok(const char *id)
+{
+    /* the same shape as a factor id: 16 lowercase hex digits */
+    return id != NULL && mfa_int_factor_id_ok(id);
+}
+
+mfa_rc
+mfa_int_device_rec_check(const mfa_device_rec *d)
+{
+    mfa_rc rc;
+
+    if (d == NULL)
+        return MFA_ERR_INVALID;
+    if (!terminated(d->id, sizeof(d->id)) ||
+        !terminated(d->label, sizeof(d->label)))
+        return MFA_ERR_TOO_LONG;
+    if (!mfa_int_device_id_ok(d->id))
+        return MFA_ERR_INVALID;
+    if ((rc = mfa_int_text_field(d->label, MFA_DEVICE_REC_LABEL_MAX, 0)) !=
+        MFA_OK)
+        return rc;
+    if (d->key_id == 0)
+        return MFA_ERR_INVALID;
+    if (!time_ok(d->created) || !time_ok(d->last_seen) ||
+        !time_ok(d->trusted_until) || d->last_seen < d->created)
+        return MFA_ERR_INVALID;
+    return MFA_OK;
+}
+
 mfa_rc
 mfa_int_oob_rec_check(const mfa_oob_challenge *c)
 {
@@ -155,6 +185,9 @@ mfa_store_new(mfa_store_t **out, const mfa_store_backend *be, void *impl)
         be->backup_insert == NULL || be->backup_use == NULL ||
         be->backup_clear == NULL || be->oob_get == NULL ||
         be->oob_put == NULL || be->oob_delete == NULL ||
+        be->throttle_list == NULL || be->device_list == NULL ||
+        be->device_get == NULL || be->device_put == NULL ||
+        be->device_delete == NULL || be->state_scan == NULL ||
         be->account_delete == NULL) {
         if (be != NULL && be->close != NULL)
             be->close(impl);
@@ -477,6 +510,118 @@ mfa_int_txn_throttle_delete(mfa_int_txn *x, const char *bucket)
     if (!scoped(x) || !mfa_int_bucket_ok(bucket))
         return MFA_ERR_INVALID;
     return x->be->throttle_delete(x->t, x->account, bucket);
+}
+
+mfa_rc
+mfa_int_txn_throttle_list(mfa_int_txn *x, mfa_throttle_rec *out, size_t max,
+                          size_t *n)
+{
+    mfa_rc rc;
+
+    if (n != NULL)
+        *n = 0;
+    if (!scoped(x) || out == NULL || n == NULL)
+        return MFA_ERR_INVALID;
+    rc = x->be->throttle_list(x->t, x->account, out, max, n);
+    if (rc == MFA_OK && *n > max)
+        rc = MFA_ERR_INTERNAL;
+    for (size_t i = 0; rc == MFA_OK && i < *n; i++)
+        rc = corrupt_unless(mfa_int_throttle_rec_check(&out[i]));
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_device_list(mfa_int_txn *x, mfa_device_rec *out, size_t max,
+                        size_t *n)
+{
+    mfa_rc rc;
+
+    if (n != NULL)
+        *n = 0;
+    if (!scoped(x) || out == NULL || n == NULL)
+        return MFA_ERR_INVALID;
+    rc = x->be->device_list(x->t, x->account, out, max, n);
+    if (rc == MFA_OK && *n > max)
+        rc = MFA_ERR_INTERNAL;
+    for (size_t i = 0; rc == MFA_OK && i < *n; i++) {
+        rc = corrupt_unless(mfa_int_device_rec_check(&out[i]));
+        for (size_t j = 0; rc == MFA_OK && j < i; j++)
+            if (strcmp(out[i].id, out[j].id) == 0)
+                rc = MFA_ERR_CORRUPT;
+    }
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_device_get(mfa_int_txn *x, const char *id, mfa_device_rec *out)
+{
+    mfa_rc rc;
+
+    if (!scoped(x) || out == NULL || !mfa_int_device_id_ok(id))
+        return MFA_ERR_INVALID;
+    memset(out, 0, sizeof(*out));
+    rc = x->be->device_get(x->t, x->account, id, out);
+    if (rc == MFA_OK) {
+        rc = corrupt_unless(mfa_int_device_rec_check(out));
+        if (rc == MFA_OK && strcmp(out->id, id) != 0)
+            rc = MFA_ERR_CORRUPT;
+    }
+    if (rc != MFA_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_device_put(mfa_int_txn *x, const mfa_device_rec *r)
+{
+    mfa_rc rc;
+
+    if (!scoped(x))
+        return MFA_ERR_INVALID;
+    if ((rc = mfa_int_device_rec_check(r)) != MFA_OK)
+        return rc;
+    return x->be->device_put(x->t, x->account, r);
+}
+
+mfa_rc
+mfa_int_txn_device_delete(mfa_int_txn *x, const char *id)
+{
+    if (!scoped(x) || !mfa_int_device_id_ok(id))
+        return MFA_ERR_INVALID;
+    return x->be->device_delete(x->t, x->account, id);
+}
+
+mfa_rc
+mfa_int_txn_state_scan(mfa_int_txn *x, const char *after,
+                       char (*out)[MFA_ACCOUNT_MAX + 1], size_t max, size_t *n)
+{
+    mfa_rc rc;
+
+    if (n != NULL)
+        *n = 0;
+    if (x == NULL || !x->open || x->account[0] != '\0' || after == NULL ||
+        out == NULL || n == NULL || max == 0)
+        return MFA_ERR_INVALID;
+    rc = x->be->state_scan(x->t, after, out, max, n);
+    if (rc == MFA_OK && *n > max)
+        rc = MFA_ERR_INTERNAL;
+    for (size_t i = 0; rc == MFA_OK && i < *n; i++) {
+        const char *prev = i ? out[i - 1] : after;
+
+        if (!terminated(out[i], sizeof(out[i])) ||
+            mfa_int_text_field(out[i], MFA_ACCOUNT_MAX, 1) != MFA_OK)
+            rc = MFA_ERR_CORRUPT;
+        /* strictly increasing: paging cannot loop */
+        else if (strcmp(out[i], prev) <= 0)
+            rc = MFA_ERR_CORRUPT;
+    }
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
 }
 
 mfa_rc

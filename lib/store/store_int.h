@@ -21,6 +21,9 @@ struct mfa_store {
 mfa_rc mfa_int_factor_rec_check(const mfa_factor_rec *f);
 mfa_rc mfa_int_throttle_rec_check(const mfa_throttle_rec *r);
 mfa_rc mfa_int_oob_rec_check(const mfa_oob_challenge *c);
+mfa_rc mfa_int_device_rec_check(const mfa_device_rec *d);
+/* 1 for a device id: 16 lowercase hex digits. */
+int mfa_int_device_id_ok(const char *id);
 /* 1 for a throttle bucket name: "" or 1..MFA_BUCKET_MAX of [a-z0-9_-]. */
 int mfa_int_bucket_ok(const char *b);
 

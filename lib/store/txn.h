@@ -41,6 +41,20 @@ mfa_rc mfa_int_txn_throttle_get(mfa_int_txn *x, const char *bucket,
 mfa_rc mfa_int_txn_throttle_put(mfa_int_txn *x, const mfa_throttle_rec *r);
 mfa_rc mfa_int_txn_throttle_delete(mfa_int_txn *x, const char *bucket);
 
+mfa_rc mfa_int_txn_throttle_list(mfa_int_txn *x, mfa_throttle_rec *out,
+                                 size_t max, size_t *n);
+
+mfa_rc mfa_int_txn_device_list(mfa_int_txn *x, mfa_device_rec *out, size_t max,
+                               size_t *n);
+mfa_rc mfa_int_txn_device_get(mfa_int_txn *x, const char *id,
+                              mfa_device_rec *out);
+mfa_rc mfa_int_txn_device_put(mfa_int_txn *x, const mfa_device_rec *r);
+mfa_rc mfa_int_txn_device_delete(mfa_int_txn *x, const char *id);
+/* Store-wide only: accounts with throttle or device rows, after `after`. */
+mfa_rc mfa_int_txn_state_scan(mfa_int_txn *x, const char *after,
+                              char (*out)[MFA_ACCOUNT_MAX + 1], size_t max,
+                              size_t *n);
+
 mfa_rc mfa_int_txn_backup_list(mfa_int_txn *x, mfa_backup_rec *out, size_t max,
                                size_t *n);
 mfa_rc mfa_int_txn_backup_insert(mfa_int_txn *x, const mfa_backup_rec *r,

@@ -249,6 +249,39 @@ tm_odel(mfa_store_txn *t, const char *a, const char *p)
     TIMED(in_be->oob_delete(t, a, p));
 }
 static mfa_rc
+tm_tlist(mfa_store_txn *t, const char *a, mfa_throttle_rec *o, size_t max,
+         size_t *n)
+{
+    TIMED(in_be->throttle_list(t, a, o, max, n));
+}
+static mfa_rc
+tm_dlist(mfa_store_txn *t, const char *a, mfa_device_rec *o, size_t max,
+         size_t *n)
+{
+    TIMED(in_be->device_list(t, a, o, max, n));
+}
+static mfa_rc
+tm_dget(mfa_store_txn *t, const char *a, const char *id, mfa_device_rec *o)
+{
+    TIMED(in_be->device_get(t, a, id, o));
+}
+static mfa_rc
+tm_dput(mfa_store_txn *t, const char *a, const mfa_device_rec *r)
+{
+    TIMED(in_be->device_put(t, a, r));
+}
+static mfa_rc
+tm_ddel(mfa_store_txn *t, const char *a, const char *id)
+{
+    TIMED(in_be->device_delete(t, a, id));
+}
+static mfa_rc
+tm_sscan(mfa_store_txn *t, const char *after, char (*o)[MFA_ACCOUNT_MAX + 1],
+         size_t max, size_t *n)
+{
+    TIMED(in_be->state_scan(t, after, o, max, n));
+}
+static mfa_rc
 tm_adel(mfa_store_txn *t, const char *a)
 {
     TIMED(in_be->account_delete(t, a));
@@ -280,6 +313,12 @@ static const mfa_store_backend timed_backend = {
     .oob_get = tm_oget,
     .oob_put = tm_oput,
     .oob_delete = tm_odel,
+    .throttle_list = tm_tlist,
+    .device_list = tm_dlist,
+    .device_get = tm_dget,
+    .device_put = tm_dput,
+    .device_delete = tm_ddel,
+    .state_scan = tm_sscan,
     .account_delete = tm_adel,
 };
 
