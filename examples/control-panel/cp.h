@@ -78,20 +78,6 @@ int cp_users_confirm_phone(cp_users *u, const char *name);
 int cp_users_clear_phone(cp_users *u, const char *name);
 typedef void (*cp_user_fn)(const cp_user *user, void *arg);
 int cp_users_each(cp_users *u, cp_user_fn fn, void *arg);
-/* The connection, for pwlimit.c's table in the same file. */
-sqlite3 *cp_users_db(cp_users *u);
-
-/*
- * The password step's throttle (pwlimit.c).  TODO(#14): replace with
- * libmfa's device-aware limiter.  Until then: counters kept only for
- * accounts that exist, in users.db, never evicted, so failures with
- * made-up names touch nothing.  cp_pw_begin counts the attempt before the
- * password is checked (so parallel guesses are counted too) and gives the
- * seconds to wait, 0 when the attempt may go ahead; cp_pw_passed clears
- * the count.  The schedule is libmfa's mfa_throttle_delay.
- */
-int cp_pw_begin(cp_users *u, const char *name, int64_t now, uint32_t *wait);
-int cp_pw_passed(cp_users *u, const char *name);
 
 /* Valid user name: 1..32 of [a-z0-9._-], starting with a letter or digit. */
 int cp_valid_username(const char *s);

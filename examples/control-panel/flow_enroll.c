@@ -5,9 +5,10 @@
  * codes offered right away.
  *
  * libmfa calls: mfa_enroll_begin, mfa_enrollment_qr + mfa_qr_png_data_uri,
- * mfa_enrollment_manual_key, mfa_enroll_confirm, mfa_oob_begin +
- * mfa_oob_verify (purpose "phone-setup"), mfa_backup_codes_left +
- * mfa_backup_codes_new.
+ * mfa_enrollment_manual_key, mfa_enroll_confirm_device, mfa_oob_begin +
+ * mfa_oob_verify_device (purpose "phone-setup"), mfa_backup_codes_left +
+ * mfa_backup_codes_new.  The _device variants make this browser a known
+ * device (it never skips a code unless "Remember" was ticked at a login).
  */
 #include "web.h"
 
@@ -205,8 +206,18 @@ cp_app_confirm(cp_req *r)
     memset(&res, 0, sizeof res);
     char id[MFA_FACTOR_ID_LEN + 1];
     snprintf(id, sizeof id, "%s", mfa_enrollment_factor_id(r->s->enr));
-    mfa_rc rc =
-        mfa_enroll_confirm(cp.ctx, r->s->user, id, cp_form(r, "code"), &res);
+    mfa_device_opts dev;
+    char label[MFA_DEVICE_LABEL_MAX + 1];
+    cp_device_opts(r, &dev, label, sizeof label);
+    mfa_rc rc = mfa_enroll_confirm_device(cp.ctx, r->s->user, id,
+                                          cp_form(r, "code"), &dev, &res);
+    if (cp_device_bad(rc)) {
+        cp_device_drop(r);
+        dev.token = NULL;
+        rc = mfa_enroll_confirm_device(cp.ctx, r->s->user, id,
+                                       cp_form(r, "code"), &dev, &res);
+    }
+    cp_device_keep(r, &res);
     if (rc == MFA_OK) {
         mfa_enrollment_free(&r->s->enr);
         return method_added(r);
@@ -317,8 +328,18 @@ cp_phone_confirm(cp_req *r)
 {
     mfa_result res;
     memset(&res, 0, sizeof res);
-    mfa_rc rc = mfa_oob_verify(cp.ctx, r->s->user, "phone-setup",
-                               cp_form(r, "code"), &res);
+    mfa_device_opts dev;
+    char label[MFA_DEVICE_LABEL_MAX + 1];
+    cp_device_opts(r, &dev, label, sizeof label);
+    mfa_rc rc = mfa_oob_verify_device(cp.ctx, r->s->user, "phone-setup",
+                                      cp_form(r, "code"), &dev, &res);
+    if (cp_device_bad(rc)) {
+        cp_device_drop(r);
+        dev.token = NULL;
+        rc = mfa_oob_verify_device(cp.ctx, r->s->user, "phone-setup",
+                                   cp_form(r, "code"), &dev, &res);
+    }
+    cp_device_keep(r, &res);
     if (rc == MFA_OK) {
         if (cp_users_confirm_phone(cp.users, r->s->user) != 0)
             return cp_service_error(r, MFA_ERR_STORE);

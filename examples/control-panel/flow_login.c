@@ -1,9 +1,11 @@
 /*
  * Flow: log in (password, then the code), sign up, log out.
  *
- * libmfa calls: mfa_account_has_mfa (is a second step due?), mfa_verify
- * (the code), mfa_oob_begin (a text message at once when the account has
- * only a phone).
+ * libmfa calls: mfa_password_check / _failed / _ok (the password's
+ * throttle), mfa_account_has_mfa (is a second step due?), mfa_device_check
+ * (a remembered device skips it), mfa_verify_device (the code, and
+ * "Remember this device"), mfa_oob_begin (a text message at once when the
+ * account has only a phone).
  */
 #include "web.h"
 
@@ -74,33 +76,51 @@ cp_code_error(mfa_rc rc, const mfa_result *res, char *out, size_t size)
     }
 }
 
+/*
+ * The password, throttled by libmfa's device-aware limiter: a browser with
+ * a device cookie spends its own budget, one without spends the account's
+ * "unknown devices" budget.  Failures are counted only for accounts that
+ * exist, so made-up names write nothing anywhere.
+ */
 int
-cp_check_password(const char *name, const char *pw, int64_t now, char *msg,
+cp_check_password(cp_req *r, const char *name, const char *pw, char *msg,
                   size_t size)
 {
     cp_user u;
+    mfa_result res;
+    memset(&res, 0, sizeof res);
     if (strlen(pw) > CP_PASSWORD_MAX || !cp_valid_username(name)) {
         snprintf(msg, size, "Incorrect user name or password.");
         return 1;
     }
-    uint32_t wait = 0;
-    if (cp_pw_begin(cp.users, name, now, &wait) != 0)
-        return -1;
-    if (wait) {
+    mfa_rc rc = mfa_password_check(cp.ctx, name, cp_device_token(r), &res);
+    if (cp_device_bad(rc)) {
+        cp_device_drop(r);
+        rc = mfa_password_check(cp.ctx, name, NULL, &res);
+    }
+    if (rc == MFA_ERR_THROTTLED) {
         snprintf(msg, size, "Too many attempts, try again in %u seconds.",
-                 (unsigned)wait);
+                 (unsigned)(res.retry_after ? res.retry_after : 1));
         cp_log("password refused for %s: throttled", name);
         return 1;
     }
+    if (rc != MFA_OK)
+        return -1;
     int k = cp_users_login(cp.users, name, pw, &u);
     if (k < 0)
         return -1;
     if (k != 0) {
         snprintf(msg, size, "Incorrect user name or password.");
         cp_log("password refused for %s: wrong password or unknown user", name);
+        int exists = cp_users_get(cp.users, name, &u);
+        if (exists < 0)
+            return -1;
+        if (exists == 0 && mfa_password_failed(cp.ctx, name, cp_device_token(r),
+                                               &res) != MFA_OK)
+            return -1;
         return 1;
     }
-    return cp_pw_passed(cp.users, name) == 0 ? 0 : -1;
+    return mfa_password_ok(cp.ctx, name, cp_device_token(r)) == MFA_OK ? 0 : -1;
 }
 
 enum MHD_Result
@@ -161,7 +181,7 @@ cp_login_submit(cp_req *r)
 {
     const char *name = cp_form(r, "username"), *pw = cp_form(r, "password");
     char msg[120];
-    int k = cp_check_password(name, pw, r->now, msg, sizeof msg);
+    int k = cp_check_password(r, name, pw, msg, sizeof msg);
     if (k < 0)
         return cp_service_error(r, MFA_ERR_STORE);
     if (k > 0)
@@ -176,9 +196,23 @@ cp_login_submit(cp_req *r)
         return cp_service_error(r, MFA_ERR_STORE);
     int has_phone = u.phone[0] != '\0';
     cp_state st = has_app || has_phone ? CP_CODE : CP_ENROLL;
+    if (st == CP_CODE && cp_device_token(r)) {
+        /* A remembered device skips the code until its trust ends. */
+        rc = mfa_device_check(cp.ctx, name, cp_device_token(r), NULL);
+        if (rc == MFA_OK)
+            st = CP_FULL;
+        else if (cp_device_bad(rc))
+            cp_device_drop(r);
+        else if (rc != MFA_ERR_DEVICE_UNTRUSTED)
+            return cp_service_error(r, rc);
+    }
     r->s = cp_session_create(name, st, r->now);
     if (!r->s)
         return cp_redirect(r, "/login?n=busy");
+    if (st == CP_FULL) {
+        cp_log("login completed for %s (remembered device)", name);
+        return cp_redirect(r, "/dashboard");
+    }
     r->s->deadline = r->now + (st == CP_CODE ? CP_HALF_TTL : CP_ENROLL_TTL);
     if (st == CP_ENROLL) {
         cp_log("password accepted for %s: MFA set-up required", name);
@@ -316,11 +350,32 @@ code_page(cp_req *r, const char *err)
     cp_buf_puts(&b, ").</p><form method=\"post\" action=\"/login/code\">");
     cp_csrf_input(&b, r);
     cp_code_field(&b, "Six-digit code", err);
+    cp_remember_box(&b);
     cp_buf_puts(&b, "<div><button type=\"submit\">Verify code</button></div>"
                     "</form>");
     other_ways(&b, r, "code");
     cp_page_end(&b);
     return cp_send_html(r, err ? CP_HTTP_UNPROCESSABLE : MHD_HTTP_OK, &b);
+}
+
+void
+cp_remember_box(cp_buf *b)
+{
+    cp_buf_printf(b,
+                  "<div class=\"check\"><input type=\"checkbox\" "
+                  "id=\"remember\" name=\"remember\" value=\"1\"><label "
+                  "for=\"remember\">Remember this device for %d days</label>"
+                  "</div>",
+                  CP_REMEMBER_DAYS);
+}
+
+void
+cp_device_opts(cp_req *r, mfa_device_opts *o, char *label, size_t size)
+{
+    cp_device_label(r, label, size);
+    o->token = cp_device_token(r);
+    o->label = label;
+    o->remember_days = cp_form(r, "remember")[0] ? CP_REMEMBER_DAYS : 0;
 }
 
 enum MHD_Result
@@ -347,7 +402,18 @@ cp_code_submit(cp_req *r)
 {
     mfa_result res;
     memset(&res, 0, sizeof res);
-    mfa_rc rc = mfa_verify(cp.ctx, r->s->user, cp_form(r, "code"), &res);
+    mfa_device_opts dev;
+    char label[MFA_DEVICE_LABEL_MAX + 1];
+    cp_device_opts(r, &dev, label, sizeof label);
+    mfa_rc rc =
+        mfa_verify_device(cp.ctx, r->s->user, cp_form(r, "code"), &dev, &res);
+    if (cp_device_bad(rc)) {
+        cp_device_drop(r);
+        dev.token = NULL;
+        rc = mfa_verify_device(cp.ctx, r->s->user, cp_form(r, "code"), &dev,
+                               &res);
+    }
+    cp_device_keep(r, &res);
     if (rc == MFA_OK)
         return cp_login_done(r, "authenticator");
     if (!cp_is_refusal(rc))

@@ -2,8 +2,9 @@
  * Flow: the other ways through the second step: a backup code, or a code
  * texted to the account's phone.
  *
- * libmfa calls: mfa_recover (a backup code, spent once), mfa_oob_begin and
- * mfa_oob_verify (purpose "sms").
+ * libmfa calls: mfa_recover_device (a backup code, spent once),
+ * mfa_oob_begin and mfa_oob_verify_device (purpose "sms"); both with
+ * "Remember this device".
  */
 #include "web.h"
 
@@ -50,6 +51,7 @@ backup_page(cp_req *r, const char *err)
                             "autofocus autocapitalize=\"characters\" "
                             "placeholder=\"XXXX-XXXX-XXXX\""};
     cp_field_html(&b, &in);
+    cp_remember_box(&b);
     cp_buf_puts(&b, "<div><button type=\"submit\">Verify code</button></div>"
                     "</form>");
     back_links(&b, r, 0);
@@ -68,7 +70,18 @@ cp_backup_submit(cp_req *r)
 {
     mfa_result res;
     memset(&res, 0, sizeof res);
-    mfa_rc rc = mfa_recover(cp.ctx, r->s->user, cp_form(r, "code"), &res);
+    mfa_device_opts dev;
+    char label[MFA_DEVICE_LABEL_MAX + 1];
+    cp_device_opts(r, &dev, label, sizeof label);
+    mfa_rc rc =
+        mfa_recover_device(cp.ctx, r->s->user, cp_form(r, "code"), &dev, &res);
+    if (cp_device_bad(rc)) {
+        cp_device_drop(r);
+        dev.token = NULL;
+        rc = mfa_recover_device(cp.ctx, r->s->user, cp_form(r, "code"), &dev,
+                                &res);
+    }
+    cp_device_keep(r, &res);
     char msg[160];
     if (rc == MFA_OK) {
         snprintf(msg, sizeof msg,
@@ -114,6 +127,7 @@ sms_page(cp_req *r, const char *err)
                   tail);
     cp_csrf_input(&b, r);
     cp_code_field(&b, "Code from the text message", err);
+    cp_remember_box(&b);
     cp_buf_puts(&b, "<div><button type=\"submit\">Verify code</button></div>"
                     "</form><form method=\"post\" action=\"/login/sms/send\">");
     cp_csrf_input(&b, r);
@@ -153,8 +167,18 @@ cp_sms_submit(cp_req *r)
 {
     mfa_result res;
     memset(&res, 0, sizeof res);
-    mfa_rc rc =
-        mfa_oob_verify(cp.ctx, r->s->user, "sms", cp_form(r, "code"), &res);
+    mfa_device_opts dev;
+    char label[MFA_DEVICE_LABEL_MAX + 1];
+    cp_device_opts(r, &dev, label, sizeof label);
+    mfa_rc rc = mfa_oob_verify_device(cp.ctx, r->s->user, "sms",
+                                      cp_form(r, "code"), &dev, &res);
+    if (cp_device_bad(rc)) {
+        cp_device_drop(r);
+        dev.token = NULL;
+        rc = mfa_oob_verify_device(cp.ctx, r->s->user, "sms",
+                                   cp_form(r, "code"), &dev, &res);
+    }
+    cp_device_keep(r, &res);
     if (rc == MFA_OK)
         return cp_login_done(r, "text message");
     if (!cp_is_refusal(rc))

@@ -3,8 +3,9 @@
  * one, new backup codes, the phone number.  Every destructive action asks
  * again for the password or a current code first.
  *
- * libmfa calls: mfa_factors_list, mfa_backup_codes_left, mfa_verify (the
- * confirmation), mfa_factor_remove, mfa_backup_codes_new.
+ * libmfa calls: mfa_factors_list, mfa_backup_codes_left, mfa_devices_list,
+ * mfa_verify_device (the confirmation), mfa_factor_remove,
+ * mfa_backup_codes_new, mfa_device_forget.
  */
 #include "web.h"
 
@@ -36,7 +37,16 @@ cp_confirm_identity(cp_req *r, char *msg, size_t size)
         /* Passwords are at least 8 characters: six digits are a code. */
         mfa_result res;
         memset(&res, 0, sizeof res);
-        mfa_rc rc = mfa_verify(cp.ctx, r->s->user, v, &res);
+        /* With the device's token, whose trust stays as it is (0 days):
+         * a plain verify would make a new device of this browser. */
+        mfa_device_opts dev = {cp_device_token(r), NULL, 0};
+        mfa_rc rc = mfa_verify_device(cp.ctx, r->s->user, v, &dev, &res);
+        if (cp_device_bad(rc)) {
+            cp_device_drop(r);
+            dev.token = NULL;
+            rc = mfa_verify_device(cp.ctx, r->s->user, v, &dev, &res);
+        }
+        cp_device_keep(r, &res);
         if (rc == MFA_OK)
             return 0;
         if (!cp_is_refusal(rc))
@@ -44,7 +54,7 @@ cp_confirm_identity(cp_req *r, char *msg, size_t size)
         cp_code_error(rc, &res, msg, size);
         return 1;
     }
-    return cp_check_password(r->s->user, v, r->now, msg, size);
+    return cp_check_password(r, r->s->user, v, msg, size);
 }
 
 enum MHD_Result
@@ -113,6 +123,69 @@ cp_dashboard(cp_req *r)
                     "<td data-label=\"Status\">Running</td></tr></table>");
     cp_page_end(&b);
     return cp_send_html(r, MHD_HTTP_OK, &b);
+}
+
+/* This browser's device id, or "". */
+static void
+this_device(const cp_req *r, char id[MFA_DEVICE_ID_LEN + 1])
+{
+    const char *t = cp_device_token(r);
+    if (!t || mfa_device_token_id(t, id) != MFA_OK)
+        id[0] = '\0';
+}
+
+static void
+device_name(const mfa_device_info *d, const char *here, char *out, size_t size)
+{
+    snprintf(out, size, "%s%s", d->label[0] ? d->label : "A browser",
+             strcmp(d->id, here) == 0 ? " (this device)" : "");
+}
+
+static void
+devices_section(cp_buf *b, cp_req *r)
+{
+    mfa_device_info *list = NULL;
+    size_t n = 0;
+    cp_buf_puts(b, "<h2>Devices</h2>");
+    if (mfa_devices_list(cp.ctx, r->s->user, &list, &n) != MFA_OK) {
+        cp_buf_puts(b, "<p>The list of devices is not available now.</p>");
+        return;
+    }
+    char here[MFA_DEVICE_ID_LEN + 1];
+    this_device(r, here);
+    cp_buf_printf(b,
+                  "<p>The browsers you logged in from. A remembered one "
+                  "skips the code for %d days.</p><table id=\"devices\" "
+                  "class=\"stack\"><tr><th>Device</th><th>Code</th>"
+                  "<th>Last used</th><th><span class=\"vh\">Actions"
+                  "</span></th></tr>",
+                  CP_REMEMBER_DAYS);
+    for (size_t i = 0; i < n; i++) {
+        char name[MFA_DEVICE_LABEL_MAX + 32], seen[40], until[40];
+        device_name(&list[i], here, name, sizeof name);
+        cp_fmt_time(list[i].last_seen, seen, sizeof seen);
+        cp_buf_puts(b, "<tr><td class=\"label\" data-label=\"Device\">");
+        cp_buf_esc(b, name);
+        cp_buf_puts(b, "</td><td data-label=\"Code\">");
+        if (list[i].trusted_until > r->now) {
+            cp_fmt_time(list[i].trusted_until, until, sizeof until);
+            cp_buf_printf(b, "Remembered until %s", until);
+        } else {
+            cp_buf_puts(b, "Asked at every log in");
+        }
+        cp_buf_printf(b,
+                      "</td><td data-label=\"Last used\">%s</td><td>"
+                      "<a class=\"button secondary\" "
+                      "href=\"/settings/devices/forget?device=%s\">Forget"
+                      "<span class=\"vh\"> ",
+                      seen, list[i].id);
+        cp_buf_esc(b, name);
+        cp_buf_puts(b, "</span></a></td></tr>");
+    }
+    if (n == 0)
+        cp_buf_puts(b, "<tr><td colspan=\"4\">None yet.</td></tr>");
+    cp_buf_puts(b, "</table>");
+    mfa_free(list);
 }
 
 enum MHD_Result
@@ -185,6 +258,7 @@ cp_settings(cp_req *r)
                   left,
                   left ? "Create new backup codes" : "Create backup codes");
 
+    devices_section(&b, r);
     cp_buf_puts(&b, "<h2>Phone number for text messages</h2>");
     if (u.phone[0]) {
         char tail[8];
@@ -399,4 +473,82 @@ cp_phone_remove_submit(cp_req *r)
         return cp_service_error(r, MFA_ERR_STORE);
     cp_notice(r, "The phone number has been removed.");
     return cp_redirect(r, "/settings");
+}
+
+/* ---- forget a device
+ * ---------------------------------------------------------- */
+
+static int
+valid_device_id(const char *s)
+{
+    if (strlen(s) != MFA_DEVICE_ID_LEN)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return 0;
+    return 1;
+}
+
+static enum MHD_Result
+forget_step(cp_req *r, int submit)
+{
+    const char *id = submit ? cp_form(r, "device") : cp_query(r, "device");
+    mfa_device_info *list = NULL;
+    size_t n = 0;
+    char name[MFA_DEVICE_LABEL_MAX + 32] = "", here[MFA_DEVICE_ID_LEN + 1];
+    if (!valid_device_id(id)) {
+        cp_notice_error(r, "No such device.");
+        return cp_redirect(r, "/settings");
+    }
+    mfa_rc rc = mfa_devices_list(cp.ctx, r->s->user, &list, &n);
+    if (rc != MFA_OK)
+        return cp_service_error(r, rc);
+    this_device(r, here);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].id, id) == 0)
+            device_name(&list[i], here, name, sizeof name);
+    mfa_free(list);
+    if (!name[0]) {
+        cp_notice_error(r, "No such device.");
+        return cp_redirect(r, "/settings");
+    }
+    char title[sizeof name + 16], button[sizeof name + 16], msg[200];
+    snprintf(title, sizeof title, "Forget %s?", name);
+    snprintf(button, sizeof button, "Forget %s", name);
+    cp_confirm c = {title,
+                    "It will be asked for a code at its next log in. To "
+                    "confirm, enter your password or a current code.",
+                    "/settings/devices/forget",
+                    "device",
+                    id,
+                    button,
+                    "/settings"};
+    if (!submit)
+        return cp_confirm_page(r, &c, NULL);
+    int k = cp_confirm_identity(r, msg, sizeof msg);
+    if (k < 0)
+        return cp_service_error(r, MFA_ERR_STORE);
+    if (k > 0)
+        return cp_confirm_page(r, &c, msg);
+    /* The confirmation may have rotated this browser's token, not its id. */
+    rc = mfa_device_forget(cp.ctx, r->s->user, id);
+    if (rc != MFA_OK && rc != MFA_ERR_NOT_FOUND)
+        return cp_service_error(r, rc);
+    if (strcmp(id, here) == 0)
+        cp_device_drop(r);
+    snprintf(msg, sizeof msg, "%s has been forgotten.", name);
+    cp_notice(r, msg);
+    return cp_redirect(r, "/settings");
+}
+
+enum MHD_Result
+cp_forget_form(cp_req *r)
+{
+    return forget_step(r, 0);
+}
+
+enum MHD_Result
+cp_forget_submit(cp_req *r)
+{
+    return forget_step(r, 1);
 }

@@ -387,6 +387,9 @@ const char cp_style_css[] =
     "clip:rect(0 0 0 0);white-space:nowrap}"
     "textarea.copy{position:absolute;left:-9999px}"
     ".muted{color:#5b6575}"
+    ".check{display:flex;gap:.5em;align-items:center;margin-top:1em}"
+    ".check label{display:inline;margin:0;font-weight:normal}"
+    ".check input{width:1.2em;height:1.2em;margin:0}"
     "@media print{header,.noprint,.links,script{display:none}"
     "main{box-shadow:none;margin:0}}";
 

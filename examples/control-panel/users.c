@@ -255,12 +255,6 @@ cp_users_each(cp_users *u, cp_user_fn fn, void *arg)
     return s == SQLITE_DONE ? 0 : -1;
 }
 
-sqlite3 *
-cp_users_db(cp_users *u)
-{
-    return u->db;
-}
-
 int
 cp_valid_username(const char *s)
 {

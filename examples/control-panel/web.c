@@ -94,15 +94,25 @@ csrf_cookie_name(void)
     return cp.secure_cookies ? "__Host-cp_csrf" : "cp_csrf";
 }
 
+static const char *
+device_cookie_name(void)
+{
+    return cp.secure_cookies ? "__Host-cp_device" : "cp_device";
+}
+
+/* max_age: -1 a browser-session cookie, 0 clear, else seconds. */
 static void
 set_cookie(struct MHD_Response *resp, const char *name, const char *value,
-           int clear)
+           long max_age)
 {
-    char cookie[256];
+    char cookie[256], age[40] = "";
+    if (max_age >= 0)
+        snprintf(age, sizeof age, "; Max-Age=%ld", max_age);
     snprintf(cookie, sizeof cookie,
              "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s", name, value,
-             cp.secure_cookies ? "; Secure" : "", clear ? "; Max-Age=0" : "");
+             cp.secure_cookies ? "; Secure" : "", age);
     MHD_add_response_header(resp, "Set-Cookie", cookie);
+    sodium_memzero(cookie, sizeof cookie);
 }
 
 static void
@@ -147,13 +157,19 @@ queue(cp_req *r, unsigned status, struct MHD_Response *resp, const char *type)
         char id[2 * CP_SESSION_IDBYTES + 1];
         cp_session_cookie(r->s, id);
         if (strcmp(id, r->cookie_in) != 0)
-            set_cookie(resp, cookie_name(), id, 0);
+            set_cookie(resp, cookie_name(), id, -1);
         sodium_memzero(id, sizeof id);
     } else if (r->ended || (r->cookie_in[0] && !r->s)) {
-        set_cookie(resp, cookie_name(), "", 1);
+        set_cookie(resp, cookie_name(), "", 0);
     }
     if (r->anon_csrf[0] && strcmp(r->anon_csrf, r->csrf_in) != 0)
-        set_cookie(resp, csrf_cookie_name(), r->anon_csrf, 0);
+        set_cookie(resp, csrf_cookie_name(), r->anon_csrf, -1);
+    /* The device cookie outlives the trust it may carry (kept in the
+     * store): a known device spends its own throttle budget. */
+    if (r->device_out[0])
+        set_cookie(resp, device_cookie_name(), r->device_out, 400L * 86400);
+    else if (r->device_drop)
+        set_cookie(resp, device_cookie_name(), "", 0);
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     log_request(r, status);
@@ -269,6 +285,68 @@ cp_send_download(cp_req *r, cp_buf *text, const char *file)
     return queue(r, MHD_HTTP_OK, resp, "text/plain; charset=utf-8");
 }
 
+const char *
+cp_device_token(const cp_req *r)
+{
+    if (r->device_out[0])
+        return r->device_out;
+    return r->device_in[0] && !r->device_drop ? r->device_in : NULL;
+}
+
+void
+cp_device_keep(cp_req *r, mfa_result *res)
+{
+    if (res->device_token[0]) {
+        snprintf(r->device_out, sizeof r->device_out, "%s", res->device_token);
+        r->device_drop = 0;
+    }
+    sodium_memzero(res->device_token, sizeof res->device_token);
+}
+
+void
+cp_device_drop(cp_req *r)
+{
+    sodium_memzero(r->device_in, sizeof r->device_in);
+    sodium_memzero(r->device_out, sizeof r->device_out);
+    r->device_drop = 1;
+}
+
+int
+cp_device_bad(mfa_rc rc)
+{
+    return rc == MFA_ERR_DEVICE_FORMAT || rc == MFA_ERR_DEVICE_UNKNOWN;
+}
+
+void
+cp_device_label(const cp_req *r, char *out, size_t size)
+{
+    const char *ua = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_USER_AGENT);
+    static const char *const browsers[][2] = {{"Firefox/", "Firefox"},
+                                              {"Edg/", "Edge"},
+                                              {"Chrome/", "Chrome"},
+                                              {"Chromium/", "Chromium"},
+                                              {"Safari/", "Safari"}};
+    static const char *const systems[][2] = {
+        {"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"},
+        {"Windows", "Windows"}, {"Mac OS", "macOS"},  {"Linux", "Linux"}};
+    const char *b = "A browser", *o = NULL;
+    for (size_t i = 0; ua && i < sizeof browsers / sizeof browsers[0]; i++)
+        if (strstr(ua, browsers[i][0])) {
+            b = browsers[i][1];
+            break;
+        }
+    for (size_t i = 0; ua && i < sizeof systems / sizeof systems[0]; i++)
+        if (strstr(ua, systems[i][0])) {
+            o = systems[i][1];
+            break;
+        }
+    if (o)
+        snprintf(out, size, "%s on %s", b, o);
+    else
+        snprintf(out, size, "%s", b);
+}
+
 /* ---- the route table ------------------------------------------------------
  */
 
@@ -318,6 +396,8 @@ static const route routes[] = {
     {"POST", "/settings/backup-codes", FULL, cp_newcodes_submit},
     {"GET", "/settings/phone/remove", FULL, cp_phone_remove_form},
     {"POST", "/settings/phone/remove", FULL, cp_phone_remove_submit},
+    {"GET", "/settings/devices/forget", FULL, cp_forget_form},
+    {"POST", "/settings/devices/forget", FULL, cp_forget_submit},
     {"GET", "/admin", ADMIN, cp_admin_page},
     {"GET", "/admin/reset", ADMIN, cp_admin_reset_form},
     {"POST", "/admin/reset", ADMIN, cp_admin_reset_submit},
@@ -423,6 +503,10 @@ cp_handle(void *cls, struct MHD_Connection *conn, const char *url,
         MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, csrf_cookie_name());
     if (csrf && strlen(csrf) < sizeof r->csrf_in)
         snprintf(r->csrf_in, sizeof r->csrf_in, "%s", csrf);
+    const char *dev = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
+                                                  device_cookie_name());
+    if (dev && strlen(dev) < sizeof r->device_in)
+        snprintf(r->device_in, sizeof r->device_in, "%s", dev);
     int gone = 0;
     r->s = cp_session_acquire(r->cookie_in, r->now, &gone);
     enum MHD_Result ret = with_session(r, is_post, gone);

@@ -8,6 +8,8 @@
 
 #include "cp.h"
 
+#include <mfa/device.h>
+
 /* ---- sessions (session.c) ------------------------------------------------
  * Only a correct password makes a session: anonymous visitors have none
  * (their forms carry a double-submit CSRF cookie instead), so nothing an
@@ -93,6 +95,9 @@ typedef struct cp_req {
     char cookie_in[2 * CP_SESSION_IDBYTES + 1]; /* as the browser sent it */
     char csrf_in[CP_CSRF_HEX];                  /* anonymous CSRF cookie */
     char anon_csrf[CP_CSRF_HEX];                /* ... to put on forms */
+    char device_in[MFA_DEVICE_TOKEN_BUFSIZE];   /* the device cookie */
+    char device_out[MFA_DEVICE_TOKEN_BUFSIZE];  /* ... to set, or "" */
+    int device_drop;                            /* clear the cookie */
     cp_session *s;                              /* NULL: anonymous */
     int ended;                                  /* s ended on this request */
 } cp_req;
@@ -120,6 +125,21 @@ enum MHD_Result cp_handle(void *cls, struct MHD_Connection *conn,
                           size_t *upload_data_size, void **con_cls);
 void cp_request_completed(void *cls, struct MHD_Connection *conn,
                           void **con_cls, enum MHD_RequestTerminationCode toe);
+
+/*
+ * The device cookie (remember this device): libmfa's token, HttpOnly,
+ * SameSite=Strict, __Host- and Secure under TLS.  cp_device_token is NULL
+ * without one; cp_device_keep takes the token a flow returned (and wipes
+ * it from res); cp_device_drop clears a cookie libmfa did not know.
+ */
+#define CP_REMEMBER_DAYS 30
+const char *cp_device_token(const cp_req *r);
+void cp_device_keep(cp_req *r, mfa_result *res);
+void cp_device_drop(cp_req *r);
+/* "Firefox on Linux": a label from the User-Agent, for the device list. */
+void cp_device_label(const cp_req *r, char *out, size_t size);
+/* Whether a device error means "drop the cookie and go on without". */
+int cp_device_bad(mfa_rc rc);
 
 /* ---- pages (html.c) ------------------------------------------------------ */
 
@@ -180,6 +200,8 @@ enum MHD_Result cp_newcodes_form(cp_req *r);
 enum MHD_Result cp_newcodes_submit(cp_req *r);
 enum MHD_Result cp_phone_remove_form(cp_req *r);
 enum MHD_Result cp_phone_remove_submit(cp_req *r);
+enum MHD_Result cp_forget_form(cp_req *r);
+enum MHD_Result cp_forget_submit(cp_req *r);
 
 enum MHD_Result cp_admin_page(cp_req *r);
 enum MHD_Result cp_admin_reset_form(cp_req *r);
@@ -194,10 +216,14 @@ int cp_is_refusal(mfa_rc rc);
 void cp_code_error(mfa_rc rc, const mfa_result *res, char *out, size_t size);
 /* The password check with its throttle: 0 ok, 1 refused (msg filled),
  * -1 service error. */
-int cp_check_password(const char *name, const char *pw, int64_t now, char *msg,
+int cp_check_password(cp_req *r, const char *name, const char *pw, char *msg,
                       size_t size);
 /* The second step passed: fully logged in, a new session id. */
 enum MHD_Result cp_login_done(cp_req *r, const char *how);
+/* "Remember this device for 30 days", and the options it gives a
+ * _device flow (label filled from the User-Agent). */
+void cp_remember_box(cp_buf *b);
+void cp_device_opts(cp_req *r, mfa_device_opts *o, char *label, size_t size);
 /* Where a session in this state belongs. */
 enum MHD_Result cp_where_to(cp_req *r);
 /* Confirmation before a destructive action (flow_settings.c): the user's

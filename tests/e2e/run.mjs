@@ -851,6 +851,84 @@ test('16 every page fits from 320 px to 1280 px, Log out on screen', async (page
   check(missing.length === 0, `not checked: ${missing.join(', ')}`);
 });
 
+test('17 remember this device: code skipped on the same browser, asked on a new one and after a reset', async (page, context) => {
+  const u = await newEnrolledUser(page, 'remember');
+  await logout(page);
+  advance(30);
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  check((await page.locator('label[for="remember"]').textContent()) === 'Remember this device for 30 days',
+        'no "Remember this device for 30 days"');
+  await page.check('#remember');
+  await page.fill('#code', totpCode(u.totp));
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+  const dev = (await context.cookies()).find((c) => c.name === 'cp_device');
+  check(dev && dev.httpOnly && dev.sameSite === 'Strict', `device cookie ${JSON.stringify(dev)}`);
+  secretsSeen.add(dev.value.split('.')[1]);
+  await logout(page);
+  // The same browser: no code.
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Dashboard');
+  // A new browser: the code again.
+  const other = await context.browser().newContext();
+  const op = await other.newPage();
+  op.setDefaultTimeout(15000);
+  await login(op, u.name, u.pw);
+  await expectH1(op, 'Enter the code from your authenticator app');
+  advance(30);
+  await op.fill('#code', totpCode(u.totp));
+  await op.click('button:has-text("Verify code")');
+  await expectH1(op, 'Dashboard');
+  // Settings list both, and forget the other one after a confirmation.
+  await page.goto(`${base}/settings`);
+  const names = (await page.locator('#devices td.label').allTextContents()).map((t) => t.trim());
+  check(names.length === 2 && names.some((n) => /\(this device\)$/.test(n)), `devices: ${names.join(', ')}`);
+  check(/Remembered until/.test(await page.locator('#devices tr', { hasText: 'this device' }).textContent()),
+        'this device not shown as remembered');
+  await fits(page, 'settings-devices');
+  const otherName = names.find((n) => !/this device/.test(n));
+  await page.getByRole('link', { name: `Forget ${otherName}`, exact: true }).click();
+  await expectH1(page, `Forget ${otherName}?`);
+  await page.fill('#confirm', 'wrong-password-here');
+  await page.click('#confirm-action');
+  await expectH1(page, `Forget ${otherName}?`);
+  await page.fill('#confirm', u.pw);
+  await page.click('#confirm-action');
+  check(/has been forgotten/.test(await page.locator('.notice').textContent()), 'no "forgotten" notice');
+  check(await page.locator('#devices td.label').count() === 1, 'the device is still listed');
+  await other.close();
+  // 31 days later the remembered browser is asked again.
+  await logout(page);
+  advance(31 * 86400);
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  await page.check('#remember');
+  await page.fill('#code', totpCode(u.totp));
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+  await logout(page);
+  // An administrator's reset: asked again (here: to set MFA up again).
+  const admin = await context.browser().newContext();
+  const ap = await admin.newPage();
+  ap.setDefaultTimeout(15000);
+  await login(ap, 'admin', adminPassword);
+  if ((await h1(ap)) === 'Choose your multi-factor authentication method') {
+    await ap.click('#use-authenticator');
+    await enrollWithQR(ap, 'admin', 'admin17');
+    await ap.click('#got-it');
+  } else if ((await h1(ap)) !== 'Dashboard') {
+    check(false, 'the admin has MFA from another test: run 17 on its own server');
+  }
+  await ap.goto(`${base}/admin/reset?user=${u.name}`);
+  await ap.fill('#confirm', adminPassword);
+  await ap.click('#confirm-action');
+  check(/has been reset/.test(await ap.locator('.notice').textContent()), 'no reset notice');
+  await admin.close();
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Choose your multi-factor authentication method');
+});
+
 // The floods of issue 15, each against a server of its own; the figures
 // go to the test's line (floods.mjs prints the same against any binary).
 for (const [no, which] of [['20', 'password'], ['21', 'sessions'], ['22', 'idle']]) {
