@@ -156,7 +156,7 @@ devices_section(cp_buf *b, cp_req *r)
     cp_buf_printf(b,
                   "<p>The browsers you logged in from. A remembered one "
                   "skips the code for %d days.</p><table id=\"devices\" "
-                  "class=\"stack\"><tr><th>Device</th><th>Code</th>"
+                  "class=\"stack\"><tr><th>Device</th><th>Code at log in</th>"
                   "<th>Last used</th><th><span class=\"vh\">Actions"
                   "</span></th></tr>",
                   CP_REMEMBER_DAYS);
@@ -166,7 +166,7 @@ devices_section(cp_buf *b, cp_req *r)
         cp_fmt_time(list[i].last_seen, seen, sizeof seen);
         cp_buf_puts(b, "<tr><td class=\"label\" data-label=\"Device\">");
         cp_buf_esc(b, name);
-        cp_buf_puts(b, "</td><td data-label=\"Code\">");
+        cp_buf_puts(b, "</td><td data-label=\"Code at log in\">");
         if (list[i].trusted_until > r->now) {
             cp_fmt_time(list[i].trusted_until, until, sizeof until);
             cp_buf_printf(b, "Remembered until %s", until);
@@ -180,7 +180,8 @@ devices_section(cp_buf *b, cp_req *r)
                       "<span class=\"vh\"> ",
                       seen, list[i].id);
         cp_buf_esc(b, name);
-        cp_buf_puts(b, "</span></a></td></tr>");
+        /* Two "Chrome on Linux" are told apart by when they were used. */
+        cp_buf_printf(b, ", last used %s</span></a></td></tr>", seen);
     }
     if (n == 0)
         cp_buf_puts(b, "<tr><td colspan=\"4\">None yet.</td></tr>");
