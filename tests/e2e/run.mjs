@@ -197,6 +197,7 @@ async function expectError(page, re) {
 // ---- the user's side ----------------------------------------------------------
 
 let userNo = 0;
+let adminTotp = null; // the administrator's authenticator, once set up
 function newUserName(tag) {
   userNo++;
   return `${tag}${userNo}.${process.pid % 1000}`;
@@ -548,7 +549,7 @@ test('7 admin resets a user: enroll again, the old secret refused', async (page,
   await login(ap, 'admin', adminPassword);
   if ((await h1(ap)) === 'Choose your multi-factor authentication method') {
     await ap.click('#use-authenticator');
-    await enrollWithQR(ap, 'admin', 'admin');
+    adminTotp = await enrollWithQR(ap, 'admin', 'admin');
     await ap.click('#got-it');
   }
   await ap.goto(`${base}/admin`);
@@ -918,11 +919,15 @@ test('17 remember this device: code skipped on the same browser, asked on a new 
   await login(ap, 'admin', adminPassword);
   if ((await h1(ap)) === 'Choose your multi-factor authentication method') {
     await ap.click('#use-authenticator');
-    await enrollWithQR(ap, 'admin', 'admin17');
+    adminTotp = await enrollWithQR(ap, 'admin', 'admin17');
     await ap.click('#got-it');
-  } else if ((await h1(ap)) !== 'Dashboard') {
-    check(false, 'the admin has MFA from another test: run 17 on its own server');
+  } else {
+    // set up by test 7 on this server
+    advance(30);
+    await ap.fill('#code', totpCode(adminTotp));
+    await ap.click('button:has-text("Verify code")');
   }
+  await expectH1(ap, 'Dashboard');
   await ap.goto(`${base}/admin/reset?user=${u.name}`);
   await ap.fill('#confirm', adminPassword);
   await ap.click('#confirm-action');
