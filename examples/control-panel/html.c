@@ -253,7 +253,9 @@ cp_field_html(cp_buf *b, const cp_input *in)
         cp_buf_puts(b, "\"");
     }
     if (err)
-        cp_buf_puts(b, " aria-invalid=\"true\" autofocus");
+        cp_buf_puts(b, " aria-invalid=\"true\"");
+    if (err && !(in->extra && strstr(in->extra, "autofocus")))
+        cp_buf_puts(b, " autofocus"); /* the field to fix gets the focus */
     if (in->value) {
         cp_buf_puts(b, " value=\"");
         cp_buf_esc(b, in->value);
