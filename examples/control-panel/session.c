@@ -21,6 +21,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct slot {
     pthread_mutex_t lock;
@@ -99,7 +100,15 @@ cp_session_acquire(const char *cookie, int64_t now, int *gone)
     pthread_mutex_unlock(&tbl);
     if (!found)
         return NULL;
-    pthread_mutex_lock(&found->lock);
+    /* A session busy for more than a second (another tab's request) gets
+     * "try again": a user's parallel requests may not hold every thread. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_mutex_timedlock(&found->lock, &until) != 0) {
+        *gone = 2;
+        return NULL;
+    }
     pthread_mutex_lock(&tbl);
     if (found->gen != gen || !found->used ||
         sodium_memcmp(found->id, id, sizeof id) != 0) {

@@ -159,7 +159,7 @@ queue(cp_req *r, unsigned status, struct MHD_Response *resp, const char *type)
         if (strcmp(id, r->cookie_in) != 0)
             set_cookie(resp, cookie_name(), id, -1);
         sodium_memzero(id, sizeof id);
-    } else if (r->ended || (r->cookie_in[0] && !r->s)) {
+    } else if (r->ended || (r->cookie_in[0] && !r->s && !r->busy)) {
         set_cookie(resp, cookie_name(), "", 0);
     }
     if (r->anon_csrf[0] && strcmp(r->anon_csrf, r->csrf_in) != 0)
@@ -520,6 +520,11 @@ static enum MHD_Result
 with_session(cp_req *r, int is_post, int gone)
 {
     struct MHD_Connection *conn = r->conn;
+    r->busy = gone == 2; /* keep its cookie: the session lives on */
+    if (r->busy)
+        return cp_error_page(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             "Another page of yours is still loading. Try "
+                             "again in a moment.");
     if (gone) {
         /* Its forms carry the old token: to the log-in page with a word
          * rather than to a "form expired" error. */

@@ -51,8 +51,8 @@ typedef struct cp_session {
 
 /*
  * The session of the cookie, locked for this request, or NULL.  *gone is
- * set when a session existed but ended (expired, reset by an
- * administrator): the pages then say so.
+ * 1 when a session existed but ended (expired, reset by an administrator):
+ * the pages then say so; 2 when it stayed busy with another request.
  */
 cp_session *cp_session_acquire(const char *cookie, int64_t now, int *gone);
 /* A new session for user, locked; NULL when the table is full of other
@@ -100,6 +100,7 @@ typedef struct cp_req {
     int device_drop;                            /* clear the cookie */
     cp_session *s;                              /* NULL: anonymous */
     int ended;                                  /* s ended on this request */
+    int busy; /* the session stayed locked by another request */
 } cp_req;
 
 /* A form field, "" when absent; a query argument, "" when absent. */
