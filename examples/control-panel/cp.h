@@ -1,11 +1,12 @@
 /*
  * mfa-control-panel: a small hosted-control-panel web application whose
  * users turn on multi-factor authentication.  The application is thin:
- * HTTP, HTML and sessions; every MFA decision is a libmfa call.
+ * every MFA decision is a libmfa call, made in the flow_*.c files; the
+ * rest (web.c, session.c, html.c) is web plumbing any framework gives.
  *
- * One request is handled at a time (libmicrohttpd's internal polling
- * thread), so the session table, the users database and the outbox need no
- * locks.  A production application would use a thread pool and lock them.
+ * Requests run on libmicrohttpd's thread pool at the same time: the
+ * mfa_ctx is thread-safe once configured, the users database is a
+ * serialized SQLite connection, and the sessions and the outbox lock.
  */
 #ifndef CP_H
 #define CP_H
@@ -50,7 +51,7 @@ extern const char cp_app_js[];
 typedef struct cp_user {
     char name[CP_USER_MAX + 1];
     int is_admin;
-    char phone[CP_PHONE_MAX + 1];         /* verified backup number, or "" */
+    char phone[CP_PHONE_MAX + 1];         /* verified number, or "" */
     char phone_pending[CP_PHONE_MAX + 1]; /* number being verified, or "" */
 } cp_user;
 
@@ -72,7 +73,7 @@ int cp_users_login(cp_users *u, const char *name, const char *password,
 int cp_users_get(cp_users *u, const char *name, cp_user *out);
 int cp_users_set_phone_pending(cp_users *u, const char *name,
                                const char *phone);
-/* Pending number becomes the backup number. */
+/* Pending number becomes the verified number. */
 int cp_users_confirm_phone(cp_users *u, const char *name);
 int cp_users_clear_phone(cp_users *u, const char *name);
 typedef void (*cp_user_fn)(const cp_user *user, void *arg);
@@ -82,54 +83,6 @@ int cp_users_each(cp_users *u, cp_user_fn fn, void *arg);
 int cp_valid_username(const char *s);
 /* Valid phone number: +, digits, spaces, hyphens, parentheses; 6..15 digits. */
 int cp_valid_phone(const char *s);
-
-/* ---- sessions (session.c) ----------------------------------------------- */
-
-typedef enum cp_state {
-    CP_ANON = 0, /* nobody logged in */
-    CP_CODE,     /* password accepted, second factor pending */
-    CP_ENROLL,   /* password accepted, no MFA yet: must set it up */
-    CP_FULL,     /* logged in */
-} cp_state;
-
-#define CP_SESSION_IDBYTES 32 /* 256 bits */
-#define CP_CSRF_BYTES 32
-#define CP_SESSIONS_MAX 4096
-#define CP_HALF_TTL 300       /* seconds a password-only state lasts */
-#define CP_ENROLL_TTL 600     /* seconds to finish the first set-up */
-#define CP_IDLE_TTL 1800      /* idle seconds before a session ends */
-#define CP_ABSOLUTE_TTL 43200 /* lifetime of any session */
-
-typedef struct cp_session {
-    int used;
-    uint8_t id[CP_SESSION_IDBYTES];
-    char csrf[2 * CP_CSRF_BYTES + 1];
-    cp_state state;
-    char user[CP_USER_MAX + 1];
-    int64_t created;
-    int64_t last_seen;
-    int64_t deadline; /* end of a CP_CODE / CP_ENROLL state, else 0 */
-    /* The enrollment shown on the set-up page until confirmed. */
-    mfa_enrollment_t *enr;
-    int enr_from_settings;
-    char notice[200]; /* shown once on the next page */
-    int expired_now;  /* the half-logged-in state ended on this request */
-} cp_session;
-
-/* Session for the cookie value (hex), or NULL when unknown or expired. */
-cp_session *cp_session_find(const char *cookie, int64_t now);
-/* A new anonymous session. */
-cp_session *cp_session_new(int64_t now);
-/* A fresh id and CSRF token for s, on every change of privilege. */
-void cp_session_rotate(cp_session *s);
-/* Back to anonymous (enrollment freed), keeping the slot. */
-void cp_session_reset(cp_session *s);
-void cp_session_destroy(cp_session *s);
-void cp_session_cookie(const cp_session *s,
-                       char out[2 * CP_SESSION_IDBYTES + 1]);
-void cp_sessions_free_all(void);
-/* Ends every session of a user (after an administrator's reset). */
-void cp_sessions_end_user(const char *user);
 
 /* ---- the outbox (outbox.c): the demo's stand-in for an SMS gateway ----- */
 
@@ -144,12 +97,12 @@ typedef struct cp_message {
 
 void cp_outbox_add(int64_t time, const char *to, const char *user,
                    const char *text);
-size_t cp_outbox_count(void);
-/* Message i, newest first (0 is the latest); NULL past the end. */
-const cp_message *cp_outbox_get(size_t i);
+/* Copy of message i, newest first (0 is the latest); 0 ok, -1 past the end.
+ * The caller wipes *out. */
+int cp_outbox_get(size_t i, cp_message *out);
 void cp_outbox_clear(void);
 
-/* ---- the application (main.c, pages.c) ---------------------------------- */
+/* ---- the application (main.c) ------------------------------------------- */
 
 typedef struct cp_app {
     mfa_store_t *store;
@@ -157,22 +110,19 @@ typedef struct cp_app {
     mfa_ctx_t *ctx;
     cp_users *users;
     const char *issuer;
-    int secure_cookies;     /* TLS: cookies get the Secure attribute */
-    const char *clock_file; /* test-only clock offset, or NULL */
+    int secure_cookies; /* TLS: Secure cookies with the __Host- prefix */
 } cp_app;
 
 extern cp_app cp;
 
+/* The one clock of the pages and of libmfa (testhooks.c). */
 int64_t cp_now(void);
 /* Log a line to stderr with the time; never pass a secret or a code. */
 void cp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The request handler given to libmicrohttpd. */
-enum MHD_Result cp_handle(void *cls, struct MHD_Connection *conn,
-                          const char *url, const char *method,
-                          const char *version, const char *upload_data,
-                          size_t *upload_data_size, void **con_cls);
-void cp_request_completed(void *cls, struct MHD_Connection *conn,
-                          void **con_cls, enum MHD_RequestTerminationCode toe);
+/* ---- test-only hooks (testhooks.c), off unless the variable is set ------ */
+
+/* MFA_CP_TEST_CLOCK_FILE: a file of seconds added to the real clock. */
+void cp_test_hooks_init(void);
 
 #endif /* CP_H */

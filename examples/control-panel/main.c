@@ -2,7 +2,7 @@
  * mfa-control-panel: start-up, options, the libmfa context and the HTTP
  * daemon.  See docs/control-panel.md.
  */
-#include "cp.h"
+#include "web.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,25 +20,6 @@
 #include <unistd.h>
 
 cp_app cp;
-
-int64_t
-cp_now(void)
-{
-    int64_t now = (int64_t)time(NULL);
-    if (cp.clock_file) {
-        /* Test-only: seconds added to the real clock, re-read every time so
-         * that a test can move time forward without sleeping. */
-        FILE *f = fopen(cp.clock_file, "r");
-        long long off = 0;
-        if (f) {
-            if (fscanf(f, "%lld", &off) != 1)
-                off = 0;
-            fclose(f);
-        }
-        now += (int64_t)off;
-    }
-    return now;
-}
 
 static int64_t
 clock_fn(void *arg)
@@ -121,6 +102,10 @@ usage(FILE *f)
             "  --tls-cert FILE --tls-key FILE   serve HTTPS (Secure cookies)\n"
             "  --secure-cookies     Secure cookies behind a TLS proxy\n"
             "  --no-demo-admin      do not (re)set the demo administrator\n"
+            "  --threads N          request threads (default 4)\n"
+            "  --per-ip-limit N     connections per client address (default "
+            "32)\n"
+            "  --timeout SECONDS    idle connection timeout (default 15)\n"
             "  --help\n");
 }
 
@@ -207,8 +192,12 @@ main(int argc, char **argv)
         O_SECURE,
         O_NODEMO,
         O_HELP,
-        O_PGSCHEMA
+        O_PGSCHEMA,
+        O_THREADS,
+        O_PERIP,
+        O_TIMEOUT
     };
+    unsigned threads = 4, per_ip = 32, timeout = 15;
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
@@ -221,6 +210,9 @@ main(int argc, char **argv)
         {"secure-cookies", no_argument, NULL, O_SECURE},
         {"no-demo-admin", no_argument, NULL, O_NODEMO},
         {"help", no_argument, NULL, O_HELP},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"per-ip-limit", required_argument, NULL, O_PERIP},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -255,6 +247,20 @@ main(int argc, char **argv)
         case O_NODEMO:
             demo_admin = 0;
             break;
+        case O_THREADS:
+        case O_PERIP:
+        case O_TIMEOUT: {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                usage(stderr);
+                return 2;
+            }
+            *(c == O_THREADS ? &threads
+              : c == O_PERIP ? &per_ip
+                             : &timeout) = (unsigned)v;
+            break;
+        }
         case O_HELP:
             usage(stdout);
             return 0;
@@ -279,11 +285,7 @@ main(int argc, char **argv)
     }
     /* The databases and the key ring are nobody else's business. */
     umask(077);
-    cp.clock_file = getenv("MFA_CP_TEST_CLOCK_FILE");
-    if (cp.clock_file && !cp.clock_file[0])
-        cp.clock_file = NULL;
-    if (cp.clock_file)
-        cp_log("warning: test clock enabled (MFA_CP_TEST_CLOCK_FILE)");
+    cp_test_hooks_init();
 
     char datadir[PATH_MAX], path[PATH_MAX + 32], spec[PATH_MAX + 32],
         krpath[PATH_MAX + 32];
@@ -297,6 +299,7 @@ main(int argc, char **argv)
         return 1;
     }
 
+    /* ---- the libmfa context: key ring, store, ctx (copy this part) ---- */
     snprintf(krpath, sizeof krpath, "%s/keyring", datadir);
     if (!keyring_path)
         keyring_path = krpath;
@@ -354,6 +357,7 @@ main(int argc, char **argv)
     mfa_ctx_set_clock(cp.ctx, clock_fn, NULL);
     mfa_ctx_set_event_cb(cp.ctx, on_event, NULL);
     mfa_ctx_set_oob_sender(cp.ctx, oob_send, NULL);
+    /* ---- end of the libmfa context ---- */
 
     if (cp_users_open(&cp.users, path) != 0)
         return 1;
@@ -385,7 +389,16 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char *cert = NULL, *key = NULL;
+    /*
+     * A pool of threads on the one mfa_ctx (thread-safe once configured);
+     * epoll, so that the number of connections is not capped at select's
+     * FD_SETSIZE; per client address at most per_ip connections, and an
+     * idle or half-sent one is closed after `timeout` seconds: one client
+     * cannot hold every connection.
+     */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
     if (tls_cert) {
         cert = read_file(tls_cert);
         key = read_file(tls_key);
@@ -396,18 +409,15 @@ main(int argc, char **argv)
         flags |= MHD_USE_TLS;
         cp.secure_cookies = 1;
     }
-    struct MHD_Daemon *d;
-    if (tls_cert)
-        d = MHD_start_daemon(
-            flags, port, NULL, NULL, cp_handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-            MHD_OPTION_NOTIFY_COMPLETED, cp_request_completed, NULL,
-            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_HTTPS_MEM_CERT, cert,
-            MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
-    else
-        d = MHD_start_daemon(
-            flags, port, NULL, NULL, cp_handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-            MHD_OPTION_NOTIFY_COMPLETED, cp_request_completed, NULL,
-            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+    struct MHD_OptionItem tls_opts[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
+                                        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+                                        {MHD_OPTION_END, 0, NULL}};
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, port, NULL, NULL, cp_handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_NOTIFY_COMPLETED, cp_request_completed, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        timeout, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_ARRAY,
+        tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "mfa-control-panel: cannot listen on %s\n", listen);
         return 1;

@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { floods, startServer } from './floods.mjs';
 
 // A missing browser, npm package, cluster or program is a skip (exit 77,
 // meson's SKIP) with the reason and what provides it; scripts/test
@@ -196,6 +197,7 @@ async function expectError(page, re) {
 // ---- the user's side ----------------------------------------------------------
 
 let userNo = 0;
+let adminTotp = null; // the administrator's authenticator, once set up
 function newUserName(tag) {
   userNo++;
   return `${tag}${userNo}.${process.pid % 1000}`;
@@ -262,9 +264,11 @@ async function verifySetup(page, code) {
 // From the "Choose..." page or the settings form, through the set-up page.
 async function enrollWithQR(page, name, tag) {
   await expectH1(page, 'Set up your authenticator app');
-  const heading = await page.locator('h2').first().textContent();
-  check(heading.includes("Can't scan? Manually enter the secret key below"),
-        'the manual-entry heading is missing');
+  const steps = (await page.locator('ol.steps h2').allTextContents()).map((t) => t.trim());
+  check(steps[2] === 'Step 3 - Manually enter the secret key below in the app',
+        `the manual-entry step is "${steps[2]}"`);
+  check(steps.length === 4 && steps[3] === 'Step 4 - Verify code', `steps: ${steps.join(' | ')}`);
+  check(/Authy Desktop/.test(await page.locator('ol.steps').textContent()), 'Authy Desktop not mentioned');
   await shot(page, `${tag}-setup`);
   const totp = await scanQR(page, tag);
   check(totp.label === name, `QR label "${totp.label}" is not the account "${name}"`);
@@ -275,6 +279,35 @@ async function enrollWithQR(page, name, tag) {
   return totp;
 }
 
+// The backup codes the done page (or the new-codes page) shows.
+async function shownCodes(page) {
+  const codes = (await page.locator('#backup-codes li').allTextContents()).map((c) => c.trim());
+  codes.forEach((c) => secretsSeen.add(c));
+  return codes;
+}
+
+// No horizontal overflow at phone and desktop widths; "Log out" on screen.
+const WIDTHS = [320, 390, 1280];
+async function fits(page, what) {
+  const size = page.viewportSize();
+  for (const w of WIDTHS) {
+    await page.setViewportSize({ width: w, height: 800 });
+    const m = await page.evaluate(() => {
+      window.scrollTo(0, 0);
+      const out = document.getElementById('logout');
+      const r = out ? out.getBoundingClientRect() : null;
+      return { scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
+               logout: r ? r.right : null, logoutTop: r ? r.top : null };
+    });
+    check(m.scroll <= m.client, `${what} at ${w} px is ${m.scroll} px wide`);
+    if (m.logout !== null) check(m.logout <= w && m.logoutTop >= 0, `${what} at ${w} px: Log out is off screen`);
+    if (w === 390) await shot(page, `w390-${what}`);
+  }
+  await page.setViewportSize(size);
+  pagesFitted.add(what);
+}
+const pagesFitted = new Set();
+
 // A new user: sign up, log in, choose the authenticator, enroll with the QR.
 async function newEnrolledUser(page, tag) {
   const name = newUserName(tag);
@@ -284,9 +317,10 @@ async function newEnrolledUser(page, tag) {
   await expectH1(page, 'Choose your multi-factor authentication method');
   await page.click('#use-authenticator');
   const totp = await enrollWithQR(page, name, tag);
+  const codes = await shownCodes(page);
   await page.click('#got-it');
   await expectH1(page, 'Dashboard');
-  return { name, pw, totp };
+  return { name, pw, totp, codes };
 }
 
 async function codeLogin(page, u, code) {
@@ -308,10 +342,21 @@ test('1 enroll by scanning the QR code, log in again with a later code', async (
   await login(page, name, pw);
   await expectH1(page, 'Choose your multi-factor authentication method');
   await shot(page, 'qr-choose');
-  check(await page.locator('text=Use a backup phone number').count() === 1,
-        'the backup phone number method is not offered');
-  await page.click('text=Use an authenticator');
+  check((await page.locator('#use-phone strong').textContent()) === 'Text message',
+        'text messages are not offered as a first method');
+  await page.click('#use-authenticator');
   const totp = await enrollWithQR(page, name, 'qr');
+  // The backup codes right after the first set-up: shown, downloadable,
+  // copyable, printable.
+  const codes = await shownCodes(page);
+  check(codes.length === 10, `${codes.length} backup codes after set-up`);
+  check(await page.locator('#copy-codes').isVisible() && await page.locator('#print-codes').isVisible(),
+        'no Copy or Print button');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-codes')]);
+  check(dl.suggestedFilename() === 'backup-codes.txt', `download named ${dl.suggestedFilename()}`);
+  const text = fs.readFileSync(await dl.path(), 'utf8');
+  check(codes.every((c) => text.includes(c)), 'the downloaded file lacks codes');
+  check(new RegExp(`Backup codes for ${name.replace('.', '\\.')}`).test(text), 'the file does not name the account');
   await page.click('text=Got it');
   await expectH1(page, 'Dashboard');
   await logout(page);
@@ -403,15 +448,33 @@ test('5 backup code login; the same code refused the second time', async (page) 
   const u = await newEnrolledUser(page, 'backup');
   await page.goto(`${base}/settings`);
   await page.click('#new-codes');
+  // Replacing the codes asks for the password or a code first.
+  await expectH1(page, 'Create new backup codes?');
+  await page.fill('#confirm', 'not-my-password');
+  await page.click('#confirm-action');
+  await expectH1(page, 'Create new backup codes?');
+  check(/Incorrect/.test(await page.locator('#confirm-error').textContent()), 'wrong password not said');
+  check(await page.locator('#confirm').getAttribute('aria-invalid') === 'true', 'error not tied to the field');
+  await page.fill('#confirm', u.pw);
+  await page.click('#confirm-action');
   await expectH1(page, 'Your backup codes');
-  const codes = (await page.locator('#backup-codes li').allTextContents()).map((s) => s.trim());
+  const codes = await shownCodes(page);
+  check(codes.every((c) => !u.codes.includes(c)), 'the new set repeats an old code');
   check(codes.length === 10, `expected 10 backup codes, got ${codes.length}`);
   check(codes.every((c) => /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(c)), 'backup code format');
   codes.forEach((c) => secretsSeen.add(c));
   await shot(page, 'backup-codes');
+  await fits(page, 'backup-codes');
+  await page.click('#got-it');
+  await expectH1(page, 'Security settings');
   await logout(page);
+  // The set shown after set-up was voided by the new one.
   await login(page, u.name, u.pw);
   await page.click('#use-backup');
+  await fits(page, 'login-backup');
+  await page.fill('#code', u.codes[0]);
+  await page.click('button:has-text("Verify code")');
+  await expectError(page, /didn't work/);
   await expectH1(page, 'Use a backup code');
   await page.fill('#code', codes[3].toLowerCase());
   await page.click('button:has-text("Verify code")');
@@ -444,24 +507,32 @@ test('6 backup phone number: the code from the outbox logs the user in', async (
   await page.goto(`${base}/settings`);
   await page.click('#add-phone');
   await expectH1(page, 'Add a backup phone number');
+  await fits(page, 'phone-add');
   await page.fill('#phone', '+1 555 0100 123');
   await page.click('button:has-text("Text me a code")');
   await expectH1(page, 'Confirm your phone number');
+  await fits(page, 'phone-verify');
   const setupCode = await outboxCode(page, u.name);
+  await fits(page, 'outbox');
   await shot(page, 'phone-outbox');
   await page.goBack();
   await page.fill('#code', setupCode);
   await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Multi-factor authentication setup completed successfully');
+  check(/text messages too/.test(await page.locator('main p').first().textContent()), 'done page wording');
+  check(await page.locator('#backup-codes').count() === 0, 'a second method made new backup codes');
+  await page.click('#got-it');
   await expectH1(page, 'Security settings');
   check(/ending in 23/.test(await page.locator('#phone').textContent()), 'phone not listed');
   await logout(page);
   await login(page, u.name, u.pw);
   await expectH1(page, 'Enter the code from your authenticator app');
+  // "Text me a code" sends at once.
   await page.click('#text-me');
-  await expectH1(page, 'Text me a code');
-  await page.click('#send-code');
+  await expectH1(page, 'Enter the code we texted you');
+  check(/We sent you a code/.test(await page.locator('.notice').textContent()), 'no "sent" notice');
+  await fits(page, 'login-sms');
   const code = await outboxCode(page, u.name);
-  check(code !== setupCode || true, '');
   await page.goto(`${base}/login/sms`);
   await page.fill('#code', code);
   await page.click('button:has-text("Verify code")');
@@ -478,24 +549,34 @@ test('7 admin resets a user: enroll again, the old secret refused', async (page,
   await login(ap, 'admin', adminPassword);
   if ((await h1(ap)) === 'Choose your multi-factor authentication method') {
     await ap.click('#use-authenticator');
-    await enrollWithQR(ap, 'admin', 'admin');
+    adminTotp = await enrollWithQR(ap, 'admin', 'admin');
     await ap.click('#got-it');
   }
   await ap.goto(`${base}/admin`);
   await expectH1(ap, 'Users');
+  await fits(ap, 'admin');
   const row = ap.locator(`tr[data-user="${u.name}"]`);
   check((await row.locator('td.mfa').textContent()) === 'On', 'user MFA not shown as On');
-  await row.locator('button:has-text("Reset MFA")').click();
+  await ap.getByRole('link', { name: `Reset MFA for ${u.name}`, exact: true }).click();
+  await expectH1(ap, `Reset the MFA of ${u.name}?`);
+  await fits(ap, 'admin-reset');
+  // The user's password is not the administrator's.
+  await ap.fill('#confirm', u.pw);
+  await ap.click('#confirm-action');
+  await expectH1(ap, `Reset the MFA of ${u.name}?`);
+  check(/Incorrect/.test(await ap.locator('#confirm-error').textContent()), 'the user\'s password was taken');
+  await ap.fill('#confirm', adminPassword);
+  await ap.getByRole('button', { name: `Reset MFA for ${u.name}` }).click();
   check(/has been reset/.test(await ap.locator('.notice').textContent()), 'no reset notice');
   check((await ap.locator(`tr[data-user="${u.name}"] td.mfa`).textContent()) === 'Off', 'MFA still On');
   await shot(ap, 'reset-admin');
   // No button offers it, but a forged form must not reset the admin's own MFA.
   const csrf = await ap.locator('input[name="csrf"]').first().inputValue();
   const self = await ap.request.post(`${base}/admin/reset`,
-                                     { form: { user: 'admin', csrf }, maxRedirects: 0 });
+                                     { form: { user: 'admin', csrf, confirm: adminPassword }, maxRedirects: 0 });
   check(self.status() === 303, `self reset answered ${self.status()}`);
   await ap.goto(`${base}/admin`);
-  check(/Change your own MFA/.test(await ap.locator('.notice').textContent()), 'self reset not refused');
+  check(/Change your own MFA/.test(await ap.locator('.error').textContent()), 'self reset not refused');
   check((await ap.locator('tr[data-user="admin"] td.mfa').textContent()) === 'On', 'admin MFA was reset');
   await admin.close();
 
@@ -538,8 +619,22 @@ test('8 a second authenticator: either works; a removed one stops', async (page)
   await codeLogin(page, u, totpCode(second));
   await expectH1(page, 'Dashboard');
   await page.goto(`${base}/settings`);
-  const first = page.locator('#factors tr', { has: page.locator('td.label', { hasText: 'Authenticator app' }) });
-  await first.locator('button:has-text("Remove")').click();
+  await fits(page, 'settings');
+  // Each Remove is named for its device, and asks first.
+  check(await page.getByRole('link', { name: 'Remove Tablet', exact: true }).count() === 1, 'no "Remove Tablet"');
+  await page.getByRole('link', { name: 'Remove Authenticator app', exact: true }).click();
+  await expectH1(page, 'Remove Authenticator app?');
+  await fits(page, 'settings-remove');
+  await page.fill('#confirm', wrongCode(second));
+  await page.click('#confirm-action');
+  await expectH1(page, 'Remove Authenticator app?');
+  check(/didn't work/.test(await page.locator('#confirm-error').textContent()), 'a wrong code was taken');
+  await page.goto(`${base}/settings`);
+  check(await page.locator('#factors td.label').count() === 2, 'removed without a confirmation');
+  await page.getByRole('link', { name: 'Remove Authenticator app', exact: true }).click();
+  advance(30);
+  await page.fill('#confirm', totpCode(second));
+  await page.getByRole('button', { name: 'Remove Authenticator app' }).click();
   check(/has been removed/.test(await page.locator('.notice').textContent()), 'no removal notice');
   await logout(page);
   advance(30);
@@ -550,8 +645,8 @@ test('8 a second authenticator: either works; a removed one stops', async (page)
   await expectH1(page, 'Dashboard');
   // The last way to log in cannot be removed from the settings.
   await page.goto(`${base}/settings`);
-  await page.locator('#factors button:has-text("Remove")').click();
-  check(/only way to log in/.test(await page.locator('.notice').textContent()), 'last authenticator removed');
+  await page.locator('#factors a:has-text("Remove")').click();
+  check(/only way to log in/.test(await page.locator('.error').textContent()), 'last authenticator removed');
   check(await page.locator('#factors td.label').count() === 1, 'the last authenticator is gone');
 });
 
@@ -562,10 +657,14 @@ test('10 a backup phone number as the first method', async (page) => {
   await login(page, name, pw);
   await expectH1(page, 'Choose your multi-factor authentication method');
   await page.click('#use-phone');
-  await expectH1(page, 'Add a backup phone number');
+  await expectH1(page, 'Set up text message verification');
+  await fits(page, 'phone-first');
   await page.fill('#phone', '12');
   await page.click('button:has-text("Text me a code")');
   await expectError(page, /country code/);
+  check(await page.locator('#phone').inputValue() === '12', 'the form was emptied after the error');
+  check((await page.locator('#phone').getAttribute('aria-describedby')).includes('phone-error'),
+        'the error is not tied to the field');
   await page.fill('#phone', '+44 20 7946 0958');
   await page.click('button:has-text("Text me a code")');
   await expectH1(page, 'Confirm your phone number');
@@ -574,11 +673,13 @@ test('10 a backup phone number as the first method', async (page) => {
   await page.fill('#code', c1);
   await page.click('button:has-text("Verify code")');
   await expectH1(page, 'Multi-factor authentication setup completed successfully');
+  check((await shownCodes(page)).length === 10, 'no backup codes after an SMS set-up');
+  await fits(page, 'done-codes');
   await page.click('#got-it');
   await logout(page);
+  // Only a phone: the text goes out with the password, no second click.
   await login(page, name, pw);
-  await expectH1(page, 'Text me a code');
-  await page.click('#send-code');
+  await expectH1(page, 'Enter the code we texted you');
   const c2 = await outboxCode(page, name);
   await page.goto(`${base}/login/sms`);
   const wrong = c2 === '000000' ? '000001' : '000000';
@@ -597,8 +698,9 @@ test('11 headers, cookie, CSRF, escaping and the key ring file', async (page) =>
         /img-src 'self' data:/.test(csp) && !/unsafe-inline/.test(csp), `CSP "${csp}"`);
   check(r.headers.get('x-frame-options') === 'DENY', 'X-Frame-Options');
   check(r.headers.get('cache-control') === 'no-store', 'Cache-Control');
+  // An anonymous visitor gets no session, only the CSRF cookie of its forms.
   const cookie = r.headers.get('set-cookie') || '';
-  check(/^cp_session=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/.test(cookie),
+  check(/^cp_csrf=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/.test(cookie),
         `cookie "${cookie}"`);
   const html = await r.text();
   const csrf = html.match(/name="csrf" value="([0-9a-f]{64})"/)[1];
@@ -615,8 +717,8 @@ test('11 headers, cookie, CSRF, escaping and the key ring file', async (page) =>
   const good = await post({ username: 'admin', password: adminPassword, csrf });
   check(good.status === 303 && /^\/(mfa\/choose|login\/code)$/.test(good.headers.get('location')),
         `the right token got ${good.status} ${good.headers.get('location')}`);
-  const rotated = (good.headers.get('set-cookie') || '').split(';')[0];
-  check(rotated && rotated !== sid, 'the session id was not renewed at login');
+  const made = (good.headers.get('set-cookie') || '').match(/cp_session=([0-9a-f]{64})/);
+  check(made, 'no session cookie after the password');
 
   // A device name full of markup comes back as text.
   const u = await newEnrolledUser(page, 'escape');
@@ -663,7 +765,7 @@ test('12 the half-logged-in state expires on the server', async (page) => {
   await page.fill('#code', totpCode(u.totp));
   await page.click('button:has-text("Verify code")');
   await expectH1(page, 'Log in');
-  check(/took too long/.test(await page.locator('.notice').textContent()), 'no expiry notice');
+  check(/has ended/.test(await page.locator('.notice').textContent()), 'no expiry notice');
   await page.goto(`${base}/dashboard`);
   await expectH1(page, 'Log in');
 });
@@ -690,7 +792,7 @@ test('13 over HTTPS: a Secure __Host- cookie, HSTS, and a working log in', async
     check(!/Demo administrator/.test(o), '--no-demo-admin still printed credentials');
     const r = await tls.request.get(`${url}/login`);
     const cookie = r.headers()['set-cookie'] || '';
-    check(/^__Host-cp_session=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Secure$/.test(cookie),
+    check(/^__Host-cp_csrf=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Secure$/.test(cookie),
           `cookie "${cookie}"`);
     check(/max-age=/.test(r.headers()['strict-transport-security'] || ''), 'no HSTS');
     const p2 = await tls.newPage();
@@ -705,13 +807,150 @@ test('13 over HTTPS: a Secure __Host- cookie, HSTS, and a working log in', async
     await p2.click('main button:has-text("Log in")');
     await expectH1(p2, 'Choose your multi-factor authentication method');
     const jar = await tls.cookies();
-    check(jar.length === 1 && jar[0].secure && jar[0].httpOnly && jar[0].sameSite === 'Strict',
-          `browser cookie ${JSON.stringify(jar.map((c) => [c.name, c.secure, c.sameSite]))}`);
+    const sess = jar.find((c) => c.name === '__Host-cp_session');
+    check(sess && jar.every((c) => c.secure && c.httpOnly && c.sameSite === 'Strict'),
+          `browser cookies ${JSON.stringify(jar.map((c) => [c.name, c.secure, c.sameSite]))}`);
   } finally {
     await tls.close();
     s2.kill('SIGTERM');
   }
 });
+
+test('16 every page fits from 320 px to 1280 px, Log out on screen', async (page) => {
+  // The pages the other tests do not visit; they check theirs as they go.
+  for (const p of ['/login', '/signup', '/outbox', '/no-such-page']) {
+    await page.goto(`${base}${p}`);
+    await fits(page, p.slice(1));
+  }
+  const name = newUserName('fit');
+  const pw = 'fits-on-a-phone';
+  await signup(page, name, pw);
+  await login(page, name, pw);
+  await fits(page, 'choose');
+  await page.click('#use-authenticator');
+  await fits(page, 'setup');
+  // the set-up page with a refused code: the error tied to the field
+  await page.fill('#code', '12');
+  await page.click('button:has-text("Verify code")');
+  check((await page.locator('#code').getAttribute('aria-describedby')) === 'code-error', 'code error not tied');
+  await fits(page, 'setup-error');
+  const totp = await scanQR(page, 'fit');
+  await verifySetup(page, totpCode(totp));
+  await fits(page, 'done');
+  await page.click('#got-it');
+  await fits(page, 'dashboard');
+  await page.goto(`${base}/settings`);
+  await fits(page, 'settings-one');
+  await page.click('#new-codes');
+  await fits(page, 'confirm-codes');
+  await logout(page);
+  advance(30);
+  await login(page, name, pw);
+  await fits(page, 'login-code');
+  const missing = ['login', 'signup', 'outbox', 'choose', 'setup', 'done', 'dashboard', 'settings-one', 'login-code']
+    .filter((p) => !pagesFitted.has(p));
+  check(missing.length === 0, `not checked: ${missing.join(', ')}`);
+});
+
+test('17 remember this device: code skipped on the same browser, asked on a new one and after a reset', async (page, context) => {
+  const u = await newEnrolledUser(page, 'remember');
+  await logout(page);
+  advance(30);
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  check((await page.locator('label[for="remember"]').textContent()) === 'Remember this device for 30 days',
+        'no "Remember this device for 30 days"');
+  await page.check('#remember');
+  await page.fill('#code', totpCode(u.totp));
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+  const dev = (await context.cookies()).find((c) => c.name === 'cp_device');
+  check(dev && dev.httpOnly && dev.sameSite === 'Strict', `device cookie ${JSON.stringify(dev)}`);
+  secretsSeen.add(dev.value.split('.')[1]);
+  await logout(page);
+  // The same browser: no code.
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Dashboard');
+  // A new browser: the code again.
+  const other = await context.browser().newContext();
+  const op = await other.newPage();
+  op.setDefaultTimeout(15000);
+  await login(op, u.name, u.pw);
+  await expectH1(op, 'Enter the code from your authenticator app');
+  advance(30);
+  await op.fill('#code', totpCode(u.totp));
+  await op.click('button:has-text("Verify code")');
+  await expectH1(op, 'Dashboard');
+  // Settings list both, and forget the other one after a confirmation.
+  await page.goto(`${base}/settings`);
+  const names = (await page.locator('#devices td.label').allTextContents()).map((t) => t.trim());
+  check(names.length === 2 && names.some((n) => /\(this device\)$/.test(n)), `devices: ${names.join(', ')}`);
+  check(/Remembered until/.test(await page.locator('#devices tr', { hasText: 'this device' }).textContent()),
+        'this device not shown as remembered');
+  await fits(page, 'settings-devices');
+  const otherName = names.find((n) => !/this device/.test(n));
+  // named apart: "Forget Chrome on Linux, last used ..." and "... (this device), ..."
+  const forget = page.getByRole('link', { name: new RegExp(`^Forget ${otherName}, last used`) });
+  check(await forget.count() === 1, 'the Forget links are not named apart');
+  await forget.click();
+  await expectH1(page, `Forget ${otherName}?`);
+  await page.fill('#confirm', 'wrong-password-here');
+  await page.click('#confirm-action');
+  await expectH1(page, `Forget ${otherName}?`);
+  await page.fill('#confirm', u.pw);
+  await page.click('#confirm-action');
+  check(/has been forgotten/.test(await page.locator('.notice').textContent()), 'no "forgotten" notice');
+  check(await page.locator('#devices td.label').count() === 1, 'the device is still listed');
+  await other.close();
+  // 31 days later the remembered browser is asked again.
+  await logout(page);
+  advance(31 * 86400);
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Enter the code from your authenticator app');
+  await page.check('#remember');
+  await page.fill('#code', totpCode(u.totp));
+  await page.click('button:has-text("Verify code")');
+  await expectH1(page, 'Dashboard');
+  await logout(page);
+  // An administrator's reset: asked again (here: to set MFA up again).
+  const admin = await context.browser().newContext();
+  const ap = await admin.newPage();
+  ap.setDefaultTimeout(15000);
+  await login(ap, 'admin', adminPassword);
+  if ((await h1(ap)) === 'Choose your multi-factor authentication method') {
+    await ap.click('#use-authenticator');
+    adminTotp = await enrollWithQR(ap, 'admin', 'admin17');
+    await ap.click('#got-it');
+  } else {
+    // set up by test 7 on this server
+    advance(30);
+    await ap.fill('#code', totpCode(adminTotp));
+    await ap.click('button:has-text("Verify code")');
+  }
+  await expectH1(ap, 'Dashboard');
+  await ap.goto(`${base}/admin/reset?user=${u.name}`);
+  await ap.fill('#confirm', adminPassword);
+  await ap.click('#confirm-action');
+  check(/has been reset/.test(await ap.locator('.notice').textContent()), 'no reset notice');
+  await admin.close();
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Choose your multi-factor authentication method');
+});
+
+// The floods of issue 15, each against a server of its own; the figures
+// go to the test's line (floods.mjs prints the same against any binary).
+for (const [no, which] of [['20', 'password'], ['21', 'sessions'], ['22', 'idle']]) {
+  test(`${no} flood: ${which}`, async () => {
+    const srv = await startServer(serverBin, { tmp });
+    try {
+      const r = await floods[which](srv);
+      console.log(`     ${r.figures}`);
+      check(r.ok, r.figures);
+    } finally {
+      await srv.stop();
+    }
+  });
+}
 
 // ---- run ------------------------------------------------------------------------
 
