@@ -608,6 +608,10 @@ mfa_ctx_set_throttle(mfa_ctx_t *ctx, const mfa_throttle_policy *p)
         return MFA_ERR_INVALID;
     if (p->max_delay < p->base_delay)
         return MFA_ERR_INVALID;
+    /* a delay that starts at 0 never grows until it jumps to the cap:
+     * either throttle (base > 0) or do not (max 0) */
+    if (p->base_delay == 0 && p->max_delay != 0)
+        return MFA_ERR_INVALID;
     ctx->throttle = *p;
     return MFA_OK;
 }

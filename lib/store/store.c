@@ -636,6 +636,11 @@ mfa_int_txn_backup_list(mfa_int_txn *x, mfa_backup_rec *out, size_t max,
     rc = x->be->backup_list(x->t, x->account, out, max, n);
     if (rc == MFA_OK && *n > max)
         rc = MFA_ERR_INTERNAL;
+    /* a code is always hashed under a key of the ring: id 0 ("the
+     * current key" to mfa_backup_hash) in a row means damage */
+    for (size_t i = 0; rc == MFA_OK && i < *n; i++)
+        if (out[i].key_id == 0)
+            rc = MFA_ERR_CORRUPT;
     if (rc != MFA_OK)
         *n = 0;
     return rc;
@@ -645,6 +650,8 @@ mfa_rc
 mfa_int_txn_backup_insert(mfa_int_txn *x, const mfa_backup_rec *r, int64_t now)
 {
     if (!scoped(x) || r == NULL || !time_ok(now))
+        return MFA_ERR_INVALID;
+    if (r->key_id == 0)
         return MFA_ERR_INVALID;
     return x->be->backup_insert(x->t, x->account, r, now);
 }

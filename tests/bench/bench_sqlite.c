@@ -27,6 +27,11 @@
  *
  * The directory should be on a real disk (not tmpfs), so that fsync costs
  * what it costs.
+ *
+ * Device tokens (mfa/device.h) are off, so that both sides do the same
+ * work: with them every right code also writes the device's row.
+ * MFA_BENCH_DEVICES=1 turns them on, to see what they cost against the
+ * same bare transaction.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -474,6 +479,8 @@ int
 main(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : "/var/tmp";
+    const char *dev_env = getenv("MFA_BENCH_DEVICES");
+    int devices = dev_env != NULL && strcmp(dev_env, "1") == 0;
     /* wrong codes are counted but never delay: every one is checked */
     const mfa_throttle_policy open_policy = {UINT32_MAX, 0, 0};
     mfa_keyring_t *kr = NULL;
@@ -487,6 +494,8 @@ main(int argc, char **argv)
     if (mfa_keyring_new(&kr) != MFA_OK ||
         mfa_keyring_generate(kr, &kid) != MFA_OK)
         return 1;
+    printf("bench-sqlite: device tokens %s (MFA_BENCH_DEVICES=1: on)\n",
+           devices ? "on: libmfa also writes the device row" : "off");
     printf("bench-sqlite: %.1f s per case and round, best of %d, files in %s "
            "(%s)\n",
            secs, ROUNDS, dir,
@@ -514,7 +523,8 @@ main(int argc, char **argv)
         remove_db(path);
         if (mfa_store_create(&s, spec) != MFA_OK ||
             mfa_ctx_new(&ctx, s, kr) != MFA_OK ||
-            mfa_ctx_set_throttle(ctx, &open_policy) != MFA_OK) {
+            mfa_ctx_set_throttle(ctx, &open_policy) != MFA_OK ||
+            (!devices && mfa_ctx_set_devices(ctx, 0, 0) != MFA_OK)) {
             fprintf(stderr, "cannot create %s\n", spec);
             return 1;
         }

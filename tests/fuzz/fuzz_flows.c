@@ -329,6 +329,20 @@ model_factor(const mfactor *f, const char *digits, int centred, int64_t *ok,
     return *nok ? MFA_OK : replay ? MFA_ERR_REPLAYED : MFA_ERR_CODE_WRONG;
 }
 
+/*
+ * Issue 14: an attempt with nothing to compare the code with, on an account
+ * that has no throttle row yet (no failure counted since the last success),
+ * writes nothing, so that invented names grow no rows.  Once a row exists,
+ * every attempt counts.
+ */
+static int
+uncounted_without_row(mfa_rc v)
+{
+    return v == MFA_ERR_NO_FACTOR || v == MFA_ERR_NO_CODES ||
+           v == MFA_ERR_NOT_FOUND || v == MFA_ERR_STATE ||
+           v == MFA_ERR_EXPIRED || v == MFA_ERR_ATTEMPTS;
+}
+
 /* The account's verdict; lenient where the library may, after issue 14,
  * refuse without counting (a code no factor has the length of; an account
  * without factors). */
@@ -373,6 +387,10 @@ settle(const char *flow, int A, expect e, mfa_rc rc, const mfa_result *res)
         if (e.lenient && res->failures != f1) {
             /* refused before counting */
             f1 = a->failures;
+            l1 = a->locked_until;
+        } else if (a->failures == 0 && !locked &&
+                   uncounted_without_row(e.lenient ? rc : e.rc)) {
+            f1 = 0;
             l1 = a->locked_until;
         }
     }
