@@ -615,6 +615,12 @@ op_confirm(struct in *in, int A)
         return;
     }
     f = factor_by_id(A, id);
+    /* a code of another length than the pending factor's may be refused as
+     * malformed before the throttle is looked at (issue 14), locked or not */
+    if (f != NULL && f->status == PENDING &&
+        model_factor(f, digits, 0, ok, &nok) == MFA_ERR_CODE_FORMAT)
+        e.lenient = 1;
+    nok = 0;
     if (now < m.a[A].locked_until)
         e.rc = MFA_ERR_THROTTLED;
     else if (f == NULL)
@@ -635,8 +641,9 @@ op_confirm(struct in *in, int A)
             fail("confirm matched %s, not %s", res.factor_id, f->id);
         f->status = ACTIVE;
         spend(f, &res, ok, nok);
-    } else if (e.rc == MFA_ERR_EXPIRED) {
-        f->status = GONE; /* dropped with the attempt */
+    } else if (e.rc == MFA_ERR_EXPIRED && rc == MFA_ERR_EXPIRED) {
+        f->status = GONE; /* dropped with the attempt (a code of the wrong
+                             length is refused first, and drops nothing) */
     }
 }
 
@@ -862,7 +869,9 @@ op_oob_verify(struct in *in, int A)
     note("oob_verify %s %s '%s': %s (alive %d, left %d, expires %+lld)",
          accts[A], purposes[P], typed, nm(rc), ch->alive, ch->left,
          (long long)(ch->expires - now));
-    if (!shape_ok(typed, 6, 8, digits)) {
+    /* issue 14: a code of another length than the ctx's out-of-band codes
+     * is malformed, refused before anything is counted */
+    if (!shape_ok(typed, oob_digits, oob_digits, digits)) {
         refused_early("oob_verify", rc, MFA_ERR_CODE_FORMAT, &res);
         return;
     }
