@@ -134,9 +134,10 @@ postgres_open(mfa_store_t **out, const char *conninfo, const char *schema,
 }
 #endif
 
-mfa_rc
-mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
-                        const char *schema)
+/* The public PostgreSQL entry points: arguments, then open or create. */
+static mfa_rc
+postgres_entry(mfa_store_t **out, const char *conninfo, const char *schema,
+               int create)
 {
     if (out == NULL)
         return MFA_ERR_INVALID;
@@ -144,28 +145,26 @@ mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
     if (conninfo == NULL)
         return MFA_ERR_INVALID;
 #if MFA_HAVE_POSTGRES
-    return postgres_open(out, conninfo, schema, 0);
+    return postgres_open(out, conninfo, schema, create);
 #else
     (void)schema;
+    (void)create;
     return MFA_ERR_UNSUPPORTED;
 #endif
+}
+
+mfa_rc
+mfa_store_postgres_open(mfa_store_t **out, const char *conninfo,
+                        const char *schema)
+{
+    return postgres_entry(out, conninfo, schema, 0);
 }
 
 mfa_rc
 mfa_store_postgres_create(mfa_store_t **out, const char *conninfo,
                           const char *schema)
 {
-    if (out == NULL)
-        return MFA_ERR_INVALID;
-    *out = NULL;
-    if (conninfo == NULL)
-        return MFA_ERR_INVALID;
-#if MFA_HAVE_POSTGRES
-    return postgres_open(out, conninfo, schema, 1);
-#else
-    (void)schema;
-    return MFA_ERR_UNSUPPORTED;
-#endif
+    return postgres_entry(out, conninfo, schema, 1);
 }
 
 static mfa_rc
