@@ -523,8 +523,11 @@ decode_field_as(const char *s, size_t n, char *out, size_t max, int *plus,
     if (form) {
         if (n > MFA_URI_MAX)
             return MFA_ERR_URI_TOO_LONG;
-        for (size_t i = 0; i < n; i++)
-            raw[i] = s[i] == '+' ? ' ' : (char)s[i];
+        for (size_t i = 0; i < n; i++) {
+            raw[i] = s[i];
+            if (raw[i] == '+')
+                raw[i] = ' ';
+        }
         rc = mfa_int_pct_decode(raw, n, tmp, sizeof(tmp), &len);
     } else {
         rc = mfa_int_pct_decode(s, n, tmp, sizeof(tmp), &len);

@@ -783,7 +783,7 @@ check_tables(pg_store *st, pg_conn *pc, int version)
     int i;
 
     list[0] = '{';
-    for (i = 0; mfa_int_schema_tables[i] != NULL && i < k; i++) {
+    for (i = 0; i < k && mfa_int_schema_tables[i] != NULL; i++) {
         size_t n = strlen(mfa_int_schema_tables[i]);
         if (len + n + 3 > sizeof(list))
             return MFA_ERR_INTERNAL;

@@ -571,7 +571,7 @@ count_tables(sq_store *q, int version, int *have, int *want)
     mfa_rc rc;
 
     *have = *want = 0;
-    for (int i = 0; mfa_int_schema_tables[i] != NULL && i < k; i++) {
+    for (int i = 0; i < k && mfa_int_schema_tables[i] != NULL; i++) {
         int n =
             snprintf(name, sizeof(name), "mfa_%s", mfa_int_schema_tables[i]);
         if (n < 0 || (size_t)n >= sizeof(name))
