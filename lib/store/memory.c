@@ -1087,10 +1087,32 @@ mem_throttle_delete(mfa_store_txn *t, const char *account, const char *bucket)
     return rc != MFA_OK ? rc : delete_named(t, T_THROTTLE, THR_OFF, bucket);
 }
 
-static int
-before_bucket(const mfa_throttle_rec *x, const mfa_throttle_rec *y)
+/*
+ * Insert rec (size bytes) into out[0..*n), kept sorted by before and cut
+ * at max: the lists that return the first max rows in an order.
+ */
+static void
+insert_sorted(void *out, size_t size, size_t *n, size_t max, const void *rec,
+              int (*before)(const void *, const void *))
 {
-    return strcmp(x->bucket, y->bucket) < 0;
+    uint8_t *o = out;
+    size_t j;
+
+    for (j = *n; j > 0 && before(rec, o + (j - 1) * size); j--)
+        if (j < max)
+            memcpy(o + j * size, o + (j - 1) * size, size);
+    if (j < max) {
+        memcpy(o + j * size, rec, size);
+        if (*n < max)
+            (*n)++;
+    }
+}
+
+static int
+before_bucket(const void *x, const void *y)
+{
+    return strcmp(((const mfa_throttle_rec *)x)->bucket,
+                  ((const mfa_throttle_rec *)y)->bucket) < 0;
 }
 
 static mfa_rc
@@ -1098,32 +1120,25 @@ mem_throttle_list(mfa_store_txn *t, const char *account, mfa_throttle_rec *out,
                   size_t max, size_t *n)
 {
     mfa_rc rc = own(t, account, 0);
-    size_t i, j;
+    size_t i;
 
     *n = 0;
     if (rc != MFA_OK)
         return rc;
-    /* insertion into the output, in bucket order; the first max of them */
-    for (i = 0; t->a != NULL && i < t->a->rows[T_THROTTLE].n; i++) {
-        const mfa_throttle_rec *r = vec_at(&t->a->rows[T_THROTTLE], i);
-
-        for (j = *n; j > 0 && before_bucket(r, &out[j - 1]); j--)
-            if (j < max)
-                out[j] = out[j - 1];
-        if (j < max) {
-            out[j] = *r;
-            if (*n < max)
-                (*n)++;
-        }
-    }
+    /* in bucket order; the first max of them */
+    for (i = 0; t->a != NULL && i < t->a->rows[T_THROTTLE].n; i++)
+        insert_sorted(out, sizeof(*out), n, max,
+                      vec_at(&t->a->rows[T_THROTTLE], i), before_bucket);
     return MFA_OK;
 }
 
 #define DEV_OFF offsetof(mfa_device_rec, id)
 
 static int
-before_device(const mfa_device_rec *x, const mfa_device_rec *y)
+before_device(const void *a, const void *b)
 {
+    const mfa_device_rec *x = a, *y = b;
+
     return x->created < y->created ||
            (x->created == y->created && strcmp(x->id, y->id) < 0);
 }
@@ -1133,23 +1148,14 @@ mem_device_list(mfa_store_txn *t, const char *account, mfa_device_rec *out,
                 size_t max, size_t *n)
 {
     mfa_rc rc = own(t, account, 0);
-    size_t i, j;
+    size_t i;
 
     *n = 0;
     if (rc != MFA_OK)
         return rc;
-    for (i = 0; t->a != NULL && i < t->a->rows[T_DEVICE].n; i++) {
-        const mfa_device_rec *d = vec_at(&t->a->rows[T_DEVICE], i);
-
-        for (j = *n; j > 0 && before_device(d, &out[j - 1]); j--)
-            if (j < max)
-                out[j] = out[j - 1];
-        if (j < max) {
-            out[j] = *d;
-            if (*n < max)
-                (*n)++;
-        }
-    }
+    for (i = 0; t->a != NULL && i < t->a->rows[T_DEVICE].n; i++)
+        insert_sorted(out, sizeof(*out), n, max,
+                      vec_at(&t->a->rows[T_DEVICE], i), before_device);
     return MFA_OK;
 }
 
