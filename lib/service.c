@@ -683,6 +683,10 @@ mfa_event_name(mfa_event_type type)
         [MFA_EV_DEVICE_FORGET] = "device_forget",
         [MFA_EV_PASSWORD_FAIL] = "password_fail",
         [MFA_EV_GC] = "gc",
+        [MFA_EV_WEBAUTHN_REGISTER] = "webauthn_register",
+        [MFA_EV_WEBAUTHN_OK] = "webauthn_ok",
+        [MFA_EV_WEBAUTHN_FAIL] = "webauthn_fail",
+        [MFA_EV_WEBAUTHN_CLONED] = "webauthn_cloned",
     };
     size_t i = (size_t)type;
 

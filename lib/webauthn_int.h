@@ -62,6 +62,18 @@ mfa_rc mfa_int_wa_client_data_check(const struct mfa_webauthn_rp *rp,
                                     const uint8_t *challenge,
                                     size_t challenge_len, const uint8_t *cd,
                                     size_t cd_len);
+/*
+ * The same checks with the challenge decided by check(got, got_len, arg):
+ * MFA_OK when it is one the caller issued, an error (returned as it is)
+ * otherwise.  The service flows authenticate their own challenges so.
+ */
+typedef mfa_rc (*mfa_int_wa_challenge_fn)(const uint8_t *got, size_t got_len,
+                                          void *arg);
+mfa_rc mfa_int_wa_client_data_check_with(const struct mfa_webauthn_rp *rp,
+                                         enum mfa_int_wa_kind kind,
+                                         mfa_int_wa_challenge_fn check,
+                                         void *arg, const uint8_t *cd,
+                                         size_t cd_len);
 /* base64url, with or without padding, into out[max] */
 mfa_rc mfa_int_wa_b64_decode(const char *s, size_t n, uint8_t *out, size_t max,
                              size_t *outlen);

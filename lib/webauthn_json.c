@@ -319,16 +319,15 @@ origin_allowed(const struct mfa_webauthn_rp *rp, const char *origin, size_t n)
 }
 
 mfa_rc
-mfa_int_wa_client_data_check(const struct mfa_webauthn_rp *rp,
-                             enum mfa_int_wa_kind kind,
-                             const uint8_t *challenge, size_t challenge_len,
-                             const uint8_t *cd, size_t cd_len)
+mfa_int_wa_client_data_check_with(const struct mfa_webauthn_rp *rp,
+                                  enum mfa_int_wa_kind kind,
+                                  mfa_int_wa_challenge_fn check, void *arg,
+                                  const uint8_t *cd, size_t cd_len)
 {
     uint8_t got[MFA_WEBAUTHN_CHALLENGE_MAX];
     json_object *o = NULL, *co;
     const char *s;
     size_t n, got_len;
-    int eq;
     mfa_rc rc;
 
     rc = parse_object((const char *)cd, cd_len, &o);
@@ -345,18 +344,14 @@ mfa_int_wa_client_data_check(const struct mfa_webauthn_rp *rp,
     }
     if (get_string(o, "challenge", &s, &n) != 0)
         goto out;
-    /* a challenge of another length, or not base64url, is not ours */
-    if (mfa_int_wa_b64_decode(s, n, got, sizeof(got), &got_len) != MFA_OK ||
-        got_len != challenge_len) {
+    /* a challenge that is not base64url is not ours */
+    if (mfa_int_wa_b64_decode(s, n, got, sizeof(got), &got_len) != MFA_OK) {
         rc = MFA_ERR_WEBAUTHN_CHALLENGE;
         goto out;
     }
-    eq = mfa_int_ct_equal(got, challenge, challenge_len);
-    MFA_CT_PUBLIC(eq); /* the verdict */
-    if (!eq) {
-        rc = MFA_ERR_WEBAUTHN_CHALLENGE;
+    if ((rc = check(got, got_len, arg)) != MFA_OK)
         goto out;
-    }
+    rc = MFA_ERR_WEBAUTHN_JSON;
     if (get_string(o, "origin", &s, &n) != 0)
         goto out;
     if (!origin_allowed(rp, s, n)) {
@@ -375,6 +370,37 @@ mfa_int_wa_client_data_check(const struct mfa_webauthn_rp *rp,
 out:
     json_object_put(o);
     return rc;
+}
+
+typedef struct expected_challenge {
+    const uint8_t *p;
+    size_t len;
+} expected_challenge;
+
+/* The challenge the caller kept, compared in constant time. */
+static mfa_rc
+challenge_equal(const uint8_t *got, size_t got_len, void *arg)
+{
+    const expected_challenge *want = arg;
+    int eq;
+
+    if (got_len != want->len)
+        return MFA_ERR_WEBAUTHN_CHALLENGE; /* its length is public */
+    eq = mfa_int_ct_equal(got, want->p, want->len);
+    MFA_CT_PUBLIC(eq); /* the verdict */
+    return eq ? MFA_OK : MFA_ERR_WEBAUTHN_CHALLENGE;
+}
+
+mfa_rc
+mfa_int_wa_client_data_check(const struct mfa_webauthn_rp *rp,
+                             enum mfa_int_wa_kind kind,
+                             const uint8_t *challenge, size_t challenge_len,
+                             const uint8_t *cd, size_t cd_len)
+{
+    expected_challenge want = {challenge, challenge_len};
+
+    return mfa_int_wa_client_data_check_with(rp, kind, challenge_equal, &want,
+                                             cd, cd_len);
 }
 
 /* ---- options ------------------------------------------------------------ */

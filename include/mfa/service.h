@@ -101,6 +101,10 @@ typedef enum mfa_event_type {
     MFA_EV_DEVICE_FORGET, /* one device or all (mfa/device.h) */
     MFA_EV_PASSWORD_FAIL, /* mfa_password_failed counted one */
     MFA_EV_GC,            /* mfa_gc ran (rows removed in `failures`) */
+    MFA_EV_WEBAUTHN_REGISTER, /* a passkey registered (mfa/webauthn.h) */
+    MFA_EV_WEBAUTHN_OK,       /* a passkey login accepted */
+    MFA_EV_WEBAUTHN_FAIL,     /* a passkey registration or login refused */
+    MFA_EV_WEBAUTHN_CLONED,   /* sign count went back: a cloned key */
 } mfa_event_type;
 
 /* Never holds a secret or a code. */

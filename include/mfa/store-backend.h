@@ -59,6 +59,7 @@
 #include <mfa/secret.h>
 #include <mfa/store.h>
 #include <mfa/uri.h>
+#include <mfa/webauthn.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -121,6 +122,23 @@ typedef struct mfa_device_rec {
     int64_t trusted_until; /* 0: never skips the second factor */
 } mfa_device_rec;
 
+/*
+ * A passkey or security key of an account (mfa/webauthn.h), ABI 4.  Its
+ * factor id shares the namespace of the factor table's ids (the library
+ * never gives one id to both); the credential id is unique in the whole
+ * store.  Nothing in it is secret.
+ */
+typedef struct mfa_webauthn_rec {
+    char factor_id[MFA_FACTOR_ID_LEN + 1]; /* unique in the whole store */
+    char label[MFA_LABEL_MAX + 1];
+    int64_t created;
+    int64_t last_used; /* 0: never used to log in */
+    mfa_webauthn_credential cred;
+} mfa_webauthn_rec;
+
+/* The random part of a passkey challenge, kept once spent (ABI 4). */
+#define MFA_WEBAUTHN_NONCE_BYTES 16
+
 /* ---- the operations ------------------------------------------------------ */
 
 typedef enum mfa_txn_mode {
@@ -132,8 +150,9 @@ typedef enum mfa_txn_mode {
 typedef struct mfa_store_txn mfa_store_txn;
 
 typedef mfa_rc (*mfa_factor_cb)(const mfa_factor_rec *f, void *arg);
+typedef mfa_rc (*mfa_webauthn_cb)(const mfa_webauthn_rec *r, void *arg);
 
-#define MFA_STORE_BACKEND_ABI 3
+#define MFA_STORE_BACKEND_ABI 4
 
 typedef struct mfa_store_backend {
     unsigned abi; /* MFA_STORE_BACKEND_ABI */
@@ -236,6 +255,51 @@ typedef struct mfa_store_backend {
 
     /* Delete every row of the account in every table (MFA_OK when none). */
     mfa_rc (*account_delete)(mfa_store_txn *t, const char *account);
+
+    /* -- passkeys and security keys (ABI 4) -- */
+    /* Every credential of the account, oldest first (created, then
+     * factor_id); stops with the callback's error if it returns one. */
+    mfa_rc (*webauthn_list)(mfa_store_txn *t, const char *account,
+                            mfa_webauthn_cb cb, void *arg);
+    mfa_rc (*webauthn_get)(mfa_store_txn *t, const char *account,
+                           const char *factor_id, mfa_webauthn_rec *out);
+    /* MFA_ERR_EXISTS when the factor id or the credential id (r->cred.id)
+     * is taken, by any account. */
+    mfa_rc (*webauthn_insert)(mfa_store_txn *t, const char *account,
+                              const mfa_webauthn_rec *r);
+    /* Overwrite every field of the row (account, r->factor_id) with r's;
+     * MFA_ERR_NOT_FOUND when there is none.  (The library never changes
+     * a credential id.) */
+    mfa_rc (*webauthn_update)(mfa_store_txn *t, const char *account,
+                              const mfa_webauthn_rec *r);
+    /* MFA_ERR_NOT_FOUND when there is no such row. */
+    mfa_rc (*webauthn_delete)(mfa_store_txn *t, const char *account,
+                              const char *factor_id);
+    /* The account's user handle (one per account, 1..64 bytes) into
+     * out, *len its length; MFA_ERR_NOT_FOUND when it has none yet. */
+    mfa_rc (*webauthn_handle_get)(mfa_store_txn *t, const char *account,
+                                  uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX],
+                                  size_t *len);
+    /* Give the account its user handle at `now`; MFA_ERR_EXISTS when the
+     * account has one, or another account has this one. */
+    mfa_rc (*webauthn_handle_put)(mfa_store_txn *t, const char *account,
+                                  const uint8_t *handle, size_t len,
+                                  int64_t now);
+    /* Store-wide: the account whose user handle is handle (compared
+     * bytewise, whole); MFA_ERR_NOT_FOUND when none. */
+    mfa_rc (*webauthn_handle_find)(mfa_store_txn *t, const uint8_t *handle,
+                                   size_t len,
+                                   char account[MFA_ACCOUNT_MAX + 1]);
+    /* Record the nonce of a challenge as spent, kept until `expires`;
+     * MFA_ERR_EXISTS when the account spent it already. */
+    mfa_rc (*webauthn_spend)(mfa_store_txn *t, const char *account,
+                             const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
+                             int64_t expires);
+    /* Delete the spent nonces whose `expires` is before `before`: the
+     * account's, or with account NULL (store-wide) every account's; *n
+     * gets the count. */
+    mfa_rc (*webauthn_spent_expire)(mfa_store_txn *t, const char *account,
+                                    int64_t before, size_t *n);
 } mfa_store_backend;
 
 /*

@@ -22,12 +22,17 @@
  * An mfa_webauthn_rp_t may be shared by threads for options and
  * verification as long as no setter runs at the same time.
  *
+ * The service flows at the end (mfa_webauthn_register_begin, ...) do the
+ * caller's part with the ctx's store: single-use challenges, credentials
+ * as factors of the account, throttling, sign counts and device tokens.
+ *
  * Built without libfido2, libcbor or json-c (-Dwebauthn=disabled), every
  * function returns MFA_ERR_UNSUPPORTED.
  */
 #ifndef MFA_WEBAUTHN_H
 #define MFA_WEBAUTHN_H
 
+#include <mfa/device.h>
 #include <mfa/err.h>
 
 #ifdef __cplusplus
@@ -276,6 +281,114 @@ MFA_API mfa_rc mfa_webauthn_login_verify(
     const char *response, size_t response_len,
     const mfa_webauthn_credential *stored, unsigned flags,
     mfa_webauthn_assertion *out) MFA_WARN_UNUSED;
+
+/* ---- the service flows ------------------------------------------------- */
+
+/*
+ * Passkeys as factors of an account, with the ctx's store, key ring, clock,
+ * throttle and events (mfa/service.h).  A challenge is 45 bytes the ctx
+ * makes and authenticates with its key ring (kind, ring key id, expiry, a
+ * random nonce, a tag over them and the account): beginning a login or a
+ * registration writes nothing to the store, and a finish spends the
+ * challenge's nonce in the flow's one transaction, so a response is
+ * accepted once.  The challenge lives for the rp's timeout.
+ */
+#define MFA_WEBAUTHN_CREDS_MAX 16 /* passkeys per account */
+#define MFA_WEBAUTHN_FLOW_CHALLENGE_LEN 45
+
+/*
+ * Use rp for the ctx's passkey flows; NULL turns them off (they return
+ * MFA_ERR_STATE).  The ctx does not own rp: it must outlive the ctx and no
+ * setter of rp may run while flows do.
+ */
+MFA_API mfa_rc mfa_ctx_set_webauthn(mfa_ctx_t *ctx,
+                                    const mfa_webauthn_rp_t *rp) MFA_WARN_UNUSED;
+
+/* What a settings page shows of a passkey or security key. */
+typedef struct mfa_webauthn_info {
+    char factor_id[MFA_FACTOR_ID_LEN + 1];
+    char label[MFA_LABEL_MAX + 1];
+    int32_t algorithm;   /* an mfa_webauthn_alg */
+    unsigned transports; /* MFA_WEBAUTHN_TRANSPORT_* */
+    unsigned flags; /* of the registration: FLAG_BE set for a synced passkey */
+    uint8_t aaguid[MFA_WEBAUTHN_AAGUID_BYTES];
+    mfa_webauthn_fmt attestation_format;
+    mfa_webauthn_trust attestation_trust;
+    uint32_t sign_count;
+    int64_t created;
+    int64_t last_used; /* 0: never used to log in */
+} mfa_webauthn_info;
+
+/*
+ * Registration, for a logged-in user.  begin: the creation options as JSON
+ * in *options_json (free with mfa_free), with a fresh challenge for this
+ * account, the account's user handle (random, made and stored on its
+ * first registration: one commit then, none afterwards) and its passkeys
+ * in excludeCredentials.  user_name and display_name are what the
+ * authenticator shows (NULL: the account name).  MFA_ERR_EXISTS when the
+ * account holds MFA_WEBAUTHN_CREDS_MAX passkeys.
+ */
+MFA_API mfa_rc mfa_webauthn_register_begin(mfa_ctx_t *ctx, const char *account,
+                                           const char *user_name,
+                                           const char *display_name,
+                                           char **options_json) MFA_WARN_UNUSED;
+/*
+ * finish: verify the browser's response (PublicKeyCredential.toJSON()) to
+ * the options begin gave this account, and store the credential as an
+ * active factor labelled label (NULL: ""), spending the challenge, in one
+ * transaction.  res->factor_id gets the new factor's id.  Refused with
+ * nothing written: a malformed, tampered or foreign response, an expired
+ * challenge (MFA_ERR_EXPIRED), a spent one (MFA_ERR_REPLAYED), a
+ * credential already registered (MFA_ERR_EXISTS), the cap reached.
+ */
+MFA_API mfa_rc mfa_webauthn_register_finish(mfa_ctx_t *ctx, const char *account,
+                                            const char *label,
+                                            const char *response,
+                                            size_t response_len,
+                                            mfa_result *res) MFA_WARN_UNUSED;
+
+/*
+ * Login.  begin: the request options as JSON in *options_json (free with
+ * mfa_free).  With an account: its passkeys in allowCredentials
+ * (MFA_ERR_NO_FACTOR when it has none); it reads, writes nothing.  With
+ * account NULL: a login with a discoverable credential (no user name
+ * typed): empty allowCredentials, and the store is not touched at all.
+ */
+MFA_API mfa_rc mfa_webauthn_login_begin(mfa_ctx_t *ctx, const char *account,
+                                        char **options_json) MFA_WARN_UNUSED;
+/*
+ * finish: one flow like mfa_verify: in one write transaction of the
+ * account, the throttle (per account and device) is read and the attempt
+ * counted, the assertion verified against the account's credential (the
+ * challenge's tag, kind, expiry and account; origin, rp id hash, flags,
+ * signature, user handle), the challenge spent, the new sign count and
+ * last use stored, and a device token issued (dev may be NULL).
+ * account NULL: the login begun without a name; the response's user
+ * handle names the account, which is copied to account_out (may be NULL
+ * when account is given).  A sign count that does not increase while
+ * either count is non-zero is MFA_ERR_WEBAUTHN_CLONED (event
+ * MFA_EV_WEBAUTHN_CLONED, the credential kept).  A response that does
+ * not parse, or a challenge this ctx did not make, is refused before
+ * anything is counted or written.
+ */
+MFA_API mfa_rc mfa_webauthn_login_finish(mfa_ctx_t *ctx, const char *account,
+                                         const char *response,
+                                         size_t response_len,
+                                         char account_out[MFA_ACCOUNT_MAX + 1],
+                                         mfa_result *res) MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_webauthn_login_finish_device(
+    mfa_ctx_t *ctx, const char *account, const char *response,
+    size_t response_len, const mfa_device_opts *dev,
+    char account_out[MFA_ACCOUNT_MAX + 1], mfa_result *res) MFA_WARN_UNUSED;
+
+/*
+ * The account's passkeys, oldest first; free with mfa_free.  Rename and
+ * remove them with mfa_factor_rename and mfa_factor_remove (their factor
+ * ids); mfa_account_has_mfa counts them; mfa_reset removes them.
+ */
+MFA_API mfa_rc mfa_webauthn_list(mfa_ctx_t *ctx, const char *account,
+                                 mfa_webauthn_info **list,
+                                 size_t *n) MFA_WARN_UNUSED;
 
 #ifdef __cplusplus
 }

@@ -71,6 +71,29 @@ mfa_rc mfa_int_txn_oob_delete(mfa_int_txn *x, const char *purpose);
 
 mfa_rc mfa_int_txn_account_delete(mfa_int_txn *x);
 
+/* Passkeys (ABI 4).  Records are checked both ways like factors: the
+ * credential's fields in range, its user handle the account's. */
+mfa_rc mfa_int_txn_webauthn_list(mfa_int_txn *x, mfa_webauthn_cb cb, void *arg);
+mfa_rc mfa_int_txn_webauthn_get(mfa_int_txn *x, const char *factor_id,
+                                mfa_webauthn_rec *out);
+mfa_rc mfa_int_txn_webauthn_insert(mfa_int_txn *x, const mfa_webauthn_rec *r);
+mfa_rc mfa_int_txn_webauthn_update(mfa_int_txn *x, const mfa_webauthn_rec *r);
+mfa_rc mfa_int_txn_webauthn_delete(mfa_int_txn *x, const char *factor_id);
+mfa_rc mfa_int_txn_webauthn_handle_get(
+    mfa_int_txn *x, uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX], size_t *len);
+mfa_rc mfa_int_txn_webauthn_handle_put(mfa_int_txn *x, const uint8_t *handle,
+                                       size_t len, int64_t now);
+/* Store-wide only. */
+mfa_rc mfa_int_txn_webauthn_handle_find(mfa_int_txn *x, const uint8_t *handle,
+                                        size_t len,
+                                        char account[MFA_ACCOUNT_MAX + 1]);
+mfa_rc mfa_int_txn_webauthn_spend(
+    mfa_int_txn *x, const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
+    int64_t expires);
+/* The transaction's account, or every account in a store-wide one. */
+mfa_rc mfa_int_txn_webauthn_spent_expire(mfa_int_txn *x, int64_t before,
+                                         size_t *n);
+
 /* True for the errors that mean "the store failed" (nothing accepted). */
 int mfa_int_is_store_error(mfa_rc rc);
 
