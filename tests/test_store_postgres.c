@@ -1153,6 +1153,71 @@ START_TEST(least_privilege_role)
 }
 END_TEST
 
+/*
+ * The upgrade 3 -> 4 of docs/postgres.md with the two roles: the
+ * application role cannot migrate (an error, the schema still 3), the
+ * owner migrates, and the default privileges give the application role
+ * the new tables.
+ */
+START_TEST(least_privilege_upgrade_from_3)
+{
+    mfa_store_t *s = NULL;
+    const mfa_store_backend *be;
+    mfa_store_txn *t;
+    mfa_webauthn_rec w = make_passkey("00000000000000b0", 1);
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES] = {9};
+    PGconn *c = admin();
+    char role[40], sql[1024], user[64];
+    size_t n = 0;
+
+    pgt_random_name(last_schema, sizeof(last_schema), run_prefix);
+    make_version3(c);
+    pgt_random_name(role, sizeof(role), "mfa_app_");
+    snprintf(sql, sizeof(sql),
+             "CREATE ROLE %s LOGIN;"
+             "GRANT USAGE ON SCHEMA \"%s\" TO %s;"
+             "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "
+             "\"%s\" TO %s;"
+             "GRANT USAGE ON ALL SEQUENCES IN SCHEMA \"%s\" TO %s;"
+             "ALTER DEFAULT PRIVILEGES IN SCHEMA \"%s\" GRANT SELECT, "
+             "INSERT, UPDATE, DELETE ON TABLES TO %s;",
+             role, last_schema, role, last_schema, role, last_schema, role,
+             last_schema, role);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    snprintf(user, sizeof(user), "user=%s", role);
+    ck_assert_int_eq(
+        mfa_store_postgres_open(&s, conninfo_with(user), last_schema),
+        MFA_ERR_SCHEMA_OLD);
+    ck_assert_int_eq(pgt_create(&s, conninfo_with(user), last_schema),
+                     MFA_ERR_STORE);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(passkey_tables(c), 0);
+    snprintf(sql, sizeof(sql), "SELECT max(version) FROM \"%s\".\"schema\"",
+             last_schema);
+    ck_assert_int_eq(pgt_scalar(c, sql), 3);
+
+    ck_assert_int_eq(pgt_create(&s, conninfo, last_schema), MFA_OK);
+    mfa_store_free(&s);
+    ck_assert_int_eq(
+        mfa_store_postgres_open(&s, conninfo_with(user), last_schema), MFA_OK);
+    be = PGT_BE(s);
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &w), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_put(t, ACCOUNT, nonce, 16, T0),
+                     MFA_OK);
+    ck_assert_int_eq(be->webauthn_spend(t, ACCOUNT, nonce, T0 + 60), MFA_OK);
+    ck_assert_int_eq(be->webauthn_spent_expire(t, ACCOUNT, T0 + 61, &n),
+                     MFA_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(be->account_delete(t, ACCOUNT), MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    mfa_store_free(&s);
+    snprintf(sql, sizeof(sql), "DROP OWNED BY %s; DROP ROLE %s;", role, role);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    PQfinish(c);
+}
+END_TEST
+
 /* ---- the account lock ---------------------------------------------------- */
 
 typedef struct writer {
@@ -1480,6 +1545,7 @@ postgres_suite(void)
     tcase_add_test(tc, webauthn_rows);
     tcase_add_test(tc, webauthn_damaged_rows);
     tcase_add_test(tc, least_privilege_role);
+    tcase_add_test(tc, least_privilege_upgrade_from_3);
     tcase_add_test(tc, same_account_serialises);
     tcase_add_test(tc, other_accounts_run_in_parallel);
     tcase_add_test(tc, lock_writes_no_row);
