@@ -1959,7 +1959,22 @@ START_TEST(webauthn_spent_nonces)
     commit(&x);
     x = W("alice");
     RC(spend(&x, "alice", 1, 100), MFA_ERR_EXISTS);
-    commit(&x);
+    /* nonces are compared whole: one differing in its last byte only, or
+     * in its first, is another */
+    {
+        uint8_t a[MFA_WEBAUTHN_NONCE_BYTES], b[MFA_WEBAUTHN_NONCE_BYTES];
+
+        memset(a, 0x42, sizeof(a));
+        memcpy(b, a, sizeof(b));
+        b[MFA_WEBAUTHN_NONCE_BYTES - 1] ^= 0x80;
+        OK(x.be->webauthn_spend(x.t, "alice", a, 400));
+        OK(x.be->webauthn_spend(x.t, "alice", b, 400));
+        b[MFA_WEBAUTHN_NONCE_BYTES - 1] ^= 0x80;
+        b[0] ^= 1;
+        OK(x.be->webauthn_spend(x.t, "alice", b, 400));
+        RC(x.be->webauthn_spend(x.t, "alice", a, 400), MFA_ERR_EXISTS);
+    }
+    rollback(&x);
     /* per account: bob may spend alice's nonces */
     x = W("bob");
     OK(spend(&x, "bob", 1, 100));
@@ -2093,6 +2108,12 @@ START_TEST(webauthn_rollback_undoes_each_write)
         RC(x.be->webauthn_insert(x.t, "carol", &old_cred), MFA_ERR_EXISTS);
         len = handle_of(h, 1, 32);
         RC(x.be->webauthn_handle_put(x.t, "carol", h, len, 5), MFA_ERR_EXISTS);
+        rollback(&x);
+        /* also for alice herself, under another factor id */
+        old_cred.cred.user_handle_len =
+            handle_of(old_cred.cred.user_handle, 1, 32);
+        x = W("alice");
+        RC(x.be->webauthn_insert(x.t, "alice", &old_cred), MFA_ERR_EXISTS);
         rollback(&x);
     }
     /* a rolled-back handle: the account has none, the handle is free */
