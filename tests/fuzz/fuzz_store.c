@@ -8,7 +8,8 @@
  * and written with the raw SQLite handle, CHECK constraints off, so that
  * the rows are what a hostile or corrupt file could hold.  Then the store
  * reads them (factor get/list/each, throttle, backup codes, out-of-band
- * challenge, passkey get/list, user handle get/find through the backend)
+ * challenge, passkey get/list, user handle get/find, through the backend
+ * and through the checked layer)
  * and the service runs its flows over them (verify with the
  * right code, recover with the right backup code, out-of-band verify with
  * the right code, list).
@@ -330,6 +331,37 @@ read_passkeys(int wa_damaged)
     be->rollback(t);
 }
 
+/* The same rows through the checked layer the service reads them with. */
+static void
+read_passkeys_checked(int wa_damaged)
+{
+    mfa_int_txn x;
+    mfa_webauthn_rec r;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    char acct[MFA_ACCOUNT_MAX + 1];
+    size_t n = 0;
+    mfa_rc rc;
+
+    FUZZ_ASSERT(mfa_int_txn_begin(store, "alice", MFA_TXN_READ, &x) == MFA_OK);
+    rc = mfa_int_txn_webauthn_get(&x, WID, &r);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    if (rc == MFA_OK) {
+        check_wa(&r);
+        if (!wa_damaged)
+            check_wa_good(&r);
+    }
+    rc = mfa_int_txn_webauthn_list(&x, check_wa_cb, NULL);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    rc = mfa_int_txn_webauthn_handle_get(&x, h, &n);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    mfa_int_txn_rollback(&x);
+    FUZZ_ASSERT(mfa_int_txn_begin(store, NULL, MFA_TXN_READ, &x) == MFA_OK);
+    rc = mfa_int_txn_webauthn_handle_find(&x, good_handle, sizeof(good_handle),
+                                          acct);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    mfa_int_txn_rollback(&x);
+}
+
 /* ---- the rows, judged apart from the store's decoder ------------------ */
 
 static sqlite3_stmt *
@@ -614,6 +646,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_rec(&page[i], NULL);
     mfa_int_txn_rollback(&x);
     read_passkeys(wa_damaged);
+    read_passkeys_checked(wa_damaged);
 
     FUZZ_ASSERT(mfa_factors_list(ctx, "alice", &list, &n) <= 0);
     mfa_free(list);
