@@ -668,6 +668,173 @@ START_TEST(kill_before_commit)
 }
 END_TEST
 
+/* ---- a passkey login's store part killed halfway ------------------------ */
+
+#define PK_FID "00000000000000a1"
+
+static void
+pk_insert(mfa_store_t *s)
+{
+    const mfa_store_backend *be = PGT_BE(s);
+    mfa_webauthn_rec w;
+    mfa_store_txn *t;
+
+    memset(&w, 0, sizeof(w));
+    memcpy(w.factor_id, PK_FID, sizeof(PK_FID));
+    w.cred.id_len = 32;
+    memset(w.cred.id, 0xc1, w.cred.id_len);
+    w.cred.public_key_len = 77;
+    memset(w.cred.public_key, 0xa5, w.cred.public_key_len);
+    w.cred.algorithm = MFA_WEBAUTHN_ES256;
+    w.cred.sign_count = 7;
+    w.cred.flags = MFA_WEBAUTHN_FLAG_UP;
+    w.cred.user_handle_len = 16;
+    memset(w.cred.user_handle, 0x99, w.cred.user_handle_len);
+    w.created = T_START;
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &w), MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+}
+
+/* The steps of a login in an open transaction: the credential read, its
+ * sign count + 1 stored, the nonce spent, the old nonces expired. */
+static mfa_rc
+pk_steps(mfa_store_t *s, mfa_store_txn *t, const uint8_t nonce[16])
+{
+    const mfa_store_backend *be = PGT_BE(s);
+    mfa_webauthn_rec w;
+    size_t n = 0;
+    mfa_rc rc;
+
+    if ((rc = be->webauthn_get(t, ACCOUNT, PK_FID, &w)) != MFA_OK)
+        return rc;
+    w.cred.sign_count++;
+    w.last_used = T_START + 10;
+    if ((rc = be->webauthn_update(t, ACCOUNT, &w)) != MFA_OK)
+        return rc;
+    if ((rc = be->webauthn_spend(t, ACCOUNT, nonce, T_START + 300)) != MFA_OK)
+        return rc;
+    return be->webauthn_spent_expire(t, ACCOUNT, T_START, &n);
+}
+
+static long long
+pk_sign_count(PGconn *c)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT sign_count FROM \"%s\".webauthn_credential WHERE "
+             "factor_id = '%s'",
+             schema, PK_FID);
+    return pgt_scalar(c, sql);
+}
+
+typedef struct pk_call {
+    mfa_store_t *s;
+    const uint8_t *nonce;
+    mfa_rc rc;
+} pk_call;
+
+static void *
+pk_thread(void *arg)
+{
+    pk_call *p = arg;
+    mfa_store_txn *t;
+
+    p->rc = pgt_begin(p->s, ACCOUNT, MFA_TXN_WRITE, &t);
+    if (p->rc != MFA_OK)
+        return NULL;
+    p->rc = pk_steps(p->s, t, p->nonce);
+    if (p->rc == MFA_OK)
+        p->rc = PGT_BE(p->s)->commit(t);
+    else
+        PGT_BE(p->s)->rollback(t);
+    return NULL;
+}
+
+/*
+ * A passkey login's transaction killed while its spend waits (another
+ * session inserted the same nonce and has not committed), and another
+ * killed between its last write and COMMIT: an error each time, the sign
+ * count and the spent nonces as before, and the same nonce is spent once
+ * afterwards.
+ */
+START_TEST(kill_mid_passkey_login)
+{
+    mfa_store_t *first = open_fresh(), *s = NULL;
+    const mfa_store_backend *be;
+    PGconn *c = pgt_connect(conninfo);
+    uint8_t nonce[16];
+    char sql[512], app[40], ci[1200], hex[33];
+    mfa_store_txn *t;
+    pthread_t th;
+    pk_call p;
+    long long pid;
+    int i;
+
+    ck_assert_ptr_nonnull(c);
+    pgt_random_name(app, sizeof(app), "mfa_fp_");
+    snprintf(ci, sizeof(ci), "%s application_name=%s", conninfo, app);
+    ck_assert_int_eq(mfa_store_postgres_open(&s, ci, schema), MFA_OK);
+    be = PGT_BE(s);
+    pk_insert(s);
+    memset(nonce, 0x5e, sizeof(nonce));
+    sodium_bin2hex(hex, sizeof(hex), nonce, sizeof(nonce));
+
+    /* blocked in the spend, then killed */
+    ck_assert_int_eq(pgt_exec(c, "BEGIN"), 0);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO \"%s\".webauthn_spent VALUES ('%s', '\\x%s', %d)",
+             schema, ACCOUNT, hex, T_START + 300);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    p.s = first; /* application_name libmfa: find_blocked sees it */
+    p.nonce = nonce;
+    p.rc = MFA_ERR_INTERNAL;
+    ck_assert_int_eq(pthread_create(&th, NULL, pk_thread, &p), 0);
+    pid = find_blocked(c);
+    ck_assert_msg(pid > 0, "the spend never blocked");
+    terminate(c, pid);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(p.rc, MFA_ERR_STORE);
+    ck_assert_int_eq(pgt_exec(c, "ROLLBACK"), 0);
+    ck_assert_int_eq(pk_sign_count(c), 7);
+    ck_assert_int_eq(count_rows(c, "webauthn_spent"), 0);
+    mfa_store_free(&first);
+
+    /* every write done, killed before COMMIT */
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(pk_steps(s, t, nonce), MFA_OK);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s' AND state = 'idle in "
+             "transaction'",
+             app);
+    ck_assert_int_eq(pgt_scalar(c, sql), 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'%s' AND state = 'idle in transaction'",
+             app);
+    for (i = 0; i < 500 && pgt_scalar(c, sql) != 0; i++)
+        sleep_ms(10);
+    ck_assert_int_eq(be->commit(t), MFA_ERR_STORE);
+    ck_assert_int_eq(pk_sign_count(c), 7);
+    ck_assert_int_eq(count_rows(c, "webauthn_spent"), 0);
+
+    /* the nonce was never spent: once now, then refused */
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(pk_steps(s, t, nonce), MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    ck_assert_int_eq(pk_sign_count(c), 8);
+    ck_assert_int_eq(count_rows(c, "webauthn_spent"), 1);
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(pk_steps(s, t, nonce), MFA_ERR_EXISTS);
+    be->rollback(t);
+    ck_assert_int_eq(pk_sign_count(c), 8);
+    PQfinish(c);
+    mfa_store_free(&s);
+}
+END_TEST
+
 START_TEST(idle_connection_killed)
 {
     mfa_store_t *first = open_fresh(), *s = NULL;
@@ -727,6 +894,7 @@ main(void)
     tcase_add_test(tc, kill_mid_account_reset);
     tcase_add_test(tc, kill_mid_backup_replace);
     tcase_add_test(tc, kill_before_commit);
+    tcase_add_test(tc, kill_mid_passkey_login);
     tcase_add_test(tc, idle_connection_killed);
     suite_add_tcase(su, tc);
     tc = tcase_create("restart");

@@ -12,6 +12,9 @@
  * - 8 processes send 1,000 wrong codes in all at one instant: every one is
  *   counted, and only the free attempts and the one that sets the first
  *   delay are checked.
+ * - 8 processes x 1,000 rounds spend the same passkey challenge nonce
+ *   (backend transactions: read the credential, spend, count): exactly one
+ *   spend per round, the sign count counts every one.
  * - A writer SIGKILLed at random moments: the file passes integrity_check,
  *   every acknowledged write is there, multi-row changes are whole, and the
  *   next call works.
@@ -582,6 +585,153 @@ static void
 race_throttle(void)
 {
     race(RACE_THROTTLE, "race-throttle");
+}
+
+/*
+ * A passkey login's store part, raced: each round, 8 processes take the
+ * account's write transaction, read the credential, spend the round's
+ * challenge nonce and, when it was theirs, store the sign count read + 1.
+ * Exactly one spends each nonce (the others get MFA_ERR_EXISTS), and the
+ * count ends at the number of rounds: no read-decide-write interleaved.
+ */
+#define SPEND_FID "00000000000000a1"
+
+static mfa_webauthn_rec
+spend_passkey(void)
+{
+    mfa_webauthn_rec w;
+
+    memset(&w, 0, sizeof(w));
+    memcpy(w.factor_id, SPEND_FID, sizeof(SPEND_FID));
+    w.cred.id_len = 32;
+    memset(w.cred.id, 0xc1, w.cred.id_len);
+    w.cred.public_key_len = 77;
+    memset(w.cred.public_key, 0xa5, w.cred.public_key_len);
+    w.cred.algorithm = MFA_WEBAUTHN_ES256;
+    w.cred.flags = MFA_WEBAUTHN_FLAG_UP;
+    w.cred.user_handle_len = 16;
+    memset(w.cred.user_handle, 0x99, w.cred.user_handle_len);
+    w.created = T0;
+    return w;
+}
+
+static mfa_rc
+spend_once(mfa_store_t *s, int r)
+{
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES] = {0};
+    mfa_webauthn_rec w;
+    size_t n = 0;
+    mfa_rc rc, spent;
+    bt x;
+
+    memcpy(nonce, &r, sizeof(r));
+    if ((rc = bt_begin(s, "racer", MFA_TXN_WRITE, &x)) != MFA_OK)
+        return rc;
+    rc = x.be->webauthn_get(x.t, "racer", SPEND_FID, &w);
+    spent = rc == MFA_OK
+                ? x.be->webauthn_spend(x.t, "racer", nonce, T0 + 300 + r)
+                : rc;
+    if (spent == MFA_OK) {
+        w.cred.sign_count++;
+        w.last_used = T0 + r;
+        rc = x.be->webauthn_update(x.t, "racer", &w);
+        if (rc == MFA_OK)
+            rc = x.be->webauthn_spent_expire(x.t, "racer", T0 + r, &n);
+    } else {
+        rc = spent == MFA_ERR_EXISTS ? MFA_OK : spent;
+    }
+    if (rc != MFA_OK) {
+        x.be->rollback(x.t);
+        return rc;
+    }
+    rc = x.be->commit(x.t);
+    return rc == MFA_OK ? spent : rc;
+}
+
+static void
+race_spend(void)
+{
+    char path[512];
+    mfa_webauthn_rec w = spend_passkey();
+    pthread_barrierattr_t ba;
+    pid_t pids[PROCS];
+    mfa_store_t *s;
+    shared *sh;
+    int i, bad = 0, total = 0;
+    bt x;
+
+    path_of(path, sizeof(path), "race-spend");
+    s = must_open(path, 1);
+    EXPECT_RC(bt_begin(s, "racer", MFA_TXN_WRITE, &x), MFA_OK);
+    EXPECT_RC(x.be->webauthn_insert(x.t, "racer", &w), MFA_OK);
+    EXPECT_RC(x.be->commit(x.t), MFA_OK);
+    sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        fail("mmap: %s", strerror(errno));
+        mfa_store_free(&s);
+        return;
+    }
+    memset(sh, 0, sizeof(*sh));
+    pthread_barrierattr_init(&ba);
+    pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
+    pthread_barrier_init(&sh->barrier, &ba, PROCS);
+    pthread_barrierattr_destroy(&ba);
+    for (i = 0; i < PROCS; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            mfa_store_t *c;
+
+            alarm(300);
+            c = must_open(path, 0);
+            for (int r = 0; r < rounds; r++) {
+                mfa_rc rc;
+
+                pthread_barrier_wait(&sh->barrier);
+                rc = spend_once(c, r);
+                if (rc == MFA_OK)
+                    atomic_fetch_add(&sh->wins[r], 1);
+                else if (rc == MFA_ERR_EXISTS)
+                    atomic_fetch_add(&sh->losses, 1);
+                else {
+                    atomic_fetch_add(&sh->errors, 1);
+                    atomic_store(&sh->last_error, rc);
+                }
+            }
+            mfa_store_free(&c);
+            _exit(0);
+        }
+    }
+    for (i = 0; i < PROCS; i++) {
+        int st = 0;
+        waitpid(pids[i], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail("child %d ended with status %d", i, st);
+    }
+    EXPECT(atomic_load(&sh->errors) == 0, "%d errors, last %s",
+           atomic_load(&sh->errors),
+           mfa_strerror_name(atomic_load(&sh->last_error)));
+    for (i = 0; i < rounds; i++) {
+        int k = atomic_load(&sh->wins[i]);
+        total += k;
+        if (k != 1 && bad++ < 5)
+            fail("round %d: %d spends", i, k);
+    }
+    EXPECT(total == rounds, "%d spends in %d rounds", total, rounds);
+    EXPECT(atomic_load(&sh->losses) == rounds * (PROCS - 1), "%d refused",
+           atomic_load(&sh->losses));
+    EXPECT_RC(bt_begin(s, "racer", MFA_TXN_READ, &x), MFA_OK);
+    EXPECT_RC(x.be->webauthn_get(x.t, "racer", SPEND_FID, &w), MFA_OK);
+    x.be->rollback(x.t);
+    EXPECT(w.cred.sign_count == (uint32_t)rounds, "sign count %u after %d",
+           w.cred.sign_count, rounds);
+    /* the expiry of each win left the nonces of the last 300 s only */
+    EXPECT(raw_int(mfa_int_store_sqlite_db(s),
+                   "SELECT count(*) FROM mfa_webauthn_spent") <= 301,
+           "spent nonces kept");
+    pthread_barrier_destroy(&sh->barrier);
+    munmap(sh, sizeof(*sh));
+    mfa_store_free(&s);
 }
 
 /* ---- SIGKILL in the middle of writes ------------------------------------- */
@@ -1213,6 +1363,7 @@ main(void)
     run("8 processes race mfa_recover with one code", race_recover);
     run("8 processes race mfa_oob_verify with one code", race_oob);
     run("8 processes send 1,000 wrong codes at once", race_throttle);
+    run("8 processes race one passkey challenge nonce", race_spend);
     run("SIGKILL in the middle of writes", sigkill_writes);
     run("read-only file", read_only_file);
     run("full database", full_database);

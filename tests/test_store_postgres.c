@@ -104,6 +104,94 @@ make_factor(mfa_factor_rec *f, const char *account, const char *id)
     randombytes_buf(f->sealed, f->sealed_len);
 }
 
+/* A passkey record; tag 0: the largest there is (1023-byte credential id,
+ * 512-byte key, 64-byte user handle, the highest sign count). */
+static mfa_webauthn_rec
+make_passkey(const char *factor_id, uint8_t tag)
+{
+    mfa_webauthn_rec r;
+    mfa_webauthn_credential *c = &r.cred;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.factor_id, sizeof(r.factor_id), "%s", factor_id);
+    if (tag == 0) {
+        memset(r.label, 'k', MFA_LABEL_MAX);
+        c->id_len = MFA_WEBAUTHN_CRED_ID_MAX;
+        c->public_key_len = MFA_WEBAUTHN_PUBLIC_KEY_MAX;
+        c->user_handle_len = MFA_WEBAUTHN_USER_HANDLE_MAX;
+        c->sign_count = UINT32_MAX;
+        c->algorithm = MFA_WEBAUTHN_RS256;
+        c->transports = 0x3f;
+        c->flags = 0xff;
+        c->attestation_format = MFA_WEBAUTHN_FMT_FIDO_U2F;
+        c->attestation_trust = MFA_WEBAUTHN_TRUST_UNVERIFIED;
+        r.created = 253402300799;
+        r.last_used = 253402300799;
+    } else {
+        snprintf(r.label, sizeof(r.label), "key %u", tag);
+        c->id_len = MFA_WEBAUTHN_CRED_ID_MIN;
+        c->public_key_len = 77;
+        c->user_handle_len = 1;
+        c->sign_count = tag;
+        c->algorithm = MFA_WEBAUTHN_EDDSA;
+        c->transports = MFA_WEBAUTHN_TRANSPORT_HYBRID;
+        c->flags = MFA_WEBAUTHN_FLAG_UP | MFA_WEBAUTHN_FLAG_BE;
+        c->attestation_format = MFA_WEBAUTHN_FMT_PACKED;
+        c->attestation_trust = MFA_WEBAUTHN_TRUST_SELF;
+        r.created = T0 + tag;
+    }
+    for (size_t i = 0; i < c->id_len; i++)
+        c->id[i] = (uint8_t)(tag + i * 7);
+    c->id[1] = 0; /* bytes, not a string */
+    for (size_t i = 0; i < c->public_key_len; i++)
+        c->public_key[i] = (uint8_t)(tag ^ i);
+    memset(c->aaguid, tag ^ 0x5a, sizeof(c->aaguid));
+    c->aaguid[3] = 0;
+    for (size_t i = 0; i < c->user_handle_len; i++)
+        c->user_handle[i] = (uint8_t)(0x80 + tag + i);
+    return r;
+}
+
+static void
+assert_same_passkey(const mfa_webauthn_rec *a, const mfa_webauthn_rec *b)
+{
+    ck_assert_str_eq(a->factor_id, b->factor_id);
+    ck_assert_str_eq(a->label, b->label);
+    ck_assert_int_eq(a->created, b->created);
+    ck_assert_int_eq(a->last_used, b->last_used);
+    ck_assert_uint_eq(a->cred.id_len, b->cred.id_len);
+    ck_assert_mem_eq(a->cred.id, b->cred.id, a->cred.id_len);
+    ck_assert_uint_eq(a->cred.public_key_len, b->cred.public_key_len);
+    ck_assert_mem_eq(a->cred.public_key, b->cred.public_key,
+                     a->cred.public_key_len);
+    ck_assert_int_eq(a->cred.algorithm, b->cred.algorithm);
+    ck_assert_uint_eq(a->cred.sign_count, b->cred.sign_count);
+    ck_assert_uint_eq(a->cred.transports, b->cred.transports);
+    ck_assert_uint_eq(a->cred.flags, b->cred.flags);
+    ck_assert_mem_eq(a->cred.aaguid, b->cred.aaguid, MFA_WEBAUTHN_AAGUID_BYTES);
+    ck_assert_int_eq(a->cred.attestation_format, b->cred.attestation_format);
+    ck_assert_int_eq(a->cred.attestation_trust, b->cred.attestation_trust);
+    ck_assert_uint_eq(a->cred.user_handle_len, b->cred.user_handle_len);
+    ck_assert_mem_eq(a->cred.user_handle, b->cred.user_handle,
+                     a->cred.user_handle_len);
+}
+
+typedef struct wa_seen {
+    size_t n, stop_after;
+    char ids[8][MFA_FACTOR_ID_LEN + 1];
+} wa_seen;
+
+static mfa_rc
+wa_collect(const mfa_webauthn_rec *r, void *arg)
+{
+    wa_seen *w = arg;
+
+    if (w->n < 8)
+        memcpy(w->ids[w->n], r->factor_id, sizeof(w->ids[0]));
+    w->n++;
+    return w->stop_after != 0 && w->n == w->stop_after ? MFA_ERR_STATE : MFA_OK;
+}
+
 /* One counted attempt, as the service counts it: read, +1, write, commit.
  * The count after it, or -1. */
 static long long
@@ -136,13 +224,17 @@ bump(mfa_store_t *s, const char *account)
 static long long
 rows_in(PGconn *c, const char *schema)
 {
-    char sql[512];
+    char sql[1024];
 
     snprintf(sql, sizeof(sql),
              "SELECT (SELECT count(*) FROM \"%s\".factor) + (SELECT count(*) "
              "FROM \"%s\".backup_code) + (SELECT count(*) FROM "
-             "\"%s\".throttle) + (SELECT count(*) FROM \"%s\".oob_challenge)",
-             schema, schema, schema, schema);
+             "\"%s\".throttle) + (SELECT count(*) FROM \"%s\".oob_challenge) "
+             "+ (SELECT count(*) FROM \"%s\".device) + (SELECT count(*) FROM "
+             "\"%s\".webauthn_credential) + (SELECT count(*) FROM "
+             "\"%s\".webauthn_user) + (SELECT count(*) FROM "
+             "\"%s\".webauthn_spent)",
+             schema, schema, schema, schema, schema, schema, schema, schema);
     return pgt_scalar(c, sql);
 }
 
@@ -451,7 +543,7 @@ START_TEST(version2_migrates)
 
     ck_assert_int_eq(pgt_create(&s, conninfo, last_schema), MFA_OK);
     ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
-    ck_assert_int_eq(v, 3);
+    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
     be = PGT_BE(s);
     ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
     ck_assert_int_eq(be->throttle_get(t, ACCOUNT, "", &th), MFA_OK);
@@ -478,6 +570,22 @@ START_TEST(version2_migrates)
     PQfinish(c);
 }
 END_TEST
+
+/* Rows in the tables of a version-3 schema (last_schema). */
+static long long
+rows_in_v3(PGconn *c)
+{
+    char sql[1024];
+    const char *q = last_schema;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT (SELECT count(*) FROM \"%s\".factor) + (SELECT count(*) "
+             "FROM \"%s\".backup_code) + (SELECT count(*) FROM "
+             "\"%s\".throttle) + (SELECT count(*) FROM \"%s\".oob_challenge) "
+             "+ (SELECT count(*) FROM \"%s\".device)",
+             q, q, q, q, q);
+    return pgt_scalar(c, sql);
+}
 
 START_TEST(newer_schema_refused)
 {
@@ -582,6 +690,398 @@ START_TEST(concurrent_create)
 }
 END_TEST
 
+/* Schema step `i` in last_schema, by hand. */
+static void
+run_step(PGconn *c, int i)
+{
+    char *step = mfa_int_schema_sql(MFA_DIALECT_POSTGRES, i);
+    char quoted[80], *out, *o;
+    size_t len = 0, qlen, k;
+
+    ck_assert_ptr_nonnull(step);
+    snprintf(quoted, sizeof(quoted), "\"%s\"", last_schema);
+    qlen = strlen(quoted);
+    for (k = 0; step[k]; k++)
+        len += step[k] == '@' ? qlen : 1;
+    out = malloc(len + 1);
+    ck_assert_ptr_nonnull(out);
+    for (o = out, k = 0; step[k]; k++) {
+        if (step[k] == '@') {
+            memcpy(o, quoted, qlen);
+            o += qlen;
+        } else {
+            *o++ = step[k];
+        }
+    }
+    *o = '\0';
+    ck_assert_int_eq(pgt_exec(c, out), 0);
+    free(out);
+    free(step);
+}
+
+/* A version 3 schema in last_schema with a row in every table: version 1
+ * by hand, steps 1 and 2, a known device and its bucket. */
+static void
+make_version3(PGconn *c)
+{
+    char sql[512];
+
+    make_version1(c);
+    run_step(c, 1);
+    run_step(c, 2);
+    snprintf(sql, sizeof(sql),
+             "UPDATE \"%s\".\"schema\" SET version = 3; INSERT INTO "
+             "\"%s\".throttle VALUES ('%s', '00000000000000dd', 2, 0, %d); "
+             "INSERT INTO \"%s\".device VALUES ('%s', '00000000000000dd', "
+             "'Firefox', '\\x%064d', 1, %d, %d, 0)",
+             last_schema, last_schema, ACCOUNT, T0, last_schema, ACCOUNT, 5, T0,
+             T0 + 1);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+}
+
+static long long
+passkey_tables(PGconn *c)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = "
+             "'%s' AND tablename LIKE 'webauthn%%'",
+             last_schema);
+    return pgt_scalar(c, sql);
+}
+
+/* Step 3 -> 4: a version 3 schema is old until migrated, keeps its rows
+ * and gets the three passkey tables, empty and usable. */
+START_TEST(version3_migrates)
+{
+    mfa_store_t *s = NULL;
+    const mfa_store_backend *be;
+    mfa_store_txn *t;
+    mfa_factor_rec f;
+    mfa_throttle_rec th;
+    mfa_device_rec d;
+    mfa_webauthn_rec w = make_passkey("00000000000000a9", 0), got;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    char acct[MFA_ACCOUNT_MAX + 1];
+    PGconn *c = admin();
+    size_t n = 0;
+    int v = -1;
+
+    pgt_random_name(last_schema, sizeof(last_schema), run_prefix);
+    make_version3(c);
+    ck_assert_int_eq(mfa_store_postgres_open(&s, conninfo, last_schema),
+                     MFA_ERR_SCHEMA_OLD);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(passkey_tables(c), 0);
+    ck_assert_int_eq(rows_in_v3(c), 6);
+
+    ck_assert_int_eq(pgt_create(&s, conninfo, last_schema), MFA_OK);
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
+    ck_assert_int_eq(passkey_tables(c), 3);
+    ck_assert_int_eq(rows_in(c, last_schema), 6);
+    be = PGT_BE(s);
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->factor_get(t, ACCOUNT, "00112233445566ff", &f),
+                     MFA_OK);
+    ck_assert_int_eq(f.last_step, 56666666);
+    ck_assert_int_eq(be->throttle_get(t, ACCOUNT, "00000000000000dd", &th),
+                     MFA_OK);
+    ck_assert_uint_eq(th.failures, 2);
+    ck_assert_int_eq(be->device_get(t, ACCOUNT, "00000000000000dd", &d),
+                     MFA_OK);
+    ck_assert_str_eq(d.label, "Firefox");
+    ck_assert_int_eq(d.last_seen, T0 + 1);
+    ck_assert_int_eq(be->webauthn_handle_get(t, ACCOUNT, h, &n),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &w), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_put(t, ACCOUNT, w.cred.user_handle,
+                                             w.cred.user_handle_len, T0),
+                     MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    mfa_store_free(&s);
+
+    ck_assert_int_eq(mfa_store_postgres_open(&s, conninfo, last_schema),
+                     MFA_OK);
+    ck_assert_int_eq(mfa_store_migrate(s), MFA_OK); /* current: nothing */
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_READ, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_get(t, ACCOUNT, w.factor_id, &got), MFA_OK);
+    assert_same_passkey(&got, &w);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    ck_assert_int_eq(pgt_begin(s, NULL, MFA_TXN_READ, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_find(t, w.cred.user_handle,
+                                              w.cred.user_handle_len, acct),
+                     MFA_OK);
+    ck_assert_str_eq(acct, ACCOUNT);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    mfa_store_free(&s);
+    ck_assert_int_eq(rows_in(c, last_schema), 8);
+    PQfinish(c);
+}
+END_TEST
+
+/* Six servers migrate the same version-3 schema at once: one does the
+ * work, every one succeeds, the rows are there once. */
+START_TEST(concurrent_migrate_from_3)
+{
+    pthread_t th[6];
+    creator o[6];
+    PGconn *c = admin();
+    char sql[256];
+    int i;
+
+    pgt_random_name(last_schema, sizeof(last_schema), run_prefix);
+    make_version3(c);
+    for (i = 0; i < 6; i++) {
+        o[i].schema = last_schema;
+        o[i].rc = MFA_ERR_INTERNAL;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, create_thread, &o[i]), 0);
+    }
+    for (i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(o[i].rc, MFA_OK);
+    }
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) * 100 + max(version) FROM \"%s\".\"schema\"",
+             last_schema);
+    ck_assert_int_eq(pgt_scalar(c, sql), 100 + MFA_SCHEMA_VERSION);
+    ck_assert_int_eq(passkey_tables(c), 3);
+    ck_assert_int_eq(rows_in(c, last_schema), 6);
+    PQfinish(c);
+}
+END_TEST
+
+/*
+ * Every passkey operation: the largest record round trip, the list order,
+ * taken keys by any account (which, with ON CONFLICT DO NOTHING, leave
+ * the transaction usable), missing rows, the handle found bytewise and
+ * whole in a store-wide transaction, spent nonces per account, expiry,
+ * and account_delete over the three tables.
+ */
+START_TEST(webauthn_rows)
+{
+    mfa_store_t *s = NULL;
+    const mfa_store_backend *be;
+    mfa_store_txn *t;
+    mfa_webauthn_rec big = make_passkey("00000000000000b0", 0);
+    mfa_webauthn_rec a = make_passkey("00000000000000b2", 2);
+    mfa_webauthn_rec b = make_passkey("00000000000000b1", 2), got, k;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX], h2[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES];
+    char acct[MFA_ACCOUNT_MAX + 1], sql[256];
+    PGconn *c = admin();
+    wa_seen seen;
+    size_t n = 0;
+
+    ck_assert_int_eq(pg_open(&s, NULL), MFA_OK);
+    be = PGT_BE(s);
+    b.cred.id[0] ^= 0xff; /* same created as a: ordered by factor id */
+    memset(h, 0xee, sizeof(h));
+    memset(nonce, 0x11, sizeof(nonce));
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &big), MFA_OK);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &a), MFA_OK);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &b), MFA_OK);
+    ck_assert_int_eq(be->webauthn_get(t, ACCOUNT, big.factor_id, &got), MFA_OK);
+    assert_same_passkey(&got, &big);
+    ck_assert_uint_eq(got.cred.sign_count, 0xffffffffu);
+    ck_assert_int_eq(be->webauthn_handle_get(t, ACCOUNT, h2, &n),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(be->webauthn_handle_put(t, ACCOUNT, h, sizeof(h), T0),
+                     MFA_OK);
+    ck_assert_int_eq(be->webauthn_spend(t, ACCOUNT, nonce, 100), MFA_OK);
+    /* taken: the same nonce, a second handle, the factor id, the
+     * credential id; the transaction goes on and commits the rest */
+    ck_assert_int_eq(be->webauthn_spend(t, ACCOUNT, nonce, 200),
+                     MFA_ERR_EXISTS);
+    ck_assert_int_eq(be->webauthn_handle_put(t, ACCOUNT, h, 1, T0),
+                     MFA_ERR_EXISTS);
+    k = make_passkey(a.factor_id, 9);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &k), MFA_ERR_EXISTS);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    ck_assert_int_eq(rows_in(c, last_schema), 5);
+
+    ck_assert_int_eq(pgt_begin(s, "bob", MFA_TXN_WRITE, &t), MFA_OK);
+    k = a; /* alice's credential id under a new factor id */
+    memcpy(k.factor_id, "00000000000000c1", MFA_FACTOR_ID_LEN + 1);
+    ck_assert_int_eq(be->webauthn_insert(t, "bob", &k), MFA_ERR_EXISTS);
+    k = make_passkey(big.factor_id, 7); /* the factor id */
+    ck_assert_int_eq(be->webauthn_insert(t, "bob", &k), MFA_ERR_EXISTS);
+    ck_assert_int_eq(be->webauthn_update(t, "bob", &a), MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(be->webauthn_delete(t, "bob", a.factor_id),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(be->webauthn_get(t, "bob", a.factor_id, &got),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(be->webauthn_handle_put(t, "bob", h, sizeof(h), T0),
+                     MFA_ERR_EXISTS);
+    ck_assert_int_eq(be->webauthn_spend(t, "bob", nonce, 100), MFA_OK);
+    memset(nonce, 0x22, sizeof(nonce));
+    ck_assert_int_eq(be->webauthn_spend(t, "bob", nonce, 300), MFA_OK);
+    k = make_passkey("00000000000000c2", 3);
+    ck_assert_int_eq(be->webauthn_insert(t, "bob", &k), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_put(t, "bob", h, 3, T0), MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    ck_assert_int_eq(rows_in(c, last_schema), 9);
+
+    /* oldest first, then by factor id; a callback's error stops it */
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_READ, &t), MFA_OK);
+    memset(&seen, 0, sizeof(seen));
+    ck_assert_int_eq(be->webauthn_list(t, ACCOUNT, wa_collect, &seen), MFA_OK);
+    ck_assert_uint_eq(seen.n, 3);
+    ck_assert_str_eq(seen.ids[0], b.factor_id);
+    ck_assert_str_eq(seen.ids[1], a.factor_id);
+    ck_assert_str_eq(seen.ids[2], big.factor_id);
+    memset(&seen, 0, sizeof(seen));
+    seen.stop_after = 1;
+    ck_assert_int_eq(be->webauthn_list(t, ACCOUNT, wa_collect, &seen),
+                     MFA_ERR_STATE);
+    ck_assert_uint_eq(seen.n, 1);
+    ck_assert_int_eq(be->webauthn_handle_get(t, ACCOUNT, h2, &n), MFA_OK);
+    ck_assert_uint_eq(n, sizeof(h));
+    ck_assert_mem_eq(h2, h, sizeof(h));
+    /* a read transaction refuses the writes */
+    ck_assert_int_eq(be->webauthn_spend(t, ACCOUNT, h, 1), MFA_ERR_READONLY);
+    be->rollback(t);
+
+    /* the store-wide find: whole, bytewise */
+    ck_assert_int_eq(pgt_begin(s, NULL, MFA_TXN_READ, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_find(t, h, sizeof(h), acct), MFA_OK);
+    ck_assert_str_eq(acct, ACCOUNT);
+    ck_assert_int_eq(be->webauthn_handle_find(t, h, 3, acct), MFA_OK);
+    ck_assert_str_eq(acct, "bob");
+    ck_assert_int_eq(be->webauthn_handle_find(t, h, 2, acct),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_str_eq(acct, "");
+    ck_assert_int_eq(be->webauthn_handle_find(t, h, sizeof(h) - 1, acct),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+
+    /* a login's update, then every field (created too) */
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    a.cred.sign_count = 0;
+    a.last_used = T0 + 50;
+    ck_assert_int_eq(be->webauthn_update(t, ACCOUNT, &a), MFA_OK);
+    ck_assert_int_eq(be->webauthn_get(t, ACCOUNT, a.factor_id, &got), MFA_OK);
+    assert_same_passkey(&got, &a);
+    k = make_passkey(a.factor_id, 5);
+    k.created = T0 + 3000;
+    ck_assert_int_eq(be->webauthn_update(t, ACCOUNT, &k), MFA_OK);
+    ck_assert_int_eq(be->webauthn_get(t, ACCOUNT, a.factor_id, &got), MFA_OK);
+    assert_same_passkey(&got, &k);
+    ck_assert_int_eq(be->webauthn_spent_expire(t, ACCOUNT, 100, &n), MFA_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(be->webauthn_spent_expire(t, ACCOUNT, 101, &n), MFA_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(be->webauthn_delete(t, ACCOUNT, b.factor_id), MFA_OK);
+    ck_assert_int_eq(be->webauthn_delete(t, ACCOUNT, b.factor_id),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    ck_assert_int_eq(pgt_begin(s, NULL, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_spent_expire(t, NULL, 301, &n), MFA_OK);
+    ck_assert_uint_eq(n, 2); /* bob's */
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+
+    /* account_delete: the account's rows of the three tables only */
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->account_delete(t, ACCOUNT), MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    ck_assert_int_eq(rows_in(c, last_schema), 2); /* bob's key and handle */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".webauthn_user WHERE account = 'bob'",
+             last_schema);
+    ck_assert_int_eq(pgt_scalar(c, sql), 1);
+    /* the credential id and the handle are free again */
+    ck_assert_int_eq(pgt_begin(s, "dave", MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_insert(t, "dave", &big), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_put(t, "dave", h, sizeof(h), T0),
+                     MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    mfa_store_free(&s);
+    PQfinish(c);
+}
+END_TEST
+
+/* Rows no record can hold (the CHECKs dropped, as a hand edit or another
+ * tool might): MFA_ERR_CORRUPT from the backend's own decoding. */
+START_TEST(webauthn_damaged_rows)
+{
+    static const char *const damage[] = {
+        "sign_count = 4294967296",
+        "sign_count = -1",
+        "algorithm = -9",
+        "credential_id = '\\x00'",
+        "public_key = ''",
+        "public_key = decode(repeat('00', 513), 'hex')",
+        "aaguid = '\\x0000'",
+        "user_handle = decode(repeat('00', 65), 'hex')",
+        "transports = 64",
+        "flags = 256",
+        "att_format = 3",
+        "att_trust = -1",
+        "created = -1",
+        "last_used = 253402300800",
+        "label = repeat('x', 65)",
+    };
+    mfa_store_t *s = NULL;
+    const mfa_store_backend *be;
+    mfa_store_txn *t;
+    mfa_webauthn_rec w = make_passkey("00000000000000b0", 1), got;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    char sql[512], acct[MFA_ACCOUNT_MAX + 1];
+    PGconn *c = admin();
+    wa_seen seen;
+    size_t i, n = 0;
+
+    ck_assert_int_eq(pg_open(&s, NULL), MFA_OK);
+    be = PGT_BE(s);
+    snprintf(sql, sizeof(sql),
+             "DO $$ DECLARE r record; BEGIN FOR r IN SELECT conrelid::regclass "
+             "AS t, conname FROM pg_constraint WHERE contype = 'c' AND "
+             "connamespace = '%s'::regnamespace LOOP EXECUTE format('ALTER "
+             "TABLE %%s DROP CONSTRAINT %%I', r.t, r.conname); END LOOP; END "
+             "$$",
+             last_schema);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    for (i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+        ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+        ck_assert_int_eq(be->account_delete(t, ACCOUNT), MFA_OK);
+        ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &w), MFA_OK);
+        ck_assert_int_eq(be->commit(t), MFA_OK);
+        snprintf(sql, sizeof(sql), "UPDATE \"%s\".webauthn_credential SET %s",
+                 last_schema, damage[i]);
+        ck_assert_int_eq(pgt_exec(c, sql), 0);
+        ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_READ, &t), MFA_OK);
+        ck_assert_msg(be->webauthn_get(t, ACCOUNT, w.factor_id, &got) ==
+                          MFA_ERR_CORRUPT,
+                      "get: %s", damage[i]);
+        memset(&seen, 0, sizeof(seen));
+        ck_assert_msg(be->webauthn_list(t, ACCOUNT, wa_collect, &seen) ==
+                          MFA_ERR_CORRUPT,
+                      "list: %s", damage[i]);
+        ck_assert_uint_eq(seen.n, 0);
+        be->rollback(t);
+    }
+    /* a handle longer than any, and an account no record can hold */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO \"%s\".webauthn_user VALUES ('%s', "
+             "decode(repeat('01', 65), 'hex'), 0), (repeat('a', 129), "
+             "'\\x02', 0)",
+             last_schema, ACCOUNT);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    ck_assert_int_eq(pgt_begin(s, NULL, MFA_TXN_READ, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_get(t, ACCOUNT, h, &n),
+                     MFA_ERR_CORRUPT);
+    ck_assert_uint_eq(n, 0);
+    h[0] = 2;
+    ck_assert_int_eq(be->webauthn_handle_find(t, h, 1, acct), MFA_ERR_CORRUPT);
+    ck_assert_str_eq(acct, "");
+    be->rollback(t);
+    mfa_store_free(&s);
+    PQfinish(c);
+}
+END_TEST
+
 /*
  * The deployment of docs/postgres.md: an owner role creates the store, the
  * application's role has DML rights only and still opens and uses it.
@@ -623,6 +1123,22 @@ START_TEST(least_privilege_role)
     th.failures = 1;
     th.updated = T0;
     ck_assert_int_eq(be->throttle_put(t, ACCOUNT, &th), MFA_OK);
+    {
+        mfa_webauthn_rec w = make_passkey("00000000000000b0", 1);
+        uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES] = {1};
+        size_t n = 0;
+
+        ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &w), MFA_OK);
+        w.cred.sign_count++;
+        ck_assert_int_eq(be->webauthn_update(t, ACCOUNT, &w), MFA_OK);
+        ck_assert_int_eq(be->webauthn_handle_put(t, ACCOUNT, nonce, 16, T0),
+                         MFA_OK);
+        ck_assert_int_eq(be->webauthn_spend(t, ACCOUNT, nonce, T0 + 60),
+                         MFA_OK);
+        ck_assert_int_eq(be->webauthn_spent_expire(t, ACCOUNT, T0 + 61, &n),
+                         MFA_OK);
+        ck_assert_uint_eq(n, 1);
+    }
     ck_assert_int_eq(be->account_delete(t, ACCOUNT), MFA_OK);
     ck_assert_int_eq(be->commit(t), MFA_OK);
     mfa_store_free(&s);
@@ -631,6 +1147,71 @@ START_TEST(least_privilege_role)
     ck_assert_int_eq(pgt_create(&s, conninfo_with(user), fresh), MFA_ERR_STORE);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(schema_exists(c, fresh), 0);
+    snprintf(sql, sizeof(sql), "DROP OWNED BY %s; DROP ROLE %s;", role, role);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    PQfinish(c);
+}
+END_TEST
+
+/*
+ * The upgrade 3 -> 4 of docs/postgres.md with the two roles: the
+ * application role cannot migrate (an error, the schema still 3), the
+ * owner migrates, and the default privileges give the application role
+ * the new tables.
+ */
+START_TEST(least_privilege_upgrade_from_3)
+{
+    mfa_store_t *s = NULL;
+    const mfa_store_backend *be;
+    mfa_store_txn *t;
+    mfa_webauthn_rec w = make_passkey("00000000000000b0", 1);
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES] = {9};
+    PGconn *c = admin();
+    char role[40], sql[1024], user[64];
+    size_t n = 0;
+
+    pgt_random_name(last_schema, sizeof(last_schema), run_prefix);
+    make_version3(c);
+    pgt_random_name(role, sizeof(role), "mfa_app_");
+    snprintf(sql, sizeof(sql),
+             "CREATE ROLE %s LOGIN;"
+             "GRANT USAGE ON SCHEMA \"%s\" TO %s;"
+             "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "
+             "\"%s\" TO %s;"
+             "GRANT USAGE ON ALL SEQUENCES IN SCHEMA \"%s\" TO %s;"
+             "ALTER DEFAULT PRIVILEGES IN SCHEMA \"%s\" GRANT SELECT, "
+             "INSERT, UPDATE, DELETE ON TABLES TO %s;",
+             role, last_schema, role, last_schema, role, last_schema, role,
+             last_schema, role);
+    ck_assert_int_eq(pgt_exec(c, sql), 0);
+    snprintf(user, sizeof(user), "user=%s", role);
+    ck_assert_int_eq(
+        mfa_store_postgres_open(&s, conninfo_with(user), last_schema),
+        MFA_ERR_SCHEMA_OLD);
+    ck_assert_int_eq(pgt_create(&s, conninfo_with(user), last_schema),
+                     MFA_ERR_STORE);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(passkey_tables(c), 0);
+    snprintf(sql, sizeof(sql), "SELECT max(version) FROM \"%s\".\"schema\"",
+             last_schema);
+    ck_assert_int_eq(pgt_scalar(c, sql), 3);
+
+    ck_assert_int_eq(pgt_create(&s, conninfo, last_schema), MFA_OK);
+    mfa_store_free(&s);
+    ck_assert_int_eq(
+        mfa_store_postgres_open(&s, conninfo_with(user), last_schema), MFA_OK);
+    be = PGT_BE(s);
+    ck_assert_int_eq(pgt_begin(s, ACCOUNT, MFA_TXN_WRITE, &t), MFA_OK);
+    ck_assert_int_eq(be->webauthn_insert(t, ACCOUNT, &w), MFA_OK);
+    ck_assert_int_eq(be->webauthn_handle_put(t, ACCOUNT, nonce, 16, T0),
+                     MFA_OK);
+    ck_assert_int_eq(be->webauthn_spend(t, ACCOUNT, nonce, T0 + 60), MFA_OK);
+    ck_assert_int_eq(be->webauthn_spent_expire(t, ACCOUNT, T0 + 61, &n),
+                     MFA_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(be->account_delete(t, ACCOUNT), MFA_OK);
+    ck_assert_int_eq(be->commit(t), MFA_OK);
+    mfa_store_free(&s);
     snprintf(sql, sizeof(sql), "DROP OWNED BY %s; DROP ROLE %s;", role, role);
     ck_assert_int_eq(pgt_exec(c, sql), 0);
     PQfinish(c);
@@ -959,7 +1540,12 @@ postgres_suite(void)
     tcase_add_test(tc, newer_schema_refused);
     tcase_add_test(tc, missing_table);
     tcase_add_test(tc, concurrent_create);
+    tcase_add_test(tc, version3_migrates);
+    tcase_add_test(tc, concurrent_migrate_from_3);
+    tcase_add_test(tc, webauthn_rows);
+    tcase_add_test(tc, webauthn_damaged_rows);
     tcase_add_test(tc, least_privilege_role);
+    tcase_add_test(tc, least_privilege_upgrade_from_3);
     tcase_add_test(tc, same_account_serialises);
     tcase_add_test(tc, other_accounts_run_in_parallel);
     tcase_add_test(tc, lock_writes_no_row);

@@ -131,6 +131,10 @@ dump(sqlite3 *db)
         "SELECT * FROM mfa_backup_code ORDER BY account, hash",
         "SELECT * FROM mfa_throttle ORDER BY account, bucket",
         "SELECT * FROM mfa_oob_challenge ORDER BY account, purpose",
+        "SELECT * FROM mfa_device ORDER BY account, id",
+        "SELECT * FROM mfa_webauthn_credential ORDER BY factor_id",
+        "SELECT * FROM mfa_webauthn_user ORDER BY account",
+        "SELECT * FROM mfa_webauthn_spent ORDER BY account, nonce",
     };
     sqlite3_str *str = sqlite3_str_new(db);
 
@@ -199,6 +203,80 @@ some_oob(const char *purpose)
     return c;
 }
 
+/*
+ * A passkey of the account: the largest record there is (tag 0: a
+ * 1023-byte credential id, a 512-byte key, a 64-byte user handle, the
+ * highest sign count), or a small one (tag != 0), its bytes made from tag.
+ */
+static mfa_webauthn_rec
+some_passkey(const char *factor_id, uint8_t tag)
+{
+    mfa_webauthn_rec r;
+    mfa_webauthn_credential *c = &r.cred;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.factor_id, sizeof(r.factor_id), "%s", factor_id);
+    if (tag == 0) {
+        memset(r.label, 'k', MFA_LABEL_MAX);
+        c->id_len = MFA_WEBAUTHN_CRED_ID_MAX;
+        c->public_key_len = MFA_WEBAUTHN_PUBLIC_KEY_MAX;
+        c->user_handle_len = MFA_WEBAUTHN_USER_HANDLE_MAX;
+        c->sign_count = UINT32_MAX;
+        c->algorithm = MFA_WEBAUTHN_RS256;
+        c->transports = 0x3f;
+        c->flags = 0xff;
+        c->attestation_format = MFA_WEBAUTHN_FMT_FIDO_U2F;
+        c->attestation_trust = MFA_WEBAUTHN_TRUST_UNVERIFIED;
+        r.created = 253402300799;
+        r.last_used = 253402300799;
+    } else {
+        snprintf(r.label, sizeof(r.label), "key %u", tag);
+        c->id_len = MFA_WEBAUTHN_CRED_ID_MIN;
+        c->public_key_len = 77;
+        c->user_handle_len = 1;
+        c->sign_count = tag;
+        c->algorithm = MFA_WEBAUTHN_ES256;
+        c->transports = MFA_WEBAUTHN_TRANSPORT_USB;
+        c->flags = MFA_WEBAUTHN_FLAG_UP | MFA_WEBAUTHN_FLAG_AT;
+        r.created = 1000 + tag;
+    }
+    for (size_t i = 0; i < c->id_len; i++)
+        c->id[i] = (uint8_t)(tag + i * 7);
+    /* NUL bytes inside: blobs, never strings */
+    c->id[1] = 0;
+    for (size_t i = 0; i < c->public_key_len; i++)
+        c->public_key[i] = (uint8_t)(tag ^ i);
+    memset(c->aaguid, tag ^ 0x5a, sizeof(c->aaguid));
+    c->aaguid[3] = 0;
+    for (size_t i = 0; i < c->user_handle_len; i++)
+        c->user_handle[i] = (uint8_t)(0x80 + tag + i);
+    return r;
+}
+
+static void
+assert_same_passkey(const mfa_webauthn_rec *a, const mfa_webauthn_rec *b)
+{
+    ck_assert_str_eq(a->factor_id, b->factor_id);
+    ck_assert_str_eq(a->label, b->label);
+    ck_assert_int_eq(a->created, b->created);
+    ck_assert_int_eq(a->last_used, b->last_used);
+    ck_assert_uint_eq(a->cred.id_len, b->cred.id_len);
+    ck_assert_mem_eq(a->cred.id, b->cred.id, a->cred.id_len);
+    ck_assert_uint_eq(a->cred.public_key_len, b->cred.public_key_len);
+    ck_assert_mem_eq(a->cred.public_key, b->cred.public_key,
+                     a->cred.public_key_len);
+    ck_assert_int_eq(a->cred.algorithm, b->cred.algorithm);
+    ck_assert_uint_eq(a->cred.sign_count, b->cred.sign_count);
+    ck_assert_uint_eq(a->cred.transports, b->cred.transports);
+    ck_assert_uint_eq(a->cred.flags, b->cred.flags);
+    ck_assert_mem_eq(a->cred.aaguid, b->cred.aaguid, MFA_WEBAUTHN_AAGUID_BYTES);
+    ck_assert_int_eq(a->cred.attestation_format, b->cred.attestation_format);
+    ck_assert_int_eq(a->cred.attestation_trust, b->cred.attestation_trust);
+    ck_assert_uint_eq(a->cred.user_handle_len, b->cred.user_handle_len);
+    ck_assert_mem_eq(a->cred.user_handle, b->cred.user_handle,
+                     a->cred.user_handle_len);
+}
+
 /* The backend of a store and a transaction on it. */
 typedef struct bt {
     const mfa_store_backend *be;
@@ -237,6 +315,19 @@ populate(mfa_store_t *s)
     ck_assert_int_eq(x.be->backup_insert(x.t, "alice", &b, 1000), MFA_OK);
     ck_assert_int_eq(x.be->backup_use(x.t, "alice", b.hash, 1100), MFA_OK);
     ck_assert_int_eq(x.be->oob_put(x.t, "alice", &c), MFA_OK);
+    {
+        mfa_webauthn_rec w = some_passkey("00000000000000a1", 1);
+        uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES];
+
+        ck_assert_int_eq(x.be->webauthn_insert(x.t, "alice", &w), MFA_OK);
+        ck_assert_int_eq(
+            x.be->webauthn_handle_put(x.t, "alice", w.cred.user_handle,
+                                      w.cred.user_handle_len, 1000),
+            MFA_OK);
+        memset(nonce, 0x33, sizeof(nonce));
+        ck_assert_int_eq(x.be->webauthn_spend(x.t, "alice", nonce, 1300),
+                         MFA_OK);
+    }
     ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
     x = begin(s, "bob", MFA_TXN_WRITE);
     f = some_factor("bob", "00000000000000bb");
@@ -532,7 +623,7 @@ START_TEST(version_2_is_old_and_create_upgrades_it)
     ck_assert_ptr_null(s);
     ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
     ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
-    ck_assert_int_eq(v, 3);
+    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
     check_v1_rows_upgraded(s);
     x = begin(s, "alice", MFA_TXN_WRITE);
     ck_assert_int_eq(x.be->throttle_get(x.t, "alice", "00000000000000dd", &r),
@@ -553,9 +644,120 @@ START_TEST(version_2_is_old_and_create_upgrades_it)
     ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
     mfa_store_free(&s);
     db = raw_open(path);
-    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"), 3);
+    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"),
+                     MFA_SCHEMA_VERSION);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_device"), 1);
     sqlite3_close(db);
+}
+END_TEST
+
+/*
+ * A version-3 file: the steps up to 3 run by hand on the version-1 file,
+ * with a known device and a device bucket (rows in every version-3 table).
+ */
+static void
+make_v3(const char *path)
+{
+    sqlite3 *db;
+
+    make_v1(path);
+    db = raw_open(path);
+    raw_exec(db, "BEGIN");
+    for (int i = 1; i < 3; i++) {
+        char *step = mfa_int_schema_sql(MFA_DIALECT_SQLITE, i);
+        ck_assert_ptr_nonnull(step);
+        raw_exec(db, step);
+        free(step);
+    }
+    raw_exec(db, "UPDATE mfa_schema SET version = 3");
+    raw_exec(db, "INSERT INTO mfa_throttle VALUES ('alice', "
+                 "'00000000000000dd', 2, 0, 1700)");
+    raw_exec(db, "INSERT INTO mfa_device VALUES ('alice', '00000000000000dd', "
+                 "'Firefox', x'5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+                 "5a5a5a5a5a5a5a5a5a', 1, 1700, 1701, 0)");
+    raw_exec(db, "COMMIT");
+    sqlite3_close(db);
+}
+
+/* A version-3 file is old until migrated; migrating keeps every row and
+ * adds the passkey tables, empty and usable (the largest record). */
+START_TEST(version_3_is_old_and_create_upgrades_it)
+{
+    char path[512], spec[1100];
+    mfa_store_t *s = (mfa_store_t *)&s;
+    mfa_webauthn_rec w = some_passkey("00000000000000a9", 0), got;
+    mfa_device_rec d;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    char acct[MFA_ACCOUNT_MAX + 1];
+    size_t n = 0;
+    char *before, *after;
+    sqlite3 *db;
+    int v = -1;
+    bt x;
+
+    fresh_path(path, sizeof(path));
+    make_v3(path);
+    spec_of(spec, sizeof(spec), path, NULL);
+    db = raw_open(path);
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_ERR_SCHEMA_OLD);
+    ck_assert_ptr_null(s);
+    /* refusing changed nothing: no passkey table */
+    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"), 3);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                 "name LIKE 'mfa_webauthn%'"),
+                     0);
+    sqlite3_close(db);
+
+    ck_assert_int_eq(mfa_store_create(&s, spec), MFA_OK);
+    ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
+    ck_assert_int_eq(v, MFA_SCHEMA_VERSION);
+    ck_assert_int_eq(mfa_store_check(s), MFA_OK);
+    check_v1_rows_upgraded(s);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->device_get(x.t, "alice", "00000000000000dd", &d),
+                     MFA_OK);
+    ck_assert_str_eq(d.label, "Firefox");
+    ck_assert_int_eq(d.last_seen, 1701);
+    ck_assert_int_eq(x.be->webauthn_handle_get(x.t, "alice", h, &n),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "alice", &w), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_handle_put(x.t, "alice", w.cred.user_handle,
+                                               w.cred.user_handle_len, 1700),
+                     MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    mfa_store_free(&s);
+
+    db = raw_open(path);
+    ck_assert_int_eq(raw_int(db, "SELECT version FROM mfa_schema"),
+                     MFA_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_schema"), 1);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                 "name LIKE 'mfa_webauthn%' AND type = "
+                                 "'table'"),
+                     3);
+    before = dump(db);
+    sqlite3_close(db);
+    /* the next open reads it back whole; a second migrate is a no-op */
+    ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
+    ck_assert_int_eq(mfa_store_migrate(s), MFA_OK);
+    x = begin(s, "alice", MFA_TXN_READ);
+    ck_assert_int_eq(x.be->webauthn_get(x.t, "alice", w.factor_id, &got),
+                     MFA_OK);
+    assert_same_passkey(&got, &w);
+    x.be->rollback(x.t);
+    x = begin(s, NULL, MFA_TXN_READ);
+    ck_assert_int_eq(x.be->webauthn_handle_find(x.t, w.cred.user_handle,
+                                                w.cred.user_handle_len, acct),
+                     MFA_OK);
+    ck_assert_str_eq(acct, "alice");
+    x.be->rollback(x.t);
+    mfa_store_free(&s);
+    db = raw_open(path);
+    after = dump(db);
+    ck_assert_str_eq(before, after);
+    sqlite3_close(db);
+    sqlite3_free(before);
+    sqlite3_free(after);
 }
 END_TEST
 
@@ -614,7 +816,12 @@ START_TEST(newer_version_is_refused)
     sqlite3_free(after);
 
     /* an open handle sees a later change through migrate and check */
-    raw_exec(db, "UPDATE mfa_schema SET version = 3");
+    {
+        char q[64];
+        snprintf(q, sizeof(q), "UPDATE mfa_schema SET version = %d",
+                 MFA_SCHEMA_VERSION);
+        raw_exec(db, q);
+    }
     ck_assert_int_eq(mfa_store_open(&s, spec), MFA_OK);
     raw_exec(db, "UPDATE mfa_schema SET version = 99");
     ck_assert_int_eq(mfa_store_schema_version(s, &v), MFA_OK);
@@ -656,9 +863,9 @@ START_TEST(missing_table_is_a_schema_error)
 }
 END_TEST
 
-/* Eight processes create one store at once, from an empty file (_i 0) or
- * from version 1 with rows (_i 1): one does the work, every one succeeds,
- * the rows are there once. */
+/* Eight processes create one store at once, from an empty file (_i 0),
+ * from version 1 with rows (_i 1) or from version 3 with rows (_i 2): one
+ * does the work, every one succeeds, the rows are there once. */
 START_TEST(concurrent_create)
 {
     char path[512], spec[1100];
@@ -668,8 +875,10 @@ START_TEST(concurrent_create)
     fresh_path(path, sizeof(path));
     if (_i == 0)
         sqlite3_close(raw_open(path)); /* an empty database file */
-    else
+    else if (_i == 1)
         make_v1(path);
+    else
+        make_v3(path);
     spec_of(spec, sizeof(spec), path, NULL);
     for (int i = 0; i < 8; i++) {
         pids[i] = fork();
@@ -691,8 +900,13 @@ START_TEST(concurrent_create)
                      MFA_SCHEMA_VERSION);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_throttle WHERE "
                                  "bucket = ''"),
-                     _i);
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_factor"), _i);
+                     _i > 0);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_factor"), _i > 0);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_device"), _i == 2);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                 "name LIKE 'mfa_webauthn%' AND type = "
+                                 "'table'"),
+                     3);
     sqlite3_close(db);
 }
 END_TEST
@@ -823,7 +1037,11 @@ typedef enum {
     READ_SCAN,
     READ_THROTTLE,
     READ_BACKUP,
-    READ_OOB
+    READ_OOB,
+    READ_WA_GET,
+    READ_WA_LIST,
+    READ_WA_HANDLE,
+    READ_WA_FIND
 } read_kind;
 
 static const struct damage {
@@ -856,7 +1074,53 @@ static const struct damage {
     {"UPDATE mfa_oob_challenge SET attempts_left = -1", READ_OOB},
     {"UPDATE mfa_oob_challenge SET expires = 'soon'", READ_OOB},
     {"UPDATE mfa_oob_challenge SET key_id = 4294967296", READ_OOB},
+    {"UPDATE mfa_webauthn_credential SET sign_count = 4294967296", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET sign_count = -1", READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET sign_count = 'x'", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET algorithm = -9", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET algorithm = -256", READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET credential_id = zeroblob(15)",
+     READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET credential_id = zeroblob(1024)",
+     READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET credential_id = "
+     "'a text, not bytes, long enough'",
+     READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET public_key = x''", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET public_key = zeroblob(513)",
+     READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET aaguid = zeroblob(15)", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET aaguid = zeroblob(17)", READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET user_handle = zeroblob(65)",
+     READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET user_handle = x''", READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET transports = 64", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET flags = 256", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET flags = -1", READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET att_format = 3", READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET att_trust = -1", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET created = -1", READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET last_used = 253402300800",
+     READ_WA_LIST},
+    {"UPDATE mfa_webauthn_credential SET label = printf('%.65c', 'x')",
+     READ_WA_GET},
+    {"UPDATE mfa_webauthn_credential SET factor_id = '00000000000000a1x'",
+     READ_WA_LIST},
+    {"UPDATE mfa_webauthn_user SET handle = zeroblob(65)", READ_WA_HANDLE},
+    {"UPDATE mfa_webauthn_user SET handle = 'text'", READ_WA_HANDLE},
+    {"UPDATE mfa_webauthn_user SET handle = x''", READ_WA_HANDLE},
+    {"UPDATE mfa_webauthn_user SET account = printf('%.129c', 'a')",
+     READ_WA_FIND},
+    {"UPDATE mfa_webauthn_user SET account = ''", READ_WA_FIND},
 };
+
+static mfa_rc
+no_wa_cb(const mfa_webauthn_rec *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    return MFA_OK;
+}
 
 static mfa_rc
 no_cb(const mfa_factor_rec *f, void *arg)
@@ -876,6 +1140,9 @@ START_TEST(damaged_rows_are_corrupt)
     mfa_throttle_rec r;
     mfa_backup_rec b[4];
     mfa_oob_challenge c;
+    mfa_webauthn_rec w;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    char acct[MFA_ACCOUNT_MAX + 1];
     size_t n = 99;
     mfa_rc rc = MFA_OK;
     bt x;
@@ -913,6 +1180,21 @@ START_TEST(damaged_rows_are_corrupt)
     case READ_OOB:
         rc = x.be->oob_get(x.t, "alice", "sms", &c);
         break;
+    case READ_WA_GET:
+        rc = x.be->webauthn_get(x.t, "alice", "00000000000000a1", &w);
+        break;
+    case READ_WA_LIST:
+        rc = x.be->webauthn_list(x.t, "alice", no_wa_cb, NULL);
+        break;
+    case READ_WA_HANDLE:
+        rc = x.be->webauthn_handle_get(x.t, "alice", h, &n);
+        ck_assert_uint_eq(n, 0);
+        break;
+    case READ_WA_FIND:
+        h[0] = 0x81; /* populate's handle: one byte */
+        rc = x.be->webauthn_handle_find(x.t, h, 1, acct);
+        ck_assert_str_eq(acct, "");
+        break;
     }
     ck_assert_msg(rc == MFA_ERR_CORRUPT, "%s: %s", d->sql,
                   mfa_strerror_name(rc));
@@ -939,8 +1221,25 @@ typedef enum {
     W_OOB_PUT_OVER,
     W_OOB_DELETE,
     W_ACCOUNT_DELETE,
+    W_WA_INSERT,
+    W_WA_UPDATE,
+    W_WA_UPDATE_ALL,
+    W_WA_DELETE,
+    W_WA_HANDLE_PUT,
+    W_WA_SPEND,
+    W_WA_EXPIRE,
+    W_WA_EXPIRE_ALL,
     W_COUNT
 } write_kind;
+
+/* The account a write kind's transaction is begun for (NULL: store-wide). */
+static const char *
+write_account(write_kind k)
+{
+    return k == W_FACTOR_EXPIRE || k == W_WA_EXPIRE_ALL ? NULL
+           : k == W_WA_HANDLE_PUT                       ? "carol"
+                                                        : "alice";
+}
 
 static void
 do_write(bt *x, write_kind k)
@@ -949,9 +1248,12 @@ do_write(bt *x, write_kind k)
     mfa_throttle_rec r = {"dev", 1, 0, 1500};
     mfa_backup_rec b = {{0}, 2};
     mfa_oob_challenge c = some_oob("email");
+    mfa_webauthn_rec w;
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES];
     size_t n = 0;
     mfa_rc rc = MFA_ERR_INTERNAL;
 
+    memset(nonce, 0x44, sizeof(nonce));
     switch (k) {
     case W_FACTOR_INSERT:
         rc = x->be->factor_insert(x->t, &f);
@@ -1018,6 +1320,37 @@ do_write(bt *x, write_kind k)
     case W_ACCOUNT_DELETE:
         rc = x->be->account_delete(x->t, "alice");
         break;
+    case W_WA_INSERT:
+        w = some_passkey("00000000000000a2", 0);
+        rc = x->be->webauthn_insert(x->t, "alice", &w);
+        break;
+    case W_WA_UPDATE:
+    case W_WA_UPDATE_ALL:
+        rc = x->be->webauthn_get(x->t, "alice", "00000000000000a1", &w);
+        ck_assert_int_eq(rc, MFA_OK);
+        w.cred.sign_count++;
+        w.last_used = 1500;
+        if (k == W_WA_UPDATE_ALL) {
+            w.created--;
+            w.cred.id[0] ^= 1;
+        }
+        rc = x->be->webauthn_update(x->t, "alice", &w);
+        break;
+    case W_WA_DELETE:
+        rc = x->be->webauthn_delete(x->t, "alice", "00000000000000a1");
+        break;
+    case W_WA_HANDLE_PUT:
+        rc = x->be->webauthn_handle_put(x->t, "carol", nonce, 16, 1200);
+        break;
+    case W_WA_SPEND:
+        rc = x->be->webauthn_spend(x->t, "alice", nonce, 1400);
+        break;
+    case W_WA_EXPIRE:
+    case W_WA_EXPIRE_ALL:
+        rc = x->be->webauthn_spent_expire(
+            x->t, k == W_WA_EXPIRE ? "alice" : NULL, 1301, &n);
+        ck_assert_uint_eq(n, 1);
+        break;
     case W_COUNT:
         break;
     }
@@ -1038,7 +1371,7 @@ START_TEST(rollback_undoes_each_write)
     other = raw_open(path);
     before = dump(other);
 
-    x = begin(s, _i == W_FACTOR_EXPIRE ? NULL : "alice", MFA_TXN_WRITE);
+    x = begin(s, write_account((write_kind)_i), MFA_TXN_WRITE);
     do_write(&x, (write_kind)_i);
     inside = dump(db); /* the transaction sees its own write ... */
     ck_assert_str_ne(inside, before);
@@ -1053,7 +1386,7 @@ START_TEST(rollback_undoes_each_write)
     sqlite3_free(after);
 
     /* the same write committed is there for both connections */
-    x = begin(s, _i == W_FACTOR_EXPIRE ? NULL : "alice", MFA_TXN_WRITE);
+    x = begin(s, write_account((write_kind)_i), MFA_TXN_WRITE);
     do_write(&x, (write_kind)_i);
     ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
     after = dump(other);
@@ -1361,6 +1694,315 @@ START_TEST(transaction_ended_underneath_is_refused)
 }
 END_TEST
 
+/* ---- passkeys ------------------------------------------------------------ */
+
+typedef struct wa_seen {
+    size_t n, stop_after;
+    char ids[8][MFA_FACTOR_ID_LEN + 1];
+    bt *x; /* when set, each callback reads its row again */
+} wa_seen;
+
+static mfa_rc
+wa_collect(const mfa_webauthn_rec *r, void *arg)
+{
+    wa_seen *w = arg;
+
+    if (w->x != NULL) {
+        mfa_webauthn_rec again;
+        ck_assert_int_eq(
+            w->x->be->webauthn_get(w->x->t, "alice", r->factor_id, &again),
+            MFA_OK);
+        assert_same_passkey(&again, r);
+    }
+    if (w->n < 8)
+        memcpy(w->ids[w->n], r->factor_id, sizeof(w->ids[0]));
+    w->n++;
+    return w->stop_after != 0 && w->n == w->stop_after ? MFA_ERR_STATE : MFA_OK;
+}
+
+/*
+ * Every passkey operation on the file: the largest record round trip,
+ * the list order, taken keys (factor id and credential id, by any
+ * account), missing rows, the user handle found bytewise and whole, spent
+ * nonces per account, and account_delete over the three tables.
+ */
+START_TEST(webauthn_rows)
+{
+    char path[512], acct[MFA_ACCOUNT_MAX + 1];
+    mfa_store_t *s;
+    mfa_webauthn_rec big = some_passkey("00000000000000b0", 0);
+    mfa_webauthn_rec a = some_passkey("00000000000000b2", 2);
+    mfa_webauthn_rec b = some_passkey("00000000000000b1", 2), got, k;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX], h2[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES];
+    wa_seen seen;
+    char *before, *after;
+    size_t n = 0;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    b.cred.id[0] ^= 0xff; /* same created as a: ordered by factor id */
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "alice", &big), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "alice", &a), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "alice", &b), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_get(x.t, "alice", big.factor_id, &got),
+                     MFA_OK);
+    assert_same_passkey(&got, &big);
+    ck_assert_uint_eq(got.cred.sign_count, 0xffffffffu);
+    ck_assert_uint_eq(got.cred.id_len, 1023);
+    ck_assert_uint_eq(got.cred.public_key_len, 512);
+    ck_assert_uint_eq(got.cred.user_handle_len, 64);
+    memset(h, 0xee, sizeof(h));
+    ck_assert_int_eq(x.be->webauthn_handle_get(x.t, "alice", h, &n),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(x.be->webauthn_handle_put(x.t, "alice", h, sizeof(h), 5),
+                     MFA_OK);
+    memset(nonce, 0x11, sizeof(nonce));
+    ck_assert_int_eq(x.be->webauthn_spend(x.t, "alice", nonce, 100), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+
+    /* oldest first, then by factor id; a callback may use the transaction,
+     * and its error stops the list */
+    x = begin(s, "alice", MFA_TXN_READ);
+    memset(&seen, 0, sizeof(seen));
+    seen.x = &x;
+    ck_assert_int_eq(x.be->webauthn_list(x.t, "alice", wa_collect, &seen),
+                     MFA_OK);
+    ck_assert_uint_eq(seen.n, 3);
+    ck_assert_str_eq(seen.ids[0], b.factor_id);
+    ck_assert_str_eq(seen.ids[1], a.factor_id);
+    ck_assert_str_eq(seen.ids[2], big.factor_id);
+    memset(&seen, 0, sizeof(seen));
+    seen.stop_after = 1;
+    ck_assert_int_eq(x.be->webauthn_list(x.t, "alice", wa_collect, &seen),
+                     MFA_ERR_STATE);
+    ck_assert_uint_eq(seen.n, 1);
+    memset(&seen, 0, sizeof(seen));
+    ck_assert_int_eq(x.be->webauthn_list(x.t, "bob", wa_collect, &seen),
+                     MFA_OK);
+    ck_assert_uint_eq(seen.n, 0);
+    /* another account's factor id is not found through this one */
+    ck_assert_int_eq(x.be->webauthn_get(x.t, "bob", a.factor_id, &got),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(x.be->webauthn_handle_get(x.t, "alice", h2, &n), MFA_OK);
+    ck_assert_uint_eq(n, sizeof(h));
+    ck_assert_mem_eq(h2, h, sizeof(h));
+    x.be->rollback(x.t);
+
+    /* taken keys and missing rows change nothing, and the transaction
+     * goes on */
+    before = dump(mfa_int_store_sqlite_db(s));
+    x = begin(s, "bob", MFA_TXN_WRITE);
+    k = some_passkey(a.factor_id, 9); /* alice's factor id */
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "bob", &k), MFA_ERR_EXISTS);
+    k = a; /* alice's credential id under a new factor id */
+    memcpy(k.factor_id, "00000000000000c1", MFA_FACTOR_ID_LEN + 1);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "bob", &k), MFA_ERR_EXISTS);
+    ck_assert_int_eq(x.be->webauthn_update(x.t, "bob", &a), MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(x.be->webauthn_delete(x.t, "bob", a.factor_id),
+                     MFA_ERR_NOT_FOUND);
+    /* alice's handle is taken; bob has none */
+    ck_assert_int_eq(x.be->webauthn_handle_put(x.t, "bob", h, sizeof(h), 6),
+                     MFA_ERR_EXISTS);
+    ck_assert_int_eq(x.be->webauthn_handle_get(x.t, "bob", h2, &n),
+                     MFA_ERR_NOT_FOUND);
+    /* a nonce is spent per account */
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->webauthn_spend(x.t, "alice", nonce, 200),
+                     MFA_ERR_EXISTS);
+    ck_assert_int_eq(x.be->webauthn_handle_put(x.t, "alice", h, 1, 6),
+                     MFA_ERR_EXISTS);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    after = dump(mfa_int_store_sqlite_db(s));
+    ck_assert_str_eq(before, after);
+    sqlite3_free(before);
+    sqlite3_free(after);
+
+    /* the handle is compared whole: a prefix or a longer one is no match;
+     * the find is store-wide */
+    x = begin(s, NULL, MFA_TXN_READ);
+    ck_assert_int_eq(x.be->webauthn_handle_find(x.t, h, sizeof(h), acct),
+                     MFA_OK);
+    ck_assert_str_eq(acct, "alice");
+    ck_assert_int_eq(x.be->webauthn_handle_find(x.t, h, sizeof(h) - 1, acct),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_str_eq(acct, "");
+    h2[0] = 0xef;
+    memcpy(h2 + 1, h + 1, sizeof(h) - 1);
+    ck_assert_int_eq(x.be->webauthn_handle_find(x.t, h2, sizeof(h2), acct),
+                     MFA_ERR_NOT_FOUND);
+    x.be->rollback(x.t);
+
+    /* updates: a login's (sign count, last use), then every field */
+    x = begin(s, "bob", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->webauthn_spend(x.t, "bob", nonce, 100), MFA_OK);
+    memset(nonce, 0x22, sizeof(nonce));
+    ck_assert_int_eq(x.be->webauthn_spend(x.t, "bob", nonce, 300), MFA_OK);
+    k = some_passkey("00000000000000c2", 3);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "bob", &k), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_handle_put(x.t, "bob", h2, 3, 7), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    a.cred.sign_count = 0;
+    a.last_used = 4000;
+    ck_assert_int_eq(x.be->webauthn_update(x.t, "alice", &a), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_get(x.t, "alice", a.factor_id, &got),
+                     MFA_OK);
+    assert_same_passkey(&got, &a);
+    k = some_passkey(a.factor_id, 5); /* everything else, created too */
+    k.created = 3000;
+    ck_assert_int_eq(x.be->webauthn_update(x.t, "alice", &k), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_get(x.t, "alice", a.factor_id, &got),
+                     MFA_OK);
+    assert_same_passkey(&got, &k);
+    memset(&seen, 0, sizeof(seen));
+    ck_assert_int_eq(x.be->webauthn_list(x.t, "alice", wa_collect, &seen),
+                     MFA_OK);
+    ck_assert_uint_eq(seen.n, 3);
+    ck_assert_str_eq(seen.ids[0], b.factor_id);
+    ck_assert_str_eq(seen.ids[1], a.factor_id);
+    /* expiry: before the time, not at it; the account's only */
+    ck_assert_int_eq(x.be->webauthn_spent_expire(x.t, "alice", 100, &n),
+                     MFA_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(x.be->webauthn_spent_expire(x.t, "alice", 101, &n),
+                     MFA_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(x.be->webauthn_spend(x.t, "alice", nonce, 400), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_delete(x.t, "alice", b.factor_id), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_delete(x.t, "alice", b.factor_id),
+                     MFA_ERR_NOT_FOUND);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    x = begin(s, NULL, MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->webauthn_spent_expire(x.t, NULL, 301, &n), MFA_OK);
+    ck_assert_uint_eq(n, 2); /* bob's two */
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+
+    /* account_delete: every row of alice's in the three tables, none of
+     * bob's */
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->account_delete(x.t, "alice"), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    {
+        sqlite3 *db = mfa_int_store_sqlite_db(s);
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM "
+                                     "mfa_webauthn_credential WHERE account "
+                                     "= 'alice'"),
+                         0);
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_webauthn_user "
+                                     "WHERE account = 'alice'"),
+                         0);
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_webauthn_spent "
+                                     "WHERE account = 'alice'"),
+                         0);
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM "
+                                     "mfa_webauthn_credential"),
+                         1);
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM mfa_webauthn_user"),
+                         1);
+    }
+    /* alice's credential id and handle are free again */
+    x = begin(s, "dave", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "dave", &big), MFA_OK);
+    ck_assert_int_eq(x.be->webauthn_handle_put(x.t, "dave", h, sizeof(h), 8),
+                     MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    /* a read transaction refuses every write */
+    x = begin(s, "dave", MFA_TXN_READ);
+    ck_assert_int_ne(x.be->webauthn_spend(x.t, "dave", nonce, 9), MFA_OK);
+    ck_assert_int_ne(x.be->webauthn_delete(x.t, "dave", big.factor_id), MFA_OK);
+    x.be->rollback(x.t);
+    mfa_store_free(&s);
+}
+END_TEST
+
+static int
+count_stmt(unsigned type, void *arg, void *p, void *x)
+{
+    (void)p;
+    (void)x;
+    if (type == SQLITE_TRACE_STMT)
+        (*(int *)arg)++;
+    return 0;
+}
+
+static int
+count_commit(void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+/*
+ * What a passkey login costs the file: the steps of its transaction (the
+ * account's credentials, the sign count, the spent nonce, the expired
+ * nonces) are one statement each, and the transaction one commit.
+ */
+START_TEST(webauthn_login_statements)
+{
+    char path[512];
+    mfa_store_t *s;
+    mfa_webauthn_rec w = some_passkey("00000000000000b0", 4), got;
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES];
+    wa_seen seen;
+    sqlite3 *db;
+    int stmts = 0, commits = 0, at;
+    size_t n;
+    bt x;
+
+    s = created_store(path, sizeof(path));
+    populate(s);
+    x = begin(s, "alice", MFA_TXN_WRITE);
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "alice", &w), MFA_OK);
+    ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+    db = mfa_int_store_sqlite_db(s);
+    ck_assert_int_eq(
+        sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_stmt, &stmts), SQLITE_OK);
+    sqlite3_commit_hook(db, count_commit, &commits);
+    for (int round = 0; round < 3; round++) {
+        stmts = 0;
+        commits = 0;
+        x = begin(s, "alice", MFA_TXN_WRITE);
+        ck_assert_int_eq(stmts, 1); /* BEGIN IMMEDIATE */
+        at = stmts;
+        memset(&seen, 0, sizeof(seen));
+        ck_assert_int_eq(x.be->webauthn_list(x.t, "alice", wa_collect, &seen),
+                         MFA_OK);
+        ck_assert_uint_eq(seen.n, 2);
+        ck_assert_int_eq(stmts - at, 1);
+        at = stmts;
+        ck_assert_int_eq(x.be->webauthn_get(x.t, "alice", w.factor_id, &got),
+                         MFA_OK);
+        ck_assert_int_eq(stmts - at, 1);
+        at = stmts;
+        got.cred.sign_count++;
+        got.last_used = 2000 + round;
+        ck_assert_int_eq(x.be->webauthn_update(x.t, "alice", &got), MFA_OK);
+        ck_assert_int_eq(stmts - at, 1);
+        at = stmts;
+        memset(nonce, round, sizeof(nonce));
+        ck_assert_int_eq(x.be->webauthn_spend(x.t, "alice", nonce, 2300),
+                         MFA_OK);
+        ck_assert_int_eq(stmts - at, 1);
+        at = stmts;
+        ck_assert_int_eq(x.be->webauthn_spent_expire(x.t, "alice", 2000, &n),
+                         MFA_OK);
+        ck_assert_uint_eq(n, round == 0 ? 1 : 0); /* populate's nonce */
+        ck_assert_int_eq(stmts - at, 1);
+        ck_assert_int_eq(commits, 0);
+        ck_assert_int_eq(x.be->commit(x.t), MFA_OK);
+        ck_assert_int_eq(stmts, 7);
+        ck_assert_int_eq(commits, 1);
+    }
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    sqlite3_commit_hook(db, NULL, NULL);
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* factor_scan pages through many factors in (account, id) order. */
 START_TEST(scan_pages_through_many)
 {
@@ -1415,10 +2057,11 @@ sqlite_suite(void)
     tcase_add_test(tc, not_a_database_is_corrupt);
     tcase_add_test(tc, version_1_is_old_and_create_upgrades_it);
     tcase_add_test(tc, version_2_is_old_and_create_upgrades_it);
+    tcase_add_test(tc, version_3_is_old_and_create_upgrades_it);
     tcase_add_test(tc, version_1_migrates_through_the_backend);
     tcase_add_test(tc, newer_version_is_refused);
     tcase_add_test(tc, missing_table_is_a_schema_error);
-    tcase_add_loop_test(tc, concurrent_create, 0, 2);
+    tcase_add_loop_test(tc, concurrent_create, 0, 3);
     tcase_add_test(tc, settings);
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, file_colon_path_is_a_path);
@@ -1433,6 +2076,8 @@ sqlite_suite(void)
     tcase_add_test(tc, failed_bind_is_an_error);
     tcase_add_test(tc, transaction_ended_underneath_is_refused);
     tcase_add_test(tc, scan_pages_through_many);
+    tcase_add_test(tc, webauthn_rows);
+    tcase_add_test(tc, webauthn_login_statements);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -31,7 +31,7 @@ extern "C" {
 
 #define MFA_FACTOR_ID_LEN 16 /* lowercase hex of 8 random bytes */
 #define MFA_LABEL_MAX 64     /* device name, bytes of UTF-8 */
-#define MFA_SCHEMA_VERSION 3 /* schema this library reads and writes */
+#define MFA_SCHEMA_VERSION 4 /* schema this library reads and writes */
 
 typedef enum mfa_factor_status {
     MFA_FACTOR_PENDING = 0, /* enrolled, waiting for the first code */

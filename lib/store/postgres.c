@@ -91,8 +91,25 @@ enum {
     ST_DEVICE_PUT,
     ST_DEVICE_DELETE,
     ST_STATE_SCAN,
+    ST_WA_LIST,
+    ST_WA_GET,
+    ST_WA_INSERT,
+    ST_WA_UPDATE,
+    ST_WA_DELETE,
+    ST_WA_HANDLE_GET,
+    ST_WA_HANDLE_PUT,
+    ST_WA_HANDLE_FIND,
+    ST_WA_SPEND,
+    ST_WA_EXPIRE,
+    ST_WA_EXPIRE_ALL,
     ST_COUNT
 };
+
+/* $1 is the account, these $2..$15 */
+#define WA_COLS                                                                \
+    "factor_id, label, credential_id, public_key, algorithm, sign_count, "     \
+    "transports, flags, aaguid, att_format, att_trust, user_handle, "          \
+    "created, last_used"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_FACTOR_LIST] = "SELECT " FACTOR_COLS " FROM @.factor WHERE account = "
@@ -147,7 +164,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         "WITH f AS (DELETE FROM @.factor WHERE account = $1), "
         "b AS (DELETE FROM @.backup_code WHERE account = $1), "
         "o AS (DELETE FROM @.oob_challenge WHERE account = $1), "
-        "d AS (DELETE FROM @.device WHERE account = $1) "
+        "d AS (DELETE FROM @.device WHERE account = $1), "
+        "wc AS (DELETE FROM @.webauthn_credential WHERE account = $1), "
+        "wu AS (DELETE FROM @.webauthn_user WHERE account = $1), "
+        "ws AS (DELETE FROM @.webauthn_spent WHERE account = $1) "
         "DELETE FROM @.throttle WHERE account = $1",
     [ST_THROTTLE_LIST] =
         "SELECT bucket, failures, locked_until, updated FROM "
@@ -168,6 +188,37 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATE_SCAN] =
         "SELECT account FROM @.throttle WHERE account > $1 UNION SELECT "
         "account FROM @.device WHERE account > $1 ORDER BY 1 LIMIT $2",
+    [ST_WA_LIST] = "SELECT " WA_COLS " FROM @.webauthn_credential WHERE "
+                   "account = $1 ORDER BY created, factor_id",
+    [ST_WA_GET] = "SELECT " WA_COLS " FROM @.webauthn_credential WHERE "
+                  "account = $1 AND factor_id = $2",
+    /* no conflict target: a taken factor id and a taken credential id
+     * are both "exists" */
+    [ST_WA_INSERT] = "INSERT INTO @.webauthn_credential (account, " WA_COLS
+                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                     "$12, $13, $14, $15) ON CONFLICT DO NOTHING RETURNING 1",
+    /* a login's update changes no indexed value: a HOT update, no index
+     * entry written (when the page has room) */
+    [ST_WA_UPDATE] =
+        "UPDATE @.webauthn_credential SET label = $3, credential_id = $4, "
+        "public_key = $5, algorithm = $6, sign_count = $7, transports = $8, "
+        "flags = $9, aaguid = $10, att_format = $11, att_trust = $12, "
+        "user_handle = $13, created = $14, last_used = $15 WHERE account = $1 "
+        "AND factor_id = $2 RETURNING 1",
+    [ST_WA_DELETE] = "DELETE FROM @.webauthn_credential WHERE account = $1 "
+                     "AND factor_id = $2 RETURNING 1",
+    [ST_WA_HANDLE_GET] = "SELECT handle FROM @.webauthn_user WHERE account "
+                         "= $1",
+    [ST_WA_HANDLE_PUT] = "INSERT INTO @.webauthn_user (account, handle, "
+                         "created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
+                         "RETURNING 1",
+    [ST_WA_HANDLE_FIND] = "SELECT account FROM @.webauthn_user WHERE handle "
+                          "= $1",
+    [ST_WA_SPEND] = "INSERT INTO @.webauthn_spent (account, nonce, expires) "
+                    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
+    [ST_WA_EXPIRE] = "DELETE FROM @.webauthn_spent WHERE account = $1 AND "
+                     "expires < $2",
+    [ST_WA_EXPIRE_ALL] = "DELETE FROM @.webauthn_spent WHERE expires < $1",
 };
 
 /* ---- the store object ---------------------------------------------------- */
@@ -492,7 +543,9 @@ writes(int which)
            which != ST_FACTOR_SCAN && which != ST_THROTTLE_GET &&
            which != ST_BACKUP_LIST && which != ST_OOB_GET &&
            which != ST_THROTTLE_LIST && which != ST_DEVICE_LIST &&
-           which != ST_DEVICE_GET && which != ST_STATE_SCAN;
+           which != ST_DEVICE_GET && which != ST_STATE_SCAN &&
+           which != ST_WA_LIST && which != ST_WA_GET &&
+           which != ST_WA_HANDLE_GET && which != ST_WA_HANDLE_FIND;
 }
 
 static mfa_rc run_once(mfa_store_txn *t, int which, const pg_params *p,
@@ -1566,6 +1619,280 @@ pg_oob_delete(mfa_store_txn *t, const char *account, const char *purpose)
     return run_void(t, ST_OOB_DELETE, &p);
 }
 
+/* ---- passkeys and security keys ------------------------------------------ */
+
+/* min..max bytes of bytea into dst, the length into *len. */
+static void
+get_bytes(const PGresult *r, int row, int col, uint8_t *dst, size_t min,
+          size_t max, size_t *len, int *ok)
+{
+    int n = PQgetlength(r, row, col);
+
+    *len = 0;
+    if (PQgetisnull(r, row, col) || n < 0 || (size_t)n < min ||
+        (size_t)n > max) {
+        *ok = 0;
+        return;
+    }
+    memcpy(dst, PQgetvalue(r, row, col), (size_t)n);
+    *len = (size_t)n;
+}
+
+/* A row of WA_COLS, checked: out of range is MFA_ERR_CORRUPT. */
+static mfa_rc
+decode_webauthn(const PGresult *r, int row, mfa_webauthn_rec *w)
+{
+    mfa_webauthn_credential *c = &w->cred;
+    size_t aaguid_len = 0;
+    int ok = 1;
+    int64_t v;
+
+    memset(w, 0, sizeof(*w));
+    get_text(r, row, 0, w->factor_id, sizeof(w->factor_id), &ok);
+    if (strlen(w->factor_id) != MFA_FACTOR_ID_LEN)
+        ok = 0;
+    get_text(r, row, 1, w->label, sizeof(w->label), &ok);
+    get_bytes(r, row, 2, c->id, MFA_WEBAUTHN_CRED_ID_MIN,
+              MFA_WEBAUTHN_CRED_ID_MAX, &c->id_len, &ok);
+    get_bytes(r, row, 3, c->public_key, 1, MFA_WEBAUTHN_PUBLIC_KEY_MAX,
+              &c->public_key_len, &ok);
+    v = get_i64(r, row, 4, &ok);
+    if (v != MFA_WEBAUTHN_ES256 && v != MFA_WEBAUTHN_EDDSA &&
+        v != MFA_WEBAUTHN_RS256)
+        ok = 0;
+    else
+        c->algorithm = (int32_t)v;
+    c->sign_count = get_u32(r, row, 5, &ok);
+    v = get_i64(r, row, 6, &ok);
+    if (v < 0 || v > 0x3f)
+        ok = 0;
+    else
+        c->transports = (unsigned)v;
+    v = get_i64(r, row, 7, &ok);
+    if (v < 0 || v > 0xff)
+        ok = 0;
+    else
+        c->flags = (unsigned)v;
+    get_bytes(r, row, 8, c->aaguid, MFA_WEBAUTHN_AAGUID_BYTES,
+              MFA_WEBAUTHN_AAGUID_BYTES, &aaguid_len, &ok);
+    v = get_i64(r, row, 9, &ok);
+    if (v != MFA_WEBAUTHN_FMT_NONE && v != MFA_WEBAUTHN_FMT_PACKED &&
+        v != MFA_WEBAUTHN_FMT_FIDO_U2F)
+        ok = 0;
+    else
+        c->attestation_format = (mfa_webauthn_fmt)v;
+    v = get_i64(r, row, 10, &ok);
+    if (v != MFA_WEBAUTHN_TRUST_NONE && v != MFA_WEBAUTHN_TRUST_SELF &&
+        v != MFA_WEBAUTHN_TRUST_UNVERIFIED)
+        ok = 0;
+    else
+        c->attestation_trust = (mfa_webauthn_trust)v;
+    get_bytes(r, row, 11, c->user_handle, 1, MFA_WEBAUTHN_USER_HANDLE_MAX,
+              &c->user_handle_len, &ok);
+    w->created = get_i64(r, row, 12, &ok);
+    w->last_used = get_i64(r, row, 13, &ok);
+    if (w->created < 0 || w->created > MFA_INT_TIME_MAX || w->last_used < 0 ||
+        w->last_used > MFA_INT_TIME_MAX)
+        ok = 0;
+    if (!ok) {
+        memset(w, 0, sizeof(*w));
+        return MFA_ERR_CORRUPT;
+    }
+    return MFA_OK;
+}
+
+static void
+webauthn_params(pg_params *p, const char *account, const mfa_webauthn_rec *w)
+{
+    const mfa_webauthn_credential *c = &w->cred;
+
+    p_text(p, account);
+    p_text(p, w->factor_id);
+    p_text(p, w->label);
+    p_bytes(p, c->id, c->id_len);
+    p_bytes(p, c->public_key, c->public_key_len);
+    p_int(p, c->algorithm);
+    p_int(p, c->sign_count);
+    p_int(p, c->transports);
+    p_int(p, c->flags);
+    p_bytes(p, c->aaguid, MFA_WEBAUTHN_AAGUID_BYTES);
+    p_int(p, c->attestation_format);
+    p_int(p, c->attestation_trust);
+    p_bytes(p, c->user_handle, c->user_handle_len);
+    p_int(p, w->created);
+    p_int(p, w->last_used);
+}
+
+static mfa_rc
+pg_webauthn_list(mfa_store_txn *t, const char *account, mfa_webauthn_cb cb,
+                 void *arg)
+{
+    pg_params p = {0};
+    mfa_webauthn_rec *w;
+    PGresult *r;
+    mfa_rc rc;
+    int i;
+
+    /* a record is large (about 1.7 KiB): one on the heap, reused */
+    if ((w = malloc(sizeof(*w))) == NULL)
+        return MFA_ERR_NOMEM;
+    p_text(&p, account);
+    if ((rc = run(t, ST_WA_LIST, &p, &r)) != MFA_OK) {
+        free(w);
+        return rc;
+    }
+    /* the whole result is here: a callback may run other statements */
+    for (i = 0; i < PQntuples(r) && rc == MFA_OK; i++) {
+        rc = decode_webauthn(r, i, w);
+        if (rc == MFA_OK)
+            rc = cb(w, arg);
+    }
+    PQclear(r);
+    free(w);
+    return rc;
+}
+
+static mfa_rc
+pg_webauthn_get(mfa_store_txn *t, const char *account, const char *factor_id,
+                mfa_webauthn_rec *out)
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    p_text(&p, account);
+    p_text(&p, factor_id);
+    if ((rc = run(t, ST_WA_GET, &p, &r)) != MFA_OK)
+        return rc;
+    rc = PQntuples(r) == 1 ? decode_webauthn(r, 0, out) : MFA_ERR_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+static mfa_rc
+pg_webauthn_insert(mfa_store_txn *t, const char *account,
+                   const mfa_webauthn_rec *w)
+{
+    pg_params p = {0};
+
+    webauthn_params(&p, account, w);
+    return run_hit(t, ST_WA_INSERT, &p, MFA_ERR_EXISTS);
+}
+
+static mfa_rc
+pg_webauthn_update(mfa_store_txn *t, const char *account,
+                   const mfa_webauthn_rec *w)
+{
+    pg_params p = {0};
+
+    webauthn_params(&p, account, w);
+    return run_hit(t, ST_WA_UPDATE, &p, MFA_ERR_NOT_FOUND);
+}
+
+static mfa_rc
+pg_webauthn_delete(mfa_store_txn *t, const char *account, const char *factor_id)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    p_text(&p, factor_id);
+    return run_hit(t, ST_WA_DELETE, &p, MFA_ERR_NOT_FOUND);
+}
+
+static mfa_rc
+pg_webauthn_handle_get(mfa_store_txn *t, const char *account,
+                       uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX], size_t *len)
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+    int ok = 1;
+
+    *len = 0;
+    p_text(&p, account);
+    if ((rc = run(t, ST_WA_HANDLE_GET, &p, &r)) != MFA_OK)
+        return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return MFA_ERR_NOT_FOUND;
+    }
+    get_bytes(r, 0, 0, out, 1, MFA_WEBAUTHN_USER_HANDLE_MAX, len, &ok);
+    PQclear(r);
+    return ok ? MFA_OK : MFA_ERR_CORRUPT;
+}
+
+static mfa_rc
+pg_webauthn_handle_put(mfa_store_txn *t, const char *account,
+                       const uint8_t *handle, size_t len, int64_t now)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    p_bytes(&p, handle, len);
+    p_int(&p, now);
+    return run_hit(t, ST_WA_HANDLE_PUT, &p, MFA_ERR_EXISTS);
+}
+
+static mfa_rc
+pg_webauthn_handle_find(mfa_store_txn *t, const uint8_t *handle, size_t len,
+                        char account[MFA_ACCOUNT_MAX + 1])
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+    int ok = 1;
+
+    account[0] = '\0';
+    p_bytes(&p, handle, len);
+    if ((rc = run(t, ST_WA_HANDLE_FIND, &p, &r)) != MFA_OK)
+        return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return MFA_ERR_NOT_FOUND;
+    }
+    get_text(r, 0, 0, account, MFA_ACCOUNT_MAX + 1, &ok);
+    PQclear(r);
+    if (!ok || account[0] == '\0') {
+        account[0] = '\0';
+        return MFA_ERR_CORRUPT;
+    }
+    return MFA_OK;
+}
+
+static mfa_rc
+pg_webauthn_spend(mfa_store_txn *t, const char *account,
+                  const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
+                  int64_t expires)
+{
+    pg_params p = {0};
+
+    p_text(&p, account);
+    p_bytes(&p, nonce, MFA_WEBAUTHN_NONCE_BYTES);
+    p_int(&p, expires);
+    return run_hit(t, ST_WA_SPEND, &p, MFA_ERR_EXISTS);
+}
+
+static mfa_rc
+pg_webauthn_spent_expire(mfa_store_txn *t, const char *account, int64_t before,
+                         size_t *n)
+{
+    pg_params p = {0};
+    PGresult *r;
+    mfa_rc rc;
+
+    *n = 0;
+    if (account != NULL)
+        p_text(&p, account);
+    p_int(&p, before);
+    rc = run(t, account != NULL ? ST_WA_EXPIRE : ST_WA_EXPIRE_ALL, &p, &r);
+    if (rc != MFA_OK)
+        return rc;
+    *n = (size_t)strtoul(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return MFA_OK;
+}
+
 static mfa_rc
 pg_account_delete(mfa_store_txn *t, const char *account)
 {
@@ -1639,6 +1966,16 @@ const mfa_store_backend mfa_int_postgres_backend = {
     .device_delete = pg_device_delete,
     .state_scan = pg_state_scan,
     .account_delete = pg_account_delete,
+    .webauthn_list = pg_webauthn_list,
+    .webauthn_get = pg_webauthn_get,
+    .webauthn_insert = pg_webauthn_insert,
+    .webauthn_update = pg_webauthn_update,
+    .webauthn_delete = pg_webauthn_delete,
+    .webauthn_handle_get = pg_webauthn_handle_get,
+    .webauthn_handle_put = pg_webauthn_handle_put,
+    .webauthn_handle_find = pg_webauthn_handle_find,
+    .webauthn_spend = pg_webauthn_spend,
+    .webauthn_spent_expire = pg_webauthn_spent_expire,
 };
 
 mfa_rc

@@ -10,6 +10,9 @@
  *   {LEN}    length of bytes: length or octet_length
  *   {SEQ}    PostgreSQL's issue-order column (SQLite has its rowid):
  *            "" or "seq bigserial NOT NULL,"
+ *   {NOROWID} after a table of small rows read and written by its primary
+ *            key only: " WITHOUT ROWID" (SQLite: the key is the table, one
+ *            b-tree to write instead of two) or "" (PostgreSQL)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -90,17 +93,62 @@ static const char *const steps[] = {
     /* an account has a few devices: its rows by the key, sorted on read
      * (a second index would cost every login's insert) */
     " PRIMARY KEY (account, id))",
+
+    /* 3 -> 4: passkeys and security keys (mfa/webauthn.h).  A login reads
+     * the account's credentials (the index by account), updates one row's
+     * sign count and last use (no indexed column: no index entry moves),
+     * inserts its spent nonce and deletes the account's expired ones (both
+     * by the spent table's key).  credential_id's unique index costs only
+     * a registration; nothing has an index on a time. */
+    "CREATE TABLE {T}webauthn_credential ("
+    " factor_id {KEY} NOT NULL PRIMARY KEY CHECK ({LEN}(factor_id) = 16),"
+    " account {KEY} NOT NULL,"
+    " label {TEXT} NOT NULL,"
+    " credential_id {BLOB} NOT NULL UNIQUE"
+    " CHECK ({LEN}(credential_id) BETWEEN 16 AND 1023),"
+    " public_key {BLOB} NOT NULL CHECK ({LEN}(public_key) BETWEEN 1 AND 512),"
+    " algorithm {INT} NOT NULL CHECK (algorithm IN (-7, -8, -257)),"
+    " sign_count {INT} NOT NULL CHECK (sign_count BETWEEN 0 AND 4294967295),"
+    " transports {INT} NOT NULL CHECK (transports BETWEEN 0 AND 63),"
+    " flags {INT} NOT NULL CHECK (flags BETWEEN 0 AND 255),"
+    " aaguid {BLOB} NOT NULL CHECK ({LEN}(aaguid) = 16),"
+    " att_format {INT} NOT NULL CHECK (att_format IN (0, 1, 2)),"
+    " att_trust {INT} NOT NULL CHECK (att_trust IN (0, 1, 2)),"
+    " user_handle {BLOB} NOT NULL CHECK ({LEN}(user_handle) BETWEEN 1 AND 64),"
+    " created {INT} NOT NULL CHECK (created >= 0),"
+    " last_used {INT} NOT NULL CHECK (last_used >= 0));"
+    "CREATE INDEX {N}webauthn_credential_account ON {T}webauthn_credential"
+    " (account, created, factor_id);"
+    /* one random handle per account, found by handle for a login without
+     * a name */
+    "CREATE TABLE {T}webauthn_user ("
+    " account {KEY} NOT NULL PRIMARY KEY,"
+    " handle {BLOB} NOT NULL UNIQUE CHECK ({LEN}(handle) BETWEEN 1 AND 64),"
+    " created {INT} NOT NULL CHECK (created >= 0)){NOROWID};"
+    /* spent challenge nonces until they expire; the clean-up of every
+     * account (mfa_gc) reads the whole table, which holds the logins of
+     * one challenge lifetime plus what the last clean-up left */
+    "CREATE TABLE {T}webauthn_spent ("
+    " account {KEY} NOT NULL,"
+    " nonce {BLOB} NOT NULL CHECK ({LEN}(nonce) = 16),"
+    " expires {INT} NOT NULL CHECK (expires >= 0),"
+    " PRIMARY KEY (account, nonce)){NOROWID}",
 };
 
 const char *const mfa_int_schema_tables[] = {
-    "factor", "backup_code", "throttle", "oob_challenge", "device", NULL,
+    "factor",        "backup_code",    "throttle",
+    "oob_challenge", "device",         "webauthn_credential",
+    "webauthn_user", "webauthn_spent", NULL,
 };
 
 int
 mfa_int_schema_ntables(int version)
 {
-    /* versions 1 and 2 have the first four; 3 added "device" */
-    return version >= 1 && version < 3 ? 4 : 5;
+    /* versions 1 and 2 have the first four; 3 added "device", 4 the
+     * three passkey tables */
+    if (version >= 1 && version < 3)
+        return 4;
+    return version == 3 ? 5 : 8;
 }
 
 int
@@ -123,6 +171,7 @@ token(mfa_int_dialect d, const char *name, size_t n)
         {"BLOB", "BLOB", "bytea"},
         {"LEN", "length", "octet_length"},
         {"SEQ", "", "seq bigserial NOT NULL,"},
+        {"NOROWID", " WITHOUT ROWID", ""},
     };
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

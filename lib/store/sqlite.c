@@ -82,10 +82,31 @@ enum {
     ST_DEVICE_DELETE,
     ST_DEL_DEVICES,
     ST_STATE_SCAN,
+    ST_WA_LIST,
+    ST_WA_GET,
+    ST_WA_INSERT,
+    ST_WA_UPDATE_SAME,
+    ST_WA_UPDATE,
+    ST_WA_DELETE,
+    ST_WA_HANDLE_GET,
+    ST_WA_HANDLE_PUT,
+    ST_WA_HANDLE_FIND,
+    ST_WA_SPEND,
+    ST_WA_EXPIRE,
+    ST_WA_EXPIRE_ALL,
+    ST_DEL_WA_CREDS,
+    ST_DEL_WA_USER,
+    ST_DEL_WA_SPENT,
     ST_COUNT
 };
 
 #define DEVICE_COLS "id, label, hash, key_id, created, last_seen, trusted_until"
+
+/* ?1 is the account, these ?2..?15 */
+#define WA_COLS                                                                \
+    "factor_id, label, credential_id, public_key, algorithm, sign_count, "     \
+    "transports, flags, aaguid, att_format, att_trust, user_handle, "          \
+    "created, last_used"
 
 static const char *const sql[ST_COUNT] = {
     [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -179,6 +200,48 @@ static const char *const sql[ST_COUNT] = {
     [ST_STATE_SCAN] =
         "SELECT account FROM mfa_throttle WHERE account > ?1 UNION SELECT "
         "account FROM mfa_device WHERE account > ?1 ORDER BY 1 LIMIT ?2",
+    [ST_WA_LIST] = "SELECT " WA_COLS " FROM mfa_webauthn_credential WHERE "
+                   "account = ?1 ORDER BY created, factor_id",
+    [ST_WA_GET] = "SELECT " WA_COLS " FROM mfa_webauthn_credential WHERE "
+                  "account = ?1 AND factor_id = ?2",
+    [ST_WA_INSERT] = "INSERT INTO mfa_webauthn_credential (account, " WA_COLS
+                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                     "?12, ?13, ?14, ?15)",
+    /*
+     * The parameters of the insert.  A login changes the sign count and
+     * the last use; an UPDATE naming no indexed column (credential_id,
+     * created) leaves every index entry where it is, so it is tried
+     * first, and the whole row only when that matched nothing.
+     */
+    [ST_WA_UPDATE_SAME] =
+        "UPDATE mfa_webauthn_credential SET label = ?3, public_key = ?5, "
+        "algorithm = ?6, sign_count = ?7, transports = ?8, flags = ?9, "
+        "aaguid = ?10, att_format = ?11, att_trust = ?12, user_handle = ?13, "
+        "last_used = ?15 WHERE factor_id = ?2 AND account = ?1 AND "
+        "created = ?14 AND credential_id = ?4",
+    [ST_WA_UPDATE] =
+        "UPDATE mfa_webauthn_credential SET label = ?3, credential_id = ?4, "
+        "public_key = ?5, algorithm = ?6, sign_count = ?7, transports = ?8, "
+        "flags = ?9, aaguid = ?10, att_format = ?11, att_trust = ?12, "
+        "user_handle = ?13, created = ?14, last_used = ?15 WHERE factor_id = "
+        "?2 AND account = ?1",
+    [ST_WA_DELETE] = "DELETE FROM mfa_webauthn_credential WHERE account = ?1 "
+                     "AND factor_id = ?2",
+    [ST_WA_HANDLE_GET] =
+        "SELECT handle FROM mfa_webauthn_user WHERE account = ?1",
+    [ST_WA_HANDLE_PUT] = "INSERT INTO mfa_webauthn_user (account, handle, "
+                         "created) VALUES (?1, ?2, ?3)",
+    [ST_WA_HANDLE_FIND] =
+        "SELECT account FROM mfa_webauthn_user WHERE handle = ?1",
+    [ST_WA_SPEND] = "INSERT INTO mfa_webauthn_spent (account, nonce, "
+                    "expires) VALUES (?1, ?2, ?3)",
+    [ST_WA_EXPIRE] = "DELETE FROM mfa_webauthn_spent WHERE account = ?1 AND "
+                     "expires < ?2",
+    [ST_WA_EXPIRE_ALL] = "DELETE FROM mfa_webauthn_spent WHERE expires < ?1",
+    [ST_DEL_WA_CREDS] =
+        "DELETE FROM mfa_webauthn_credential WHERE account = ?1",
+    [ST_DEL_WA_USER] = "DELETE FROM mfa_webauthn_user WHERE account = ?1",
+    [ST_DEL_WA_SPENT] = "DELETE FROM mfa_webauthn_spent WHERE account = ?1",
 };
 
 typedef struct sq_store sq_store;
@@ -1434,13 +1497,327 @@ sq_oob_delete(mfa_store_txn *t, const char *account, const char *purpose)
     return keyed_delete(t, ST_OOB_DELETE, account, purpose, NULL);
 }
 
+/* ---- passkeys and security keys ------------------------------------------ */
+
+/* A blob of min..max bytes into out, its length into *len. */
+static mfa_rc
+col_bytes(sqlite3_stmt *s, int i, uint8_t *out, size_t min, size_t max,
+          size_t *len)
+{
+    const void *b;
+    int n;
+
+    *len = 0;
+    if (sqlite3_column_type(s, i) != SQLITE_BLOB)
+        return MFA_ERR_CORRUPT;
+    b = sqlite3_column_blob(s, i);
+    n = sqlite3_column_bytes(s, i);
+    if (b == NULL || n < 0 || (size_t)n < min || (size_t)n > max)
+        return MFA_ERR_CORRUPT;
+    memcpy(out, b, (size_t)n);
+    *len = (size_t)n;
+    return MFA_OK;
+}
+
+static int
+col_alg(sqlite3_stmt *s, int i, int64_t *v)
+{
+    return col_range(s, i, MFA_WEBAUTHN_RS256, MFA_WEBAUTHN_ES256, v) &&
+           (*v == MFA_WEBAUTHN_ES256 || *v == MFA_WEBAUTHN_EDDSA ||
+            *v == MFA_WEBAUTHN_RS256);
+}
+
+/* A row of WA_COLS (columns 0..13), checked like row_factor. */
+static mfa_rc
+row_webauthn(sqlite3_stmt *s, mfa_webauthn_rec *r)
+{
+    mfa_webauthn_credential *c = &r->cred;
+    int64_t v[8];
+    size_t aaguid_len = 0;
+    mfa_rc rc;
+
+    memset(r, 0, sizeof(*r));
+    if ((rc = col_text(s, 0, r->factor_id, sizeof(r->factor_id), 0)) !=
+            MFA_OK ||
+        (rc = col_text(s, 1, r->label, sizeof(r->label), 1)) != MFA_OK ||
+        (rc = col_bytes(s, 2, c->id, MFA_WEBAUTHN_CRED_ID_MIN,
+                        MFA_WEBAUTHN_CRED_ID_MAX, &c->id_len)) != MFA_OK ||
+        (rc = col_bytes(s, 3, c->public_key, 1, MFA_WEBAUTHN_PUBLIC_KEY_MAX,
+                        &c->public_key_len)) != MFA_OK ||
+        (rc = col_bytes(s, 8, c->aaguid, MFA_WEBAUTHN_AAGUID_BYTES,
+                        MFA_WEBAUTHN_AAGUID_BYTES, &aaguid_len)) != MFA_OK ||
+        (rc = col_bytes(s, 11, c->user_handle, 1, MFA_WEBAUTHN_USER_HANDLE_MAX,
+                        &c->user_handle_len)) != MFA_OK) {
+        memset(r, 0, sizeof(*r));
+        return rc;
+    }
+    if (strlen(r->factor_id) != MFA_FACTOR_ID_LEN || !col_alg(s, 4, &v[0]) ||
+        !col_range(s, 5, 0, UINT32_MAX, &v[1]) ||
+        !col_range(s, 6, 0, 0x3f, &v[2]) || !col_range(s, 7, 0, 0xff, &v[3]) ||
+        !col_range(s, 9, 0, 2, &v[4]) || !col_range(s, 10, 0, 2, &v[5]) ||
+        !col_range(s, 12, 0, MFA_INT_TIME_MAX, &v[6]) ||
+        !col_range(s, 13, 0, MFA_INT_TIME_MAX, &v[7])) {
+        memset(r, 0, sizeof(*r));
+        return MFA_ERR_CORRUPT;
+    }
+    c->algorithm = (int32_t)v[0];
+    c->sign_count = (uint32_t)v[1];
+    c->transports = (unsigned)v[2];
+    c->flags = (unsigned)v[3];
+    c->attestation_format = (mfa_webauthn_fmt)v[4];
+    c->attestation_trust = (mfa_webauthn_trust)v[5];
+    r->created = v[6];
+    r->last_used = v[7];
+    return MFA_OK;
+}
+
+/* Bind account as ?1 and r in WA_COLS order as ?2..?15. */
+static void
+bind_webauthn(sqlite3_stmt *s, const char *account, const mfa_webauthn_rec *r)
+{
+    const mfa_webauthn_credential *c = &r->cred;
+
+    bind_key(s, account, r->factor_id);
+    bind_text(s, 3, r->label);
+    bind_blob(s, 4, c->id, c->id_len);
+    bind_blob(s, 5, c->public_key, c->public_key_len);
+    sqlite3_bind_int64(s, 6, c->algorithm);
+    sqlite3_bind_int64(s, 7, c->sign_count);
+    sqlite3_bind_int64(s, 8, c->transports);
+    sqlite3_bind_int64(s, 9, c->flags);
+    bind_blob(s, 10, c->aaguid, MFA_WEBAUTHN_AAGUID_BYTES);
+    sqlite3_bind_int64(s, 11, c->attestation_format);
+    sqlite3_bind_int64(s, 12, c->attestation_trust);
+    bind_blob(s, 13, c->user_handle, c->user_handle_len);
+    sqlite3_bind_int64(s, 14, r->created);
+    sqlite3_bind_int64(s, 15, r->last_used);
+}
+
+static mfa_rc
+sq_webauthn_list(mfa_store_txn *t, const char *account, mfa_webauthn_cb cb,
+                 void *arg)
+{
+    /*
+     * As factor_list: every row is read and the statement reset before a
+     * callback runs.  Records are large (about 1.7 KiB) and nothing in
+     * them is secret: the heap, grown as needed (an account holds at most
+     * MFA_WEBAUTHN_CREDS_MAX).
+     */
+    mfa_webauthn_rec *v = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r = SQLITE_DONE;
+
+    if (rc == MFA_OK && (rc = stmt(q, ST_WA_LIST, &s)) == MFA_OK) {
+        bind_key(s, account, NULL);
+        while ((r = step(s)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t ncap = cap == 0 ? 4 : 2 * cap;
+                mfa_webauthn_rec *w = ncap > SIZE_MAX / sizeof(*w)
+                                          ? NULL
+                                          : realloc(v, ncap * sizeof(*w));
+                if (w == NULL) {
+                    rc = MFA_ERR_NOMEM;
+                    break;
+                }
+                v = w;
+                cap = ncap;
+            }
+            if ((rc = row_webauthn(s, &v[n])) != MFA_OK)
+                break;
+            n++;
+        }
+        if (rc == MFA_OK && r != SQLITE_DONE)
+            rc = map_rc(r) != MFA_OK ? map_rc(r) : MFA_ERR_STORE;
+        done(s);
+    }
+    for (size_t i = 0; rc == MFA_OK && i < n; i++)
+        rc = cb(&v[i], arg);
+    free(v);
+    return rc;
+}
+
+static mfa_rc
+sq_webauthn_get(mfa_store_txn *t, const char *account, const char *factor_id,
+                mfa_webauthn_rec *out)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (rc != MFA_OK || (rc = stmt(q, ST_WA_GET, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, factor_id);
+    r = step(s);
+    if (r == SQLITE_ROW)
+        rc = row_webauthn(s, out);
+    else
+        rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
+    done(s);
+    return rc;
+}
+
+static mfa_rc
+sq_webauthn_insert(mfa_store_txn *t, const char *account,
+                   const mfa_webauthn_rec *r)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+
+    if (rc != MFA_OK || (rc = stmt(q, ST_WA_INSERT, &s)) != MFA_OK)
+        return rc;
+    bind_webauthn(s, account, r);
+    return run(q, s, NULL);
+}
+
+static mfa_rc
+sq_webauthn_update(mfa_store_txn *t, const char *account,
+                   const mfa_webauthn_rec *r)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+    int changes = 0;
+
+    if (rc != MFA_OK || (rc = stmt(q, ST_WA_UPDATE_SAME, &s)) != MFA_OK)
+        return rc;
+    bind_webauthn(s, account, r);
+    rc = run(q, s, &changes);
+    if (rc != MFA_OK || changes > 0)
+        return rc;
+    if ((rc = stmt(q, ST_WA_UPDATE, &s)) != MFA_OK)
+        return rc;
+    bind_webauthn(s, account, r);
+    rc = run(q, s, &changes);
+    return rc == MFA_OK && changes == 0 ? MFA_ERR_NOT_FOUND : rc;
+}
+
+static mfa_rc
+sq_webauthn_delete(mfa_store_txn *t, const char *account, const char *factor_id)
+{
+    int changes = 0;
+    mfa_rc rc = keyed_delete(t, ST_WA_DELETE, account, factor_id, &changes);
+
+    return rc == MFA_OK && changes == 0 ? MFA_ERR_NOT_FOUND : rc;
+}
+
+static mfa_rc
+sq_webauthn_handle_get(mfa_store_txn *t, const char *account,
+                       uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX], size_t *len)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r;
+
+    *len = 0;
+    if (rc != MFA_OK || (rc = stmt(q, ST_WA_HANDLE_GET, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    r = step(s);
+    if (r == SQLITE_ROW)
+        rc = col_bytes(s, 0, out, 1, MFA_WEBAUTHN_USER_HANDLE_MAX, len);
+    else
+        rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
+    done(s);
+    return rc;
+}
+
+static mfa_rc
+sq_webauthn_handle_put(mfa_store_txn *t, const char *account,
+                       const uint8_t *handle, size_t len, int64_t now)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+
+    if (rc != MFA_OK || (rc = stmt(q, ST_WA_HANDLE_PUT, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    bind_blob(s, 2, handle, len);
+    sqlite3_bind_int64(s, 3, now);
+    return run(q, s, NULL);
+}
+
+static mfa_rc
+sq_webauthn_handle_find(mfa_store_txn *t, const uint8_t *handle, size_t len,
+                        char account[MFA_ACCOUNT_MAX + 1])
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 0, &q);
+    int r;
+
+    account[0] = '\0';
+    if (rc != MFA_OK || (rc = stmt(q, ST_WA_HANDLE_FIND, &s)) != MFA_OK)
+        return rc;
+    bind_blob(s, 1, handle, len);
+    r = step(s);
+    if (r == SQLITE_ROW)
+        rc = col_text(s, 0, account, MFA_ACCOUNT_MAX + 1, 0);
+    else
+        rc = r == SQLITE_DONE ? MFA_ERR_NOT_FOUND : map_rc(r);
+    done(s);
+    if (rc != MFA_OK)
+        account[0] = '\0';
+    return rc;
+}
+
+static mfa_rc
+sq_webauthn_spend(mfa_store_txn *t, const char *account,
+                  const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
+                  int64_t expires)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+
+    if (rc != MFA_OK || (rc = stmt(q, ST_WA_SPEND, &s)) != MFA_OK)
+        return rc;
+    bind_key(s, account, NULL);
+    bind_blob(s, 2, nonce, MFA_WEBAUTHN_NONCE_BYTES);
+    sqlite3_bind_int64(s, 3, expires);
+    return run(q, s, NULL);
+}
+
+static mfa_rc
+sq_webauthn_spent_expire(mfa_store_txn *t, const char *account, int64_t before,
+                         size_t *n)
+{
+    sqlite3_stmt *s;
+    sq_store *q;
+    mfa_rc rc = live(t, 1, &q);
+    int changes = 0;
+
+    *n = 0;
+    if (rc != MFA_OK ||
+        (rc = stmt(q, account != NULL ? ST_WA_EXPIRE : ST_WA_EXPIRE_ALL, &s)) !=
+            MFA_OK)
+        return rc;
+    if (account != NULL) {
+        bind_key(s, account, NULL);
+        sqlite3_bind_int64(s, 2, before);
+    } else {
+        sqlite3_bind_int64(s, 1, before);
+    }
+    rc = run(q, s, &changes);
+    *n = rc == MFA_OK ? (size_t)changes : 0;
+    return rc;
+}
+
 /* ---- account ------------------------------------------------------------- */
 
 static mfa_rc
 sq_account_delete(mfa_store_txn *t, const char *account)
 {
     static const int dels[] = {ST_DEL_FACTORS, ST_BACKUP_CLEAR, ST_DEL_THROTTLE,
-                               ST_DEL_OOB, ST_DEL_DEVICES};
+                               ST_DEL_OOB,     ST_DEL_DEVICES,  ST_DEL_WA_CREDS,
+                               ST_DEL_WA_USER, ST_DEL_WA_SPENT};
     mfa_rc rc = MFA_OK;
 
     seen_forget(t);
@@ -1499,6 +1876,16 @@ const mfa_store_backend mfa_int_sqlite_backend = {
     .device_delete = sq_device_delete,
     .state_scan = sq_state_scan,
     .account_delete = sq_account_delete,
+    .webauthn_list = sq_webauthn_list,
+    .webauthn_get = sq_webauthn_get,
+    .webauthn_insert = sq_webauthn_insert,
+    .webauthn_update = sq_webauthn_update,
+    .webauthn_delete = sq_webauthn_delete,
+    .webauthn_handle_get = sq_webauthn_handle_get,
+    .webauthn_handle_put = sq_webauthn_handle_put,
+    .webauthn_handle_find = sq_webauthn_handle_find,
+    .webauthn_spend = sq_webauthn_spend,
+    .webauthn_spent_expire = sq_webauthn_spent_expire,
 };
 
 /*

@@ -2,17 +2,23 @@
  * Store row decoding: what the SQLite backend reads back from a database
  * file that was damaged or edited by hand.
  *
- * Each input is decoded into rows of the four tables (every column a
+ * Each input is decoded into rows of the four tables and of the passkey
+ * tables (every column a
  * "good" default, SQL NULL, an integer, text or a blob, as the input says)
  * and written with the raw SQLite handle, CHECK constraints off, so that
  * the rows are what a hostile or corrupt file could hold.  Then the store
  * reads them (factor get/list/each, throttle, backup codes, out-of-band
- * challenge) and the service runs its flows over them (verify with the
+ * challenge, passkey get/list, user handle get/find, through the backend
+ * and through the checked layer)
+ * and the service runs its flows over them (verify with the
  * right code, recover with the right backup code, out-of-band verify with
  * the right code, list).
  *
  * Invariants: no crash, no leak; a decoded factor record is in range
- * (type, algorithm, digits, period, sealed length); every call returns
+ * (type, algorithm, digits, period, sealed length), and so is a decoded
+ * passkey (lengths, algorithm, counts, bits, formats, times), and
+ * undamaged passkey rows decode to exactly what was written; every call
+ * returns
  * MFA_OK or an error, never a positive value; and a flow accepts only
  * what the rows make right.  Before each flow the rows are read back with
  * plain SQL and judged apart from the store's decoder (rows_allow_*): a
@@ -35,6 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define NOW 1111111109
 #define FID "0123456789abcdef"
+#define WID "0123456789abcde0" /* the passkey's factor id */
 
 static mfa_store_t *store;
 static sqlite3 *db;
@@ -48,7 +55,12 @@ static const uint8_t secret[20] = "12345678901234567890";
 static uint8_t good_oob_hash[MFA_BACKUP_HASHBYTES];
 static char good_oob_code[MFA_CODE_BUFSIZE];
 static int damaged; /* a column of this input is not its good default */
-static sqlite3_stmt *ins[4];
+static sqlite3_stmt *ins[6];
+/* the passkey row's good values */
+static const uint8_t good_cred_id[32] = "credential id of 32 bytes, ok!!";
+static uint8_t good_cose[77];
+static const uint8_t good_aaguid[16] = "aaguid 16 bytes";
+static const uint8_t good_handle[8] = {0x80, 1, 2, 3, 0, 5, 6, 0xff};
 static int warming;
 
 static int64_t
@@ -70,7 +82,7 @@ must(int ok, const char *what)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const char *sql[4] = {
+    static const char *sql[6] = {
         "INSERT INTO mfa_factor (id, account, label, type, algorithm, digits,"
         " period, t0, last_step, drift, status, created, confirmed,"
         " last_used, sealed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -79,7 +91,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         "INSERT INTO mfa_throttle (account, bucket, failures, locked_until,"
         " updated) VALUES (?,'',?,?,0)",
         "INSERT INTO mfa_oob_challenge (account, purpose, hash, key_id,"
-        " created, expires, attempts_left) VALUES (?,?,?,?,?,?,?)"};
+        " created, expires, attempts_left) VALUES (?,?,?,?,?,?,?)",
+        "INSERT INTO mfa_webauthn_credential (account, factor_id, label,"
+        " credential_id, public_key, algorithm, sign_count, transports,"
+        " flags, aaguid, att_format, att_trust, user_handle, created,"
+        " last_used) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO mfa_webauthn_user (account, handle, created)"
+        " VALUES (?,?,?)"};
     uint8_t key[MFA_KEYRING_KEYBYTES];
     mfa_oob_challenge ch;
     mfa_secret_t *s = NULL;
@@ -117,9 +135,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         (void)unlink(":memory:");
     db = mfa_int_store_sqlite_db(store);
     must(db != NULL, "handle");
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         must(sqlite3_prepare_v2(db, sql[i], -1, &ins[i], NULL) == SQLITE_OK,
              sql[i]);
+    for (size_t i = 0; i < sizeof(good_cose); i++)
+        good_cose[i] = (uint8_t)(0xa5 ^ i);
     must(mfa_ctx_new(&ctx, store, ring) == MFA_OK, "ctx");
     mfa_ctx_set_clock(ctx, fixed_clock, NULL);
     /* the service keeps one guarded scratch per thread, made on first
@@ -212,6 +232,134 @@ check_rec(const mfa_factor_rec *f, void *arg)
     FUZZ_ASSERT(memchr(f->account, '\0', sizeof(f->account)) != NULL);
     FUZZ_ASSERT(memchr(f->label, '\0', sizeof(f->label)) != NULL);
     return MFA_OK;
+}
+
+/* A decoded passkey record is in range, whatever the row held. */
+static void
+check_wa(const mfa_webauthn_rec *r)
+{
+    const mfa_webauthn_credential *c = &r->cred;
+
+    FUZZ_ASSERT(strlen(r->factor_id) == MFA_FACTOR_ID_LEN);
+    FUZZ_ASSERT(memchr(r->label, '\0', sizeof(r->label)) != NULL);
+    FUZZ_ASSERT(c->id_len >= MFA_WEBAUTHN_CRED_ID_MIN &&
+                c->id_len <= MFA_WEBAUTHN_CRED_ID_MAX);
+    FUZZ_ASSERT(c->public_key_len >= 1 &&
+                c->public_key_len <= MFA_WEBAUTHN_PUBLIC_KEY_MAX);
+    FUZZ_ASSERT(c->user_handle_len >= 1 &&
+                c->user_handle_len <= MFA_WEBAUTHN_USER_HANDLE_MAX);
+    FUZZ_ASSERT(c->algorithm == MFA_WEBAUTHN_ES256 ||
+                c->algorithm == MFA_WEBAUTHN_EDDSA ||
+                c->algorithm == MFA_WEBAUTHN_RS256);
+    FUZZ_ASSERT(c->transports <= 0x3f && c->flags <= 0xff);
+    FUZZ_ASSERT(c->attestation_format <= MFA_WEBAUTHN_FMT_FIDO_U2F);
+    FUZZ_ASSERT(c->attestation_trust <= MFA_WEBAUTHN_TRUST_UNVERIFIED);
+    FUZZ_ASSERT(r->created >= 0 && r->created <= MFA_INT_TIME_MAX);
+    FUZZ_ASSERT(r->last_used >= 0 && r->last_used <= MFA_INT_TIME_MAX);
+}
+
+static mfa_rc
+check_wa_cb(const mfa_webauthn_rec *r, void *arg)
+{
+    (void)arg;
+    check_wa(r);
+    return MFA_OK;
+}
+
+/* The passkey row as written when no column was damaged. */
+static void
+check_wa_good(const mfa_webauthn_rec *r)
+{
+    const mfa_webauthn_credential *c = &r->cred;
+
+    FUZZ_ASSERT(strcmp(r->factor_id, WID) == 0 && strcmp(r->label, "key") == 0);
+    FUZZ_ASSERT(c->id_len == sizeof(good_cred_id) &&
+                memcmp(c->id, good_cred_id, c->id_len) == 0);
+    FUZZ_ASSERT(c->public_key_len == sizeof(good_cose) &&
+                memcmp(c->public_key, good_cose, c->public_key_len) == 0);
+    FUZZ_ASSERT(memcmp(c->aaguid, good_aaguid, sizeof(good_aaguid)) == 0);
+    FUZZ_ASSERT(c->user_handle_len == sizeof(good_handle) &&
+                memcmp(c->user_handle, good_handle, c->user_handle_len) == 0);
+    FUZZ_ASSERT(c->algorithm == MFA_WEBAUTHN_ES256 &&
+                c->sign_count == 0xffffffffu && c->transports == 0x21 &&
+                c->flags == 0x45 &&
+                c->attestation_format == MFA_WEBAUTHN_FMT_PACKED &&
+                c->attestation_trust == MFA_WEBAUTHN_TRUST_SELF);
+    FUZZ_ASSERT(r->created == 1000 && r->last_used == NOW);
+}
+
+/*
+ * The passkey rows read back through the backend's own decoding: a
+ * damaged column is MFA_ERR_CORRUPT or (a key column) NOT_FOUND, never a
+ * record out of range; undamaged rows are what was written.
+ */
+static void
+read_passkeys(int wa_damaged)
+{
+    const mfa_store_backend *be = mfa_store_backend_of(store);
+    mfa_store_txn *t = NULL;
+    mfa_webauthn_rec r;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    char acct[MFA_ACCOUNT_MAX + 1];
+    size_t n = 0;
+    mfa_rc rc;
+
+    FUZZ_ASSERT(be->begin(mfa_store_impl_of(store), "alice", MFA_TXN_READ,
+                          &t) == MFA_OK);
+    rc = be->webauthn_get(t, "alice", WID, &r);
+    FUZZ_ASSERT(rc <= 0);
+    if (rc == MFA_OK) {
+        check_wa(&r);
+        if (!wa_damaged)
+            check_wa_good(&r);
+    }
+    FUZZ_ASSERT(wa_damaged || rc == MFA_OK);
+    rc = be->webauthn_list(t, "alice", check_wa_cb, NULL);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    rc = be->webauthn_handle_get(t, "alice", h, &n);
+    FUZZ_ASSERT(rc <= 0 && n <= MFA_WEBAUTHN_USER_HANDLE_MAX);
+    FUZZ_ASSERT(rc != MFA_OK || n >= 1);
+    FUZZ_ASSERT(wa_damaged || (rc == MFA_OK && n == sizeof(good_handle) &&
+                               memcmp(h, good_handle, n) == 0));
+    be->rollback(t);
+    FUZZ_ASSERT(be->begin(mfa_store_impl_of(store), NULL, MFA_TXN_READ, &t) ==
+                MFA_OK);
+    rc = be->webauthn_handle_find(t, good_handle, sizeof(good_handle), acct);
+    FUZZ_ASSERT(rc <= 0 && memchr(acct, '\0', sizeof(acct)) != NULL);
+    FUZZ_ASSERT(rc != MFA_OK || acct[0] != '\0');
+    FUZZ_ASSERT(wa_damaged || (rc == MFA_OK && strcmp(acct, "alice") == 0));
+    be->rollback(t);
+}
+
+/* The same rows through the checked layer the service reads them with. */
+static void
+read_passkeys_checked(int wa_damaged)
+{
+    mfa_int_txn x;
+    mfa_webauthn_rec r;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    char acct[MFA_ACCOUNT_MAX + 1];
+    size_t n = 0;
+    mfa_rc rc;
+
+    FUZZ_ASSERT(mfa_int_txn_begin(store, "alice", MFA_TXN_READ, &x) == MFA_OK);
+    rc = mfa_int_txn_webauthn_get(&x, WID, &r);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    if (rc == MFA_OK) {
+        check_wa(&r);
+        if (!wa_damaged)
+            check_wa_good(&r);
+    }
+    rc = mfa_int_txn_webauthn_list(&x, check_wa_cb, NULL);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    rc = mfa_int_txn_webauthn_handle_get(&x, h, &n);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    mfa_int_txn_rollback(&x);
+    FUZZ_ASSERT(mfa_int_txn_begin(store, NULL, MFA_TXN_READ, &x) == MFA_OK);
+    rc = mfa_int_txn_webauthn_handle_find(&x, good_handle, sizeof(good_handle),
+                                          acct);
+    FUZZ_ASSERT(rc <= 0 && (wa_damaged || rc == MFA_OK));
+    mfa_int_txn_rollback(&x);
 }
 
 /* ---- the rows, judged apart from the store's decoder ------------------ */
@@ -394,14 +542,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 0;
     unsigned nfactors;
     long mark;
-    int allowed;
+    int allowed, saved_damaged, wa_damaged;
     mfa_rc rc;
 
     must(sqlite3_exec(db,
                       "PRAGMA ignore_check_constraints = ON;"
                       "DELETE FROM mfa_factor; DELETE FROM mfa_backup_code;"
                       "DELETE FROM mfa_throttle;"
-                      "DELETE FROM mfa_oob_challenge;",
+                      "DELETE FROM mfa_oob_challenge;"
+                      "DELETE FROM mfa_webauthn_credential;"
+                      "DELETE FROM mfa_webauthn_user;",
                       NULL, NULL, NULL) == SQLITE_OK,
          "reset");
     damaged = 0;
@@ -449,6 +599,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bind(ins[3], 6, &in, NULL, NOW + 600, NULL, 0);
     bind(ins[3], 7, &in, NULL, 3, NULL, 0);
     insert(ins[3]);
+    /* a passkey and the user handle, damaged apart from the rest */
+    saved_damaged = damaged;
+    damaged = 0;
+    bind(ins[4], 1, &in, "alice", 0, NULL, 0);
+    bind(ins[4], 2, &in, WID, 0, NULL, 0);
+    bind(ins[4], 3, &in, "key", 0, NULL, 0);
+    bind(ins[4], 4, &in, NULL, 0, good_cred_id, sizeof(good_cred_id));
+    bind(ins[4], 5, &in, NULL, 0, good_cose, sizeof(good_cose));
+    bind(ins[4], 6, &in, NULL, MFA_WEBAUTHN_ES256, NULL, 0);
+    bind(ins[4], 7, &in, NULL, 0xffffffff, NULL, 0);
+    bind(ins[4], 8, &in, NULL, 0x21, NULL, 0);
+    bind(ins[4], 9, &in, NULL, 0x45, NULL, 0);
+    bind(ins[4], 10, &in, NULL, 0, good_aaguid, sizeof(good_aaguid));
+    bind(ins[4], 11, &in, NULL, MFA_WEBAUTHN_FMT_PACKED, NULL, 0);
+    bind(ins[4], 12, &in, NULL, MFA_WEBAUTHN_TRUST_SELF, NULL, 0);
+    bind(ins[4], 13, &in, NULL, 0, good_handle, sizeof(good_handle));
+    bind(ins[4], 14, &in, NULL, 1000, NULL, 0);
+    bind(ins[4], 15, &in, NULL, NOW, NULL, 0);
+    insert(ins[4]);
+    bind(ins[5], 1, &in, "alice", 0, NULL, 0);
+    bind(ins[5], 2, &in, NULL, 0, good_handle, sizeof(good_handle));
+    bind(ins[5], 3, &in, NULL, 1000, NULL, 0);
+    insert(ins[5]);
+    wa_damaged = damaged;
+    damaged = saved_damaged;
 
     mark = fuzz_guarded_mark();
     /* every row read through the checked transactions: a damaged row is
@@ -470,6 +645,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; rc == MFA_OK && i < n; i++)
         check_rec(&page[i], NULL);
     mfa_int_txn_rollback(&x);
+    read_passkeys(wa_damaged);
+    read_passkeys_checked(wa_damaged);
 
     FUZZ_ASSERT(mfa_factors_list(ctx, "alice", &list, &n) <= 0);
     mfa_free(list);
