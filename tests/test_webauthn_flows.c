@@ -548,6 +548,20 @@ START_TEST(replay_refused)
     login_ok("alice", sa);
     ck_assert_uint_eq(failures_of("alice"), 0);
     free(resp);
+    /* a synced passkey's count stays 0: the spent challenge alone refuses
+     * its assertion sent again */
+    {
+        softauth *sync = new_auth(MFA_WEBAUTHN_EDDSA);
+
+        softauth_set_sign_count(sync, 0, 0);
+        register_ok("alice", sync, "synced", NULL);
+        resp = assertion("alice", sync);
+        ck_assert_int_eq(finish("alice", resp, &r), MFA_OK);
+        ck_assert_int_eq(finish("alice", resp, &r), MFA_ERR_REPLAYED);
+        free(resp);
+        login_ok("alice", sync);
+        softauth_free(&sync);
+    }
     free(reg);
     mfa_free(opts);
     softauth_free(&sa);
