@@ -37,7 +37,7 @@ enum { BK_MEMORY = 0, BK_SQLITE = 1, BK_COUNT = 2 };
 enum { BK_MEMORY = 0, BK_SQLITE = 1, BK_COUNT = 1 };
 #endif
 
-/* ---- fixture ----------------------------------------------------------- */
+/* ---- fixture ------------------------------------------------------------- */
 
 #define EV_MAX 512
 typedef struct rec_event {
@@ -143,7 +143,7 @@ teardown(void)
     }
 }
 
-/* ---- helpers ----------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static softauth *
 new_auth(int32_t alg)
@@ -237,7 +237,7 @@ passkeys(const char *account, mfa_webauthn_info **list)
     return n;
 }
 
-/* ---- what is stored, read past the fault layer (not counted) ----------- */
+/* ---- what is stored, read past the fault layer (not counted) ------------- */
 
 typedef struct dump {
     mfa_webauthn_rec w[MFA_WEBAUTHN_CREDS_MAX + 1];
@@ -334,7 +334,7 @@ failures_of(const char *account)
     return 0;
 }
 
-/* ---- registration and login -------------------------------------------- */
+/* ---- registration and login ---------------------------------------------- */
 
 START_TEST(register_list_login)
 {
@@ -1563,7 +1563,7 @@ START_TEST(gc_spent_and_passkey_accounts)
 }
 END_TEST
 
-/* ---- store failures --------------------------------------------------- */
+/* ---- store failures ------------------------------------------------------ */
 
 static const mfa_rc store_errors[] = {MFA_ERR_STORE, MFA_ERR_BUSY,
                                       MFA_ERR_CORRUPT};
