@@ -604,6 +604,21 @@ START_TEST(expired_challenge)
     ck_assert_int_eq(finish("alice", resp, &r), MFA_ERR_EXPIRED);
     ck_assert_int_eq(last_event()->type, MFA_EV_WEBAUTHN_FAIL);
     ck_assert_int_eq(last_event()->rc, MFA_ERR_EXPIRED);
+    /* nothing to compare with and no failure on record: not counted (the
+     * rule of expired codes, lib/rules.c) */
+    ck_assert_uint_eq(failures_of("alice"), 0);
+    free(resp);
+    /* with a failure on record it is counted like any other */
+    softauth_set_tamper(sa, SOFTAUTH_TAMPER_SIGNATURE);
+    resp = assertion("alice", sa);
+    ck_assert_int_eq(finish("alice", resp, &r), MFA_ERR_WEBAUTHN_SIGNATURE);
+    free(resp);
+    softauth_set_tamper(sa, 0);
+    resp = assertion("alice", sa);
+    F.now += 62;
+    ck_assert_int_eq(finish("alice", resp, &r), MFA_ERR_EXPIRED);
+    ck_assert_uint_eq(r.failures, 2);
+    ck_assert_uint_eq(failures_of("alice"), 2);
     free(resp);
     login_ok("alice", sa);
     softauth_free(&sa);
