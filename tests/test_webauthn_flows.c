@@ -5,8 +5,9 @@
  * index picks it): registration, listing, logins with and without a name,
  * replays, foreign and expired challenges, tampered responses, throttling
  * and known devices, cloned authenticators, rename, remove, reset, the
- * cap, passkeys next to authenticator apps, the clean-up, and a store
- * failing each call of both finishes in turn.
+ * cap, passkeys next to authenticator apps, the clean-up, threads racing
+ * one assertion and the last places, and a store failing each call of
+ * both finishes in turn.
  */
 #define _GNU_SOURCE /* memmem */
 #include <pthread.h>
