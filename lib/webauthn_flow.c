@@ -396,6 +396,7 @@ reg_finish_body(mfa_int_txn *x, reg_finish_arg *a)
     mfa_webauthn_credential *c = &a->rec.cred;
     cred_set *cs = NULL;
     mfa_factor_rec f;
+    size_t expired = 0;
     int dup = 0;
     mfa_rc rc;
 
@@ -403,6 +404,9 @@ reg_finish_body(mfa_int_txn *x, reg_finish_arg *a)
         mfa_int_txn_webauthn_handle_get(x, c->user_handle, &c->user_handle_len);
     if (rc == MFA_ERR_NOT_FOUND)
         rc = MFA_ERR_STATE; /* reset since begin: no handle to register to */
+    if (rc != MFA_OK)
+        return rc;
+    rc = mfa_int_txn_webauthn_spent_expire(x, a->ch->now, &expired);
     if (rc != MFA_OK)
         return rc;
     rc = mfa_int_txn_webauthn_spend(x, a->ch->nonce, a->ch->expires);
@@ -631,6 +635,7 @@ login_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, mfa_result *res,
     login_arg *la = arg;
     mfa_webauthn_credential *c = &la->found.cred;
     uint32_t count = 0;
+    size_t expired = 0;
     unsigned flags = 0;
     int eq;
     mfa_rc rc;
@@ -664,7 +669,12 @@ login_check(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now, mfa_result *res,
     }
     /* a signed answer to this challenge: spent, so that it counts once;
      * before the sign count, so that a captured assertion sent again is a
-     * replay rather than a clone */
+     * replay rather than a clone.  The account's nonces whose challenges
+     * expired go first (an expired challenge is refused before this), so
+     * an account keeps only the nonces of the challenges still alive. */
+    rc = mfa_int_txn_webauthn_spent_expire(x, now, &expired);
+    if (rc != MFA_OK)
+        return rc;
     rc = mfa_int_txn_webauthn_spend(x, la->ch.nonce, la->ch.expires);
     if (rc == MFA_ERR_EXISTS)
         return MFA_ERR_REPLAYED;
