@@ -776,7 +776,6 @@ mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
     fido_assert_t *as = NULL;
     fido_cred_t *holder = NULL;
     const void *pk = NULL;
-    uint8_t cdh[MFA_INT_WA_SHA256];
     int r;
     mfa_rc rc;
 
@@ -813,12 +812,9 @@ mfa_int_wa_assertion_verify(const struct mfa_webauthn_rp *rp, const uint8_t *ad,
     rc = MFA_ERR_NOMEM;
     if ((as = fido_assert_new()) == NULL)
         goto out;
-    /* the hash libfido2 would take of clientDataJSON, by libsodium:
-     * OpenSSL 3's one-shot SHA256() looks the digest up on every call */
-    crypto_hash_sha256(cdh, cd, cd_len);
     rc = MFA_ERR_INTERNAL;
     if (fido_assert_set_rp(as, rp->rp_id) != FIDO_OK ||
-        fido_assert_set_clientdata_hash(as, cdh, sizeof(cdh)) != FIDO_OK ||
+        fido_assert_set_clientdata(as, cd, cd_len) != FIDO_OK ||
         fido_assert_set_count(as, 1) != FIDO_OK ||
         fido_assert_set_up(as, FIDO_OPT_TRUE) != FIDO_OK ||
         (rp->uv == MFA_WEBAUTHN_UV_REQUIRED &&
