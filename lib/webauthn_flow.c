@@ -204,8 +204,7 @@ refused_uncounted(mfa_rc rc)
            rc == MFA_ERR_WEBAUTHN_CHALLENGE || rc == MFA_ERR_WEBAUTHN_TOO_LARGE;
 }
 
-/* ---- common checks ---------------------------------------------------------
- */
+/* ---- common checks ------------------------------------------------------- */
 
 /* The ctx and its rp; the flow's error otherwise. */
 static mfa_rc
@@ -263,8 +262,7 @@ read_creds(mfa_int_txn *x, cred_set *cs)
     return mfa_int_txn_webauthn_list(x, set_push, cs);
 }
 
-/* ---- configuration ----------------------------------------------------------
- */
+/* ---- configuration ------------------------------------------------------- */
 
 mfa_rc
 mfa_ctx_set_webauthn(mfa_ctx_t *ctx, const mfa_webauthn_rp_t *rp)
@@ -275,8 +273,7 @@ mfa_ctx_set_webauthn(mfa_ctx_t *ctx, const mfa_webauthn_rp_t *rp)
     return MFA_OK;
 }
 
-/* ---- registration
- * ------------------------------------------------------------ */
+/* ---- registration -------------------------------------------------------- */
 
 typedef struct reg_begin_arg {
     uint8_t handle[MFA_WEBAUTHN_USER_HANDLE_MAX];
@@ -538,8 +535,7 @@ done:
     return res->outcome = rc;
 }
 
-/* ---- login -----------------------------------------------------------------
- */
+/* ---- login --------------------------------------------------------------- */
 
 typedef struct login_begin_arg {
     cred_set cs;
@@ -801,8 +797,7 @@ refused:
     return res->outcome = rc;
 }
 
-/* ---- listing
- * ------------------------------------------------------------------ */
+/* ---- listing ------------------------------------------------------------- */
 
 typedef struct info_vec {
     mfa_webauthn_info *v;

@@ -2178,6 +2178,116 @@ START_TEST(webauthn_account_delete)
 }
 END_TEST
 
+/* Store-wide uniqueness under racing writers of different accounts: each
+ * round's credential id, and one user handle, end up with exactly one
+ * account. */
+#define WRACE_THREADS 6
+#define WRACE_ROUNDS 20
+
+typedef struct wrace_arg {
+    mfa_store_t *s;
+    int who;
+    int errors;
+    int won_handle;
+    int won[WRACE_ROUNDS];
+} wrace_arg;
+
+static void *
+wrace_main(void *p)
+{
+    wrace_arg *a = p;
+    const mfa_store_backend *be = mfa_store_backend_of(a->s);
+    char account[16];
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t len = handle_of(h, 77, 40);
+    mfa_store_txn *t = NULL;
+    mfa_rc rc;
+    int k;
+
+    snprintf(account, sizeof(account), "racer%d", a->who);
+    rc = be->begin(mfa_store_impl_of(a->s), account, MFA_TXN_WRITE, &t);
+    if (rc == MFA_OK) {
+        rc = be->webauthn_handle_put(t, account, h, len, 1);
+        a->won_handle = rc == MFA_OK;
+        if (rc == MFA_OK)
+            rc = be->commit(t);
+        else
+            be->rollback(t);
+    }
+    if (rc != MFA_OK && rc != MFA_ERR_EXISTS)
+        a->errors++;
+    for (k = 0; k < WRACE_ROUNDS; k++) {
+        /* a factor id of its own, the round's credential id */
+        mfa_webauthn_rec r =
+            passkey((uint64_t)(0x10000 + a->who * 0x100 + k), 1000, 32, 77);
+        fill_bytes(r.cred.id, r.cred.id_len, 0x7000u + (uint32_t)k);
+        t = NULL;
+        rc = be->begin(mfa_store_impl_of(a->s), account, MFA_TXN_WRITE, &t);
+        if (rc != MFA_OK) {
+            a->errors++;
+            continue;
+        }
+        rc = be->webauthn_insert(t, account, &r);
+        if (rc == MFA_OK) {
+            rc = be->commit(t);
+            a->won[k] = rc == MFA_OK;
+        } else {
+            be->rollback(t);
+        }
+        if (rc != MFA_OK && rc != MFA_ERR_EXISTS)
+            a->errors++;
+    }
+    return NULL;
+}
+
+START_TEST(webauthn_unique_across_racing_accounts)
+{
+    pthread_t th[WRACE_THREADS];
+    wrace_arg a[WRACE_THREADS];
+    int i, k, handles = 0;
+
+    for (i = 0; i < WRACE_THREADS; i++) {
+        memset(&a[i], 0, sizeof(a[i]));
+        a[i].s = B->open_again != NULL && i % 2 ? open_again() : S;
+        a[i].who = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, wrace_main, &a[i]), 0);
+    }
+    for (i = 0; i < WRACE_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].errors, 0);
+        handles += a[i].won_handle;
+        if (a[i].s != S)
+            mfa_store_free(&a[i].s);
+    }
+    ck_assert_int_eq(handles, 1);
+    for (k = 0; k < WRACE_ROUNDS; k++) {
+        int winners = 0;
+        for (i = 0; i < WRACE_THREADS; i++)
+            if (a[i].won[k]) {
+                char account[16], id[MFA_FACTOR_ID_LEN + 1];
+                mfa_webauthn_rec g;
+
+                winners++;
+                snprintf(account, sizeof(account), "racer%d", i);
+                idhex(id, (uint64_t)(0x10000 + i * 0x100 + k));
+                OK(wget_rc(account, id, &g));
+            }
+        ck_assert_msg(winners == 1, "round %d: %d winners", k, winners);
+    }
+    {
+        uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+        size_t len = handle_of(h, 77, 40);
+        char who[MFA_ACCOUNT_MAX + 1], want[16];
+
+        OK(handle_find(h, len, who));
+        for (i = 0; i < WRACE_THREADS; i++)
+            if (a[i].won_handle)
+                snprintf(want, sizeof(want), "racer%d", i);
+        ck_assert_str_eq(who, want);
+    }
+}
+END_TEST
+
 /* ---- the service over this store ------------------------------------------
  */
 
@@ -2823,6 +2933,7 @@ mfa_conformance_suite(const mfa_conformance_backend *b)
     tcase_add_test(tc, read_transactions);
     tcase_add_test(tc, write_transactions_serialise);
     tcase_add_test(tc, no_lost_updates);
+    tcase_add_test(tc, webauthn_unique_across_racing_accounts);
     if (b->open_again != NULL)
         tcase_add_test(tc, commit_seen_by_second_handle);
     suite_add_tcase(s, tc);

@@ -814,6 +814,59 @@ START_TEST(busy_after_the_timeout)
 }
 END_TEST
 
+/* The library never changes a credential id, but the memory store keeps
+ * its index right if a caller does: the new id is taken (EXISTS when
+ * another row has it), the old one freed at commit, both as they were on
+ * rollback. */
+START_TEST(memory_update_rekeys_a_credential)
+{
+    mfa_store_t *s = NULL;
+    uint8_t handle[32];
+    mfa_webauthn_rec a, b, moved, probe;
+    tx x;
+
+    OK(mfa_store_memory_new(&s));
+    memset(handle, 0x3c, sizeof(handle));
+    a = good_passkey("00000000000000a1", handle, sizeof(handle));
+    b = good_passkey("00000000000000b2", handle, sizeof(handle));
+    OK(begin(s, "alice", MFA_TXN_WRITE, &x));
+    OK(x.be->webauthn_insert(x.t, "alice", &a));
+    OK(x.be->commit(x.t));
+    OK(begin(s, "bob", MFA_TXN_WRITE, &x));
+    OK(x.be->webauthn_insert(x.t, "bob", &b));
+    OK(x.be->commit(x.t));
+    /* onto bob's credential id: refused, nothing changed */
+    moved = a;
+    memcpy(moved.cred.id, b.cred.id, b.cred.id_len);
+    OK(begin(s, "alice", MFA_TXN_WRITE, &x));
+    ck_assert_int_eq(x.be->webauthn_update(x.t, "alice", &moved),
+                     MFA_ERR_EXISTS);
+    /* onto a new one, rolled back: a's id still taken, the new one free */
+    moved.cred.id[1] ^= 0xff;
+    OK(x.be->webauthn_update(x.t, "alice", &moved));
+    x.be->rollback(x.t);
+    probe = good_passkey("00000000000000c3", handle, sizeof(handle));
+    memcpy(probe.cred.id, a.cred.id, a.cred.id_len);
+    OK(begin(s, "carol", MFA_TXN_WRITE, &x));
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "carol", &probe),
+                     MFA_ERR_EXISTS);
+    memcpy(probe.cred.id, moved.cred.id, moved.cred.id_len);
+    OK(x.be->webauthn_insert(x.t, "carol", &probe));
+    x.be->rollback(x.t);
+    /* committed: the new id taken, a's free */
+    OK(begin(s, "alice", MFA_TXN_WRITE, &x));
+    OK(x.be->webauthn_update(x.t, "alice", &moved));
+    OK(x.be->commit(x.t));
+    OK(begin(s, "carol", MFA_TXN_WRITE, &x));
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "carol", &probe),
+                     MFA_ERR_EXISTS);
+    memcpy(probe.cred.id, a.cred.id, a.cred.id_len);
+    OK(x.be->webauthn_insert(x.t, "carol", &probe));
+    OK(x.be->commit(x.t));
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* Thousands of accounts: the tables grow, emptied accounts go away, and
  * every record stays reachable. */
 START_TEST(memory_many_accounts)
@@ -918,6 +971,7 @@ memory_suite(void)
     tcase_add_test(tc, other_accounts_in_parallel);
     tcase_add_test(tc, busy_after_the_timeout);
     tcase_add_test(tc, memory_many_accounts);
+    tcase_add_test(tc, memory_update_rekeys_a_credential);
     suite_add_tcase(s, tc);
     return s;
 }

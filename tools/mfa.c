@@ -153,7 +153,7 @@ static const struct command commands[] = {
     {"gc", cmd_gc, "",
      "Usage: mfa --store S --keyring F gc\n"
      "Remove throttle and device rows of accounts without factors that\n"
-     "have been idle for a day.\n"},
+     "have been idle for a day, and spent passkey challenges that expired.\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -264,6 +264,8 @@ def lifecycle(kind, spec, db_file=None, schema=None):
     # helper plays the browser), then listed, renamed and removed by its id
     helper = os.environ.get("MFA_PASSKEY_HELPER")
     if helper and schema is None:
+        main_account = account  # locked by the flood above: a fresh one
+        account = f"pk-{secrets.token_hex(4)}@example.com"
         ph = subprocess.run([helper, spec, ring, account, str(now), "YubiKey"],
                             capture_output=True, text=True)
         pid = ph.stdout.strip()
@@ -289,6 +291,7 @@ def lifecycle(kind, spec, db_file=None, schema=None):
         t.expect(f"{kind}: remove it again", m("remove", account, pid, now=now), EXIT_STORE)
         t.expect(f"{kind}: passkeys after remove", m("passkeys", account, now=now), EXIT_OK,
                  "has no passkeys")
+        account = main_account
     else:
         t.skip(f"{kind}: passkeys", "no passkey helper (built without WebAuthn or libcrypto), "
                "or a PostgreSQL schema the helper does not take")

@@ -100,8 +100,7 @@ cb_out(cbor_item_t *item, uint8_t *out, size_t max, size_t *len)
     return 0;
 }
 
-/* ---- keys ------------------------------------------------------------------
- */
+/* ---- keys ---------------------------------------------------------------- */
 
 static int
 bn_param(EVP_PKEY *k, const char *name, uint8_t *out, size_t max, size_t *len)
@@ -126,9 +125,9 @@ bn_param(EVP_PKEY *k, const char *name, uint8_t *out, size_t max, size_t *len)
 static int
 make_cose(softauth *sa)
 {
-    cbor_item_t *m = cbor_new_definite_map(sa->alg == MFA_WEBAUTHN_ES256   ? 5
-                                           : sa->alg == MFA_WEBAUTHN_EDDSA ? 4
-                                                                           : 4);
+    /* EC2 keys have x and y, OKP and RSA keys two parameters */
+    cbor_item_t *m =
+        cbor_new_definite_map(sa->alg == MFA_WEBAUTHN_ES256 ? 5 : 4);
 
     if (m == NULL)
         return -1;
@@ -338,8 +337,7 @@ softauth_send_user_handle(softauth *sa, int send)
     sa->send_uh = send;
 }
 
-/* ---- JSON ------------------------------------------------------------------
- */
+/* ---- JSON ---------------------------------------------------------------- */
 
 static json_object *
 b64(const uint8_t *p, size_t n)
@@ -614,8 +612,7 @@ softauth_assert_raw(softauth *sa, const char *rp_id, const char *origin,
     return to_string(o, json);
 }
 
-/* ---- from options ---------------------------------------------------------
- */
+/* ---- from options -------------------------------------------------------- */
 
 static int
 b64_member(json_object *o, const char *key, uint8_t *out, size_t max,
