@@ -728,28 +728,31 @@ out:
  * The stored COSE key as libfido2's key, decoded by libfido2 itself:
  * libfido2 exports no COSE decoder, but it decodes the key inside
  * authenticator data, so the key goes into a minimal one (rp id hash
- * zero, UP|AT, count 0, zero AAGUID, the stored id).  The same decoder
- * read the key at registration.  *pk points into *holder.
+ * zero, UP|AT, count 0, zero AAGUID, a credential id of 16 zero bytes:
+ * the holder's id is never read).  The same decoder read the key at
+ * registration; the *_pk_from_ptr functions would instead convert the
+ * key to OpenSSL's and back (for P-256, a point check each login) before
+ * fido_assert_verify converts it again.  *pk points into *holder.
  */
+#define HOLDER_ID_LEN MFA_WEBAUTHN_CRED_ID_MIN
+
 static mfa_rc
 stored_key(const mfa_webauthn_credential *c, fido_cred_t **holder,
            const void **pk)
 {
-    uint8_t ad[MFA_INT_WA_AD_ATTESTED + MFA_WEBAUTHN_CRED_ID_MAX +
+    uint8_t ad[MFA_INT_WA_AD_ATTESTED + HOLDER_ID_LEN +
                MFA_WEBAUTHN_PUBLIC_KEY_MAX];
-    size_t len = MFA_INT_WA_AD_ATTESTED + c->id_len + c->public_key_len;
+    size_t len = MFA_INT_WA_AD_ATTESTED + HOLDER_ID_LEN + c->public_key_len;
 
     *holder = NULL;
     *pk = NULL;
     /* one complete item, whose sizes fit: libfido2 hands it to cbor_load */
     if (walk_items(c->public_key, c->public_key_len) != 1)
         return MFA_ERR_WEBAUTHN_PUBLIC_KEY;
-    memset(ad, 0, MFA_INT_WA_AD_ATTESTED);
+    memset(ad, 0, MFA_INT_WA_AD_ATTESTED + HOLDER_ID_LEN);
     ad[32] = MFA_WEBAUTHN_FLAG_UP | MFA_WEBAUTHN_FLAG_AT;
-    ad[53] = (uint8_t)(c->id_len >> 8);
-    ad[54] = (uint8_t)c->id_len;
-    memcpy(ad + MFA_INT_WA_AD_ATTESTED, c->id, c->id_len);
-    memcpy(ad + MFA_INT_WA_AD_ATTESTED + c->id_len, c->public_key,
+    ad[54] = HOLDER_ID_LEN;
+    memcpy(ad + MFA_INT_WA_AD_ATTESTED + HOLDER_ID_LEN, c->public_key,
            c->public_key_len);
     if ((*holder = fido_cred_new()) == NULL)
         return MFA_ERR_NOMEM;

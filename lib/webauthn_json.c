@@ -4,6 +4,7 @@
  * Binary values are base64url (libsodium), without padding on output and
  * with or without it on input: both are in use by browser-side libraries.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,53 @@ get_string(json_object *o, const char *key, const char **s, size_t *n)
 }
 
 /*
+ * One tokener per thread, made on first use and freed when the thread
+ * exits: json_tokener_new_ex allocates the tokener, its level stack and
+ * its string buffer, and a login parses twice (the response and
+ * clientDataJSON).  It holds nothing between parses but that buffer,
+ * whose last contents are what the browser sent, no secret.
+ */
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+static int tok_key_ok;
+
+static void
+tok_release(void *p)
+{
+    json_tokener_free(p);
+}
+
+static void
+tok_make_key(void)
+{
+    tok_key_ok = pthread_key_create(&tok_key, tok_release) == 0;
+}
+
+static json_tokener *
+tok_get(void)
+{
+    json_tokener *tok;
+
+    if (pthread_once(&tok_once, tok_make_key) != 0 || !tok_key_ok)
+        return NULL;
+    tok = pthread_getspecific(tok_key);
+    if (tok == NULL) {
+        tok = json_tokener_new_ex(MFA_INT_WA_JSON_DEPTH);
+        if (tok == NULL)
+            return NULL;
+        if (pthread_setspecific(tok_key, tok) != 0) {
+            json_tokener_free(tok);
+            return NULL;
+        }
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    } else {
+        /* a refused text leaves its state behind */
+        json_tokener_reset(tok);
+    }
+    return tok;
+}
+
+/*
  * Parse exactly json[0..len) (trailing white space allowed) as one JSON
  * object, nested at most MFA_INT_WA_JSON_DEPTH deep.
  */
@@ -141,18 +189,15 @@ parse_object(const char *json, size_t len, json_object **out)
     *out = NULL;
     if (len == 0 || memchr(json, '\0', len) != NULL)
         return MFA_ERR_WEBAUTHN_JSON;
-    tok = json_tokener_new_ex(MFA_INT_WA_JSON_DEPTH);
+    tok = tok_get();
     if (tok == NULL)
         return MFA_ERR_NOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     o = json_tokener_parse_ex(tok, json, (int)len);
     if (o == NULL || json_tokener_get_error(tok) != json_tokener_success) {
         json_object_put(o);
-        json_tokener_free(tok);
         return MFA_ERR_WEBAUTHN_JSON;
     }
     end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
     while (end < len && (json[end] == ' ' || json[end] == '\n' ||
                          json[end] == '\r' || json[end] == '\t'))
         end++;
@@ -405,6 +450,19 @@ mfa_int_wa_client_data_check(const struct mfa_webauthn_rp *rp,
 
 /* ---- options ------------------------------------------------------------ */
 
+/*
+ * The challenge of the options goes to the browser: public from here on,
+ * whatever it was made from (the service flows' challenges carry a tag
+ * keyed by the key ring).  The constant-time test's declassification
+ * point (lib/ct.h), for a byte string.
+ */
+#ifdef MFA_CT_VALGRIND
+#include <valgrind/memcheck.h>
+#define CT_PUBLIC_BYTES(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#else
+#define CT_PUBLIC_BYTES(p, n) ((void)0)
+#endif
+
 static json_object *
 b64_string(const uint8_t *p, size_t n)
 {
@@ -512,6 +570,7 @@ mfa_int_wa_creation_json(const struct mfa_webauthn_rp *rp,
                 {MFA_WEBAUTHN_ALG_RS256, MFA_WEBAUTHN_RS256}};
     json_object *o = json_object_new_object(), *rpo, *user, *params, *sel;
 
+    CT_PUBLIC_BYTES(challenge, ch_len);
     if (o == NULL)
         return MFA_ERR_NOMEM;
     rpo = json_object_new_object();
@@ -571,6 +630,7 @@ mfa_int_wa_request_json(const struct mfa_webauthn_rp *rp,
 {
     json_object *o = json_object_new_object();
 
+    CT_PUBLIC_BYTES(challenge, ch_len);
     if (o == NULL)
         return MFA_ERR_NOMEM;
     if (put(o, "challenge", b64_string(challenge, ch_len)) != 0 ||

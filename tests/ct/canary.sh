@@ -4,7 +4,10 @@
 # Any other end -- a crash, a signal, exit 1, a canary that was not caught
 # -- fails, because a check that passes on any failure passes on a broken
 # build too.
-#   canary.sh VALGRIND SUPPRESSIONS CT_VERIFY [--expect-refusal MODE]
+#   canary.sh VALGRIND SUPPRESSIONS CT_VERIFY [--mode MODE]
+#   canary.sh VALGRIND SUPPRESSIONS CT_VERIFY --expect-refusal MODE
+# --mode runs another canary of ct-verify (--canary-webauthn: an early-exit
+# comparison of a stored credential id where the login flow compares it).
 # With --expect-refusal, run ct-verify MODE (e.g. --canary-crash) and pass
 # only if the check above refuses it: the check of the check.
 set -u
@@ -14,6 +17,8 @@ shift 3
 mode=--canary expect=caught
 if [ "${1:-}" = --expect-refusal ]; then
   mode=$2 expect=refused
+elif [ "${1:-}" = --mode ]; then
+  mode=$2
 fi
 out=$("$valgrind" --tool=memcheck --error-exitcode=$CT_CANARY_EXIT \
   --track-origins=yes --num-callers=30 --suppressions="$supp" \

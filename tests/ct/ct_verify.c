@@ -9,6 +9,14 @@
  * values the library makes public are its verdicts, through MFA_CT_PUBLIC
  * (lib/ct.h), which this build turns on with -DMFA_CT_VALGRIND.
  *
+ * Passkey logins (with the C software authenticator, where it is built):
+ * the challenge's tag is made from a secret ring key, and the stored
+ * credential ids are marked secret as the memory store hands them to the
+ * flow, so the tag comparison and the comparison of the response's
+ * credential id with every stored one are checked; `--canary-webauthn`
+ * compares a marked id with an early exit where the flow compares it,
+ * and must be caught the same way.
+ *
  * Each case also checks the functional result (the right code is accepted,
  * a wrong one refused), so a case cannot pass by computing nothing.  A case
  * fails when memcheck's error count grows during it.  `--canary` runs a
@@ -30,6 +38,13 @@
 #include <mfa/secret.h>
 #include <mfa/service.h>
 #include <mfa/store.h>
+#ifdef CT_WEBAUTHN
+#include <mfa/device.h>
+#include <mfa/store-backend.h>
+#include <mfa/webauthn.h>
+
+#include "softauth_c.h"
+#endif
 
 #define SECRET(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
 #define PUBLIC(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
@@ -436,6 +451,225 @@ out:
     mfa_keyring_free(&kr);
 }
 
+#ifdef CT_WEBAUTHN
+/* ---- passkey login --------------------------------------------------------
+ */
+
+#define WA_ORIGIN "https://example.com"
+
+/*
+ * The memory store behind a pass-through backend whose webauthn_list
+ * marks each stored credential id secret (on a copy) while wa_mark is
+ * set: the ids reach the flow's comparison as undefined memory.  The
+ * record the flow writes back (webauthn_update) is the one that matched
+ * the response's public id, and is declassified on the way in.  In canary
+ * mode it also compares the marked id with the response's the way
+ * liboath compares codes, which memcheck must report.
+ */
+static const mfa_store_backend *wa_inner;
+static mfa_store_backend wa_backend;
+static int wa_mark, wa_canary;
+static uint8_t wa_sent_id[MFA_WEBAUTHN_CRED_ID_MAX];
+static size_t wa_sent_len;
+
+typedef struct wa_list_arg {
+    mfa_webauthn_cb cb;
+    void *arg;
+} wa_list_arg;
+
+__attribute__((noinline)) static int
+leaky_bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static mfa_rc
+wa_list_cb(const mfa_webauthn_rec *r, void *arg)
+{
+    wa_list_arg *w = arg;
+    mfa_webauthn_rec copy = *r;
+
+    if (wa_mark) {
+        SECRET(copy.cred.id, copy.cred.id_len);
+        if (wa_canary && copy.cred.id_len == wa_sent_len)
+            printf("  leaky id comparison says %d\n",
+                   leaky_bytes_equal(copy.cred.id, wa_sent_id, wa_sent_len));
+    }
+    return w->cb(&copy, w->arg);
+}
+
+static mfa_rc
+wa_list(mfa_store_txn *t, const char *account, mfa_webauthn_cb cb, void *arg)
+{
+    wa_list_arg w = {cb, arg};
+
+    return wa_inner->webauthn_list(t, account, wa_list_cb, &w);
+}
+
+/* The flow found the credential and writes it back: its id equals the
+ * response's, which is public. */
+static mfa_rc
+wa_update(mfa_store_txn *t, const char *account, const mfa_webauthn_rec *r)
+{
+    mfa_webauthn_rec copy = *r;
+
+    PUBLIC(copy.cred.id, sizeof(copy.cred.id));
+    return wa_inner->webauthn_update(t, account, &copy);
+}
+
+static void
+wa_close(void *impl)
+{
+    (void)impl; /* the memory store underneath closes it */
+}
+
+/* The credential id of a response: public, it came from the browser. */
+static void
+wa_response_id(const char *json)
+{
+    mfa_webauthn_lookup l;
+
+    CHECK(mfa_webauthn_login_lookup(json, strlen(json), &l) == MFA_OK);
+    memcpy(wa_sent_id, l.credential_id, l.credential_id_len);
+    wa_sent_len = l.credential_id_len;
+}
+
+static mfa_rc
+wa_login(mfa_ctx_t *ctx, const char *account, const char *json)
+{
+    char who[MFA_ACCOUNT_MAX + 1];
+    mfa_result res;
+    mfa_rc rc;
+
+    wa_response_id(json);
+    wa_mark = 1;
+    rc = mfa_webauthn_login_finish(ctx, account, json, strlen(json),
+                                   account == NULL ? who : NULL, &res);
+    wa_mark = 0;
+    return verdict(rc);
+}
+
+/* A new assertion for a fresh challenge of the login begun for account
+ * (NULL: without a name). */
+static char *
+wa_assertion(mfa_ctx_t *ctx, softauth *sa, const char *account)
+{
+    char *opts = NULL, *json = NULL;
+
+    CHECK(verdict(mfa_webauthn_login_begin(ctx, account, &opts)) == MFA_OK);
+    /* the options go to the browser: public, the challenge with them */
+    if (opts != NULL)
+        PUBLIC(opts, strlen(opts) + 1);
+    CHECK(opts != NULL &&
+          softauth_assert(sa, opts, NULL, WA_ORIGIN, &json) == 0);
+    mfa_free(opts);
+    return json;
+}
+
+/*
+ * Register a passkey for alice with a secret key ring (the challenge tag
+ * is keyed by it), then log in: accepted; the same assertion again
+ * (spent); the challenge of a login without a name sent as alice's (a
+ * tag that does not match); another passkey's id (every stored id
+ * compared, none equal); a login without a name.
+ */
+static void
+wa_case(int canary)
+{
+    mfa_keyring_t *kr = secret_ring();
+    mfa_store_t *mem = NULL, *st = NULL;
+    mfa_webauthn_rp_t *rp = NULL;
+    mfa_ctx_t *ctx = NULL;
+    softauth *sa = NULL, *other = NULL;
+    char *opts = NULL, *json = NULL, *again = NULL;
+    mfa_result res;
+
+    if (kr == NULL)
+        return;
+    wa_canary = canary;
+    CHECK(mfa_store_memory_new(&mem) == MFA_OK);
+    if (mem == NULL)
+        goto out;
+    wa_inner = mfa_store_backend_of(mem);
+    wa_backend = *wa_inner;
+    wa_backend.webauthn_list = wa_list;
+    wa_backend.webauthn_update = wa_update;
+    wa_backend.close = wa_close;
+    CHECK(mfa_store_new(&st, &wa_backend, mfa_store_impl_of(mem)) == MFA_OK);
+    CHECK(st != NULL && mfa_ctx_new(&ctx, st, kr) == MFA_OK);
+    CHECK(mfa_webauthn_rp_new(&rp, "example.com", "Example") == MFA_OK);
+    CHECK(softauth_new(&sa, MFA_WEBAUTHN_ES256) == 0);
+    CHECK(softauth_new(&other, MFA_WEBAUTHN_ES256) == 0);
+    if (ctx == NULL || rp == NULL || sa == NULL || other == NULL)
+        goto out;
+    mfa_ctx_set_clock(ctx, ct_clock, NULL);
+    CHECK(mfa_webauthn_rp_add_origin(rp, WA_ORIGIN) == MFA_OK);
+    CHECK(mfa_ctx_set_webauthn(ctx, rp) == MFA_OK);
+    CHECK(mfa_ctx_set_devices(ctx, 0, 0) == MFA_OK);
+    CHECK(verdict(mfa_webauthn_register_begin(ctx, "alice", NULL, NULL,
+                                              &opts)) == MFA_OK);
+    if (opts != NULL)
+        PUBLIC(opts, strlen(opts) + 1);
+    CHECK(opts != NULL &&
+          softauth_register(sa, opts, NULL, WA_ORIGIN, &json) == 0);
+    mfa_free(opts);
+    opts = NULL;
+    CHECK(json != NULL &&
+          verdict(mfa_webauthn_register_finish(ctx, "alice", "key", json,
+                                               strlen(json), &res)) == MFA_OK);
+    free(json);
+    json = NULL;
+    if (canary) {
+        /* one login, where the canary compares */
+        json = wa_assertion(ctx, sa, "alice");
+        if (json != NULL)
+            CHECK(wa_login(ctx, "alice", json) == MFA_OK);
+        goto out;
+    }
+    /* accepted, then the same response once more */
+    json = wa_assertion(ctx, sa, "alice");
+    if (json != NULL) {
+        CHECK(wa_login(ctx, "alice", json) == MFA_OK);
+        CHECK(wa_login(ctx, "alice", json) == MFA_ERR_REPLAYED);
+    }
+    free(json);
+    /* the challenge of a login begun without a name, answered for alice:
+     * its tag is not the one for alice (nor is its kind) */
+    json = wa_assertion(ctx, sa, NULL);
+    if (json != NULL)
+        CHECK(wa_login(ctx, "alice", json) == MFA_ERR_WEBAUTHN_CHALLENGE);
+    free(json);
+    /* an id alice does not hold, the same length as hers */
+    again = wa_assertion(ctx, other, "alice");
+    if (again != NULL)
+        CHECK(wa_login(ctx, "alice", again) ==
+              MFA_ERR_WEBAUTHN_UNKNOWN_CREDENTIAL);
+    /* usernameless: the user handle names alice */
+    json = wa_assertion(ctx, sa, NULL);
+    if (json != NULL)
+        CHECK(wa_login(ctx, NULL, json) == MFA_OK);
+out:
+    free(json);
+    free(again);
+    softauth_free(&sa);
+    softauth_free(&other);
+    mfa_ctx_free(&ctx);
+    mfa_webauthn_rp_free(&rp);
+    mfa_store_free(&st);
+    mfa_store_free(&mem);
+    mfa_keyring_free(&kr);
+}
+
+static void
+ct_webauthn(void)
+{
+    wa_case(0);
+}
+#endif
+
 /* ---- the canary -----------------------------------------------------------
  */
 
@@ -485,6 +719,9 @@ static const struct ct_case cases[] = {
     {"oob-codes", ct_oob},
     {"sealed-secret", ct_sealed},
     {"service-login", ct_service},
+#ifdef CT_WEBAUTHN
+    {"passkey-login", ct_webauthn},
+#endif
 };
 
 static int
@@ -520,6 +757,7 @@ main(int argc, char **argv)
     if (sodium_init() < 0)
         return 1;
     if (argc > 1 && (strcmp(argv[1], "--canary") == 0 ||
+                     strcmp(argv[1], "--canary-webauthn") == 0 ||
                      strcmp(argv[1], "--canary-crash") == 0)) {
         unsigned long before = VALGRIND_COUNT_ERRORS, n;
 
@@ -529,7 +767,12 @@ main(int argc, char **argv)
         if (strcmp(argv[1], "--canary-crash") == 0)
             abort();
         case_ok = 1;
-        ct_canary();
+#ifdef CT_WEBAUTHN
+        if (strcmp(argv[1], "--canary-webauthn") == 0)
+            wa_case(1);
+        else
+#endif
+            ct_canary();
         n = VALGRIND_COUNT_ERRORS - before;
         printf("canary: %lu memcheck error(s) in the leaky comparison (%s)\n",
                n, n > 0 ? "caught, as it must be" : "NOT CAUGHT");
