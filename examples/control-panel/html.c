@@ -107,6 +107,22 @@ cp_buf_esc(cp_buf *b, const char *s)
 }
 
 void
+cp_buf_json_str(cp_buf *b, const char *s)
+{
+    cp_buf_puts(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            cp_buf_printf(b, "\\%c", c);
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&')
+            cp_buf_printf(b, "\\u%04x", c); /* inert even inside HTML */
+        else
+            cp_buf_putn(b, s, 1);
+    }
+    cp_buf_puts(b, "\"");
+}
+
+void
 cp_buf_free(cp_buf *b)
 {
     if (b->p) {
@@ -282,6 +298,12 @@ enum MHD_Result
 cp_error_page(cp_req *r, unsigned status, const char *msg)
 {
     cp_buf b = {0};
+    if (r->json) {
+        cp_buf_puts(&b, "{\"error\":");
+        cp_buf_json_str(&b, msg);
+        cp_buf_puts(&b, "}");
+        return cp_send_json(r, status, &b);
+    }
     cp_page_begin(&b, r, "Error");
     cp_buf_puts(&b, "<h1>Something went wrong</h1>");
     notice_html(&b, msg, 1);
