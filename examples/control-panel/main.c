@@ -574,7 +574,13 @@ main(int argc, char **argv)
     if (demo_admin)
         printf("Demo administrator: user name \"admin\", password \"%s\"\n",
                password);
-    printf("Open the address above in a browser; Ctrl-C stops the server.\n");
+    if (cp.passkeys && strcmp(rp_id, "localhost") == 0)
+        printf("Open %s://localhost:%u/ in a browser (passkeys need the name "
+               "localhost); Ctrl-C stops the server.\n",
+               tls_cert ? "https" : "http", bound);
+    else
+        printf("Open the address above in a browser; Ctrl-C stops the "
+               "server.\n");
     fflush(stdout);
     sodium_memzero(password, sizeof password);
 
