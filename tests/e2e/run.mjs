@@ -1136,6 +1136,20 @@ test('25 a captured assertion re-sent with a fresh session is refused', async (p
           `the replay got ${r.status} ${JSON.stringify(r.json)}`);
     await op.goto(`${base}/dashboard`);
     await expectH1(op, 'Use your security key or passkey');
+    // Each replay is a counted attempt: throttled like codes, and said so.
+    let wait = 0;
+    for (let i = 0; i < 12 && !wait; i++) {
+      const t = await postFromPage(op, '/login/key/finish', { csrf: await csrfOf(op), response });
+      const m = t.json && t.json.error && t.json.error.match(/Too many attempts, try again in (\d+) seconds/);
+      if (m) {
+        check(t.status === 429, `throttled with ${t.status}`);
+        wait = Number(m[1]);
+      } else {
+        check(t.status === 422 && /used already/.test(t.json.error), `replay ${i}: ${JSON.stringify(t.json)}`);
+      }
+    }
+    check(wait > 0, 'twelve replays were never throttled');
+    advance(wait + 1);
     // ... nor does it log in without a name (a challenge of another kind)
     await op.context().clearCookies();
     await op.goto(`${base}/login`);
@@ -1279,8 +1293,17 @@ test('28 a passkey and an authenticator app on one account: either works; rename
   await page.click('#got-it');
   check(await page.locator('#passkeys td.label').count() === 2, 'two passkeys not listed');
   await logout(page);
-  await keyLogin(page, u);
+  // "Remember this device" on the key page, as for codes
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Use your security key or passkey');
+  await page.check('#remember');
+  const e = await passkeyClick(page, '#key-login', '**/dashboard');
+  check(!e, `the second key was refused: "${e}"`);
   check((await second.credentials())[0].signCount >= 1, 'the second key was not the one used');
+  await sessionSecrets(page.context());
+  await logout(page);
+  await login(page, u.name, u.pw);
+  await expectH1(page, 'Dashboard');
 });
 
 test('29 the passkey pages fit from 320 px to 1280 px', async (page) => {
