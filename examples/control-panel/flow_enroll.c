@@ -58,6 +58,14 @@ back_to(const cp_req *r)
     return r->s->state == CP_FULL ? "/settings" : "/mfa/choose";
 }
 
+int
+cp_bad_label(mfa_rc rc)
+{
+    return rc == MFA_ERR_UTF8 || rc == MFA_ERR_TOO_LONG ||
+           rc == MFA_ERR_CONTROL_CHAR || rc == MFA_ERR_FORMAT_CHAR ||
+           rc == MFA_ERR_NONCHARACTER || rc == MFA_ERR_EMPTY;
+}
+
 /* Forget an unconfirmed enrollment, and its pending factor. */
 static void
 drop_enrollment(cp_req *r)
@@ -86,8 +94,7 @@ cp_app_begin(cp_req *r)
                            "have. Remove one first.");
         return cp_redirect(r, back_to(r));
     }
-    if (rc == MFA_ERR_UTF8 || rc == MFA_ERR_TOO_LONG ||
-        rc == MFA_ERR_CONTROL_CHAR || rc == MFA_ERR_INVALID) {
+    if (cp_bad_label(rc) || rc == MFA_ERR_INVALID) {
         cp_notice_error(r, "That device name cannot be used. Choose a "
                            "shorter name of letters, digits and spaces.");
         return cp_redirect(r, back_to(r));

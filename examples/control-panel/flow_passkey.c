@@ -207,6 +207,12 @@ cp_passkey_options(cp_req *r)
     if (!cp.passkeys)
         return cp_error_page(r, MHD_HTTP_NOT_FOUND,
                              "Passkeys are not available on this server.");
+    /* A name too long is said before the key does anything (the text
+     * checks come with the finish). */
+    if (strlen(cp_form(r, "label")) > MFA_LABEL_MAX)
+        return cp_error_page(r, CP_HTTP_UNPROCESSABLE,
+                             "That name cannot be used. Choose a shorter "
+                             "name of letters, digits and spaces.");
     char *json = NULL;
     /* the account name is what the authenticator shows */
     mfa_rc rc =
@@ -251,8 +257,7 @@ cp_passkey_register(cp_req *r)
                      "account can have. Remove one first."
                    : "This security key or passkey is already registered "
                      "to your account.";
-    } else if (rc == MFA_ERR_UTF8 || rc == MFA_ERR_TOO_LONG ||
-               rc == MFA_ERR_CONTROL_CHAR) {
+    } else if (cp_bad_label(rc)) {
         msg = "That name cannot be used. Choose a shorter name of letters, "
               "digits and spaces.";
     } else if (rc == MFA_ERR_EXPIRED) {

@@ -515,8 +515,7 @@ rename_step(cp_req *r, int submit)
     if (!name[0])
         return rename_page(r, id, label, "", "Enter a name.");
     mfa_rc rc = mfa_factor_rename(cp.ctx, r->s->user, id, name);
-    if (rc == MFA_ERR_UTF8 || rc == MFA_ERR_TOO_LONG ||
-        rc == MFA_ERR_CONTROL_CHAR || rc == MFA_ERR_INVALID)
+    if (cp_bad_label(rc) || rc == MFA_ERR_INVALID)
         return rename_page(r, id, label,
                            strlen(name) <= MFA_LABEL_MAX ? name : "",
                            "That name cannot be used. Choose a shorter name "

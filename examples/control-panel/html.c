@@ -339,7 +339,6 @@ cp_phone_tail(const char *phone, char out[8])
 
 /* The style sheet is style.css, embedded at build time (embed.py). */
 
-
 /* Served as a file: the Content-Security-Policy forbids inline script. */
 const char cp_app_js[] =
     "document.querySelectorAll('button[data-copy]').forEach(function(b){\n"

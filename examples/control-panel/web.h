@@ -247,6 +247,9 @@ void cp_passkey_box_end(cp_buf *b, const char *button, const char *id);
 /* A method is in place (flow_enroll.c): fully logged in, backup codes made
  * after the first set-up, then the done page. */
 enum MHD_Result cp_method_added(cp_req *r, int passkey);
+/* Whether libmfa refused a label as text (too long, bad UTF-8, control
+ * or format characters): the user's to fix (flow_enroll.c). */
+int cp_bad_label(mfa_rc rc);
 
 /* Shared by the flows (flow_login.c). */
 /* The links to the other ways through the second step (here: the page's

@@ -1092,6 +1092,15 @@ test('24 a security key (u2f, no user verification) added in the settings, witho
   await page.goto(`${base}/settings`);
   check(await page.locator('#passkeys td', { hasText: 'None yet' }).count() === 1, 'passkeys before any');
   await page.click('#add-passkey');
+  // a name libmfa refuses (an invisible format character), said in words
+  await page.fill('#label', 'Blue\u200bkey');
+  const bad = await passkeyClick(page, '#create-passkey', '**/mfa/done');
+  check(/That name cannot be used/.test(bad), `a name with U+200B: "${bad}"`);
+  await page.locator('#label').evaluate((i) => { i.removeAttribute('maxlength'); });
+  await page.fill('#label', 'x'.repeat(65));
+  const long = await passkeyClick(page, '#create-passkey', '**/mfa/done');
+  check(/That name cannot be used/.test(long), `a name of 65 characters: "${long}"`);
+  check((await key.credentials()).length === 1, 'the long name reached the key');
   await registerKey(page, 'Blue key', false);
   check(/You can log in with Blue key too/.test(await page.locator('main').textContent()), 'done page wording');
   check(await page.locator('#backup-codes').count() === 0, 'a second method made new backup codes');
@@ -1107,8 +1116,10 @@ test('24 a security key (u2f, no user verification) added in the settings, witho
   await fits(page, 'passkey-error');
   await logout(page);
   await keyLogin(page, u);
+  // the key holds the credential refused for its name too; not the excluded one
   const creds = await key.credentials();
-  check(creds.length === 1 && creds[0].signCount >= 1, `u2f credentials ${JSON.stringify(creds.map((c) => c.signCount))}`);
+  check(creds.length === 2 && creds.some((c) => c.signCount >= 1),
+        `u2f credentials ${JSON.stringify(creds.map((c) => c.signCount))}`);
   await sessionSecrets(context);
 });
 
