@@ -1299,10 +1299,14 @@ test('28 a passkey and an authenticator app on one account: either works; rename
   await expectH1(page, 'Add a security key or passkey');
   check(await page.inputValue('#label') === 'Security key 2', 'default name of the second key');
   await u.key.remove();
-  const second = await virtualKey(page, { ...PASSKEY, transport: 'usb' });
+  // a synced passkey (a password manager's): the BE flag set
+  const second = await virtualKey(page, { ...PASSKEY, defaultBackupEligibility: true,
+                                          defaultBackupState: true });
   await registerKey(page, 'Security key 2', false);
   await page.click('#got-it');
   check(await page.locator('#passkeys td.label').count() === 2, 'two passkeys not listed');
+  const kind = await page.locator('#passkeys tr', { hasText: 'Security key 2' }).locator('td.kind').textContent();
+  check(kind === 'Synced passkey', `the backup-eligible passkey is shown as "${kind}"`);
   await logout(page);
   // "Remember this device" on the key page, as for codes
   await login(page, u.name, u.pw);
