@@ -181,15 +181,15 @@ listen_socket(const struct sockaddr_in *sa, unsigned *bound)
 }
 
 /*
- * Passkeys: the relying party, from --rp-id and --origin.  The browser
- * checks that the page's origin belongs to the rp id; libmfa checks the
- * origin in every response against this list.  A second ctx whose relying
- * party requires user verification serves the sign-in without a password.
- * 0 ok, 2 a bad option (the message printed), 1 another error.
+ * Passkeys: the relying party, from --rp-id and --origin, checked before
+ * anything is created.  The browser checks that the page's origin belongs
+ * to the rp id; libmfa checks the origin in every response against this
+ * list.  rp_uv is the same one requiring user verification, for the
+ * sign-in without a password.  0 ok, 2 a bad option (the message printed).
  */
 static int
-passkeys_setup(const char *rp_id, const char *const *origins, size_t n,
-               int asked, int tls, unsigned port)
+passkeys_rp(const char *rp_id, const char *const *origins, size_t n, int asked,
+            int tls, unsigned port)
 {
     mfa_rc rc = mfa_webauthn_rp_new(&cp.rp, rp_id, cp.issuer);
     if (rc == MFA_ERR_UNSUPPORTED && !asked) {
@@ -235,8 +235,28 @@ passkeys_setup(const char *rp_id, const char *const *origins, size_t n,
     }
     rc = mfa_webauthn_rp_set_user_verification(cp.rp_uv,
                                                MFA_WEBAUTHN_UV_REQUIRED);
-    if (rc == MFA_OK)
-        rc = mfa_ctx_set_webauthn(cp.ctx, cp.rp);
+    if (rc != MFA_OK) {
+        fprintf(stderr, "mfa-control-panel: passkeys: %s\n", mfa_strerror(rc));
+        return 2;
+    }
+    cp.passkeys = 1;
+    printf("mfa-control-panel: passkeys for rp id %s from ", rp_id);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", origins[i]);
+    if (n == 0)
+        printf("https://%s", rp_id);
+    printf("\n");
+    return 0;
+}
+
+/* The relying parties on the ctx, and the second ctx (same store, key
+ * ring, clock and events) for the sign-in without a password. */
+static int
+passkeys_ctx(void)
+{
+    if (!cp.passkeys)
+        return 0;
+    mfa_rc rc = mfa_ctx_set_webauthn(cp.ctx, cp.rp);
     if (rc == MFA_OK)
         rc = mfa_ctx_new(&cp.ctx_uv, cp.store, cp.keyring);
     if (rc == MFA_OK)
@@ -249,13 +269,6 @@ passkeys_setup(const char *rp_id, const char *const *origins, size_t n,
     }
     mfa_ctx_set_clock(cp.ctx_uv, clock_fn, NULL);
     mfa_ctx_set_event_cb(cp.ctx_uv, on_event, NULL);
-    cp.passkeys = 1;
-    printf("mfa-control-panel: passkeys for rp id %s from ", rp_id);
-    for (size_t i = 0; i < n; i++)
-        printf("%s%s", i ? ", " : "", origins[i]);
-    if (n == 0)
-        printf("https://%s", rp_id);
-    printf("\n");
     return 0;
 }
 
@@ -424,6 +437,18 @@ main(int argc, char **argv)
         fprintf(stderr, "mfa-control-panel: cannot initialise libmfa\n");
         return 1;
     }
+    unsigned bound = 0;
+    int lfd = listen_socket(&sa, &bound);
+    if (lfd < 0) {
+        fprintf(stderr, "mfa-control-panel: cannot listen on %s: %s\n", listen,
+                strerror(errno));
+        return 1;
+    }
+    int k = passkeys_rp(rp_id, origins, n_origins, rp_asked, tls_cert != NULL,
+                        bound);
+    if (k != 0)
+        return k;
+
     /* The databases and the key ring are nobody else's business. */
     umask(077);
     cp_test_hooks_init();
@@ -498,19 +523,9 @@ main(int argc, char **argv)
     mfa_ctx_set_clock(cp.ctx, clock_fn, NULL);
     mfa_ctx_set_event_cb(cp.ctx, on_event, NULL);
     mfa_ctx_set_oob_sender(cp.ctx, oob_send, NULL);
-    /* ---- end of the libmfa context ---- */
-
-    unsigned bound = 0;
-    int lfd = listen_socket(&sa, &bound);
-    if (lfd < 0) {
-        fprintf(stderr, "mfa-control-panel: cannot listen on %s: %s\n", listen,
-                strerror(errno));
+    if (passkeys_ctx() != 0)
         return 1;
-    }
-    int k = passkeys_setup(rp_id, origins, n_origins, rp_asked,
-                           tls_cert != NULL, bound);
-    if (k != 0)
-        return k;
+    /* ---- end of the libmfa context ---- */
 
     if (cp_users_open(&cp.users, path) != 0)
         return 1;

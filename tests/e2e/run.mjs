@@ -1390,6 +1390,7 @@ test('30 the passkey endpoints: CSRF, JSON answers, bounded bodies, the options'
                                     '--no-demo-admin', ...args], { encoding: 'utf8', timeout: 20000 });
     check(r.status === 2 && want.test(r.stderr), `${args.join(' ')}: exit ${r.status}, "${r.stderr.trim()}"`);
   }
+  check(!fs.existsSync(path.join(tmp, 'data-opts')), 'a bad option still created the data directory');
 });
 
 // The floods of issue 15, each against a server of its own; the figures
