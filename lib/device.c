@@ -1,7 +1,8 @@
 /*
  * Known devices (mfa/device.h): tokens, their keyed hashes, the device
  * administration, the password step's throttle and the clean-up of rows
- * that belong to no factor.
+ * that belong to no factor (passkeys count as factors), with the spent
+ * passkey challenges that have expired.
  *
  * A token is "<id>.<secret>": the id (16 hex digits, 64 random bits) names
  * the device's row, the secret (32 random bytes, base64url) proves it.  The
@@ -659,8 +660,17 @@ any_factor(const mfa_factor_rec *f, void *arg)
     return MFA_OK;
 }
 
+static mfa_rc
+any_passkey(const mfa_webauthn_rec *r, void *arg)
+{
+    (void)r;
+    *(int *)arg = 1;
+    return MFA_OK;
+}
+
 /* One account, in its own transaction: only an account without any
- * factor (pending ones count) loses rows, and only idle ones. */
+ * factor (pending ones count, and passkeys) loses rows, and only idle
+ * ones. */
 static mfa_rc
 gc_account_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
 {
@@ -672,6 +682,8 @@ gc_account_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
     size_t nd = 0;
     mfa_rc rc = mfa_int_txn_factor_list(x, any_factor, &has);
 
+    if (rc == MFA_OK && !has)
+        rc = mfa_int_txn_webauthn_list(x, any_passkey, &has);
     if (rc == MFA_OK)
         rc = mfa_int_txn_device_list(x, d, MFA_DEVICES_MAX, &nd);
     for (size_t i = 0; rc == MFA_OK && !has && i < nd; i++)
@@ -699,6 +711,40 @@ gc_account_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
         }
     }
     sodium_memzero(d, sizeof(d));
+    return rc;
+}
+
+typedef struct spent_arg {
+    int64_t now;
+    size_t n;
+} spent_arg;
+
+static mfa_rc
+spent_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
+{
+    spent_arg *a = arg;
+
+    (void)ctx;
+    return mfa_int_txn_webauthn_spent_expire(x, a->now, &a->n);
+}
+
+/*
+ * The spent passkey challenges (lib/webauthn_flow.c) of every account
+ * whose challenge expired before now, in one store-wide transaction: a
+ * challenge past its expiry is refused for that alone, so its nonce need
+ * not be kept.  *removed grows by their number.
+ */
+static mfa_rc
+gc_spent(const mfa_ctx_t *ctx, int64_t now, size_t *removed)
+{
+    spent_arg a;
+    mfa_rc rc;
+
+    a.now = now;
+    a.n = 0;
+    rc = run_txn(ctx, NULL, MFA_TXN_WRITE, spent_body, &a);
+    if (rc == MFA_OK)
+        *removed += a.n;
     return rc;
 }
 
@@ -760,6 +806,7 @@ mfa_gc(mfa_ctx_t *ctx, size_t *removed)
     now = mfa_int_ctx_now(ctx);
     if ((rc = check_time(now)) != MFA_OK)
         return rc;
+    first = gc_spent(ctx, now, removed);
     do {
         rc = gc_page(ctx, after, now, removed, &n);
         if (rc != MFA_OK && first == MFA_OK)
@@ -790,6 +837,9 @@ mfa_int_gc_tick(const mfa_ctx_t *ctx)
     if (pthread_mutex_trylock(&g->mu) != 0)
         return;
     memcpy(after, g->after, sizeof(after));
+    /* each round over the accounts starts with the spent challenges */
+    if (after[0] == '\0')
+        (void)gc_spent(ctx, now, &removed);
     (void)gc_page(ctx, after, now, &removed, &n);
     /* a short page reached the end: the next step starts over */
     if (n < GC_PAGE)

@@ -3,8 +3,9 @@
  * a key ring.
  *
  * One flow, one transaction.  Every flow that checks something a user typed
- * (enrollment confirmation, login code, backup code, out-of-band code) runs
- * through attempt() below: one write transaction scoped to the account that
+ * (enrollment confirmation, login code, backup code, out-of-band code, a
+ * passkey's assertion in lib/webauthn_flow.c) runs through
+ * mfa_int_attempt() below: one write transaction scoped to the account that
  * reads the throttle row, counts the attempt, reads what it checks against,
  * decides, spends what was used, writes the final throttle row and commits.
  * One durable commit per flow; a store error anywhere rolls the whole flow
@@ -66,6 +67,12 @@ check_now(int64_t now)
     return now >= 0 && now <= MFA_INT_TIME_MAX ? MFA_OK : MFA_ERR_TIME;
 }
 
+mfa_rc
+mfa_int_check_now(int64_t now)
+{
+    return check_now(now);
+}
+
 static mfa_rc
 check_text(const char *s, size_t max, int required)
 {
@@ -76,6 +83,12 @@ static mfa_rc
 check_account(const char *account)
 {
     return check_text(account, MFA_ACCOUNT_MAX, 1);
+}
+
+mfa_rc
+mfa_int_check_account(const char *account)
+{
+    return check_account(account);
 }
 
 static mfa_rc
@@ -146,6 +159,14 @@ emit_rc(const mfa_ctx_t *ctx, mfa_event_type type, const char *account,
 }
 
 void
+mfa_int_ctx_emit_rc(const mfa_ctx_t *ctx, mfa_event_type type,
+                    const char *account, const char *factor_id, mfa_rc rc,
+                    int64_t now, uint32_t failures)
+{
+    emit_rc(ctx, type, account, factor_id, rc, now, failures);
+}
+
+void
 mfa_int_new_factor_id(char id[MFA_FACTOR_ID_LEN + 1])
 {
     uint8_t raw[MFA_FACTOR_ID_LEN / 2];
@@ -185,43 +206,15 @@ typedef struct text_arg {
 /* ---- the attempt pipeline ---------------------------------------------- */
 
 /*
- * What a flow checks, inside the attempt's transaction, once the throttle
- * admitted the attempt.  It returns the verdict.  It may write (spend a
- * step, a code, an attempt of a challenge; remove an expired enrollment):
- * those writes commit with the attempt's count unless it returns a store
- * error, which rolls everything back.
- */
-typedef mfa_rc (*attempt_fn)(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
-                             mfa_result *res, void *arg);
-/*
- * Whether the typed code has a shape that something of the account could
- * accept (MFA_OK), or MFA_ERR_CODE_FORMAT, run before the throttle is read:
- * a malformed code is refused with nothing counted or written.  It may
- * read, and leave what it read in arg for the check.
- */
-typedef mfa_rc (*shape_fn)(const mfa_ctx_t *ctx, mfa_int_txn *x, int64_t now,
-                           void *arg);
-
-typedef struct attempt_spec {
-    mfa_event_type ok_event, fail_event; /* replays are MFA_EV_REPLAY */
-    const char *factor_id;               /* for the events; may be NULL */
-    attempt_fn check;
-    shape_fn shape; /* may be NULL */
-    void *arg;
-    const mfa_device_opts *dev; /* may be NULL */
-    const mfa_int_token *tok;   /* the device's token; NULL: unknown */
-} attempt_spec;
-
-/*
  * The pipeline.  A presented token is resolved first: a known device
  * spends its own throttle bucket, anything else the account's "unknown
  * devices" bucket; a token that is not one of the account's devices ends
  * the flow before anything is counted.  A success rotates or issues the
  * device's token in the same transaction.
  */
-static mfa_rc
-attempt(const mfa_ctx_t *ctx, const char *account, int64_t now,
-        const attempt_spec *sp, mfa_result *res)
+mfa_rc
+mfa_int_attempt(const mfa_ctx_t *ctx, const char *account, int64_t now,
+                const mfa_int_attempt_spec *sp, mfa_result *res)
 {
     mfa_throttle_rec before, after;
     mfa_device_rec known;
@@ -301,10 +294,11 @@ out:
     }
     res->outcome = rc;
     emit_rc(ctx,
-            rc == MFA_OK              ? sp->ok_event
-            : rc == MFA_ERR_REPLAYED  ? MFA_EV_REPLAY
-            : rc == MFA_ERR_THROTTLED ? MFA_EV_THROTTLED
-                                      : sp->fail_event,
+            rc == MFA_OK                    ? sp->ok_event
+            : rc == MFA_ERR_REPLAYED        ? MFA_EV_REPLAY
+            : rc == MFA_ERR_THROTTLED       ? MFA_EV_THROTTLED
+            : rc == MFA_ERR_WEBAUTHN_CLONED ? MFA_EV_WEBAUTHN_CLONED
+                                            : sp->fail_event,
             account,
             rc == MFA_OK && res->factor_id[0] ? res->factor_id : sp->factor_id,
             rc, now, res->failures);
@@ -312,12 +306,10 @@ out:
     return rc;
 }
 
-/* The device options of a flow, checked before the store is touched; on
- * error the flow's event is emitted and the error returned. */
-static mfa_rc
-attempt_device(const mfa_ctx_t *ctx, const char *account, int64_t now,
-               mfa_event_type fail_event, const mfa_device_opts *dev,
-               attempt_spec *sp, mfa_int_token *tok)
+mfa_rc
+mfa_int_attempt_device(const mfa_ctx_t *ctx, const char *account, int64_t now,
+                       mfa_event_type fail_event, const mfa_device_opts *dev,
+                       mfa_int_attempt_spec *sp, mfa_int_token *tok)
 {
     int has = 0;
     mfa_rc rc = mfa_int_device_opts_check(dev, tok, &has);
@@ -1059,7 +1051,7 @@ mfa_enroll_confirm_device(mfa_ctx_t *ctx, const char *account,
     mfa_result local;
     mfa_int_token tok;
     confirm_arg a;
-    attempt_spec sp;
+    mfa_int_attempt_spec sp;
     int64_t now;
     mfa_rc rc;
 
@@ -1088,9 +1080,9 @@ mfa_enroll_confirm_device(mfa_ctx_t *ctx, const char *account,
     sp.check = confirm_check;
     sp.shape = confirm_shape;
     sp.arg = &a;
-    if ((rc = attempt_device(ctx, account, now, MFA_EV_ENROLL_CONFIRM, dev, &sp,
-                             &tok)) == MFA_OK)
-        rc = attempt(ctx, account, now, &sp, res);
+    if ((rc = mfa_int_attempt_device(ctx, account, now, MFA_EV_ENROLL_CONFIRM,
+                                     dev, &sp, &tok)) == MFA_OK)
+        rc = mfa_int_attempt(ctx, account, now, &sp, res);
     sodium_memzero(&tok, sizeof(tok));
     return res->outcome = rc;
 }
@@ -1171,7 +1163,7 @@ mfa_verify_device(mfa_ctx_t *ctx, const char *account, const char *code,
 {
     mfa_result local;
     mfa_int_token tok;
-    attempt_spec sp;
+    mfa_int_attempt_spec sp;
     verify_arg va;
     int64_t now;
     mfa_rc rc;
@@ -1200,9 +1192,9 @@ mfa_verify_device(mfa_ctx_t *ctx, const char *account, const char *code,
     va.code = code;
     va.fs.n = 0;
     sp.arg = &va;
-    if ((rc = attempt_device(ctx, account, now, MFA_EV_VERIFY_FAIL, dev, &sp,
-                             &tok)) == MFA_OK)
-        rc = attempt(ctx, account, now, &sp, res);
+    if ((rc = mfa_int_attempt_device(ctx, account, now, MFA_EV_VERIFY_FAIL, dev,
+                                     &sp, &tok)) == MFA_OK)
+        rc = mfa_int_attempt(ctx, account, now, &sp, res);
     sodium_memzero(&tok, sizeof(tok));
     set_wipe(&va.fs);
     return res->outcome = rc;
@@ -1214,6 +1206,14 @@ typedef struct has_arg {
 } has_arg;
 
 static mfa_rc
+any_passkey(const mfa_webauthn_rec *r, void *arg)
+{
+    (void)r;
+    *(int *)arg = 1;
+    return MFA_OK;
+}
+
+static mfa_rc
 has_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
 {
     has_arg *h = arg;
@@ -1223,6 +1223,14 @@ has_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
     if (rc == MFA_OK)
         *h->has = fs.n > 0;
     set_wipe(&fs);
+    /* a passkey is a second factor too (an account may hold only those);
+     * every stored passkey is active */
+    if (rc == MFA_OK && !*h->has) {
+        int found = 0;
+
+        rc = mfa_int_txn_webauthn_list(x, any_passkey, &found);
+        *h->has = rc == MFA_OK && found;
+    }
     return rc;
 }
 
@@ -1340,7 +1348,7 @@ mfa_recover_device(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     text_arg ta;
     mfa_result local;
     mfa_int_token tok;
-    attempt_spec sp;
+    mfa_int_attempt_spec sp;
     int64_t now;
     mfa_rc rc;
 
@@ -1373,9 +1381,9 @@ mfa_recover_device(mfa_ctx_t *ctx, const char *account, const char *backup_code,
     sp.shape = NULL;
     ta.text = backup_code;
     sp.arg = &ta;
-    if ((rc = attempt_device(ctx, account, now, MFA_EV_RECOVER_FAIL, dev, &sp,
-                             &tok)) == MFA_OK)
-        rc = attempt(ctx, account, now, &sp, res);
+    if ((rc = mfa_int_attempt_device(ctx, account, now, MFA_EV_RECOVER_FAIL,
+                                     dev, &sp, &tok)) == MFA_OK)
+        rc = mfa_int_attempt(ctx, account, now, &sp, res);
     sodium_memzero(&tok, sizeof(tok));
     if (rc != MFA_OK && rc != MFA_ERR_CODE_WRONG && rc != MFA_ERR_REPLAYED)
         res->backup_codes_left = 0;
@@ -1623,7 +1631,7 @@ mfa_oob_verify_device(mfa_ctx_t *ctx, const char *account, const char *purpose,
 {
     mfa_result local;
     mfa_int_token tok;
-    attempt_spec sp;
+    mfa_int_attempt_spec sp;
     oob_arg a;
     int64_t now;
     mfa_rc rc;
@@ -1655,9 +1663,9 @@ mfa_oob_verify_device(mfa_ctx_t *ctx, const char *account, const char *purpose,
     sp.check = oob_check;
     sp.shape = NULL;
     sp.arg = &a;
-    if ((rc = attempt_device(ctx, account, now, MFA_EV_OOB_FAIL, dev, &sp,
-                             &tok)) == MFA_OK)
-        rc = attempt(ctx, account, now, &sp, res);
+    if ((rc = mfa_int_attempt_device(ctx, account, now, MFA_EV_OOB_FAIL, dev,
+                                     &sp, &tok)) == MFA_OK)
+        rc = mfa_int_attempt(ctx, account, now, &sp, res);
     sodium_memzero(&tok, sizeof(tok));
     return res->outcome = rc;
 }
@@ -1741,11 +1749,14 @@ typedef struct rename_arg {
     const char *label;
 } rename_arg;
 
+/* A factor of the factor table, or else a passkey (lib/webauthn_flow.c):
+ * their ids share one namespace. */
 static mfa_rc
 rename_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
 {
     const rename_arg *a = arg;
     mfa_factor_rec f;
+    mfa_webauthn_rec w;
     mfa_rc rc = mfa_int_txn_factor_get(x, a->id, &f);
 
     (void)ctx;
@@ -1753,6 +1764,11 @@ rename_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
         memset(f.label, 0, sizeof(f.label));
         memcpy(f.label, a->label, strlen(a->label) + 1);
         rc = mfa_int_txn_factor_update(x, &f);
+    } else if (rc == MFA_ERR_NOT_FOUND &&
+               (rc = mfa_int_txn_webauthn_get(x, a->id, &w)) == MFA_OK) {
+        memset(w.label, 0, sizeof(w.label));
+        memcpy(w.label, a->label, strlen(a->label) + 1);
+        rc = mfa_int_txn_webauthn_update(x, &w);
     }
     sodium_memzero(&f, sizeof(f));
     return rc;
@@ -1791,8 +1807,13 @@ mfa_factor_rename(mfa_ctx_t *ctx, const char *account, const char *factor_id,
 static mfa_rc
 remove_body(const mfa_ctx_t *ctx, mfa_int_txn *x, void *arg)
 {
+    const char *id = ((const text_arg *)arg)->text;
+    mfa_rc rc = mfa_int_txn_factor_delete(x, id);
+
     (void)ctx;
-    return mfa_int_txn_factor_delete(x, ((const text_arg *)arg)->text);
+    if (rc == MFA_ERR_NOT_FOUND)
+        rc = mfa_int_txn_webauthn_delete(x, id); /* a passkey's id */
+    return rc;
 }
 
 mfa_rc

@@ -291,6 +291,82 @@ f_account_delete(mfa_store_txn *t, const char *a)
     return BE(t)->account_delete(t->inner, a);
 }
 
+static mfa_rc
+f_webauthn_list(mfa_store_txn *t, const char *a, mfa_webauthn_cb cb, void *arg)
+{
+    HIT(t, "webauthn_list");
+    return BE(t)->webauthn_list(t->inner, a, cb, arg);
+}
+
+static mfa_rc
+f_webauthn_get(mfa_store_txn *t, const char *a, const char *id,
+               mfa_webauthn_rec *out)
+{
+    HIT(t, "webauthn_get");
+    return BE(t)->webauthn_get(t->inner, a, id, out);
+}
+
+static mfa_rc
+f_webauthn_insert(mfa_store_txn *t, const char *a, const mfa_webauthn_rec *r)
+{
+    HIT(t, "webauthn_insert");
+    return BE(t)->webauthn_insert(t->inner, a, r);
+}
+
+static mfa_rc
+f_webauthn_update(mfa_store_txn *t, const char *a, const mfa_webauthn_rec *r)
+{
+    HIT(t, "webauthn_update");
+    return BE(t)->webauthn_update(t->inner, a, r);
+}
+
+static mfa_rc
+f_webauthn_delete(mfa_store_txn *t, const char *a, const char *id)
+{
+    HIT(t, "webauthn_delete");
+    return BE(t)->webauthn_delete(t->inner, a, id);
+}
+
+static mfa_rc
+f_webauthn_handle_get(mfa_store_txn *t, const char *a,
+                      uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX], size_t *len)
+{
+    HIT(t, "webauthn_handle_get");
+    return BE(t)->webauthn_handle_get(t->inner, a, out, len);
+}
+
+static mfa_rc
+f_webauthn_handle_put(mfa_store_txn *t, const char *a, const uint8_t *h,
+                      size_t len, int64_t now)
+{
+    HIT(t, "webauthn_handle_put");
+    return BE(t)->webauthn_handle_put(t->inner, a, h, len, now);
+}
+
+static mfa_rc
+f_webauthn_handle_find(mfa_store_txn *t, const uint8_t *h, size_t len,
+                       char account[MFA_ACCOUNT_MAX + 1])
+{
+    HIT(t, "webauthn_handle_find");
+    return BE(t)->webauthn_handle_find(t->inner, h, len, account);
+}
+
+static mfa_rc
+f_webauthn_spend(mfa_store_txn *t, const char *a,
+                 const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES], int64_t expires)
+{
+    HIT(t, "webauthn_spend");
+    return BE(t)->webauthn_spend(t->inner, a, nonce, expires);
+}
+
+static mfa_rc
+f_webauthn_spent_expire(mfa_store_txn *t, const char *a, int64_t before,
+                        size_t *n)
+{
+    HIT(t, "webauthn_spent_expire");
+    return BE(t)->webauthn_spent_expire(t->inner, a, before, n);
+}
+
 static const mfa_store_backend fault_backend = {
     .abi = MFA_STORE_BACKEND_ABI,
     .name = "fault",
@@ -324,6 +400,16 @@ static const mfa_store_backend fault_backend = {
     .device_delete = f_device_delete,
     .state_scan = f_state_scan,
     .account_delete = f_account_delete,
+    .webauthn_list = f_webauthn_list,
+    .webauthn_get = f_webauthn_get,
+    .webauthn_insert = f_webauthn_insert,
+    .webauthn_update = f_webauthn_update,
+    .webauthn_delete = f_webauthn_delete,
+    .webauthn_handle_get = f_webauthn_handle_get,
+    .webauthn_handle_put = f_webauthn_handle_put,
+    .webauthn_handle_find = f_webauthn_handle_find,
+    .webauthn_spend = f_webauthn_spend,
+    .webauthn_spent_expire = f_webauthn_spent_expire,
 };
 
 mfa_rc

@@ -1428,6 +1428,866 @@ START_TEST(no_lost_updates)
 }
 END_TEST
 
+/* ---- passkeys (ABI 4) -------------------------------------------------------
+ */
+
+/* Pseudo-random bytes (NULs included), a different stream per seed. */
+static void
+fill_bytes(uint8_t *p, size_t len, uint32_t seed)
+{
+    uint32_t x = seed * 2654435761u; /* one-to-one */
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (uint8_t)(x >> 24);
+    }
+}
+
+/* The user handle of account number k (1..64 bytes). */
+static size_t
+handle_of(uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX], uint32_t k, size_t len)
+{
+    memset(h, 0, MFA_WEBAUTHN_USER_HANDLE_MAX);
+    fill_bytes(h, len, 0x4000u + k);
+    return len;
+}
+
+/* Passkey n: its factor id is n, its credential id `id_len` bytes seeded
+ * by n, its user handle account k's. */
+static mfa_webauthn_rec
+passkey(uint64_t n, int64_t created, size_t id_len, uint32_t k)
+{
+    mfa_webauthn_rec r;
+
+    memset(&r, 0, sizeof(r));
+    idhex(r.factor_id, n);
+    snprintf(r.label, sizeof(r.label), "key %llu", (unsigned long long)n);
+    r.created = created;
+    r.last_used = 0;
+    fill_bytes(r.cred.id, id_len, (uint32_t)n);
+    r.cred.id_len = id_len;
+    fill_bytes(r.cred.public_key, 77, (uint32_t)n + 0x100u);
+    r.cred.public_key_len = 77;
+    r.cred.algorithm = MFA_WEBAUTHN_ES256;
+    r.cred.sign_count = (uint32_t)n;
+    r.cred.transports = MFA_WEBAUTHN_TRANSPORT_USB | MFA_WEBAUTHN_TRANSPORT_NFC;
+    r.cred.flags =
+        MFA_WEBAUTHN_FLAG_UP | MFA_WEBAUTHN_FLAG_UV | MFA_WEBAUTHN_FLAG_AT;
+    fill_bytes(r.cred.aaguid, MFA_WEBAUTHN_AAGUID_BYTES, (uint32_t)n + 0x200u);
+    r.cred.attestation_format = MFA_WEBAUTHN_FMT_PACKED;
+    r.cred.attestation_trust = MFA_WEBAUTHN_TRUST_SELF;
+    r.cred.user_handle_len = handle_of(r.cred.user_handle, k, 32);
+    return r;
+}
+
+/* Every field, the byte arrays up to their lengths. */
+static void
+assert_passkey_eq(const mfa_webauthn_rec *a, const mfa_webauthn_rec *b)
+{
+    ck_assert_str_eq(a->factor_id, b->factor_id);
+    ck_assert_str_eq(a->label, b->label);
+    ck_assert_int_eq(a->created, b->created);
+    ck_assert_int_eq(a->last_used, b->last_used);
+    ck_assert_uint_eq(a->cred.id_len, b->cred.id_len);
+    ck_assert_mem_eq(a->cred.id, b->cred.id, a->cred.id_len);
+    ck_assert_uint_eq(a->cred.public_key_len, b->cred.public_key_len);
+    ck_assert_mem_eq(a->cred.public_key, b->cred.public_key,
+                     a->cred.public_key_len);
+    ck_assert_int_eq(a->cred.algorithm, b->cred.algorithm);
+    ck_assert_uint_eq(a->cred.sign_count, b->cred.sign_count);
+    ck_assert_uint_eq(a->cred.transports, b->cred.transports);
+    ck_assert_uint_eq(a->cred.flags, b->cred.flags);
+    ck_assert_mem_eq(a->cred.aaguid, b->cred.aaguid, MFA_WEBAUTHN_AAGUID_BYTES);
+    ck_assert_int_eq(a->cred.attestation_format, b->cred.attestation_format);
+    ck_assert_int_eq(a->cred.attestation_trust, b->cred.attestation_trust);
+    ck_assert_uint_eq(a->cred.user_handle_len, b->cred.user_handle_len);
+    ck_assert_mem_eq(a->cred.user_handle, b->cred.user_handle,
+                     a->cred.user_handle_len);
+}
+
+/* Collects what webauthn_list hands to its callback. */
+typedef struct wseen {
+    mfa_webauthn_rec recs[8];
+    size_t n;
+    size_t stop_after; /* return MFA_ERR_INTERNAL after this many; 0: never */
+} wseen;
+
+static mfa_rc
+wcollect(const mfa_webauthn_rec *r, void *arg)
+{
+    wseen *s = arg;
+
+    ck_assert_uint_lt(s->n, 8);
+    s->recs[s->n++] = *r;
+    if (s->stop_after != 0 && s->n >= s->stop_after)
+        return MFA_ERR_INTERNAL;
+    return MFA_OK;
+}
+
+static void
+wlist_in(tx *x, const char *account, wseen *s)
+{
+    memset(s, 0, sizeof(*s));
+    OK(x->be->webauthn_list(x->t, account, wcollect, s));
+}
+
+static void
+winsert(const char *account, const mfa_webauthn_rec *r)
+{
+    tx x = W(account);
+
+    OK(x.be->webauthn_insert(x.t, account, r));
+    commit(&x);
+}
+
+static mfa_rc
+wget_rc(const char *account, const char *id, mfa_webauthn_rec *out)
+{
+    tx x = R(account);
+    mfa_rc rc = x.be->webauthn_get(x.t, account, id, out);
+
+    commit(&x);
+    return rc;
+}
+
+static void
+handle_put(const char *account, const uint8_t *h, size_t len, int64_t now)
+{
+    tx x = W(account);
+
+    OK(x.be->webauthn_handle_put(x.t, account, h, len, now));
+    commit(&x);
+}
+
+/* The account owning handle h, in a store-wide read transaction. */
+static mfa_rc
+handle_find(const uint8_t *h, size_t len, char who[MFA_ACCOUNT_MAX + 1])
+{
+    tx x = begin_on(S, NULL, MFA_TXN_READ);
+    mfa_rc rc;
+
+    memset(who, 0, MFA_ACCOUNT_MAX + 1);
+    rc = x.be->webauthn_handle_find(x.t, h, len, who);
+    commit(&x);
+    return rc;
+}
+
+static void
+nonce_of(uint8_t n[MFA_WEBAUTHN_NONCE_BYTES], uint32_t k)
+{
+    fill_bytes(n, MFA_WEBAUTHN_NONCE_BYTES, 0x9000u + k);
+}
+
+static mfa_rc
+spend(tx *x, const char *account, uint32_t k, int64_t expires)
+{
+    uint8_t n[MFA_WEBAUTHN_NONCE_BYTES];
+
+    nonce_of(n, k);
+    return x->be->webauthn_spend(x->t, account, n, expires);
+}
+
+/*
+ * An account's passkey state read in one transaction: its credentials in
+ * list order, its user handle, and which of the nonces 1..WDUMP_NONCES it
+ * has spent (probed by spending each, then rolled back).  Two dumps compare
+ * equal when the account's passkey rows are the same.
+ */
+#define WDUMP_NONCES 6
+
+typedef struct wdump {
+    wseen list;
+    mfa_rc handle_rc;
+    uint8_t handle[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t handle_len;
+    mfa_rc spent[WDUMP_NONCES + 1];
+} wdump;
+
+static void
+wdump_of(const char *account, wdump *d)
+{
+    tx x = W(account);
+    uint32_t k;
+
+    memset(d, 0, sizeof(*d));
+    wlist_in(&x, account, &d->list);
+    d->handle_rc =
+        x.be->webauthn_handle_get(x.t, account, d->handle, &d->handle_len);
+    ck_assert(d->handle_rc == MFA_OK || d->handle_rc == MFA_ERR_NOT_FOUND);
+    if (d->handle_rc != MFA_OK) {
+        memset(d->handle, 0, sizeof(d->handle));
+        d->handle_len = 0;
+    }
+    for (k = 1; k <= WDUMP_NONCES; k++) {
+        d->spent[k] = spend(&x, account, k, 1);
+        ck_assert(d->spent[k] == MFA_OK || d->spent[k] == MFA_ERR_EXISTS);
+    }
+    rollback(&x);
+}
+
+static void
+assert_wdump_eq(const wdump *a, const wdump *b)
+{
+    size_t i;
+
+    ck_assert_uint_eq(a->list.n, b->list.n);
+    for (i = 0; i < a->list.n; i++)
+        assert_passkey_eq(&a->list.recs[i], &b->list.recs[i]);
+    ck_assert_int_eq(a->handle_rc, b->handle_rc);
+    ck_assert_uint_eq(a->handle_len, b->handle_len);
+    ck_assert_mem_eq(a->handle, b->handle, a->handle_len);
+    for (i = 1; i <= WDUMP_NONCES; i++)
+        ck_assert_int_eq(a->spent[i], b->spent[i]);
+}
+
+/* Account k's committed passkey state: two credentials (factor ids base+1,
+ * base+2), its handle, nonces 1 and 2 spent (expiring at 100 and 200). */
+static void
+wpopulate(const char *account, uint32_t k, uint64_t base)
+{
+    mfa_webauthn_rec a = passkey(base + 1, 1000, 64, k);
+    mfa_webauthn_rec b = passkey(base + 2, 1001, 16, k);
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t len = handle_of(h, k, 32);
+    tx x = W(account);
+
+    OK(x.be->webauthn_handle_put(x.t, account, h, len, 900));
+    OK(x.be->webauthn_insert(x.t, account, &a));
+    OK(x.be->webauthn_insert(x.t, account, &b));
+    OK(spend(&x, account, 1, 100));
+    OK(spend(&x, account, 2, 200));
+    commit(&x);
+}
+
+START_TEST(webauthn_list_order)
+{
+    /* inserted out of order; equal times are ordered by factor id */
+    mfa_webauthn_rec r[5] = {
+        passkey(0x30, 3000, 20, 1), passkey(0x20, 1000, 21, 1),
+        passkey(0x12, 2000, 22, 1), passkey(0x11, 2000, 23, 1),
+        passkey(0x10, 500, 24, 2),
+    };
+    const int order[4] = {1, 3, 2, 0};
+    wseen s;
+    tx x;
+    int i;
+
+    for (i = 0; i < 4; i++)
+        winsert("alice", &r[i]);
+    winsert("bob", &r[4]);
+    x = R("alice");
+    wlist_in(&x, "alice", &s);
+    ck_assert_uint_eq(s.n, 4);
+    for (i = 0; i < 4; i++)
+        assert_passkey_eq(&s.recs[i], &r[order[i]]);
+    /* the callback's error stops the listing and is returned */
+    memset(&s, 0, sizeof(s));
+    s.stop_after = 2;
+    RC(x.be->webauthn_list(x.t, "alice", wcollect, &s), MFA_ERR_INTERNAL);
+    ck_assert_uint_eq(s.n, 2);
+    assert_passkey_eq(&s.recs[1], &r[3]);
+    commit(&x);
+    x = R("bob");
+    wlist_in(&x, "bob", &s);
+    ck_assert_uint_eq(s.n, 1);
+    assert_passkey_eq(&s.recs[0], &r[4]);
+    commit(&x);
+    x = R("carol");
+    wlist_in(&x, "carol", &s);
+    ck_assert_uint_eq(s.n, 0);
+    commit(&x);
+}
+END_TEST
+
+START_TEST(webauthn_get_not_found)
+{
+    mfa_webauthn_rec r = passkey(1, 1000, 32, 1), g;
+    char other[MFA_FACTOR_ID_LEN + 1];
+
+    idhex(other, 2);
+    RC(wget_rc("alice", r.factor_id, &g), MFA_ERR_NOT_FOUND);
+    winsert("alice", &r);
+    OK(wget_rc("alice", r.factor_id, &g));
+    assert_passkey_eq(&g, &r);
+    RC(wget_rc("alice", other, &g), MFA_ERR_NOT_FOUND);
+    /* another account's credential is not found through this account */
+    RC(wget_rc("bob", r.factor_id, &g), MFA_ERR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(webauthn_insert_exists)
+{
+    mfa_webauthn_rec r = passkey(1, 1000, 40, 1), g;
+    mfa_webauthn_rec same_id = passkey(1, 2000, 41, 1);
+    mfa_webauthn_rec same_cred = passkey(2, 2000, 40, 1);
+    mfa_webauthn_rec prefix = passkey(3, 2000, 40, 2);
+    wseen s;
+    tx x;
+
+    winsert("alice", &r);
+    /* same_cred has r's credential id under another factor id */
+    memcpy(same_cred.cred.id, r.cred.id, r.cred.id_len);
+    x = W("alice");
+    RC(x.be->webauthn_insert(x.t, "alice", &same_id), MFA_ERR_EXISTS);
+    RC(x.be->webauthn_insert(x.t, "alice", &same_cred), MFA_ERR_EXISTS);
+    commit(&x);
+    /* factor ids and credential ids are unique in the whole store */
+    same_id.cred.user_handle_len = handle_of(same_id.cred.user_handle, 2, 32);
+    same_cred.cred.user_handle_len =
+        handle_of(same_cred.cred.user_handle, 2, 32);
+    x = W("bob");
+    RC(x.be->webauthn_insert(x.t, "bob", &same_id), MFA_ERR_EXISTS);
+    RC(x.be->webauthn_insert(x.t, "bob", &same_cred), MFA_ERR_EXISTS);
+    wlist_in(&x, "bob", &s);
+    ck_assert_uint_eq(s.n, 0);
+    /* credential ids are compared whole: r's id cut short is another */
+    memcpy(prefix.cred.id, r.cred.id, r.cred.id_len);
+    prefix.cred.id_len = r.cred.id_len - 1;
+    OK(x.be->webauthn_insert(x.t, "bob", &prefix));
+    commit(&x);
+    OK(wget_rc("alice", r.factor_id, &g));
+    assert_passkey_eq(&g, &r);
+    OK(wget_rc("bob", prefix.factor_id, &g));
+    assert_passkey_eq(&g, &prefix);
+    x = R("alice");
+    wlist_in(&x, "alice", &s);
+    ck_assert_uint_eq(s.n, 1);
+    commit(&x);
+}
+END_TEST
+
+START_TEST(webauthn_update_and_delete)
+{
+    mfa_webauthn_rec r = passkey(1, 1000, 32, 1),
+                     other = passkey(2, 1000, 33, 2);
+    mfa_webauthn_rec g, ghost = passkey(9, 1000, 34, 1);
+    tx x;
+
+    winsert("alice", &r);
+    winsert("bob", &other);
+    /* every field but the factor id and the credential id */
+    snprintf(r.label, sizeof(r.label), "%s", "Bureau \xc3\xa0 Z\xc3\xbcrich");
+    r.created = 1500;
+    r.last_used = 7000;
+    fill_bytes(r.cred.public_key, 300, 0x77);
+    r.cred.public_key_len = 300;
+    r.cred.algorithm = MFA_WEBAUTHN_RS256;
+    r.cred.sign_count = 0xffffffffu;
+    r.cred.transports = 0x3f;
+    r.cred.flags = 0xff;
+    fill_bytes(r.cred.aaguid, MFA_WEBAUTHN_AAGUID_BYTES, 0x78);
+    r.cred.attestation_format = MFA_WEBAUTHN_FMT_FIDO_U2F;
+    r.cred.attestation_trust = MFA_WEBAUTHN_TRUST_UNVERIFIED;
+    r.cred.user_handle_len = handle_of(r.cred.user_handle, 3, 64);
+    x = W("alice");
+    OK(x.be->webauthn_update(x.t, "alice", &r));
+    OK(x.be->webauthn_get(x.t, "alice", r.factor_id, &g));
+    assert_passkey_eq(&g, &r);
+    RC(x.be->webauthn_update(x.t, "alice", &ghost), MFA_ERR_NOT_FOUND);
+    /* bob's row is not alice's to change */
+    RC(x.be->webauthn_update(x.t, "alice", &other), MFA_ERR_NOT_FOUND);
+    RC(x.be->webauthn_delete(x.t, "alice", other.factor_id), MFA_ERR_NOT_FOUND);
+    RC(x.be->webauthn_delete(x.t, "alice", ghost.factor_id), MFA_ERR_NOT_FOUND);
+    commit(&x);
+    OK(wget_rc("alice", r.factor_id, &g));
+    assert_passkey_eq(&g, &r);
+    ck_assert_uint_eq(g.cred.sign_count, 0xffffffffu);
+    /* the other fields back, the count back to 0 */
+    r.cred.sign_count = 0;
+    r.cred.algorithm = MFA_WEBAUTHN_EDDSA;
+    r.cred.transports = 0;
+    r.cred.flags = 0;
+    r.last_used = 0;
+    r.label[0] = '\0';
+    r.cred.attestation_format = MFA_WEBAUTHN_FMT_NONE;
+    r.cred.attestation_trust = MFA_WEBAUTHN_TRUST_NONE;
+    x = W("alice");
+    OK(x.be->webauthn_update(x.t, "alice", &r));
+    commit(&x);
+    OK(wget_rc("alice", r.factor_id, &g));
+    assert_passkey_eq(&g, &r);
+    OK(wget_rc("bob", other.factor_id, &g));
+    assert_passkey_eq(&g, &other);
+
+    x = W("alice");
+    OK(x.be->webauthn_delete(x.t, "alice", r.factor_id));
+    RC(x.be->webauthn_get(x.t, "alice", r.factor_id, &g), MFA_ERR_NOT_FOUND);
+    RC(x.be->webauthn_delete(x.t, "alice", r.factor_id), MFA_ERR_NOT_FOUND);
+    RC(x.be->webauthn_update(x.t, "alice", &r), MFA_ERR_NOT_FOUND);
+    commit(&x);
+    RC(wget_rc("alice", r.factor_id, &g), MFA_ERR_NOT_FOUND);
+    /* its factor id and credential id are free again, for anyone */
+    r.cred.user_handle_len = handle_of(r.cred.user_handle, 2, 32);
+    winsert("bob", &r);
+    OK(wget_rc("bob", r.factor_id, &g));
+    assert_passkey_eq(&g, &r);
+}
+END_TEST
+
+START_TEST(webauthn_record_limits)
+{
+    mfa_webauthn_rec big =
+        passkey(1, INT64_C(253402300799), MFA_WEBAUTHN_CRED_ID_MAX, 1);
+    mfa_webauthn_rec small = passkey(2, 0, MFA_WEBAUTHN_CRED_ID_MIN, 1);
+    mfa_webauthn_rec g;
+    size_t i;
+    wseen s;
+    tx x;
+
+    /* the largest of everything, every byte value in the blobs */
+    memset(big.label, 'x', MFA_LABEL_MAX);
+    big.label[MFA_LABEL_MAX] = '\0';
+    big.last_used = INT64_C(253402300799);
+    fill_bytes(big.cred.public_key, MFA_WEBAUTHN_PUBLIC_KEY_MAX, 5);
+    big.cred.public_key_len = MFA_WEBAUTHN_PUBLIC_KEY_MAX;
+    big.cred.sign_count = 0xffffffffu;
+    big.cred.transports = 0x3f;
+    big.cred.flags = 0xff;
+    memset(big.cred.aaguid, 0xff, MFA_WEBAUTHN_AAGUID_BYTES);
+    big.cred.user_handle_len =
+        handle_of(big.cred.user_handle, 1, MFA_WEBAUTHN_USER_HANDLE_MAX);
+    /* and the smallest: NUL bytes only, a 1-byte key and handle */
+    memset(small.cred.id, 0, MFA_WEBAUTHN_CRED_ID_MIN);
+    memset(small.cred.public_key, 0, 1);
+    small.cred.public_key_len = 1;
+    memset(small.cred.aaguid, 0, MFA_WEBAUTHN_AAGUID_BYTES);
+    small.cred.user_handle[0] = 0;
+    small.cred.user_handle_len = 1;
+    small.label[0] = '\0';
+    small.cred.sign_count = 0;
+    winsert("alice", &big);
+    winsert("alice", &small);
+    OK(wget_rc("alice", big.factor_id, &g));
+    assert_passkey_eq(&g, &big);
+    for (i = 0; i < MFA_WEBAUTHN_CRED_ID_MAX; i++)
+        ck_assert_uint_eq(g.cred.id[i], big.cred.id[i]);
+    OK(wget_rc("alice", small.factor_id, &g));
+    assert_passkey_eq(&g, &small);
+    x = R("alice");
+    wlist_in(&x, "alice", &s);
+    ck_assert_uint_eq(s.n, 2);
+    assert_passkey_eq(&s.recs[0], &small);
+    assert_passkey_eq(&s.recs[1], &big);
+    commit(&x);
+}
+END_TEST
+
+START_TEST(webauthn_handles)
+{
+    uint8_t ha[MFA_WEBAUTHN_USER_HANDLE_MAX], hb[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    uint8_t g[MFA_WEBAUTHN_USER_HANDLE_MAX],
+        longer[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t la = handle_of(ha, 1, 32), lb, len = 99;
+    char who[MFA_ACCOUNT_MAX + 1];
+    tx x;
+
+    x = R("alice");
+    RC(x.be->webauthn_handle_get(x.t, "alice", g, &len), MFA_ERR_NOT_FOUND);
+    commit(&x);
+    RC(handle_find(ha, la, who), MFA_ERR_NOT_FOUND);
+    handle_put("alice", ha, la, 1000);
+    x = W("alice");
+    OK(x.be->webauthn_handle_get(x.t, "alice", g, &len));
+    ck_assert_uint_eq(len, la);
+    ck_assert_mem_eq(g, ha, la);
+    /* one handle per account: neither the same nor another again */
+    RC(x.be->webauthn_handle_put(x.t, "alice", ha, la, 1001), MFA_ERR_EXISTS);
+    lb = handle_of(hb, 2, 32);
+    RC(x.be->webauthn_handle_put(x.t, "alice", hb, lb, 1001), MFA_ERR_EXISTS);
+    commit(&x);
+    /* one account per handle */
+    x = W("bob");
+    RC(x.be->webauthn_handle_put(x.t, "bob", ha, la, 1002), MFA_ERR_EXISTS);
+    RC(x.be->webauthn_handle_get(x.t, "bob", g, &len), MFA_ERR_NOT_FOUND);
+    /* compared whole: alice's handle cut short is another one */
+    OK(x.be->webauthn_handle_put(x.t, "bob", ha, la - 1, 1002));
+    commit(&x);
+    x = R("bob");
+    OK(x.be->webauthn_handle_get(x.t, "bob", g, &len));
+    ck_assert_uint_eq(len, la - 1);
+    ck_assert_mem_eq(g, ha, la - 1);
+    commit(&x);
+    OK(handle_find(ha, la, who));
+    ck_assert_str_eq(who, "alice");
+    OK(handle_find(ha, la - 1, who));
+    ck_assert_str_eq(who, "bob");
+    memcpy(longer, ha, la);
+    longer[la] = 0;
+    RC(handle_find(longer, la + 1, who), MFA_ERR_NOT_FOUND);
+    RC(handle_find(ha, la - 2, who), MFA_ERR_NOT_FOUND);
+    RC(handle_find(hb, lb, who), MFA_ERR_NOT_FOUND);
+    /* the extremes: 64 bytes, and one NUL byte, of the longest name */
+    {
+        char acct[MFA_ACCOUNT_MAX + 1];
+        uint8_t nul = 0;
+
+        memset(acct, 'c', MFA_ACCOUNT_MAX);
+        acct[MFA_ACCOUNT_MAX] = '\0';
+        lb = handle_of(hb, 3, MFA_WEBAUTHN_USER_HANDLE_MAX);
+        handle_put(acct, hb, lb, 0);
+        handle_put("dave", &nul, 1, INT64_C(253402300799));
+        OK(handle_find(hb, lb, who));
+        ck_assert_str_eq(who, acct);
+        OK(handle_find(&nul, 1, who));
+        ck_assert_str_eq(who, "dave");
+        x = R(acct);
+        OK(x.be->webauthn_handle_get(x.t, acct, g, &len));
+        ck_assert_uint_eq(len, MFA_WEBAUTHN_USER_HANDLE_MAX);
+        ck_assert_mem_eq(g, hb, lb);
+        commit(&x);
+        x = R("dave");
+        OK(x.be->webauthn_handle_get(x.t, "dave", g, &len));
+        ck_assert_uint_eq(len, 1);
+        ck_assert_uint_eq(g[0], 0);
+        commit(&x);
+    }
+}
+END_TEST
+
+START_TEST(webauthn_spent_nonces)
+{
+    size_t n = 99;
+    tx x;
+
+    x = W("alice");
+    OK(spend(&x, "alice", 1, 100));
+    RC(spend(&x, "alice", 1, 100), MFA_ERR_EXISTS);
+    RC(spend(&x, "alice", 1, 5000), MFA_ERR_EXISTS);
+    OK(spend(&x, "alice", 2, 200));
+    OK(spend(&x, "alice", 3, 300));
+    commit(&x);
+    x = W("alice");
+    RC(spend(&x, "alice", 1, 100), MFA_ERR_EXISTS);
+    /* nonces are compared whole: one differing in its last byte only, or
+     * in its first, is another */
+    {
+        uint8_t a[MFA_WEBAUTHN_NONCE_BYTES], b[MFA_WEBAUTHN_NONCE_BYTES];
+
+        memset(a, 0x42, sizeof(a));
+        memcpy(b, a, sizeof(b));
+        b[MFA_WEBAUTHN_NONCE_BYTES - 1] ^= 0x80;
+        OK(x.be->webauthn_spend(x.t, "alice", a, 400));
+        OK(x.be->webauthn_spend(x.t, "alice", b, 400));
+        b[MFA_WEBAUTHN_NONCE_BYTES - 1] ^= 0x80;
+        b[0] ^= 1;
+        OK(x.be->webauthn_spend(x.t, "alice", b, 400));
+        RC(x.be->webauthn_spend(x.t, "alice", a, 400), MFA_ERR_EXISTS);
+    }
+    rollback(&x);
+    /* per account: bob may spend alice's nonces */
+    x = W("bob");
+    OK(spend(&x, "bob", 1, 100));
+    OK(spend(&x, "bob", 2, 250));
+    commit(&x);
+
+    /* alice's expiring before 300 (strictly): 1 and 2, not bob's */
+    x = W("alice");
+    OK(x.be->webauthn_spent_expire(x.t, "alice", 300, &n));
+    ck_assert_uint_eq(n, 2);
+    OK(spend(&x, "alice", 1, 100));
+    OK(spend(&x, "alice", 2, 200));
+    RC(spend(&x, "alice", 3, 300), MFA_ERR_EXISTS);
+    OK(x.be->webauthn_spent_expire(x.t, "alice", 300, &n));
+    ck_assert_uint_eq(n, 2);
+    commit(&x);
+    x = W("bob");
+    RC(spend(&x, "bob", 1, 100), MFA_ERR_EXISTS);
+    OK(x.be->webauthn_spent_expire(x.t, "bob", 0, &n));
+    ck_assert_uint_eq(n, 0);
+    commit(&x);
+    x = W("carol");
+    OK(x.be->webauthn_spent_expire(x.t, "carol", 1000, &n));
+    ck_assert_uint_eq(n, 0);
+    commit(&x);
+
+    /* store-wide: alice's 3 (300), bob's 1 (100) and 2 (250) before 301 */
+    x = begin_on(S, NULL, MFA_TXN_WRITE);
+    OK(x.be->webauthn_spent_expire(x.t, NULL, 250, &n));
+    ck_assert_uint_eq(n, 1);
+    OK(x.be->webauthn_spent_expire(x.t, NULL, 301, &n));
+    ck_assert_uint_eq(n, 2);
+    OK(x.be->webauthn_spent_expire(x.t, NULL, 301, &n));
+    ck_assert_uint_eq(n, 0);
+    commit(&x);
+    x = W("alice");
+    OK(spend(&x, "alice", 3, 300));
+    commit(&x);
+    x = W("bob");
+    OK(spend(&x, "bob", 1, 100));
+    OK(spend(&x, "bob", 2, 250));
+    commit(&x);
+}
+END_TEST
+
+/* One kind of passkey write on alice (account 1 of wpopulate, base 0x100). */
+static void
+wwrite_kind(tx *x, int kind)
+{
+    mfa_webauthn_rec r = passkey(0x101, 1000, 64, 1);
+    mfa_webauthn_rec nr = passkey(0x1ff, 3000, 48, 1);
+    size_t n = 0;
+
+    switch (kind) {
+    case 0:
+        OK(x->be->webauthn_insert(x->t, "alice", &nr));
+        break;
+    case 1:
+        r.cred.sign_count = 0xffffffffu;
+        r.last_used = 5000;
+        snprintf(r.label, sizeof(r.label), "%s", "renamed");
+        OK(x->be->webauthn_update(x->t, "alice", &r));
+        break;
+    case 2:
+        OK(x->be->webauthn_delete(x->t, "alice", r.factor_id));
+        break;
+    case 3:
+        OK(spend(x, "alice", 5, 500));
+        break;
+    case 4:
+        OK(x->be->webauthn_spent_expire(x->t, "alice", 150, &n));
+        ck_assert_uint_eq(n, 1);
+        break;
+    case 5:
+        OK(x->be->account_delete(x->t, "alice"));
+        break;
+    default:
+        /* everything, some rows twice, then all gone and back */
+        for (int k = 0; k < 5; k++)
+            wwrite_kind(x, k);
+        OK(x->be->webauthn_delete(x->t, "alice", nr.factor_id));
+        OK(x->be->webauthn_insert(x->t, "alice", &nr));
+        wwrite_kind(x, 5);
+        OK(x->be->webauthn_insert(x->t, "alice", &nr));
+        OK(x->be->webauthn_insert(x->t, "alice", &r));
+        {
+            uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+            size_t len = handle_of(h, 1, 32);
+            OK(x->be->webauthn_handle_put(x->t, "alice", h, len, 5));
+        }
+        OK(spend(x, "alice", 1, 100));
+        break;
+    }
+}
+
+START_TEST(webauthn_rollback_undoes_each_write)
+{
+    wdump base, now, bob;
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX], g[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t len, glen;
+    char who[MFA_ACCOUNT_MAX + 1];
+    int kind;
+    tx x;
+
+    wpopulate("alice", 1, 0x100);
+    wpopulate("bob", 2, 0x200);
+    wdump_of("alice", &base);
+    wdump_of("bob", &bob);
+    ck_assert_uint_eq(base.list.n, 2);
+    ck_assert_int_eq(base.handle_rc, MFA_OK);
+    ck_assert_int_eq(base.spent[1], MFA_ERR_EXISTS);
+    ck_assert_int_eq(base.spent[3], MFA_OK);
+    for (kind = 0; kind <= 6; kind++) {
+        x = W("alice");
+        wwrite_kind(&x, kind);
+        rollback(&x);
+        wdump_of("alice", &now);
+        assert_wdump_eq(&now, &base);
+    }
+    /* a rolled-back insert left its ids free; a rolled-back delete or
+     * account_delete kept alice's credential ids and handle taken */
+    {
+        mfa_webauthn_rec nr = passkey(0x1ff, 3000, 48, 3);
+        mfa_webauthn_rec old = passkey(0x101, 1000, 64, 3);
+        mfa_webauthn_rec old_cred = passkey(0x301, 1000, 64, 3);
+
+        memcpy(old_cred.cred.id, old.cred.id, old.cred.id_len);
+        x = W("carol");
+        OK(x.be->webauthn_insert(x.t, "carol", &nr));
+        RC(x.be->webauthn_insert(x.t, "carol", &old), MFA_ERR_EXISTS);
+        RC(x.be->webauthn_insert(x.t, "carol", &old_cred), MFA_ERR_EXISTS);
+        len = handle_of(h, 1, 32);
+        RC(x.be->webauthn_handle_put(x.t, "carol", h, len, 5), MFA_ERR_EXISTS);
+        rollback(&x);
+        /* also for alice herself, under another factor id */
+        old_cred.cred.user_handle_len =
+            handle_of(old_cred.cred.user_handle, 1, 32);
+        x = W("alice");
+        RC(x.be->webauthn_insert(x.t, "alice", &old_cred), MFA_ERR_EXISTS);
+        rollback(&x);
+    }
+    /* a rolled-back handle: the account has none, the handle is free */
+    len = handle_of(h, 3, 20);
+    x = W("carol");
+    OK(x.be->webauthn_handle_put(x.t, "carol", h, len, 5));
+    OK(x.be->webauthn_handle_get(x.t, "carol", g, &glen));
+    ck_assert_uint_eq(glen, len);
+    rollback(&x);
+    x = W("carol");
+    RC(x.be->webauthn_handle_get(x.t, "carol", g, &glen), MFA_ERR_NOT_FOUND);
+    rollback(&x);
+    RC(handle_find(h, len, who), MFA_ERR_NOT_FOUND);
+    handle_put("dave", h, len, 6);
+    OK(handle_find(h, len, who));
+    ck_assert_str_eq(who, "dave");
+    /* a store-wide expiry rolls back too */
+    x = begin_on(S, NULL, MFA_TXN_WRITE);
+    {
+        size_t n = 0;
+        OK(x.be->webauthn_spent_expire(x.t, NULL, 1000, &n));
+        ck_assert_uint_eq(n, 4);
+    }
+    rollback(&x);
+    wdump_of("alice", &now);
+    assert_wdump_eq(&now, &base);
+    wdump_of("bob", &now);
+    assert_wdump_eq(&now, &bob);
+}
+END_TEST
+
+START_TEST(webauthn_account_delete)
+{
+    wdump bob_before, now, empty;
+    mfa_webauthn_rec r = passkey(0x101, 1000, 64, 1);
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t len = handle_of(h, 1, 32);
+    char who[MFA_ACCOUNT_MAX + 1];
+    tx x;
+
+    wpopulate("alice", 1, 0x100);
+    wpopulate("bob", 2, 0x200);
+    populate("alice", 0x400);
+    wdump_of("bob", &bob_before);
+    wdump_of("nobody", &empty);
+    OK(handle_find(h, len, who));
+    ck_assert_str_eq(who, "alice");
+    x = W("alice");
+    OK(x.be->account_delete(x.t, "alice"));
+    commit(&x);
+    wdump_of("alice", &now);
+    assert_wdump_eq(&now, &empty);
+    wdump_of("bob", &now);
+    assert_wdump_eq(&now, &bob_before);
+    RC(handle_find(h, len, who), MFA_ERR_NOT_FOUND);
+    /* alice's factor ids, credential ids and handle are free again */
+    r.cred.user_handle_len = handle_of(r.cred.user_handle, 3, 32);
+    winsert("carol", &r);
+    handle_put("carol", h, len, 2000);
+    OK(handle_find(h, len, who));
+    ck_assert_str_eq(who, "carol");
+}
+END_TEST
+
+/* Store-wide uniqueness under racing writers of different accounts: each
+ * round's credential id, and one user handle, end up with exactly one
+ * account. */
+#define WRACE_THREADS 6
+#define WRACE_ROUNDS 20
+
+typedef struct wrace_arg {
+    mfa_store_t *s;
+    int who;
+    int errors;
+    int won_handle;
+    int won[WRACE_ROUNDS];
+} wrace_arg;
+
+static void *
+wrace_main(void *p)
+{
+    wrace_arg *a = p;
+    const mfa_store_backend *be = mfa_store_backend_of(a->s);
+    char account[16];
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t len = handle_of(h, 77, 40);
+    mfa_store_txn *t = NULL;
+    mfa_rc rc;
+    int k;
+
+    snprintf(account, sizeof(account), "racer%d", a->who);
+    rc = be->begin(mfa_store_impl_of(a->s), account, MFA_TXN_WRITE, &t);
+    if (rc == MFA_OK) {
+        rc = be->webauthn_handle_put(t, account, h, len, 1);
+        a->won_handle = rc == MFA_OK;
+        if (rc == MFA_OK)
+            rc = be->commit(t);
+        else
+            be->rollback(t);
+    }
+    if (rc != MFA_OK && rc != MFA_ERR_EXISTS)
+        a->errors++;
+    for (k = 0; k < WRACE_ROUNDS; k++) {
+        /* a factor id of its own, the round's credential id */
+        mfa_webauthn_rec r =
+            passkey((uint64_t)(0x10000 + a->who * 0x100 + k), 1000, 32, 77);
+        fill_bytes(r.cred.id, r.cred.id_len, 0x7000u + (uint32_t)k);
+        t = NULL;
+        rc = be->begin(mfa_store_impl_of(a->s), account, MFA_TXN_WRITE, &t);
+        if (rc != MFA_OK) {
+            a->errors++;
+            continue;
+        }
+        rc = be->webauthn_insert(t, account, &r);
+        if (rc == MFA_OK) {
+            rc = be->commit(t);
+            a->won[k] = rc == MFA_OK;
+        } else {
+            be->rollback(t);
+        }
+        if (rc != MFA_OK && rc != MFA_ERR_EXISTS)
+            a->errors++;
+    }
+    return NULL;
+}
+
+START_TEST(webauthn_unique_across_racing_accounts)
+{
+    pthread_t th[WRACE_THREADS];
+    wrace_arg a[WRACE_THREADS];
+    int i, k, handles = 0;
+
+    for (i = 0; i < WRACE_THREADS; i++) {
+        memset(&a[i], 0, sizeof(a[i]));
+        a[i].s = B->open_again != NULL && i % 2 ? open_again() : S;
+        a[i].who = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, wrace_main, &a[i]), 0);
+    }
+    for (i = 0; i < WRACE_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].errors, 0);
+        handles += a[i].won_handle;
+        if (a[i].s != S)
+            mfa_store_free(&a[i].s);
+    }
+    ck_assert_int_eq(handles, 1);
+    for (k = 0; k < WRACE_ROUNDS; k++) {
+        int winners = 0;
+        for (i = 0; i < WRACE_THREADS; i++)
+            if (a[i].won[k]) {
+                char account[16], id[MFA_FACTOR_ID_LEN + 1];
+                mfa_webauthn_rec g;
+
+                winners++;
+                snprintf(account, sizeof(account), "racer%d", i);
+                idhex(id, (uint64_t)(0x10000 + i * 0x100 + k));
+                OK(wget_rc(account, id, &g));
+            }
+        ck_assert_msg(winners == 1, "round %d: %d winners", k, winners);
+    }
+    {
+        uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+        size_t len = handle_of(h, 77, 40);
+        char who[MFA_ACCOUNT_MAX + 1], want[16];
+
+        OK(handle_find(h, len, who));
+        for (i = 0; i < WRACE_THREADS; i++)
+            if (a[i].won_handle)
+                snprintf(want, sizeof(want), "racer%d", i);
+        ck_assert_str_eq(who, want);
+    }
+}
+END_TEST
+
 /* ---- the service over this store ------------------------------------------
  */
 
@@ -2052,6 +2912,19 @@ mfa_conformance_suite(const mfa_conformance_backend *b)
     tcase_add_test(tc, account_delete_one_account);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("webauthn");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, webauthn_list_order);
+    tcase_add_test(tc, webauthn_get_not_found);
+    tcase_add_test(tc, webauthn_insert_exists);
+    tcase_add_test(tc, webauthn_update_and_delete);
+    tcase_add_test(tc, webauthn_record_limits);
+    tcase_add_test(tc, webauthn_handles);
+    tcase_add_test(tc, webauthn_spent_nonces);
+    tcase_add_test(tc, webauthn_rollback_undoes_each_write);
+    tcase_add_test(tc, webauthn_account_delete);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("transactions");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
@@ -2060,6 +2933,7 @@ mfa_conformance_suite(const mfa_conformance_backend *b)
     tcase_add_test(tc, read_transactions);
     tcase_add_test(tc, write_transactions_serialise);
     tcase_add_test(tc, no_lost_updates);
+    tcase_add_test(tc, webauthn_unique_across_racing_accounts);
     if (b->open_again != NULL)
         tcase_add_test(tc, commit_seen_by_second_handle);
     suite_add_tcase(s, tc);

@@ -1660,6 +1660,69 @@ fy_adel(mfa_store_txn *t, const char *a)
     return INNER->account_delete(t, a);
 }
 
+static mfa_rc
+fy_wlist(mfa_store_txn *t, const char *a, mfa_webauthn_cb cb, void *arg)
+{
+    FAIL_IF("webauthn_list");
+    return INNER->webauthn_list(t, a, cb, arg);
+}
+static mfa_rc
+fy_wget(mfa_store_txn *t, const char *a, const char *id, mfa_webauthn_rec *o)
+{
+    FAIL_IF("webauthn_get");
+    return INNER->webauthn_get(t, a, id, o);
+}
+static mfa_rc
+fy_wins(mfa_store_txn *t, const char *a, const mfa_webauthn_rec *r)
+{
+    FAIL_IF("webauthn_insert");
+    return INNER->webauthn_insert(t, a, r);
+}
+static mfa_rc
+fy_wupd(mfa_store_txn *t, const char *a, const mfa_webauthn_rec *r)
+{
+    FAIL_IF("webauthn_update");
+    return INNER->webauthn_update(t, a, r);
+}
+static mfa_rc
+fy_wdel(mfa_store_txn *t, const char *a, const char *id)
+{
+    FAIL_IF("webauthn_delete");
+    return INNER->webauthn_delete(t, a, id);
+}
+static mfa_rc
+fy_hget(mfa_store_txn *t, const char *a, uint8_t *o, size_t *len)
+{
+    FAIL_IF("webauthn_handle_get");
+    return INNER->webauthn_handle_get(t, a, o, len);
+}
+static mfa_rc
+fy_hput(mfa_store_txn *t, const char *a, const uint8_t *h, size_t len,
+        int64_t now)
+{
+    FAIL_IF("webauthn_handle_put");
+    return INNER->webauthn_handle_put(t, a, h, len, now);
+}
+static mfa_rc
+fy_hfind(mfa_store_txn *t, const uint8_t *h, size_t len,
+         char a[MFA_ACCOUNT_MAX + 1])
+{
+    FAIL_IF("webauthn_handle_find");
+    return INNER->webauthn_handle_find(t, h, len, a);
+}
+static mfa_rc
+fy_spend(mfa_store_txn *t, const char *a, const uint8_t *nonce, int64_t expires)
+{
+    FAIL_IF("webauthn_spend");
+    return INNER->webauthn_spend(t, a, nonce, expires);
+}
+static mfa_rc
+fy_sexp(mfa_store_txn *t, const char *a, int64_t before, size_t *n)
+{
+    FAIL_IF("webauthn_spent_expire");
+    return INNER->webauthn_spent_expire(t, a, before, n);
+}
+
 static const mfa_store_backend faulty_backend = {
     .abi = MFA_STORE_BACKEND_ABI,
     .name = "faulty",
@@ -1693,6 +1756,16 @@ static const mfa_store_backend faulty_backend = {
     .device_delete = fy_ddel,
     .state_scan = fy_sscan,
     .account_delete = fy_adel,
+    .webauthn_list = fy_wlist,
+    .webauthn_get = fy_wget,
+    .webauthn_insert = fy_wins,
+    .webauthn_update = fy_wupd,
+    .webauthn_delete = fy_wdel,
+    .webauthn_handle_get = fy_hget,
+    .webauthn_handle_put = fy_hput,
+    .webauthn_handle_find = fy_hfind,
+    .webauthn_spend = fy_spend,
+    .webauthn_spent_expire = fy_sexp,
 };
 
 START_TEST(store_failures_fail_closed)

@@ -16,6 +16,7 @@
 #include <mfa/store-backend.h>
 
 #include "fault_store.h"
+#include "store/txn.h"
 #include "store_conformance.h"
 #include "testutil.h"
 
@@ -120,6 +121,49 @@ START_TEST(store_new_checks_the_table)
     be.close = count_close;
     be.begin = NULL;
     ck_assert_int_eq(mfa_store_new(&s, &be, NULL), MFA_ERR_INVALID);
+    /* ABI 4: a table of ABI 3, or without any one of the passkey calls */
+    be = *mfa_store_backend_of(m);
+    be.close = count_close;
+    be.abi = 3;
+    ck_assert_int_eq(mfa_store_new(&s, &be, NULL), MFA_ERR_INVALID);
+    for (int k = 0; k < 10; k++) {
+        be = *mfa_store_backend_of(m);
+        be.close = count_close;
+        switch (k) {
+        case 0:
+            be.webauthn_list = NULL;
+            break;
+        case 1:
+            be.webauthn_get = NULL;
+            break;
+        case 2:
+            be.webauthn_insert = NULL;
+            break;
+        case 3:
+            be.webauthn_update = NULL;
+            break;
+        case 4:
+            be.webauthn_delete = NULL;
+            break;
+        case 5:
+            be.webauthn_handle_get = NULL;
+            break;
+        case 6:
+            be.webauthn_handle_put = NULL;
+            break;
+        case 7:
+            be.webauthn_handle_find = NULL;
+            break;
+        case 8:
+            be.webauthn_spend = NULL;
+            break;
+        default:
+            be.webauthn_spent_expire = NULL;
+            break;
+        }
+        ck_assert_int_eq(mfa_store_new(&s, &be, NULL), MFA_ERR_INVALID);
+        ck_assert_ptr_null(s);
+    }
     be = *mfa_store_backend_of(m);
     be.close = count_close;
     be.name = NULL;
@@ -161,6 +205,421 @@ START_TEST(memory_specs)
     OK(mfa_store_check(s));
     mfa_store_free(&s);
     ck_assert_int_eq(mfa_store_memory_new(NULL), MFA_ERR_INVALID);
+}
+END_TEST
+
+/* ---- the checked passkey calls of lib/store/store.c ------------------------
+ */
+
+/* A memory store whose passkey reads are damaged on the way out. */
+enum {
+    MG_NONE,
+    MG_ID_SHORT,
+    MG_ID_LONG,
+    MG_KEY_EMPTY,
+    MG_KEY_LONG,
+    MG_ALG,
+    MG_ALG_ZERO,
+    MG_TRANSPORTS,
+    MG_FLAGS,
+    MG_FMT,
+    MG_FMT_NEG,
+    MG_TRUST,
+    MG_HANDLE_EMPTY,
+    MG_HANDLE_LONG,
+    MG_HANDLE_OTHER,
+    MG_HANDLE_PREFIX,
+    MG_CREATED,
+    MG_LAST_USED,
+    MG_TIME_MAX,
+    MG_FACTOR_ID,
+    MG_FACTOR_ID_OPEN,
+    MG_LABEL_OPEN,
+    MG_LABEL_UTF8,
+    MG_LABEL_CONTROL,
+    MG_OTHER_ROW,
+    MG_COUNT
+};
+
+static int mangle;
+static const mfa_store_backend *mg_inner;
+
+static void
+mangle_rec(mfa_webauthn_rec *r)
+{
+    mfa_webauthn_credential *c = &r->cred;
+
+    switch (mangle) {
+    case MG_ID_SHORT:
+        c->id_len = MFA_WEBAUTHN_CRED_ID_MIN - 1;
+        break;
+    case MG_ID_LONG:
+        c->id_len = MFA_WEBAUTHN_CRED_ID_MAX + 1;
+        break;
+    case MG_KEY_EMPTY:
+        c->public_key_len = 0;
+        break;
+    case MG_KEY_LONG:
+        c->public_key_len = MFA_WEBAUTHN_PUBLIC_KEY_MAX + 1;
+        break;
+    case MG_ALG:
+        c->algorithm = -6;
+        break;
+    case MG_ALG_ZERO:
+        c->algorithm = 0;
+        break;
+    case MG_TRANSPORTS:
+        c->transports = 0x40;
+        break;
+    case MG_FLAGS:
+        c->flags = 0x100;
+        break;
+    case MG_FMT:
+        c->attestation_format = (mfa_webauthn_fmt)3;
+        break;
+    case MG_FMT_NEG:
+        c->attestation_format = (mfa_webauthn_fmt)-1;
+        break;
+    case MG_TRUST:
+        c->attestation_trust = (mfa_webauthn_trust)3;
+        break;
+    case MG_HANDLE_EMPTY:
+        c->user_handle_len = 0;
+        break;
+    case MG_HANDLE_LONG:
+        c->user_handle_len = MFA_WEBAUTHN_USER_HANDLE_MAX + 1;
+        break;
+    case MG_HANDLE_OTHER:
+        c->user_handle[3] ^= 1;
+        break;
+    case MG_HANDLE_PREFIX:
+        c->user_handle_len--;
+        break;
+    case MG_CREATED:
+        r->created = -1;
+        break;
+    case MG_LAST_USED:
+        r->last_used = -1;
+        break;
+    case MG_TIME_MAX:
+        r->created = INT64_C(253402300800);
+        break;
+    case MG_FACTOR_ID:
+        r->factor_id[0] = 'A';
+        break;
+    case MG_FACTOR_ID_OPEN:
+        memset(r->factor_id, 'a', sizeof(r->factor_id));
+        break;
+    case MG_LABEL_OPEN:
+        memset(r->label, 'x', sizeof(r->label));
+        break;
+    case MG_LABEL_UTF8:
+        memcpy(r->label, "\xc3(", 3);
+        break;
+    case MG_LABEL_CONTROL:
+        memcpy(r->label, "a\x1b", 3);
+        break;
+    default:
+        break;
+    }
+}
+
+static mfa_rc
+mg_get(mfa_store_txn *t, const char *a, const char *id, mfa_webauthn_rec *o)
+{
+    mfa_rc rc = mg_inner->webauthn_get(t, a, id, o);
+
+    if (rc == MFA_OK && mangle == MG_OTHER_ROW)
+        o->factor_id[15] = o->factor_id[15] == '0' ? '1' : '0';
+    else if (rc == MFA_OK)
+        mangle_rec(o);
+    return rc;
+}
+
+typedef struct mg_list {
+    mfa_webauthn_cb cb;
+    void *arg;
+} mg_list;
+
+static mfa_rc
+mg_list_cb(const mfa_webauthn_rec *r, void *arg)
+{
+    mg_list *l = arg;
+    mfa_webauthn_rec copy = *r;
+
+    mangle_rec(&copy);
+    return l->cb(&copy, l->arg);
+}
+
+static mfa_rc
+mg_list_op(mfa_store_txn *t, const char *a, mfa_webauthn_cb cb, void *arg)
+{
+    mg_list l = {cb, arg};
+
+    return mg_inner->webauthn_list(t, a, mg_list_cb, &l);
+}
+
+/* handle_get: 1 an empty handle, 2 too long; handle_find: 1 an
+ * unterminated name, 2 an empty one, 3 invalid UTF-8. */
+static int mangle_handle;
+
+static mfa_rc
+mg_hget(mfa_store_txn *t, const char *a,
+        uint8_t o[MFA_WEBAUTHN_USER_HANDLE_MAX], size_t *len)
+{
+    mfa_rc rc = mg_inner->webauthn_handle_get(t, a, o, len);
+
+    if (rc == MFA_OK && mangle_handle == 1)
+        *len = 0;
+    else if (rc == MFA_OK && mangle_handle == 2)
+        *len = MFA_WEBAUTHN_USER_HANDLE_MAX + 1;
+    return rc;
+}
+
+static mfa_rc
+mg_hfind(mfa_store_txn *t, const uint8_t *h, size_t len,
+         char a[MFA_ACCOUNT_MAX + 1])
+{
+    mfa_rc rc = mg_inner->webauthn_handle_find(t, h, len, a);
+
+    if (rc == MFA_OK && mangle_handle == 1)
+        memset(a, 'z', MFA_ACCOUNT_MAX + 1);
+    else if (rc == MFA_OK && mangle_handle == 2)
+        a[0] = '\0';
+    else if (rc == MFA_OK && mangle_handle == 3)
+        a[0] = (char)0xff;
+    return rc;
+}
+
+static void
+no_close(void *impl)
+{
+    (void)impl;
+}
+
+static mfa_webauthn_rec
+good_passkey(const char *id, const uint8_t *handle, size_t hlen)
+{
+    mfa_webauthn_rec r;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.factor_id, sizeof(r.factor_id), "%s", id);
+    snprintf(r.label, sizeof(r.label), "%s", "YubiKey");
+    r.created = 1000;
+    memset(r.cred.id, 0xa5, 32);
+    r.cred.id[0] = (uint8_t)id[15];
+    r.cred.id_len = 32;
+    memset(r.cred.public_key, 0x11, 77);
+    r.cred.public_key_len = 77;
+    r.cred.algorithm = MFA_WEBAUTHN_ES256;
+    r.cred.flags = MFA_WEBAUTHN_FLAG_UP | MFA_WEBAUTHN_FLAG_AT;
+    memcpy(r.cred.user_handle, handle, hlen);
+    r.cred.user_handle_len = hlen;
+    return r;
+}
+
+typedef struct wcount {
+    size_t n;
+} wcount;
+
+static mfa_rc
+count_cb(const mfa_webauthn_rec *r, void *arg)
+{
+    (void)r;
+    ((wcount *)arg)->n++;
+    return MFA_OK;
+}
+
+START_TEST(damaged_passkeys_are_corrupt)
+{
+    mfa_store_t *m = NULL, *s = NULL;
+    mfa_store_backend be;
+    uint8_t handle[32], h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    mfa_webauthn_rec r, g;
+    char who[MFA_ACCOUNT_MAX + 1];
+    size_t len;
+    mfa_int_txn x;
+    wcount c;
+    int k;
+
+    OK(mfa_store_memory_new(&m));
+    mg_inner = mfa_store_backend_of(m);
+    be = *mg_inner;
+    be.name = "mangling";
+    be.close = no_close;
+    be.webauthn_get = mg_get;
+    be.webauthn_list = mg_list_op;
+    be.webauthn_handle_get = mg_hget;
+    be.webauthn_handle_find = mg_hfind;
+    OK(mfa_store_new(&s, &be, mfa_store_impl_of(m)));
+    memset(handle, 0x3c, sizeof(handle));
+    r = good_passkey("00000000000000a1", handle, sizeof(handle));
+    mangle = MG_NONE;
+    mangle_handle = 0;
+    OK(mfa_int_txn_begin(s, "alice", MFA_TXN_WRITE, &x));
+    OK(mfa_int_txn_webauthn_handle_put(&x, handle, sizeof(handle), 900));
+    OK(mfa_int_txn_webauthn_insert(&x, &r));
+    OK(mfa_int_txn_commit(&x));
+
+    for (k = MG_NONE; k < MG_COUNT; k++) {
+        mfa_rc want = k == MG_NONE ? MFA_OK : MFA_ERR_CORRUPT;
+
+        mangle = k;
+        OK(mfa_int_txn_begin(s, "alice", MFA_TXN_READ, &x));
+        memset(&g, 0x55, sizeof(g));
+        ck_assert_msg(mfa_int_txn_webauthn_get(&x, r.factor_id, &g) == want,
+                      "get, damage %d", k);
+        if (want != MFA_OK) {
+            /* nothing of the damaged row is handed out */
+            ck_assert_str_eq(g.factor_id, "");
+            ck_assert_uint_eq(g.cred.id_len, 0);
+        }
+        c.n = 0;
+        if (k != MG_OTHER_ROW) {
+            ck_assert_msg(mfa_int_txn_webauthn_list(&x, count_cb, &c) == want,
+                          "list, damage %d", k);
+            ck_assert_uint_eq(c.n, want == MFA_OK ? 1 : 0);
+        }
+        mfa_int_txn_rollback(&x);
+    }
+    mangle = MG_NONE;
+
+    /* damaged handles */
+    for (k = 1; k <= 2; k++) {
+        mangle_handle = k;
+        OK(mfa_int_txn_begin(s, "alice", MFA_TXN_READ, &x));
+        ck_assert_int_eq(mfa_int_txn_webauthn_handle_get(&x, h, &len),
+                         MFA_ERR_CORRUPT);
+        ck_assert_uint_eq(len, 0);
+        ck_assert_int_eq(mfa_int_txn_webauthn_get(&x, r.factor_id, &g),
+                         MFA_ERR_CORRUPT);
+        ck_assert_int_eq(mfa_int_txn_webauthn_list(&x, count_cb, &c),
+                         MFA_ERR_CORRUPT);
+        mfa_int_txn_rollback(&x);
+    }
+    for (k = 1; k <= 3; k++) {
+        mangle_handle = k;
+        OK(mfa_int_txn_begin(s, NULL, MFA_TXN_READ, &x));
+        ck_assert_int_eq(
+            mfa_int_txn_webauthn_handle_find(&x, handle, sizeof(handle), who),
+            MFA_ERR_CORRUPT);
+        ck_assert_str_eq(who, "");
+        mfa_int_txn_rollback(&x);
+    }
+    mangle_handle = 0;
+    OK(mfa_int_txn_begin(s, NULL, MFA_TXN_READ, &x));
+    OK(mfa_int_txn_webauthn_handle_find(&x, handle, sizeof(handle), who));
+    ck_assert_str_eq(who, "alice");
+    OK(mfa_int_txn_commit(&x));
+
+    /* an account without a handle yet: any handle in range is fine */
+    r = good_passkey("00000000000000b2", handle, 5);
+    OK(mfa_int_txn_begin(s, "bob", MFA_TXN_WRITE, &x));
+    OK(mfa_int_txn_webauthn_insert(&x, &r));
+    OK(mfa_int_txn_webauthn_get(&x, r.factor_id, &g));
+    OK(mfa_int_txn_commit(&x));
+    mfa_store_free(&s);
+    mfa_store_free(&m);
+}
+END_TEST
+
+/* Bad records and arguments are refused before the backend and change
+ * nothing; each call only where its transaction allows it. */
+START_TEST(passkey_calls_check_their_input)
+{
+    mfa_store_t *s = NULL;
+    uint8_t handle[32], other[32], nonce[MFA_WEBAUTHN_NONCE_BYTES] = {1};
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    mfa_webauthn_rec r, bad, g;
+    char who[MFA_ACCOUNT_MAX + 1];
+    size_t len, n;
+    mfa_int_txn x;
+    wcount c = {0};
+    int k;
+
+    OK(mfa_store_memory_new(&s));
+    memset(handle, 0x3c, sizeof(handle));
+    memset(other, 0x3d, sizeof(other));
+    r = good_passkey("00000000000000a1", handle, sizeof(handle));
+    OK(mfa_int_txn_begin(s, "alice", MFA_TXN_WRITE, &x));
+    OK(mfa_int_txn_webauthn_handle_put(&x, handle, sizeof(handle), 900));
+    for (k = MG_ID_SHORT; k < MG_COUNT; k++) {
+        if (k == MG_HANDLE_OTHER || k == MG_HANDLE_PREFIX || k == MG_OTHER_ROW)
+            continue; /* in range: refused below as another's handle */
+        bad = r;
+        mangle = k;
+        mangle_rec(&bad);
+        ck_assert_msg(mfa_int_txn_webauthn_insert(&x, &bad) != MFA_OK,
+                      "insert, damage %d", k);
+        ck_assert_msg(mfa_int_txn_webauthn_update(&x, &bad) != MFA_OK,
+                      "update, damage %d", k);
+    }
+    mangle = MG_NONE;
+    /* the account's credentials carry its handle */
+    bad = good_passkey("00000000000000a2", other, sizeof(other));
+    ck_assert_int_eq(mfa_int_txn_webauthn_insert(&x, &bad), MFA_ERR_INVALID);
+    bad = good_passkey("00000000000000a2", handle, sizeof(handle) - 1);
+    ck_assert_int_eq(mfa_int_txn_webauthn_insert(&x, &bad), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_list(&x, count_cb, &c), MFA_OK);
+    ck_assert_uint_eq(c.n, 0);
+    OK(mfa_int_txn_webauthn_insert(&x, &r));
+    ck_assert_int_eq(mfa_int_txn_webauthn_get(&x, "00000000000000A1", &g),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_delete(&x, "a1"), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_list(&x, NULL, NULL),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_handle_put(&x, handle, 0, 1),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_handle_put(
+                         &x, h, MFA_WEBAUTHN_USER_HANDLE_MAX + 1, 1),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_handle_put(&x, other, 32, -1),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_spend(&x, nonce, -1),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_spend(&x, NULL, 10), MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_spent_expire(&x, -1, &n),
+                     MFA_ERR_INVALID);
+    /* store-wide only */
+    ck_assert_int_eq(
+        mfa_int_txn_webauthn_handle_find(&x, handle, sizeof(handle), who),
+        MFA_ERR_INVALID);
+    OK(mfa_int_txn_webauthn_spend(&x, nonce, 100));
+    ck_assert_int_eq(mfa_int_txn_webauthn_spend(&x, nonce, 100),
+                     MFA_ERR_EXISTS);
+    OK(mfa_int_txn_commit(&x));
+
+    OK(mfa_int_txn_begin(s, NULL, MFA_TXN_WRITE, &x));
+    ck_assert_int_eq(mfa_int_txn_webauthn_get(&x, r.factor_id, &g),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_handle_get(&x, h, &len),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_spend(&x, nonce, 100),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_handle_find(&x, handle, 0, who),
+                     MFA_ERR_INVALID);
+    ck_assert_int_eq(mfa_int_txn_webauthn_handle_find(&x, other, 32, who),
+                     MFA_ERR_NOT_FOUND);
+    OK(mfa_int_txn_webauthn_handle_find(&x, handle, 32, who));
+    ck_assert_str_eq(who, "alice");
+    /* spent_expire works in both kinds */
+    OK(mfa_int_txn_webauthn_spent_expire(&x, 101, &n));
+    ck_assert_uint_eq(n, 1);
+    OK(mfa_int_txn_commit(&x));
+
+    OK(mfa_int_txn_begin(s, "alice", MFA_TXN_WRITE, &x));
+    OK(mfa_int_txn_webauthn_spend(&x, nonce, 200));
+    OK(mfa_int_txn_webauthn_spent_expire(&x, 201, &n));
+    ck_assert_uint_eq(n, 1);
+    OK(mfa_int_txn_webauthn_get(&x, r.factor_id, &g));
+    ck_assert_mem_eq(g.cred.id, r.cred.id, r.cred.id_len);
+    OK(mfa_int_txn_webauthn_handle_get(&x, h, &len));
+    ck_assert_uint_eq(len, sizeof(handle));
+    OK(mfa_int_txn_webauthn_delete(&x, r.factor_id));
+    ck_assert_int_eq(mfa_int_txn_webauthn_delete(&x, r.factor_id),
+                     MFA_ERR_NOT_FOUND);
+    OK(mfa_int_txn_commit(&x));
+    mfa_store_free(&s);
 }
 END_TEST
 
@@ -355,6 +814,59 @@ START_TEST(busy_after_the_timeout)
 }
 END_TEST
 
+/* The library never changes a credential id, but the memory store keeps
+ * its index right if a caller does: the new id is taken (EXISTS when
+ * another row has it), the old one freed at commit, both as they were on
+ * rollback. */
+START_TEST(memory_update_rekeys_a_credential)
+{
+    mfa_store_t *s = NULL;
+    uint8_t handle[32];
+    mfa_webauthn_rec a, b, moved, probe;
+    tx x;
+
+    OK(mfa_store_memory_new(&s));
+    memset(handle, 0x3c, sizeof(handle));
+    a = good_passkey("00000000000000a1", handle, sizeof(handle));
+    b = good_passkey("00000000000000b2", handle, sizeof(handle));
+    OK(begin(s, "alice", MFA_TXN_WRITE, &x));
+    OK(x.be->webauthn_insert(x.t, "alice", &a));
+    OK(x.be->commit(x.t));
+    OK(begin(s, "bob", MFA_TXN_WRITE, &x));
+    OK(x.be->webauthn_insert(x.t, "bob", &b));
+    OK(x.be->commit(x.t));
+    /* onto bob's credential id: refused, nothing changed */
+    moved = a;
+    memcpy(moved.cred.id, b.cred.id, b.cred.id_len);
+    OK(begin(s, "alice", MFA_TXN_WRITE, &x));
+    ck_assert_int_eq(x.be->webauthn_update(x.t, "alice", &moved),
+                     MFA_ERR_EXISTS);
+    /* onto a new one, rolled back: a's id still taken, the new one free */
+    moved.cred.id[1] ^= 0xff;
+    OK(x.be->webauthn_update(x.t, "alice", &moved));
+    x.be->rollback(x.t);
+    probe = good_passkey("00000000000000c3", handle, sizeof(handle));
+    memcpy(probe.cred.id, a.cred.id, a.cred.id_len);
+    OK(begin(s, "carol", MFA_TXN_WRITE, &x));
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "carol", &probe),
+                     MFA_ERR_EXISTS);
+    memcpy(probe.cred.id, moved.cred.id, moved.cred.id_len);
+    OK(x.be->webauthn_insert(x.t, "carol", &probe));
+    x.be->rollback(x.t);
+    /* committed: the new id taken, a's free */
+    OK(begin(s, "alice", MFA_TXN_WRITE, &x));
+    OK(x.be->webauthn_update(x.t, "alice", &moved));
+    OK(x.be->commit(x.t));
+    OK(begin(s, "carol", MFA_TXN_WRITE, &x));
+    ck_assert_int_eq(x.be->webauthn_insert(x.t, "carol", &probe),
+                     MFA_ERR_EXISTS);
+    memcpy(probe.cred.id, a.cred.id, a.cred.id_len);
+    OK(x.be->webauthn_insert(x.t, "carol", &probe));
+    OK(x.be->commit(x.t));
+    mfa_store_free(&s);
+}
+END_TEST
+
 /* Thousands of accounts: the tables grow, emptied accounts go away, and
  * every record stays reachable. */
 START_TEST(memory_many_accounts)
@@ -452,11 +964,14 @@ memory_suite(void)
     tcase_add_test(tc, throttle_delay_arithmetic);
     tcase_add_test(tc, store_new_checks_the_table);
     tcase_add_test(tc, memory_specs);
+    tcase_add_test(tc, damaged_passkeys_are_corrupt);
+    tcase_add_test(tc, passkey_calls_check_their_input);
     tcase_add_test(tc, memory_stores_are_separate);
     tcase_add_test(tc, transactions_stay_in_their_lane);
     tcase_add_test(tc, other_accounts_in_parallel);
     tcase_add_test(tc, busy_after_the_timeout);
     tcase_add_test(tc, memory_many_accounts);
+    tcase_add_test(tc, memory_update_rekeys_a_credential);
     suite_add_tcase(s, tc);
     return s;
 }

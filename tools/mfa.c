@@ -19,6 +19,10 @@
 
 #include "cli.h"
 
+/* The account's passkeys and security keys (mfa_webauthn_list): the
+ * command lives here, beside the table, as the one passkey command. */
+static int cmd_passkeys(cli *c);
+
 /* ---- commands and their help ------------------------------------------ */
 
 #define OTP_OPTS "secret-file= hotp counter= algorithm= digits= period= t0="
@@ -117,7 +121,13 @@ static const struct command commands[] = {
      "Change a factor's device name.\n"},
     {"remove", cmd_remove, "",
      "Usage: mfa --store S --keyring F remove ACCOUNT FACTOR\n"
-     "Remove one factor of the account.\n"},
+     "Remove one factor of the account (an authenticator app, or a passkey\n"
+     "by the id `mfa passkeys` shows).\n"},
+    {"passkeys", cmd_passkeys, "",
+     "Usage: mfa --store S --keyring F passkeys ACCOUNT\n"
+     "List the account's passkeys and security keys (no key material):\n"
+     "factor id, algorithm, synced or not, sign count, attestation, when\n"
+     "added and last used, label.  Rename and remove them by factor id.\n"},
     {"reset", cmd_reset, "",
      "Usage: mfa --store S --keyring F reset ACCOUNT\n"
      "Delete every factor, backup code, challenge and the throttle state\n"
@@ -143,7 +153,7 @@ static const struct command commands[] = {
     {"gc", cmd_gc, "",
      "Usage: mfa --store S --keyring F gc\n"
      "Remove throttle and device rows of accounts without factors that\n"
-     "have been idle for a day.\n"},
+     "have been idle for a day, and spent passkey challenges that expired.\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -169,7 +179,8 @@ static const char global_help[] =
     "  backup-codes ACCOUNT          a new set of backup codes\n"
     "  list ACCOUNT                  the account's factors\n"
     "  rename ACCOUNT FACTOR LABEL   rename a factor\n"
-    "  remove ACCOUNT FACTOR         remove a factor\n"
+    "  remove ACCOUNT FACTOR         remove a factor or a passkey\n"
+    "  passkeys ACCOUNT              the account's passkeys\n"
     "  reset ACCOUNT                 remove everything of the account\n"
     "  rotate-keys                   new key, reseal every secret\n"
     "  migrate                       create or upgrade the schema\n"
@@ -189,6 +200,108 @@ static const char global_help[] =
     "Secrets are read from standard input or --secret-file FILE.\n"
     "Exit status: 0 success, 1 code rejected, 2 usage error, 3 throttled,\n"
     "4 store or key-ring error, 5 bad input data.  See mfa(1).\n";
+
+/* ---- passkeys ----------------------------------------------------------- */
+
+static const char *
+alg_name(int32_t alg)
+{
+    switch (alg) {
+    case MFA_WEBAUTHN_ES256:
+        return "ES256";
+    case MFA_WEBAUTHN_EDDSA:
+        return "EdDSA";
+    case MFA_WEBAUTHN_RS256:
+        return "RS256";
+    }
+    return "?";
+}
+
+static const char *
+trust_name(mfa_webauthn_trust t)
+{
+    switch (t) {
+    case MFA_WEBAUTHN_TRUST_NONE:
+        return "none";
+    case MFA_WEBAUTHN_TRUST_SELF:
+        return "self";
+    case MFA_WEBAUTHN_TRUST_UNVERIFIED:
+        return "unverified";
+    }
+    return "?";
+}
+
+static int
+cmd_passkeys(cli *c)
+{
+    mfa_webauthn_info *list = NULL;
+    char created[32], used[32], aaguid[2 * MFA_WEBAUTHN_AAGUID_BYTES + 1];
+    size_t n = 0;
+    session s;
+    mfa_rc mrc;
+    int rc;
+
+    if (c->npos != 1)
+        return usage_error(c, "%s arguments: expected ACCOUNT",
+                           c->npos < 1 ? "missing" : "too many");
+    if ((rc = session_open(c, &s)) != 0)
+        return rc;
+    mrc = mfa_webauthn_list(s.ctx, c->pos[0], &list, &n);
+    if (mrc != MFA_OK) {
+        rc = fail(c, mrc, EXIT_STORE, "passkeys of %s", c->pos[0]);
+        session_close(&s);
+        return rc;
+    }
+    if (c->json) {
+        json_open(NULL, '{');
+        json_string("account", c->pos[0]);
+        json_open("passkeys", '[');
+    } else if (n == 0) {
+        printf("%s has no passkeys\n", c->pos[0]);
+    } else {
+        printf("%-16s  %-5s  %-6s  %-10s  %-8s  %-10s  %-20s  %-20s  %s\n",
+               "FACTOR", "ALG", "SYNCED", "SIGN COUNT", "FORMAT", "TRUST",
+               "CREATED", "LAST USED", "LABEL");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const mfa_webauthn_info *k = &list[i];
+        const char *fmt = mfa_webauthn_fmt_name(k->attestation_format);
+        int synced = (k->flags & MFA_WEBAUTHN_FLAG_BE) != 0;
+
+        format_time(k->created, created, sizeof(created));
+        format_time(k->last_used, used, sizeof(used));
+        sodium_bin2hex(aaguid, sizeof(aaguid), k->aaguid, sizeof(k->aaguid));
+        if (c->json) {
+            json_open(NULL, '{');
+            json_string("id", k->factor_id);
+            json_string("label", k->label);
+            json_string("algorithm", alg_name(k->algorithm));
+            json_bool("synced", synced);
+            json_bool("backed_up", (k->flags & MFA_WEBAUTHN_FLAG_BS) != 0);
+            json_int("sign_count", k->sign_count);
+            json_string("attestation", fmt != NULL ? fmt : "?");
+            json_string("trust", trust_name(k->attestation_trust));
+            json_string("aaguid", aaguid);
+            json_int("transports", k->transports);
+            json_int("created", k->created);
+            json_int("last_used", k->last_used);
+            json_close('}');
+        } else {
+            printf("%-16s  %-5s  %-6s  %-10u  %-8s  %-10s  %-20s  %-20s  %s\n",
+                   k->factor_id, alg_name(k->algorithm), synced ? "yes" : "no",
+                   (unsigned)k->sign_count, fmt != NULL ? fmt : "?",
+                   trust_name(k->attestation_trust), created, used, k->label);
+        }
+    }
+    if (c->json) {
+        json_close(']');
+        json_close('}');
+        json_done();
+    }
+    mfa_free(list);
+    session_close(&s);
+    return EXIT_OK;
+}
 
 /* ---- options ------------------------------------------------------------ */
 

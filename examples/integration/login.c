@@ -1,7 +1,9 @@
 /*
  * A login backend's MFA handlers, complete: start-up, enrollment (QR code
- * and typed key), confirmation, backup codes, login with a code, recovery
- * with a backup code, the settings page and an administrator's reset.
+ * and typed key), confirmation, backup codes, login with a code, passkeys
+ * and security keys (adding one, logging in with one, with or without a
+ * user name), recovery with a backup code, the settings page and an
+ * administrator's reset.
  *
  * docs/integration.md walks through this file; tests/check_doc_snippets.py
  * checks that every C block of the guide is copied from here, and the build
@@ -10,7 +12,8 @@
  *
  * The HTTP layer and the password check are the application's own and are
  * reduced to plain function calls here.  main() plays the user: it reads
- * the enrollment URI the way an authenticator app does and types codes.
+ * the enrollment URI the way an authenticator app does and types codes,
+ * and answers the passkey options as a browser with a passkey would.
  *
  *   login [STORE-SPEC]     e.g. "sqlite:/tmp/mfa.db"; default: a SQLite file
  *                          in a temporary directory, or memory without
@@ -24,6 +27,8 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include <mfa.h>
 
@@ -41,6 +46,10 @@ audit(const mfa_event *ev, void *arg)
            ev->factor_id ? ev->factor_id : "-", mfa_strerror_name(ev->rc));
     if (ev->type == MFA_EV_REPLAY)
         syslog(LOG_AUTH | LOG_WARNING, "mfa: a code was used twice for %s",
+               ev->account ? ev->account : "-");
+    if (ev->type == MFA_EV_WEBAUTHN_CLONED)
+        syslog(LOG_AUTH | LOG_WARNING, "mfa: security key %s of %s copied?",
+               ev->factor_id ? ev->factor_id : "-",
                ev->account ? ev->account : "-");
 }
 /* [/doc:audit] */
@@ -74,6 +83,7 @@ typedef struct app {
     mfa_keyring_t *kr;
     mfa_store_t *store;
     mfa_ctx_t *ctx;
+    mfa_webauthn_rp_t *rp; /* passkeys; NULL when not offered */
 } app;
 
 /* [doc:startup] */
@@ -107,7 +117,8 @@ app_open(app *a, const char *keyring_path, const char *store_spec)
 static void
 app_close(app *a)
 {
-    mfa_ctx_free(&a->ctx); /* the ctx first: it uses the other two */
+    mfa_ctx_free(&a->ctx); /* the ctx first: it uses the others */
+    mfa_webauthn_rp_free(&a->rp);
     mfa_store_free(&a->store);
     mfa_keyring_free(&a->kr);
 }
@@ -452,6 +463,144 @@ handle_login_sms(app *a, session *s, const char *typed, page *out)
 }
 /* [/doc:recover] */
 
+/* ---- passkeys and security keys ----------------------------------------- */
+
+/* [doc:passkeys] */
+/* At start-up, after app_open: the relying party, the site's domain and
+ * the exact origins of its pages.  A library built without libfido2
+ * answers MFA_ERR_UNSUPPORTED: then the pages do not offer passkeys. */
+static mfa_rc
+app_passkeys_on(app *a)
+{
+    mfa_rc rc = mfa_webauthn_rp_new(&a->rp, "example.com", "Example Mail");
+
+    if (rc == MFA_OK)
+        rc = mfa_webauthn_rp_add_origin(a->rp, "https://mail.example.com");
+    /* "Sign in with a passkey" (no user name, no password) replaces both
+     * factors: the passkey must verify its user (PIN, fingerprint) */
+    if (rc == MFA_OK)
+        rc = mfa_webauthn_rp_set_user_verification(a->rp,
+                                                   MFA_WEBAUTHN_UV_REQUIRED);
+    if (rc == MFA_OK)
+        rc = mfa_ctx_set_webauthn(a->ctx, a->rp);
+    if (rc != MFA_OK)
+        mfa_webauthn_rp_free(&a->rp);
+    return rc;
+}
+
+/* POST /settings/passkey/begin: "Add a security key or passkey", for a
+ * logged-in user.  The JSON goes to the page for
+ * navigator.credentials.create(); nothing is kept in the session (the
+ * challenge in it is signed by the key ring). */
+static mfa_rc
+handle_passkey_add_begin(app *a, session *s, char **options_json)
+{
+    if (s->stage != LOGGED_IN)
+        return MFA_ERR_STATE;
+    return mfa_webauthn_register_begin(a->ctx, s->user, NULL, NULL,
+                                       options_json);
+}
+
+/* POST /settings/passkey/finish: the page posts credential.toJSON() and
+ * the name the user gave the key. */
+static mfa_rc
+handle_passkey_add_finish(app *a, session *s, const char *body,
+                          const char *label, page *out)
+{
+    mfa_result res;
+    mfa_rc rc;
+
+    if (s->stage != LOGGED_IN)
+        return MFA_ERR_STATE;
+    rc = mfa_webauthn_register_finish(a->ctx, s->user, label, body,
+                                      strlen(body), &res);
+    if (rc == MFA_OK) {
+        user_set_mfa_required(s->user, 1); /* a second factor now */
+        out->status = 200;
+        snprintf(out->message, sizeof(out->message), "Passkey added.");
+    } else if (rc == MFA_ERR_EXISTS) {
+        out->status = 409;
+        snprintf(out->message, sizeof(out->message),
+                 "That key is registered already, or you have the most "
+                 "keys allowed.");
+    } else if (rc == MFA_ERR_STORE || rc == MFA_ERR_BUSY) {
+        out->status = 503;
+        snprintf(out->message, sizeof(out->message),
+                 "Please try again shortly.");
+    } else {
+        /* expired (the dialog stayed open too long), cancelled, tampered */
+        out->status = 400;
+        snprintf(out->message, sizeof(out->message),
+                 "That didn't work. Please try again.");
+    }
+    return rc;
+}
+
+/* POST /login/passkey/begin: "Use your security key or passkey" on the
+ * second-factor page (after the password), or "Sign in with a passkey"
+ * on the login page, where no user name was typed. */
+static mfa_rc
+handle_passkey_login_begin(app *a, session *s, char **options_json)
+{
+    const char *user = s->stage == NEED_SECOND_FACTOR ? s->user : NULL;
+
+    return mfa_webauthn_login_begin(a->ctx, user, options_json);
+}
+
+/* POST /login/passkey/finish: the page posts assertion.toJSON().  One
+ * flow like a code: counted, throttled per device, replays refused. */
+static mfa_rc
+handle_passkey_login_finish(app *a, session *s, const char *body, page *out)
+{
+    mfa_device_opts dev = {NULL, "web browser", 0};
+    const char *user = s->stage == NEED_SECOND_FACTOR ? s->user : NULL;
+    char account[MFA_ACCOUNT_MAX + 1];
+    mfa_result res;
+    mfa_rc rc;
+
+    dev.token = s->device_cookie[0] ? s->device_cookie : NULL;
+    rc = mfa_webauthn_login_finish_device(a->ctx, user, body, strlen(body),
+                                          &dev, account, &res);
+    if (rc == MFA_ERR_DEVICE_UNKNOWN || rc == MFA_ERR_DEVICE_FORMAT) {
+        memset(s->device_cookie, 0, sizeof(s->device_cookie));
+        dev.token = NULL;
+        rc = mfa_webauthn_login_finish_device(a->ctx, user, body, strlen(body),
+                                              &dev, account, &res);
+    }
+    if (rc == MFA_OK) {
+        /* without a name typed, the passkey said whose it is */
+        snprintf(s->user, sizeof(s->user), "%s", account);
+        snprintf(s->device_cookie, sizeof(s->device_cookie), "%s",
+                 res.device_token);
+        memset(&res, 0, sizeof(res)); /* the token is a secret */
+        s->stage = LOGGED_IN;         /* and rotate the session id */
+        out->status = 200;
+        return MFA_OK;
+    }
+    if (rc == MFA_ERR_THROTTLED) {
+        out->status = 429;
+        snprintf(out->message, sizeof(out->message),
+                 "Too many attempts. Try again in %u seconds.",
+                 res.retry_after);
+    } else if (rc == MFA_ERR_WEBAUTHN_CLONED) {
+        /* two devices hold one key: the event says which; tell the user */
+        out->status = 401;
+        snprintf(out->message, sizeof(out->message),
+                 "This security key can't be used. Contact support.");
+    } else if (rc == MFA_ERR_STORE || rc == MFA_ERR_BUSY ||
+               rc == MFA_ERR_CORRUPT) {
+        out->status = 503;
+        snprintf(out->message, sizeof(out->message),
+                 "Sign-in is unavailable. Please try again shortly.");
+    } else {
+        out->status = 401;
+        snprintf(out->message, sizeof(out->message),
+                 "That passkey didn't work. Try again or use another way.");
+    }
+    return rc;
+}
+/* [/doc:passkeys] */
+
 /* ---- settings and administration ----------------------------------------- */
 
 /* [doc:admin] */
@@ -470,6 +619,19 @@ handle_settings(app *a, session *s, size_t *n_factors, size_t *codes_left)
         if (f[i].status == MFA_FACTOR_ACTIVE)
             printf("  authenticator %s \"%s\"\n", f[i].id, f[i].label);
     mfa_free(f);
+    /* passkeys and security keys have a list of their own; their factor
+     * ids go to mfa_factor_rename() and mfa_factor_remove() as well */
+    if (a->rp != NULL) {
+        mfa_webauthn_info *k = NULL;
+        size_t n = 0;
+
+        if ((rc = mfa_webauthn_list(a->ctx, s->user, &k, &n)) != MFA_OK)
+            return rc;
+        for (size_t i = 0; i < n; i++)
+            printf("  passkey %s \"%s\"%s\n", k[i].factor_id, k[i].label,
+                   (k[i].flags & MFA_WEBAUTHN_FLAG_BE) ? " (synced)" : "");
+        mfa_free(k);
+    }
     return mfa_backup_codes_left(a->ctx, s->user, codes_left);
 }
 
@@ -518,6 +680,137 @@ phone_code(const char *manual_key, int64_t now, char code[MFA_CODE_BUFSIZE])
     mfa_otp_free(&otp);
     mfa_secret_free(&sec);
     return ok;
+}
+
+/* What the browser and a passkey do with the options
+ * (navigator.credentials.create() and .get(), then toJSON()), reduced to
+ * an Ed25519 key of libsodium's.  A real service never has this code. */
+typedef struct demo_passkey {
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    uint8_t id[16], handle[64];
+    size_t handle_len;
+    uint32_t count;
+} demo_passkey;
+
+static void
+b64(const uint8_t *p, size_t n, char *out, size_t max)
+{
+    sodium_bin2base64(out, max, p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* The base64url string value of "key", the first after `after`. */
+static int
+json_b64(const char *json, const char *after, const char *key, uint8_t *out,
+         size_t max, size_t *len)
+{
+    const char *p = after != NULL ? strstr(json, after) : json, *end;
+    char pat[32];
+
+    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+    if (p == NULL || (p = strstr(p, pat)) == NULL)
+        return 0;
+    p += strlen(pat);
+    if ((end = strchr(p, '"')) == NULL)
+        return 0;
+    return sodium_base642bin(out, max, p, (size_t)(end - p), NULL, len, NULL,
+                             sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0;
+}
+
+static size_t
+demo_client_data(const char *type, const uint8_t *ch, size_t ch_len, char *out,
+                 size_t max)
+{
+    char c[100];
+
+    b64(ch, ch_len, c, sizeof(c));
+    snprintf(out, max,
+             "{\"type\":\"%s\",\"challenge\":\"%s\","
+             "\"origin\":\"https://mail.example.com\",\"crossOrigin\":false}",
+             type, c);
+    return strlen(out);
+}
+
+/* rpIdHash | flags | signCount */
+static void
+demo_auth_data(uint8_t ad[37], uint8_t flags, uint32_t count)
+{
+    crypto_hash_sha256(ad, (const unsigned char *)"example.com", 11);
+    ad[32] = flags;
+    for (int i = 0; i < 4; i++)
+        ad[33 + i] = (uint8_t)(count >> (24 - 8 * i));
+}
+
+/* navigator.credentials.create(): a new key, attestation "none" */
+static int
+demo_passkey_create(demo_passkey *k, const char *options, char *out, size_t max)
+{
+    /* COSE_Key {1: 1 (OKP), 3: -8 (EdDSA), -1: 6 (Ed25519), -2: x} */
+    static const uint8_t cose[] = {0xa4, 0x01, 0x01, 0x03, 0x27,
+                                   0x20, 0x06, 0x21, 0x58, 0x20};
+    /* {"fmt": "none", "attStmt": {}, "authData": bytes(113)} */
+    static const uint8_t head[] = {0xa3, 0x63, 'f',  'm',  't',  0x64, 'n', 'o',
+                                   'n',  'e',  0x67, 'a',  't',  't',  'S', 't',
+                                   'm',  't',  0xa0, 0x68, 'a',  'u',  't', 'h',
+                                   'D',  'a',  't',  'a',  0x58, 113};
+    uint8_t ch[64], ad[113], att[sizeof(head) + sizeof(ad)];
+    char cd[256], b_cd[360], b_att[200], b_id[32];
+    size_t ch_len = 0, cd_len;
+
+    if (!json_b64(options, NULL, "challenge", ch, sizeof(ch), &ch_len) ||
+        !json_b64(options, "\"user\":", "id", k->handle, sizeof(k->handle),
+                  &k->handle_len))
+        return 0;
+    crypto_sign_keypair(k->pk, k->sk);
+    randombytes_buf(k->id, sizeof(k->id));
+    k->count = 0;
+    cd_len = demo_client_data("webauthn.create", ch, ch_len, cd, sizeof(cd));
+    demo_auth_data(ad, 0x45, 0); /* UP, UV, AT */
+    memset(ad + 37, 0, 16);      /* AAGUID */
+    ad[53] = 0;
+    ad[54] = sizeof(k->id);
+    memcpy(ad + 55, k->id, sizeof(k->id));
+    memcpy(ad + 71, cose, sizeof(cose));
+    memcpy(ad + 81, k->pk, sizeof(k->pk));
+    memcpy(att, head, sizeof(head));
+    memcpy(att + sizeof(head), ad, sizeof(ad));
+    b64((const uint8_t *)cd, cd_len, b_cd, sizeof(b_cd));
+    b64(att, sizeof(att), b_att, sizeof(b_att));
+    b64(k->id, sizeof(k->id), b_id, sizeof(b_id));
+    snprintf(out, max,
+             "{\"id\":\"%s\",\"rawId\":\"%s\",\"type\":\"public-key\","
+             "\"response\":{\"clientDataJSON\":\"%s\","
+             "\"attestationObject\":\"%s\",\"transports\":[\"internal\"]}}",
+             b_id, b_id, b_cd, b_att);
+    return 1;
+}
+
+/* navigator.credentials.get(): a signature over the challenge */
+static int
+demo_passkey_get(demo_passkey *k, const char *options, char *out, size_t max)
+{
+    uint8_t ch[64], ad[37], msg[37 + 32], sig[crypto_sign_BYTES];
+    char cd[256], b_cd[360], b_ad[60], b_sig[100], b_id[32], b_uh[100];
+    size_t ch_len = 0, cd_len;
+
+    if (!json_b64(options, NULL, "challenge", ch, sizeof(ch), &ch_len))
+        return 0;
+    cd_len = demo_client_data("webauthn.get", ch, ch_len, cd, sizeof(cd));
+    demo_auth_data(ad, 0x05, ++k->count); /* UP, UV */
+    memcpy(msg, ad, sizeof(ad));
+    crypto_hash_sha256(msg + sizeof(ad), (const unsigned char *)cd, cd_len);
+    crypto_sign_detached(sig, NULL, msg, sizeof(msg), k->sk);
+    b64((const uint8_t *)cd, cd_len, b_cd, sizeof(b_cd));
+    b64(ad, sizeof(ad), b_ad, sizeof(b_ad));
+    b64(sig, sizeof(sig), b_sig, sizeof(b_sig));
+    b64(k->id, sizeof(k->id), b_id, sizeof(b_id));
+    b64(k->handle, k->handle_len, b_uh, sizeof(b_uh));
+    snprintf(out, max,
+             "{\"id\":\"%s\",\"rawId\":\"%s\",\"type\":\"public-key\","
+             "\"response\":{\"clientDataJSON\":\"%s\","
+             "\"authenticatorData\":\"%s\",\"signature\":\"%s\","
+             "\"userHandle\":\"%s\"}}",
+             b_id, b_id, b_cd, b_ad, b_sig, b_uh);
+    return 1;
 }
 
 int
@@ -688,6 +981,64 @@ main(int argc, char **argv)
                    mine.stage == NEED_SECOND_FACTOR &&
                    mine.device_cookie[0] == '\0',
                "a forged cookie is dropped");
+    }
+
+    /* 6c. a passkey: added in the settings, then the second factor after
+     * the password, then a sign-in without a user name */
+    rc = app_passkeys_on(&a);
+    expect(rc == MFA_OK || rc == MFA_ERR_UNSUPPORTED, "passkeys on");
+    if (rc == MFA_OK) {
+        demo_passkey key;
+        char *opts = NULL, body[2048], used[2048];
+        session anon;
+
+        expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK &&
+                   s.stage == NEED_SECOND_FACTOR,
+               "passkeys: password, then a code");
+        expect(phone_code(saved_key, demo_now, code) &&
+                   handle_login_code(&a, &s, code, 0, &p) == MFA_OK,
+               "logged in to add a passkey");
+        expect(handle_passkey_add_begin(&a, &s, &opts) == MFA_OK &&
+                   demo_passkey_create(&key, opts, body, sizeof(body)),
+               "the browser makes a passkey");
+        mfa_free(opts);
+        expect(handle_passkey_add_finish(&a, &s, body, "YubiKey", &p) ==
+                       MFA_OK &&
+                   p.status == 200,
+               "passkey added");
+        expect(handle_passkey_add_finish(&a, &s, body, "YubiKey", &p) ==
+                       MFA_ERR_REPLAYED &&
+                   p.status == 400,
+               "the same answer twice adds nothing");
+        expect(handle_settings(&a, &s, &n_factors, &left) == MFA_OK,
+               "settings list the passkey");
+
+        expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK &&
+                   s.stage == NEED_SECOND_FACTOR,
+               "password, then the passkey");
+        expect(handle_passkey_login_begin(&a, &s, &opts) == MFA_OK &&
+                   demo_passkey_get(&key, opts, body, sizeof(body)),
+               "the browser signs the challenge");
+        mfa_free(opts);
+        expect(handle_passkey_login_finish(&a, &s, body, &p) == MFA_OK &&
+                   s.stage == LOGGED_IN,
+               "logged in with the passkey");
+        snprintf(used, sizeof(used), "%s", body);
+        expect(handle_login(&a, &s, user, "correct horse", &p) == MFA_OK,
+               "password again");
+        expect(handle_passkey_login_finish(&a, &s, used, &p) ==
+                       MFA_ERR_REPLAYED &&
+                   s.stage == NEED_SECOND_FACTOR && p.status == 401,
+               "a captured answer sent again is refused");
+
+        memset(&anon, 0, sizeof(anon)); /* no user name typed */
+        expect(handle_passkey_login_begin(&a, &anon, &opts) == MFA_OK &&
+                   demo_passkey_get(&key, opts, body, sizeof(body)),
+               "sign in with a passkey: the browser signs");
+        mfa_free(opts);
+        expect(handle_passkey_login_finish(&a, &anon, body, &p) == MFA_OK &&
+                   anon.stage == LOGGED_IN && strcmp(anon.user, user) == 0,
+               "the passkey said whose it is");
     }
 
     /* 7. the store is replaced by an empty one (a mistyped path, a restore

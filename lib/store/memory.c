@@ -15,10 +15,19 @@
  * allocates either: a vector never shrinks inside a transaction, so the
  * room an undone delete needs is still there.
  *
- * Factor ids are unique across accounts: a separate index behind its own
- * mutex (always taken after stripe mutexes).  An inserted id is reserved
- * at once (a rollback frees it); a deleted one stays reserved until
- * commit, so a rollback that brings the factor back never collides.
+ * Factor ids (of factors and passkeys alike), credential ids and user
+ * handles are unique across accounts: one key index behind its own mutex
+ * (always taken after stripe mutexes).  An inserted key is reserved at
+ * once (a rollback frees it); a deleted one stays reserved until commit,
+ * so a rollback that brings the row back never collides.  The index also
+ * maps a user handle to its account, for the store-wide handle_find:
+ * while a store-wide transaction holds every stripe no other transaction
+ * is open, so the index then holds exactly the committed handles.
+ *
+ * Passkey rows are large (a credential id of up to 1023 bytes): their old
+ * values go to a log of their own, so that the undo entries every flow
+ * writes stay small.  Spent challenge nonces are rows of their account,
+ * found by a linear pass (the flows expire them as they go).
  *
  * Lookups hash with SipHash under a per-store random key, so chosen
  * account names cannot pile up in one stripe or chain.  Only sealed
@@ -57,7 +66,29 @@ typedef struct mem_backup {
     int64_t used_at;
 } mem_backup;
 
-enum { T_FACTOR, T_BACKUP, T_OOB, T_THROTTLE, T_DEVICE, T_COUNT };
+/* The account's user handle: a table of at most one row. */
+typedef struct mem_handle {
+    uint8_t h[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t len;
+    int64_t created;
+} mem_handle;
+
+typedef struct mem_spent {
+    uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES];
+    int64_t expires;
+} mem_spent;
+
+enum {
+    T_FACTOR,
+    T_BACKUP,
+    T_OOB,
+    T_THROTTLE,
+    T_DEVICE,
+    T_WEBAUTHN,
+    T_HANDLE,
+    T_SPENT,
+    T_COUNT
+};
 
 typedef struct mem_acct {
     struct mem_acct *next; /* hash chain */
@@ -68,13 +99,19 @@ typedef struct mem_acct {
     vec rows[T_COUNT];
 } mem_acct;
 
-typedef struct mem_id {
-    struct mem_id *next;
+/* Kinds of keys in the index. */
+enum { K_ID, K_CRED, K_HANDLE };
+
+typedef struct mem_key {
+    struct mem_key *next;
     uint64_t hash;
-    /* the transaction that deleted the factor, until it commits */
+    /* the transaction that deleted the row, until it commits */
     const struct mfa_store_txn *dead;
-    char id[MFA_FACTOR_ID_LEN + 1];
-} mem_id;
+    const char *owner; /* K_HANDLE: the account (in this block) */
+    size_t len, size;  /* of the key; of the block */
+    unsigned char kind;
+    uint8_t key[];
+} mem_key;
 
 /* A chained hash table of nodes that start with `next` and `hash`. */
 typedef struct table {
@@ -91,16 +128,21 @@ enum { OP_INS, OP_UPD, OP_DEL };
 
 typedef struct undo {
     unsigned char table, op;
-    int revived; /* factor insert that took back an id deleted earlier */
+    /* keys the write took (revived: a key it had deleted earlier) and
+     * keys it deleted */
+    unsigned char revived[2];
+    mem_key *took[2], *killed[2];
     size_t pos;
     mem_acct *a;
-    mem_id *idn; /* factor insert and delete */
     union {
         mfa_factor_rec f;
         mem_backup b;
         mfa_oob_challenge o;
         mfa_throttle_rec t;
         mfa_device_rec d;
+        mem_handle h;
+        mem_spent s;
+        size_t w; /* T_WEBAUTHN: the old row's index in the txn's wold */
     } old;
 } undo;
 
@@ -111,12 +153,15 @@ struct mfa_store_txn {
     struct stripe *st; /* NULL: store-wide */
     mfa_txn_mode mode;
     int listing;   /* inside a factor_list callback */
-    size_t id_ops; /* undo entries that touch the id index */
+    int wlisting;  /* inside a webauthn_list callback */
+    size_t id_ops; /* undo entries that touch the key index */
     uint64_t hash;
     char account[MFA_ACCOUNT_MAX + 1];
     mem_acct *a; /* the account's node; NULL until it has one */
     vec undo;    /* undo entries */
+    vec wold;    /* old values of passkey rows, for undo */
     vec snap;    /* factor_list's copy */
+    vec wsnap;   /* webauthn_list's copy */
 };
 
 /* A cache line each, so stripes busy on two cores do not share one. */
@@ -130,11 +175,11 @@ typedef struct mem_store {
     stripe st[MEM_STRIPES];
     struct mfa_store_txn wide;
     pthread_mutex_t id_mu;
-    table ids; /* mem_id */
+    table ids; /* mem_key */
     unsigned char key[crypto_shorthash_KEYBYTES];
 } mem_store;
 
-/* Marks an id node that commit has unlinked (see txn_finish_ids). */
+/* Marks a key node that commit has unlinked (see txn_finish_ids). */
 static const struct mfa_store_txn freed_marker;
 
 /* ---- containers --------------------------------------------------------- */
@@ -216,6 +261,19 @@ hash_str(const mem_store *m, const char *s)
     for (i = 0; i < sizeof(h); i++)
         v = (v << 8) | h[i];
     return v;
+}
+
+static uint64_t
+hash_bytes(const mem_store *m, unsigned char kind, const uint8_t *p, size_t len)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    uint64_t v = 0;
+    size_t i;
+
+    crypto_shorthash(h, p, len, m->key);
+    for (i = 0; i < sizeof(h); i++)
+        v = (v << 8) | h[i];
+    return v ^ kind;
 }
 
 static void **
@@ -327,6 +385,9 @@ acct_need(mfa_store_txn *t)
     a->rows[T_OOB].size = sizeof(mfa_oob_challenge);
     a->rows[T_THROTTLE].size = sizeof(mfa_throttle_rec);
     a->rows[T_DEVICE].size = sizeof(mfa_device_rec);
+    a->rows[T_WEBAUTHN].size = sizeof(mfa_webauthn_rec);
+    a->rows[T_HANDLE].size = sizeof(mem_handle);
+    a->rows[T_SPENT].size = sizeof(mem_spent);
     if (!table_add(&t->st->accts, (node *)a)) {
         free(a);
         return NULL;
@@ -335,17 +396,97 @@ acct_need(mfa_store_txn *t)
     return a;
 }
 
-static mem_id *
-id_find(const mem_store *m, uint64_t h, const char *id)
+/* The key node (kind, p[len]); the index mutex is held.  Keys of equal
+ * length are compared in constant time (credential ids, handles). */
+static mem_key *
+key_find(const mem_store *m, unsigned char kind, const uint8_t *p, size_t len)
 {
-    mem_id *x;
+    uint64_t h = hash_bytes(m, kind, p, len);
+    mem_key *x;
 
     if (m->ids.nb == 0)
         return NULL;
     for (x = *table_slot(&m->ids, h); x != NULL; x = x->next)
-        if (x->hash == h && strcmp(x->id, id) == 0)
+        if (x->hash == h && x->kind == kind && x->len == len &&
+            sodium_memcmp(x->key, p, len) == 0)
             return x;
     return NULL;
+}
+
+static void
+key_free(mem_key *x)
+{
+    sodium_memzero(x, x->size);
+    free(x);
+}
+
+/*
+ * Reserve the key for transaction t: MFA_ERR_EXISTS when another row has
+ * it (or had it, deleted by a transaction still open); a key t deleted
+ * itself is taken back (*revived 1).  The index mutex is held.
+ */
+static mfa_rc
+key_take(mfa_store_txn *t, unsigned char kind, const uint8_t *p, size_t len,
+         mem_key **out, unsigned char *revived)
+{
+    mem_store *m = t->m;
+    mem_key *x = key_find(m, kind, p, len);
+    size_t olen = kind == K_HANDLE ? strlen(t->account) + 1 : 0;
+
+    *out = NULL;
+    *revived = 0;
+    if (x != NULL && x->dead != t)
+        return MFA_ERR_EXISTS;
+    if (x != NULL) {
+        x->dead = NULL;
+        *revived = 1;
+        *out = x;
+        return MFA_OK;
+    }
+    x = calloc(1, sizeof(*x) + len + olen);
+    if (x == NULL)
+        return MFA_ERR_NOMEM;
+    x->hash = hash_bytes(m, kind, p, len);
+    x->kind = kind;
+    x->len = len;
+    x->size = sizeof(*x) + len + olen;
+    memcpy(x->key, p, len);
+    if (olen > 0) {
+        memcpy(x->key + len, t->account, olen);
+        x->owner = (const char *)(x->key + len);
+    }
+    if (!table_add(&m->ids, (node *)x)) {
+        free(x);
+        return MFA_ERR_NOMEM;
+    }
+    *out = x;
+    return MFA_OK;
+}
+
+/* Give back a key that key_take reserved; the index mutex is held. */
+static void
+key_untake(mfa_store_txn *t, mem_key *x, unsigned char revived)
+{
+    if (x == NULL)
+        return;
+    if (revived) {
+        x->dead = t;
+    } else {
+        table_unlink(&t->m->ids, (node *)x);
+        key_free(x);
+    }
+}
+
+/* Mark a stored row's key deleted by t; the index mutex is held.  Every
+ * stored key is in the index (NULL would be a broken invariant). */
+static mem_key *
+key_kill(mfa_store_txn *t, unsigned char kind, const uint8_t *p, size_t len)
+{
+    mem_key *x = key_find(t->m, kind, p, len);
+
+    if (x != NULL)
+        x->dead = t;
+    return x;
 }
 
 /* ---- locking ------------------------------------------------------------- */
@@ -386,9 +527,11 @@ static void
 txn_reset(mfa_store_txn *t)
 {
     vec_clear(&t->undo);
+    vec_clear(&t->wold);
     t->id_ops = 0;
     t->a = NULL;
     t->listing = 0;
+    t->wlisting = 0;
 }
 
 /* Accounts that ended the transaction without rows take no memory. */
@@ -477,32 +620,35 @@ mem_begin(void *impl, const char *account, mfa_txn_mode mode,
     return MFA_OK;
 }
 
-/* Commit's part of the id index: ids deleted for good are freed. */
+/* Commit's part of the key index: keys deleted for good are freed. */
 static void
 txn_finish_ids(mfa_store_txn *t)
 {
     mem_store *m = t->m;
-    mem_id *gone = NULL, *next;
+    mem_key *gone = NULL, *next;
     size_t i;
+    int k;
 
     if (t->id_ops == 0)
         return;
     pthread_mutex_lock(&m->id_mu);
     for (i = 0; i < t->undo.n; i++) {
         undo *u = vec_at(&t->undo, i);
-        if (u->table == T_FACTOR && u->op == OP_DEL && u->idn != NULL &&
-            u->idn->dead == t) {
-            table_unlink(&m->ids, (node *)u->idn);
+        for (k = 0; k < 2; k++) {
+            mem_key *x = u->killed[k];
+            if (x == NULL || x->dead != t)
+                continue;
+            table_unlink(&m->ids, (node *)x);
             /* later entries may name the same node: mark, free at the end */
-            u->idn->dead = &freed_marker;
-            u->idn->next = gone;
-            gone = u->idn;
+            x->dead = &freed_marker;
+            x->next = gone;
+            gone = x;
         }
     }
     pthread_mutex_unlock(&m->id_mu);
     for (; gone != NULL; gone = next) {
         next = gone->next;
-        free(gone);
+        key_free(gone);
     }
 }
 
@@ -520,30 +666,26 @@ static void
 undo_one(mfa_store_txn *t, undo *u)
 {
     vec *v = &u->a->rows[u->table];
+    const void *old = u->table == T_WEBAUTHN && u->op != OP_INS
+                          ? vec_at(&t->wold, u->old.w)
+                          : (const void *)&u->old;
+    int k;
 
     switch (u->op) {
     case OP_INS:
         vec_del(v, u->pos);
         break;
     case OP_UPD:
-        memcpy(vec_at(v, u->pos), &u->old, v->size);
+        memcpy(vec_at(v, u->pos), old, v->size);
         break;
     default:
-        vec_insert(v, u->pos, &u->old);
+        vec_insert(v, u->pos, old);
         break;
     }
-    if (u->table != T_FACTOR || u->idn == NULL)
-        return;
-    if (u->op == OP_DEL) {
-        u->idn->dead = NULL;
-    } else if (u->op == OP_INS) {
-        if (u->revived) {
-            u->idn->dead = t;
-        } else {
-            table_unlink(&t->m->ids, (node *)u->idn);
-            sodium_memzero(u->idn, sizeof(*u->idn));
-            free(u->idn);
-        }
+    for (k = 0; k < 2; k++) {
+        if (u->killed[k] != NULL)
+            u->killed[k]->dead = NULL;
+        key_untake(t, u->took[k], u->revived[k]);
     }
 }
 
@@ -585,6 +727,15 @@ undo_room(mfa_store_txn *t, size_t k)
     return vec_reserve(&t->undo, t->undo.n + k);
 }
 
+/* Room for k old passkey rows (with the undo room of their entries). */
+static int
+wold_room(mfa_store_txn *t, size_t k)
+{
+    if (t->wold.size == 0)
+        t->wold.size = sizeof(mfa_webauthn_rec);
+    return vec_reserve(&t->wold, t->wold.n + k);
+}
+
 /* Log the row at pos of table tb (its old value unless op is OP_INS). */
 static undo *
 undo_log(mfa_store_txn *t, mem_acct *a, unsigned char tb, unsigned char op,
@@ -594,12 +745,17 @@ undo_log(mfa_store_txn *t, mem_acct *a, unsigned char tb, unsigned char op,
 
     u->table = tb;
     u->op = op;
-    u->revived = 0;
+    u->revived[0] = u->revived[1] = 0;
+    u->took[0] = u->took[1] = u->killed[0] = u->killed[1] = NULL;
     u->pos = pos;
     u->a = a;
-    u->idn = NULL;
-    if (op != OP_INS)
+    if (op != OP_INS && tb == T_WEBAUTHN) {
+        u->old.w = t->wold.n++;
+        memcpy(vec_at(&t->wold, u->old.w), vec_at(&a->rows[tb], pos),
+               a->rows[tb].size);
+    } else if (op != OP_INS) {
         memcpy(&u->old, vec_at(&a->rows[tb], pos), a->rows[tb].size);
+    }
     return u;
 }
 
@@ -676,20 +832,32 @@ delete_named(mfa_store_txn *t, int tb, size_t off, const char *name)
     return MFA_OK;
 }
 
-/* Delete factor `at` of a; the id index mutex is held, undo room made. */
+/*
+ * Delete row `at` of table tb of a, with its keys (factor ids, credential
+ * ids, the handle); the undo room is made (and the old-row room for a
+ * passkey), the key index mutex held when tb has keys.
+ */
 static void
-delete_factor(mfa_store_txn *t, mem_acct *a, size_t at)
+delete_row(mfa_store_txn *t, mem_acct *a, int tb, size_t at)
 {
-    mfa_factor_rec *f = vec_at(&a->rows[T_FACTOR], at);
-    mem_id *x = id_find(t->m, hash_str(t->m, f->id), f->id);
-    undo *u = undo_log(t, a, T_FACTOR, OP_DEL, at);
+    void *row = vec_at(&a->rows[tb], at);
+    undo *u = undo_log(t, a, (unsigned char)tb, OP_DEL, at);
 
-    /* every stored factor has its id in the index */
-    u->idn = x;
-    if (x != NULL)
-        x->dead = t;
-    t->id_ops++;
-    vec_del(&a->rows[T_FACTOR], at);
+    if (tb == T_FACTOR) {
+        const mfa_factor_rec *f = row;
+        u->killed[0] = key_kill(t, K_ID, (const uint8_t *)f->id, strlen(f->id));
+    } else if (tb == T_WEBAUTHN) {
+        const mfa_webauthn_rec *w = row;
+        u->killed[0] = key_kill(t, K_ID, (const uint8_t *)w->factor_id,
+                                strlen(w->factor_id));
+        u->killed[1] = key_kill(t, K_CRED, w->cred.id, w->cred.id_len);
+    } else if (tb == T_HANDLE) {
+        const mem_handle *h = row;
+        u->killed[0] = key_kill(t, K_HANDLE, h->h, h->len);
+    }
+    if (u->killed[0] != NULL || u->killed[1] != NULL)
+        t->id_ops++;
+    vec_del(&a->rows[tb], at);
 }
 
 /* ---- operations ---------------------------------------------------------- */
@@ -713,19 +881,23 @@ mem_close(void *impl)
         }
         free(s->accts.b);
         vec_free(&s->txn.undo);
+        vec_free(&s->txn.wold);
         vec_free(&s->txn.snap);
+        vec_free(&s->txn.wsnap);
         pthread_mutex_destroy(&s->mu);
     }
     for (i = 0; i < m->ids.nb; i++) {
-        mem_id *x = m->ids.b[i], *next;
+        mem_key *x = m->ids.b[i], *next;
         for (; x != NULL; x = next) {
             next = x->next;
-            free(x);
+            key_free(x);
         }
     }
     free(m->ids.b);
     vec_free(&m->wide.undo);
+    vec_free(&m->wide.wold);
     vec_free(&m->wide.snap);
+    vec_free(&m->wide.wsnap);
     pthread_mutex_destroy(&m->id_mu);
     sodium_memzero(m, sizeof(*m));
     free(m);
@@ -825,49 +997,30 @@ static mfa_rc
 mem_factor_insert(mfa_store_txn *t, const mfa_factor_rec *f)
 {
     mfa_rc rc = own(t, f->account, 1);
-    mem_store *m = t->m;
     mem_acct *a;
-    mem_id *x;
-    uint64_t h;
+    mem_key *x;
+    unsigned char revived;
     size_t at;
-    int revived = 0;
     undo *u;
 
     if (rc != MFA_OK)
         return rc;
     if (find_factor(t->a, f->id, &at))
         return MFA_ERR_EXISTS;
-    /* all the room first: past the id index nothing may fail */
+    /* all the room first: past the key index nothing may fail */
     a = acct_need(t);
     if (a == NULL || !undo_room(t, 1) ||
         !vec_reserve(&a->rows[T_FACTOR], a->rows[T_FACTOR].n + 1))
         return MFA_ERR_NOMEM;
-    h = hash_str(m, f->id);
-    pthread_mutex_lock(&m->id_mu);
-    x = id_find(m, h, f->id);
-    if (x != NULL && x->dead != t) {
-        pthread_mutex_unlock(&m->id_mu);
-        return MFA_ERR_EXISTS;
-    }
-    if (x != NULL) {
-        x->dead = NULL;
-        revived = 1;
-    } else {
-        x = calloc(1, sizeof(*x));
-        if (x != NULL) {
-            x->hash = h;
-            memcpy(x->id, f->id, sizeof(x->id));
-        }
-        if (x == NULL || !table_add(&m->ids, (node *)x)) {
-            pthread_mutex_unlock(&m->id_mu);
-            free(x);
-            return MFA_ERR_NOMEM;
-        }
-    }
-    pthread_mutex_unlock(&m->id_mu);
+    pthread_mutex_lock(&t->m->id_mu);
+    rc = key_take(t, K_ID, (const uint8_t *)f->id,
+                  strnlen(f->id, MFA_FACTOR_ID_LEN), &x, &revived);
+    pthread_mutex_unlock(&t->m->id_mu);
+    if (rc != MFA_OK)
+        return rc;
     u = undo_log(t, a, T_FACTOR, OP_INS, a->rows[T_FACTOR].n);
-    u->idn = x;
-    u->revived = revived;
+    u->took[0] = x;
+    u->revived[0] = revived;
     t->id_ops++;
     a->rows[T_FACTOR].n++;
     put_factor(vec_at(&a->rows[T_FACTOR], a->rows[T_FACTOR].n - 1), f);
@@ -904,7 +1057,7 @@ mem_factor_delete(mfa_store_txn *t, const char *account, const char *id)
     if (!undo_room(t, 1))
         return MFA_ERR_NOMEM;
     pthread_mutex_lock(&t->m->id_mu);
-    delete_factor(t, t->a, at);
+    delete_row(t, t->a, T_FACTOR, at);
     pthread_mutex_unlock(&t->m->id_mu);
     return MFA_OK;
 }
@@ -1032,7 +1185,7 @@ mem_factor_expire(mfa_store_txn *t, int64_t before, size_t *n)
                         rc = MFA_ERR_NOMEM; /* the caller rolls back */
                         break;
                     } else {
-                        delete_factor(t, a, k);
+                        delete_row(t, a, T_FACTOR, k);
                         (*n)++;
                     }
                 }
@@ -1325,20 +1478,14 @@ mem_backup_use(mfa_store_txn *t, const char *account,
 }
 
 /* Delete every row of one table, from the end (undo puts them back in
- * order); the undo room is made. */
+ * order); the undo room is made, the key index mutex held. */
 static void
 clear_table(mfa_store_txn *t, int tb)
 {
     vec *v = &t->a->rows[tb];
 
-    while (v->n > 0) {
-        if (tb == T_FACTOR) {
-            delete_factor(t, t->a, v->n - 1);
-        } else {
-            undo_log(t, t->a, (unsigned char)tb, OP_DEL, v->n - 1);
-            vec_del(v, v->n - 1);
-        }
-    }
+    while (v->n > 0)
+        delete_row(t, t->a, tb, v->n - 1);
 }
 
 static mfa_rc
@@ -1408,13 +1555,388 @@ mem_account_delete(mfa_store_txn *t, const char *account)
         return rc;
     for (i = 0; i < T_COUNT; i++)
         total += t->a->rows[i].n;
-    if (!undo_room(t, total))
+    if (!undo_room(t, total) || !wold_room(t, t->a->rows[T_WEBAUTHN].n))
         return MFA_ERR_NOMEM;
     pthread_mutex_lock(&t->m->id_mu);
     for (i = 0; i < T_COUNT; i++)
         clear_table(t, i);
     pthread_mutex_unlock(&t->m->id_mu);
     return MFA_OK;
+}
+
+/* ---- passkeys ------------------------------------------------------------ */
+
+#define WA_OFF offsetof(mfa_webauthn_rec, factor_id)
+
+/* What a backend may be handed (the library checks more). */
+static int
+passkey_ok(const mfa_webauthn_rec *r)
+{
+    return memchr(r->factor_id, '\0', sizeof(r->factor_id)) != NULL &&
+           memchr(r->label, '\0', sizeof(r->label)) != NULL &&
+           r->cred.id_len >= 1 && r->cred.id_len <= MFA_WEBAUTHN_CRED_ID_MAX &&
+           r->cred.public_key_len <= MFA_WEBAUTHN_PUBLIC_KEY_MAX &&
+           r->cred.user_handle_len <= MFA_WEBAUTHN_USER_HANDLE_MAX;
+}
+
+/* A clean copy: bytes past each length are not part of the row. */
+static void
+put_passkey(mfa_webauthn_rec *slot, const mfa_webauthn_rec *r)
+{
+    memset(slot, 0, sizeof(*slot));
+    memcpy(slot->factor_id, r->factor_id,
+           strnlen(r->factor_id, MFA_FACTOR_ID_LEN));
+    memcpy(slot->label, r->label, strnlen(r->label, MFA_LABEL_MAX));
+    slot->created = r->created;
+    slot->last_used = r->last_used;
+    memcpy(slot->cred.id, r->cred.id, r->cred.id_len);
+    slot->cred.id_len = r->cred.id_len;
+    memcpy(slot->cred.public_key, r->cred.public_key, r->cred.public_key_len);
+    slot->cred.public_key_len = r->cred.public_key_len;
+    slot->cred.algorithm = r->cred.algorithm;
+    slot->cred.sign_count = r->cred.sign_count;
+    slot->cred.transports = r->cred.transports;
+    slot->cred.flags = r->cred.flags;
+    memcpy(slot->cred.aaguid, r->cred.aaguid, sizeof(slot->cred.aaguid));
+    slot->cred.attestation_format = r->cred.attestation_format;
+    slot->cred.attestation_trust = r->cred.attestation_trust;
+    memcpy(slot->cred.user_handle, r->cred.user_handle,
+           r->cred.user_handle_len);
+    slot->cred.user_handle_len = r->cred.user_handle_len;
+}
+
+static int
+same_cred_id(const mfa_webauthn_rec *x, const mfa_webauthn_rec *y)
+{
+    return x->cred.id_len == y->cred.id_len &&
+           sodium_memcmp(x->cred.id, y->cred.id, x->cred.id_len) == 0;
+}
+
+static int
+before_passkey(const mfa_webauthn_rec *x, const mfa_webauthn_rec *y)
+{
+    if (x->created != y->created)
+        return x->created < y->created;
+    return strcmp(x->factor_id, y->factor_id) < 0;
+}
+
+/* Insertion sort through one spare slot (no allocation, no big local). */
+static void
+sort_passkeys(mfa_webauthn_rec *r, size_t n, mfa_webauthn_rec *tmp)
+{
+    size_t i, j;
+
+    for (i = 1; i < n; i++) {
+        if (!before_passkey(&r[i], &r[i - 1]))
+            continue;
+        *tmp = r[i];
+        for (j = i; j > 0 && before_passkey(tmp, &r[j - 1]); j--)
+            r[j] = r[j - 1];
+        r[j] = *tmp;
+    }
+}
+
+/* The callback runs on a copy, as for factor_list. */
+static mfa_rc
+mem_webauthn_list(mfa_store_txn *t, const char *account, mfa_webauthn_cb cb,
+                  void *arg)
+{
+    mfa_rc rc = own(t, account, 0);
+    vec own_snap = {NULL, 0, 0, sizeof(mfa_webauthn_rec)};
+    vec *snap = t->wlisting ? &own_snap : &t->wsnap;
+    int was_listing = t->wlisting;
+    size_t n, i;
+
+    if (rc != MFA_OK)
+        return rc;
+    n = t->a != NULL ? t->a->rows[T_WEBAUTHN].n : 0;
+    if (n == 0)
+        return MFA_OK;
+    snap->size = sizeof(mfa_webauthn_rec);
+    if (!vec_reserve(snap, n + 1))
+        return MFA_ERR_NOMEM;
+    memcpy(snap->v, t->a->rows[T_WEBAUTHN].v, n * sizeof(mfa_webauthn_rec));
+    snap->n = n + 1;
+    sort_passkeys(snap->v, n, vec_at(snap, n));
+    t->wlisting = 1;
+    for (i = 0; i < n && rc == MFA_OK; i++)
+        rc = cb(vec_at(snap, i), arg);
+    t->wlisting = was_listing;
+    vec_clear(snap);
+    vec_free(&own_snap);
+    return rc;
+}
+
+static mfa_rc
+mem_webauthn_get(mfa_store_txn *t, const char *account, const char *factor_id,
+                 mfa_webauthn_rec *out)
+{
+    mfa_rc rc = own(t, account, 0);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_named(t->a, T_WEBAUTHN, WA_OFF, factor_id, &at))
+        return MFA_ERR_NOT_FOUND;
+    *out = *(const mfa_webauthn_rec *)vec_at(&t->a->rows[T_WEBAUTHN], at);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_webauthn_insert(mfa_store_txn *t, const char *account,
+                    const mfa_webauthn_rec *r)
+{
+    mfa_rc rc = own(t, account, 1);
+    mem_key *id = NULL, *cred = NULL;
+    unsigned char rid = 0, rcred = 0;
+    mem_acct *a;
+    vec *v;
+    size_t at;
+    undo *u;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!passkey_ok(r))
+        return MFA_ERR_INVALID;
+    if (find_named(t->a, T_WEBAUTHN, WA_OFF, r->factor_id, &at))
+        return MFA_ERR_EXISTS;
+    /* all the room first: past the key index nothing may fail */
+    a = acct_need(t);
+    if (a == NULL || !undo_room(t, 1) ||
+        !vec_reserve(&a->rows[T_WEBAUTHN], a->rows[T_WEBAUTHN].n + 1))
+        return MFA_ERR_NOMEM;
+    pthread_mutex_lock(&t->m->id_mu);
+    rc = key_take(t, K_ID, (const uint8_t *)r->factor_id, strlen(r->factor_id),
+                  &id, &rid);
+    if (rc == MFA_OK) {
+        rc = key_take(t, K_CRED, r->cred.id, r->cred.id_len, &cred, &rcred);
+        if (rc != MFA_OK)
+            key_untake(t, id, rid);
+    }
+    pthread_mutex_unlock(&t->m->id_mu);
+    if (rc != MFA_OK)
+        return rc;
+    v = &a->rows[T_WEBAUTHN];
+    u = undo_log(t, a, T_WEBAUTHN, OP_INS, v->n);
+    u->took[0] = id;
+    u->revived[0] = rid;
+    u->took[1] = cred;
+    u->revived[1] = rcred;
+    t->id_ops++;
+    v->n++;
+    put_passkey(vec_at(v, v->n - 1), r);
+    return MFA_OK;
+}
+
+/* The library never changes a credential id; a new one takes its key. */
+static mfa_rc
+mem_webauthn_update(mfa_store_txn *t, const char *account,
+                    const mfa_webauthn_rec *r)
+{
+    mfa_rc rc = own(t, account, 1);
+    mfa_webauthn_rec *row;
+    mem_key *cred = NULL, *old = NULL;
+    unsigned char rcred = 0;
+    size_t at;
+    undo *u;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!passkey_ok(r))
+        return MFA_ERR_INVALID;
+    if (!find_named(t->a, T_WEBAUTHN, WA_OFF, r->factor_id, &at))
+        return MFA_ERR_NOT_FOUND;
+    if (!undo_room(t, 1) || !wold_room(t, 1))
+        return MFA_ERR_NOMEM;
+    row = vec_at(&t->a->rows[T_WEBAUTHN], at);
+    if (!same_cred_id(row, r)) {
+        pthread_mutex_lock(&t->m->id_mu);
+        rc = key_take(t, K_CRED, r->cred.id, r->cred.id_len, &cred, &rcred);
+        if (rc == MFA_OK)
+            old = key_kill(t, K_CRED, row->cred.id, row->cred.id_len);
+        pthread_mutex_unlock(&t->m->id_mu);
+        if (rc != MFA_OK)
+            return rc;
+    }
+    u = undo_log(t, t->a, T_WEBAUTHN, OP_UPD, at);
+    if (cred != NULL) {
+        u->took[0] = cred;
+        u->revived[0] = rcred;
+        u->killed[0] = old;
+        t->id_ops++;
+    }
+    put_passkey(row, r);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_webauthn_delete(mfa_store_txn *t, const char *account,
+                    const char *factor_id)
+{
+    mfa_rc rc = own(t, account, 1);
+    size_t at;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (!find_named(t->a, T_WEBAUTHN, WA_OFF, factor_id, &at))
+        return MFA_ERR_NOT_FOUND;
+    if (!undo_room(t, 1) || !wold_room(t, 1))
+        return MFA_ERR_NOMEM;
+    pthread_mutex_lock(&t->m->id_mu);
+    delete_row(t, t->a, T_WEBAUTHN, at);
+    pthread_mutex_unlock(&t->m->id_mu);
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_webauthn_handle_get(mfa_store_txn *t, const char *account,
+                        uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX], size_t *len)
+{
+    mfa_rc rc = own(t, account, 0);
+    const mem_handle *h;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (t->a == NULL || t->a->rows[T_HANDLE].n == 0)
+        return MFA_ERR_NOT_FOUND;
+    h = vec_at(&t->a->rows[T_HANDLE], 0);
+    memcpy(out, h->h, h->len);
+    *len = h->len;
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_webauthn_handle_put(mfa_store_txn *t, const char *account,
+                        const uint8_t *handle, size_t len, int64_t now)
+{
+    mfa_rc rc = own(t, account, 1);
+    mem_handle row;
+    mem_key *x = NULL;
+    unsigned char revived = 0;
+    mem_acct *a;
+    undo *u;
+
+    if (rc != MFA_OK)
+        return rc;
+    if (handle == NULL || len == 0 || len > MFA_WEBAUTHN_USER_HANDLE_MAX)
+        return MFA_ERR_INVALID;
+    if (t->a != NULL && t->a->rows[T_HANDLE].n > 0)
+        return MFA_ERR_EXISTS;
+    a = acct_need(t);
+    if (a == NULL || !undo_room(t, 1) ||
+        !vec_reserve(&a->rows[T_HANDLE], a->rows[T_HANDLE].n + 1))
+        return MFA_ERR_NOMEM;
+    pthread_mutex_lock(&t->m->id_mu);
+    rc = key_take(t, K_HANDLE, handle, len, &x, &revived);
+    pthread_mutex_unlock(&t->m->id_mu);
+    if (rc != MFA_OK)
+        return rc;
+    memset(&row, 0, sizeof(row));
+    memcpy(row.h, handle, len);
+    row.len = len;
+    row.created = now;
+    u = undo_log(t, a, T_HANDLE, OP_INS, 0);
+    u->took[0] = x;
+    u->revived[0] = revived;
+    t->id_ops++;
+    vec_insert(&a->rows[T_HANDLE], 0, &row);
+    return MFA_OK;
+}
+
+/* Store-wide: every stripe is held, so no other transaction has keys
+ * reserved or deleted; the index holds the committed handles. */
+static mfa_rc
+mem_webauthn_handle_find(mfa_store_txn *t, const uint8_t *handle, size_t len,
+                         char account[MFA_ACCOUNT_MAX + 1])
+{
+    const mem_key *x;
+    mfa_rc rc = MFA_ERR_NOT_FOUND;
+
+    if (t->st != NULL || handle == NULL || len == 0 ||
+        len > MFA_WEBAUTHN_USER_HANDLE_MAX)
+        return MFA_ERR_INVALID;
+    pthread_mutex_lock(&t->m->id_mu);
+    x = key_find(t->m, K_HANDLE, handle, len);
+    if (x != NULL && x->dead == NULL && x->owner != NULL) {
+        memcpy(account, x->owner, strlen(x->owner) + 1);
+        rc = MFA_OK;
+    }
+    pthread_mutex_unlock(&t->m->id_mu);
+    return rc;
+}
+
+static mfa_rc
+mem_webauthn_spend(mfa_store_txn *t, const char *account,
+                   const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
+                   int64_t expires)
+{
+    mfa_rc rc = own(t, account, 1);
+    mem_spent row;
+    mem_acct *a;
+    size_t i;
+
+    if (rc != MFA_OK)
+        return rc;
+    for (i = 0; t->a != NULL && i < t->a->rows[T_SPENT].n; i++) {
+        const mem_spent *x = vec_at(&t->a->rows[T_SPENT], i);
+        if (sodium_memcmp(x->nonce, nonce, MFA_WEBAUTHN_NONCE_BYTES) == 0)
+            return MFA_ERR_EXISTS;
+    }
+    a = acct_need(t);
+    if (a == NULL || !undo_room(t, 1) ||
+        !vec_reserve(&a->rows[T_SPENT], a->rows[T_SPENT].n + 1))
+        return MFA_ERR_NOMEM;
+    memcpy(row.nonce, nonce, sizeof(row.nonce));
+    row.expires = expires;
+    undo_log(t, a, T_SPENT, OP_INS, a->rows[T_SPENT].n);
+    vec_insert(&a->rows[T_SPENT], a->rows[T_SPENT].n, &row);
+    return MFA_OK;
+}
+
+/* The nonces of a expiring before `before`; the caller rolls back on
+ * MFA_ERR_NOMEM. */
+static mfa_rc
+expire_spent(mfa_store_txn *t, mem_acct *a, int64_t before, size_t *n)
+{
+    vec *v = &a->rows[T_SPENT];
+    size_t k = v->n;
+
+    while (k > 0) {
+        const mem_spent *x = vec_at(v, --k);
+        if (x->expires >= before)
+            continue;
+        if (!undo_room(t, 1))
+            return MFA_ERR_NOMEM;
+        delete_row(t, a, T_SPENT, k);
+        (*n)++;
+    }
+    return MFA_OK;
+}
+
+static mfa_rc
+mem_webauthn_spent_expire(mfa_store_txn *t, const char *account, int64_t before,
+                          size_t *n)
+{
+    mfa_rc rc = MFA_OK;
+    size_t i, j;
+
+    *n = 0;
+    if (account != NULL) {
+        if ((rc = own(t, account, 1)) != MFA_OK || t->a == NULL)
+            return rc;
+        return expire_spent(t, t->a, before, n);
+    }
+    if (t->st != NULL || t->mode != MFA_TXN_WRITE)
+        return MFA_ERR_INVALID;
+    for (i = 0; i < MEM_STRIPES && rc == MFA_OK; i++) {
+        table *tb = &t->m->st[i].accts;
+        for (j = 0; j < tb->nb && rc == MFA_OK; j++) {
+            mem_acct *a;
+            for (a = tb->b[j]; a != NULL && rc == MFA_OK; a = a->next)
+                rc = expire_spent(t, a, before, n);
+        }
+    }
+    return rc;
 }
 
 const mfa_store_backend mfa_int_memory_backend = {
@@ -1450,6 +1972,16 @@ const mfa_store_backend mfa_int_memory_backend = {
     .device_delete = mem_device_delete,
     .state_scan = mem_state_scan,
     .account_delete = mem_account_delete,
+    .webauthn_list = mem_webauthn_list,
+    .webauthn_get = mem_webauthn_get,
+    .webauthn_insert = mem_webauthn_insert,
+    .webauthn_update = mem_webauthn_update,
+    .webauthn_delete = mem_webauthn_delete,
+    .webauthn_handle_get = mem_webauthn_handle_get,
+    .webauthn_handle_put = mem_webauthn_handle_put,
+    .webauthn_handle_find = mem_webauthn_handle_find,
+    .webauthn_spend = mem_webauthn_spend,
+    .webauthn_spent_expire = mem_webauthn_spent_expire,
 };
 
 mfa_rc
@@ -1480,6 +2012,8 @@ mfa_int_memory_connect(void **impl)
         m->st[i].txn.st = &m->st[i];
         m->st[i].txn.undo.size = sizeof(undo);
         m->st[i].txn.snap.size = sizeof(mfa_factor_rec);
+        m->st[i].txn.wold.size = sizeof(mfa_webauthn_rec);
+        m->st[i].txn.wsnap.size = sizeof(mfa_webauthn_rec);
     }
     if (pthread_mutex_init(&m->id_mu, NULL) != 0) {
         for (i = 0; i < MEM_STRIPES; i++)
@@ -1491,6 +2025,8 @@ mfa_int_memory_connect(void **impl)
     m->wide.st = NULL;
     m->wide.undo.size = sizeof(undo);
     m->wide.snap.size = sizeof(mfa_factor_rec);
+    m->wide.wold.size = sizeof(mfa_webauthn_rec);
+    m->wide.wsnap.size = sizeof(mfa_webauthn_rec);
     crypto_shorthash_keygen(m->key);
     *impl = m;
     return MFA_OK;

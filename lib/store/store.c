@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <mfa/store-backend.h>
 
 #include "internal.h"
@@ -154,6 +156,51 @@ mfa_int_oob_rec_check(const mfa_oob_challenge *c)
     return mfa_int_purpose_check(c->purpose);
 }
 
+#define TRANSPORTS_ALL                                                         \
+    (MFA_WEBAUTHN_TRANSPORT_USB | MFA_WEBAUTHN_TRANSPORT_NFC |                 \
+     MFA_WEBAUTHN_TRANSPORT_BLE | MFA_WEBAUTHN_TRANSPORT_INTERNAL |            \
+     MFA_WEBAUTHN_TRANSPORT_HYBRID | MFA_WEBAUTHN_TRANSPORT_SMART_CARD)
+
+static mfa_rc
+webauthn_rec_check(const mfa_webauthn_rec *r)
+{
+    const mfa_webauthn_credential *c;
+    mfa_rc rc;
+
+    if (r == NULL)
+        return MFA_ERR_INVALID;
+    c = &r->cred;
+    if (!terminated(r->factor_id, sizeof(r->factor_id)) ||
+        !terminated(r->label, sizeof(r->label)))
+        return MFA_ERR_TOO_LONG;
+    if (!mfa_int_factor_id_ok(r->factor_id))
+        return MFA_ERR_INVALID;
+    /* the same rules as a factor's label */
+    if ((rc = mfa_int_text_field(r->label, MFA_LABEL_MAX, 0)) != MFA_OK)
+        return rc;
+    if (!time_ok(r->created) || !time_ok(r->last_used))
+        return MFA_ERR_INVALID;
+    if (c->id_len < MFA_WEBAUTHN_CRED_ID_MIN ||
+        c->id_len > MFA_WEBAUTHN_CRED_ID_MAX || c->public_key_len == 0 ||
+        c->public_key_len > MFA_WEBAUTHN_PUBLIC_KEY_MAX ||
+        c->user_handle_len == 0 ||
+        c->user_handle_len > MFA_WEBAUTHN_USER_HANDLE_MAX)
+        return MFA_ERR_INVALID;
+    if (c->algorithm != MFA_WEBAUTHN_ES256 &&
+        c->algorithm != MFA_WEBAUTHN_EDDSA &&
+        c->algorithm != MFA_WEBAUTHN_RS256)
+        return MFA_ERR_INVALID;
+    if ((c->transports & ~TRANSPORTS_ALL) != 0 || c->flags > 0xffu)
+        return MFA_ERR_INVALID;
+    /* enums through int: a backend may hand back any bit pattern */
+    if ((int)c->attestation_format < (int)MFA_WEBAUTHN_FMT_NONE ||
+        (int)c->attestation_format > (int)MFA_WEBAUTHN_FMT_FIDO_U2F ||
+        (int)c->attestation_trust < (int)MFA_WEBAUTHN_TRUST_NONE ||
+        (int)c->attestation_trust > (int)MFA_WEBAUTHN_TRUST_UNVERIFIED)
+        return MFA_ERR_INVALID;
+    return MFA_OK;
+}
+
 /* What a backend returned must be a valid record: anything else means the
  * stored data is damaged (or the backend is broken), never a record. */
 static mfa_rc
@@ -188,7 +235,12 @@ mfa_store_new(mfa_store_t **out, const mfa_store_backend *be, void *impl)
         be->throttle_list == NULL || be->device_list == NULL ||
         be->device_get == NULL || be->device_put == NULL ||
         be->device_delete == NULL || be->state_scan == NULL ||
-        be->account_delete == NULL) {
+        be->account_delete == NULL || be->webauthn_list == NULL ||
+        be->webauthn_get == NULL || be->webauthn_insert == NULL ||
+        be->webauthn_update == NULL || be->webauthn_delete == NULL ||
+        be->webauthn_handle_get == NULL || be->webauthn_handle_put == NULL ||
+        be->webauthn_handle_find == NULL || be->webauthn_spend == NULL ||
+        be->webauthn_spent_expire == NULL) {
         if (be != NULL && be->close != NULL)
             be->close(impl);
         return MFA_ERR_INVALID;
@@ -718,4 +770,212 @@ mfa_int_txn_account_delete(mfa_int_txn *x)
     if (!scoped(x))
         return MFA_ERR_INVALID;
     return x->be->account_delete(x->t, x->account);
+}
+
+/* ---- passkeys ------------------------------------------------------------ */
+
+/* The account's user handle as the backend has it: MFA_OK, NOT_FOUND, or
+ * a failure; a handle out of range is damage. */
+static mfa_rc
+handle_read(mfa_int_txn *x, uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX],
+            size_t *len)
+{
+    mfa_rc rc;
+
+    *len = 0;
+    rc = x->be->webauthn_handle_get(x->t, x->account, out, len);
+    if (rc == MFA_OK && (*len == 0 || *len > MFA_WEBAUTHN_USER_HANDLE_MAX))
+        rc = MFA_ERR_CORRUPT;
+    if (rc != MFA_OK)
+        *len = 0;
+    return rc;
+}
+
+/* A passkey the backend returned: in range, and carrying the account's
+ * user handle when the account has one (hlen 0: none yet). */
+static mfa_rc
+passkey_returned(const mfa_webauthn_rec *r, const uint8_t *handle, size_t hlen)
+{
+    if (webauthn_rec_check(r) != MFA_OK)
+        return MFA_ERR_CORRUPT;
+    if (hlen > 0 && (r->cred.user_handle_len != hlen ||
+                     sodium_memcmp(r->cred.user_handle, handle, hlen) != 0))
+        return MFA_ERR_CORRUPT;
+    return MFA_OK;
+}
+
+typedef struct wlist_ctx {
+    mfa_webauthn_cb cb;
+    void *arg;
+    uint8_t handle[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t hlen;
+} wlist_ctx;
+
+static mfa_rc
+wlist_check(const mfa_webauthn_rec *r, void *arg)
+{
+    wlist_ctx *l = arg;
+    mfa_rc rc = passkey_returned(r, l->handle, l->hlen);
+
+    return rc != MFA_OK ? rc : l->cb(r, l->arg);
+}
+
+mfa_rc
+mfa_int_txn_webauthn_list(mfa_int_txn *x, mfa_webauthn_cb cb, void *arg)
+{
+    wlist_ctx l;
+    mfa_rc rc;
+
+    if (!scoped(x) || cb == NULL)
+        return MFA_ERR_INVALID;
+    rc = handle_read(x, l.handle, &l.hlen);
+    if (rc != MFA_OK && rc != MFA_ERR_NOT_FOUND)
+        return rc;
+    l.cb = cb;
+    l.arg = arg;
+    return x->be->webauthn_list(x->t, x->account, wlist_check, &l);
+}
+
+mfa_rc
+mfa_int_txn_webauthn_get(mfa_int_txn *x, const char *factor_id,
+                         mfa_webauthn_rec *out)
+{
+    uint8_t handle[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t hlen = 0;
+    mfa_rc rc;
+
+    if (!scoped(x) || out == NULL || factor_id == NULL ||
+        !mfa_int_factor_id_ok(factor_id))
+        return MFA_ERR_INVALID;
+    memset(out, 0, sizeof(*out));
+    rc = x->be->webauthn_get(x->t, x->account, factor_id, out);
+    if (rc == MFA_OK) {
+        rc = handle_read(x, handle, &hlen);
+        if (rc == MFA_ERR_NOT_FOUND)
+            rc = MFA_OK;
+    }
+    if (rc == MFA_OK) {
+        rc = passkey_returned(out, handle, hlen);
+        if (rc == MFA_OK && strcmp(out->factor_id, factor_id) != 0)
+            rc = MFA_ERR_CORRUPT;
+    }
+    if (rc != MFA_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_webauthn_insert(mfa_int_txn *x, const mfa_webauthn_rec *r)
+{
+    uint8_t handle[MFA_WEBAUTHN_USER_HANDLE_MAX];
+    size_t hlen = 0;
+    mfa_rc rc;
+
+    if (!scoped(x))
+        return MFA_ERR_INVALID;
+    if ((rc = webauthn_rec_check(r)) != MFA_OK)
+        return rc;
+    /* a credential carries its account's handle, once it has one */
+    rc = handle_read(x, handle, &hlen);
+    if (rc == MFA_OK && (r->cred.user_handle_len != hlen ||
+                         sodium_memcmp(r->cred.user_handle, handle, hlen) != 0))
+        return MFA_ERR_INVALID;
+    if (rc != MFA_OK && rc != MFA_ERR_NOT_FOUND)
+        return rc;
+    return x->be->webauthn_insert(x->t, x->account, r);
+}
+
+mfa_rc
+mfa_int_txn_webauthn_update(mfa_int_txn *x, const mfa_webauthn_rec *r)
+{
+    mfa_rc rc;
+
+    if (!scoped(x))
+        return MFA_ERR_INVALID;
+    if ((rc = webauthn_rec_check(r)) != MFA_OK)
+        return rc;
+    return x->be->webauthn_update(x->t, x->account, r);
+}
+
+mfa_rc
+mfa_int_txn_webauthn_delete(mfa_int_txn *x, const char *factor_id)
+{
+    if (!scoped(x) || factor_id == NULL || !mfa_int_factor_id_ok(factor_id))
+        return MFA_ERR_INVALID;
+    return x->be->webauthn_delete(x->t, x->account, factor_id);
+}
+
+mfa_rc
+mfa_int_txn_webauthn_handle_get(mfa_int_txn *x,
+                                uint8_t out[MFA_WEBAUTHN_USER_HANDLE_MAX],
+                                size_t *len)
+{
+    mfa_rc rc;
+
+    if (len != NULL)
+        *len = 0;
+    if (!scoped(x) || out == NULL || len == NULL)
+        return MFA_ERR_INVALID;
+    rc = handle_read(x, out, len);
+    if (rc != MFA_OK)
+        memset(out, 0, MFA_WEBAUTHN_USER_HANDLE_MAX);
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_webauthn_handle_put(mfa_int_txn *x, const uint8_t *handle,
+                                size_t len, int64_t now)
+{
+    if (!scoped(x) || handle == NULL || len == 0 ||
+        len > MFA_WEBAUTHN_USER_HANDLE_MAX || !time_ok(now))
+        return MFA_ERR_INVALID;
+    return x->be->webauthn_handle_put(x->t, x->account, handle, len, now);
+}
+
+mfa_rc
+mfa_int_txn_webauthn_handle_find(mfa_int_txn *x, const uint8_t *handle,
+                                 size_t len, char account[MFA_ACCOUNT_MAX + 1])
+{
+    mfa_rc rc;
+
+    if (account != NULL)
+        account[0] = '\0';
+    if (x == NULL || !x->open || x->account[0] != '\0' || handle == NULL ||
+        len == 0 || len > MFA_WEBAUTHN_USER_HANDLE_MAX || account == NULL)
+        return MFA_ERR_INVALID;
+    memset(account, 0, MFA_ACCOUNT_MAX + 1);
+    rc = x->be->webauthn_handle_find(x->t, handle, len, account);
+    if (rc == MFA_OK &&
+        (!terminated(account, MFA_ACCOUNT_MAX + 1) ||
+         mfa_int_text_field(account, MFA_ACCOUNT_MAX, 1) != MFA_OK))
+        rc = MFA_ERR_CORRUPT;
+    if (rc != MFA_OK)
+        memset(account, 0, MFA_ACCOUNT_MAX + 1);
+    return rc;
+}
+
+mfa_rc
+mfa_int_txn_webauthn_spend(mfa_int_txn *x,
+                           const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
+                           int64_t expires)
+{
+    if (!scoped(x) || nonce == NULL || !time_ok(expires))
+        return MFA_ERR_INVALID;
+    return x->be->webauthn_spend(x->t, x->account, nonce, expires);
+}
+
+mfa_rc
+mfa_int_txn_webauthn_spent_expire(mfa_int_txn *x, int64_t before, size_t *n)
+{
+    mfa_rc rc;
+
+    if (n != NULL)
+        *n = 0;
+    if (x == NULL || !x->open || n == NULL || !time_ok(before))
+        return MFA_ERR_INVALID;
+    rc = x->be->webauthn_spent_expire(
+        x->t, x->account[0] != '\0' ? x->account : NULL, before, n);
+    if (rc != MFA_OK)
+        *n = 0;
+    return rc;
 }

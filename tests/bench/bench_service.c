@@ -287,6 +287,61 @@ tm_adel(mfa_store_txn *t, const char *a)
     TIMED(in_be->account_delete(t, a));
 }
 
+static mfa_rc
+tm_wlist(mfa_store_txn *t, const char *a, mfa_webauthn_cb cb, void *arg)
+{
+    TIMED(in_be->webauthn_list(t, a, cb, arg));
+}
+static mfa_rc
+tm_wget(mfa_store_txn *t, const char *a, const char *id, mfa_webauthn_rec *o)
+{
+    TIMED(in_be->webauthn_get(t, a, id, o));
+}
+static mfa_rc
+tm_wins(mfa_store_txn *t, const char *a, const mfa_webauthn_rec *r)
+{
+    TIMED(in_be->webauthn_insert(t, a, r));
+}
+static mfa_rc
+tm_wupd(mfa_store_txn *t, const char *a, const mfa_webauthn_rec *r)
+{
+    TIMED(in_be->webauthn_update(t, a, r));
+}
+static mfa_rc
+tm_wdel(mfa_store_txn *t, const char *a, const char *id)
+{
+    TIMED(in_be->webauthn_delete(t, a, id));
+}
+static mfa_rc
+tm_hget(mfa_store_txn *t, const char *a,
+        uint8_t o[MFA_WEBAUTHN_USER_HANDLE_MAX], size_t *len)
+{
+    TIMED(in_be->webauthn_handle_get(t, a, o, len));
+}
+static mfa_rc
+tm_hput(mfa_store_txn *t, const char *a, const uint8_t *h, size_t len,
+        int64_t now)
+{
+    TIMED(in_be->webauthn_handle_put(t, a, h, len, now));
+}
+static mfa_rc
+tm_hfind(mfa_store_txn *t, const uint8_t *h, size_t len,
+         char a[MFA_ACCOUNT_MAX + 1])
+{
+    TIMED(in_be->webauthn_handle_find(t, h, len, a));
+}
+static mfa_rc
+tm_spend(mfa_store_txn *t, const char *a,
+         const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES], int64_t expires)
+{
+    TIMED(in_be->webauthn_spend(t, a, nonce, expires));
+}
+static mfa_rc
+tm_sexp(mfa_store_txn *t, const char *a, int64_t before, size_t *n)
+{
+    TIMED(in_be->webauthn_spent_expire(t, a, before, n));
+}
+
 static const mfa_store_backend timed_backend = {
     .abi = MFA_STORE_BACKEND_ABI,
     .name = "timed",
@@ -320,6 +375,16 @@ static const mfa_store_backend timed_backend = {
     .device_delete = tm_ddel,
     .state_scan = tm_sscan,
     .account_delete = tm_adel,
+    .webauthn_list = tm_wlist,
+    .webauthn_get = tm_wget,
+    .webauthn_insert = tm_wins,
+    .webauthn_update = tm_wupd,
+    .webauthn_delete = tm_wdel,
+    .webauthn_handle_get = tm_hget,
+    .webauthn_handle_put = tm_hput,
+    .webauthn_handle_find = tm_hfind,
+    .webauthn_spend = tm_spend,
+    .webauthn_spent_expire = tm_sexp,
 };
 
 /* ---- the runs --------------------------------------------------------------

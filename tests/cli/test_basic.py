@@ -15,7 +15,7 @@ t = Suite("basic")
 COMMANDS = ["secret", "uri", "qr", "code", "verify", "inspect", "keyring",
             "enroll", "confirm", "check", "recover", "backup-codes", "list",
             "rename", "remove", "reset", "rotate-keys", "migrate",
-            "device-check", "devices", "device-forget", "gc"]
+            "device-check", "devices", "device-forget", "gc", "passkeys"]
 
 # ---- help, version, usage ----
 r = t.expect("--version", t.mfa("--version"), EXIT_OK, "mfa (libmfa) ")

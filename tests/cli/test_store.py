@@ -2,7 +2,8 @@
 """An account's whole life through `mfa` on a store: keyring new, migrate,
 enroll (the terminal QR code scans and matches the key), confirm, check,
 replay refused, throttling, backup codes, recover, list, rename, remove,
-rotate-keys, a wrong key ring, reset.  SQLite always; PostgreSQL too when
+passkeys (listed, renamed and removed by id), rotate-keys, a wrong key
+ring, reset.  SQLite always; PostgreSQL too when
 MFA_PG_CONNINFO is set (scripts/test sets it)."""
 import json
 import os
@@ -258,6 +259,43 @@ def lifecycle(kind, spec, db_file=None, schema=None):
              EXIT_STORE)
     r = t.expect(f"{kind}: gc", m("gc", "--json", now=now), EXIT_OK)
     t.check(json.loads(r.out or "{}").get("removed", -1) >= 0, f"{kind}: gc --json", r)
+
+    # passkeys: one registered and used through the service flows (the
+    # helper plays the browser), then listed, renamed and removed by its id
+    helper = os.environ.get("MFA_PASSKEY_HELPER")
+    if helper and schema is None:
+        main_account = account  # locked by the flood above: a fresh one
+        account = f"pk-{secrets.token_hex(4)}@example.com"
+        ph = subprocess.run([helper, spec, ring, account, str(now), "YubiKey"],
+                            capture_output=True, text=True)
+        pid = ph.stdout.strip()
+        t.check(ph.returncode == 0 and re.fullmatch(r"[0-9a-f]{16}", pid),
+                f"{kind}: a passkey registered and used", ph.stderr)
+        r = t.expect(f"{kind}: passkeys", m("passkeys", account, now=now), EXIT_OK, "YubiKey")
+        t.check(pid in r.out and "ES256" in r.out, f"{kind}: passkeys shows id and algorithm", r)
+        r = t.expect(f"{kind}: passkeys --json", m("passkeys", account, "--json", now=now), EXIT_OK)
+        keys = json.loads(r.out or "{}").get("passkeys", [])
+        t.check(len(keys) == 1 and keys[0]["id"] == pid and keys[0]["sign_count"] == 1
+                and keys[0]["last_used"] == now and keys[0]["algorithm"] == "ES256"
+                and keys[0]["attestation"] == "none" and keys[0]["synced"] is False,
+                f"{kind}: passkeys --json fields", keys)
+        r = t.expect(f"{kind}: list holds no passkey", m("list", account, now=now), EXIT_OK)
+        t.check(pid not in r.out, f"{kind}: list shows the apps only", r)
+        t.expect(f"{kind}: rename a passkey", m("rename", account, pid, "Blue key", now=now), EXIT_OK)
+        t.expect(f"{kind}: passkeys after rename", m("passkeys", account, now=now), EXIT_OK, "Blue key")
+        t.expect(f"{kind}: passkeys of another account", m("passkeys", "bob-" + account, now=now),
+                 EXIT_OK, "has no passkeys")
+        t.expect(f"{kind}: remove of another account's passkey",
+                 m("remove", "bob-" + account, pid, now=now), EXIT_STORE)
+        t.expect(f"{kind}: remove a passkey", m("remove", account, pid, now=now), EXIT_OK)
+        t.expect(f"{kind}: remove it again", m("remove", account, pid, now=now), EXIT_STORE)
+        t.expect(f"{kind}: passkeys after remove", m("passkeys", account, now=now), EXIT_OK,
+                 "has no passkeys")
+        account = main_account
+    else:
+        t.skip(f"{kind}: passkeys", "no passkey helper (built without WebAuthn or libcrypto), "
+               "or a PostgreSQL schema the helper does not take")
+    t.expect(f"{kind}: passkeys usage", m("passkeys", now=now), EXIT_USAGE)
 
     # remove and reset
     now += 4 * 3600 // 30 * 30
