@@ -125,9 +125,9 @@ bn_param(EVP_PKEY *k, const char *name, uint8_t *out, size_t max, size_t *len)
 static int
 make_cose(softauth *sa)
 {
-    cbor_item_t *m = cbor_new_definite_map(sa->alg == MFA_WEBAUTHN_ES256   ? 5
-                                           : sa->alg == MFA_WEBAUTHN_EDDSA ? 4
-                                                                           : 4);
+    /* EC2 keys have x and y, OKP and RSA keys two parameters */
+    cbor_item_t *m =
+        cbor_new_definite_map(sa->alg == MFA_WEBAUTHN_ES256 ? 5 : 4);
 
     if (m == NULL)
         return -1;
