@@ -38,8 +38,13 @@ void cp_buf_esc(cp_buf *b, const char *s);
 /* Wipe (when b->secret) and free the contents. */
 void cp_buf_free(cp_buf *b);
 
+/* JSON-escape s into b as a quoted string (html.c). */
+void cp_buf_json_str(cp_buf *b, const char *s);
+
 extern const char cp_style_css[];
 extern const char cp_app_js[];
+/* The passkey pages' script (passkey.js, embedded at build time). */
+extern const char cp_passkey_js[];
 
 /* ---- the users table (users.c), the application's own data ------------- */
 
@@ -108,6 +113,17 @@ typedef struct cp_app {
     mfa_store_t *store;
     mfa_keyring_t *keyring;
     mfa_ctx_t *ctx;
+    /*
+     * Passkeys (main.c): the relying party of the ctx's passkey flows, and a
+     * second ctx on the same store and key ring whose relying party requires
+     * user verification, for the sign-in without a password (a passkey
+     * unlocked by a fingerprint, a face or a PIN is both factors).  passkeys
+     * is 0 when libmfa was built without WebAuthn: the pages then offer none.
+     */
+    mfa_webauthn_rp_t *rp;
+    mfa_webauthn_rp_t *rp_uv;
+    mfa_ctx_t *ctx_uv;
+    int passkeys;
     cp_users *users;
     const char *issuer;
     int secure_cookies; /* TLS: Secure cookies with the __Host- prefix */

@@ -3,7 +3,8 @@
  * (after the administrator's own password or code) for a user who lost
  * every method: they set it up again at their next login.
  *
- * libmfa calls: mfa_factors_list, mfa_backup_codes_left, mfa_reset.
+ * libmfa calls: mfa_factors_list, mfa_webauthn_list, mfa_backup_codes_left,
+ * mfa_reset (passkeys too).
  */
 #include "web.h"
 
@@ -20,18 +21,12 @@ static void
 row(const cp_user *u, void *arg)
 {
     row_ctx *a = arg;
-    mfa_factor_info *list = NULL;
-    size_t n = 0, active = 0, left = 0;
-    if (mfa_factors_list(cp.ctx, u->name, &list, &n) != MFA_OK ||
-        mfa_backup_codes_left(cp.ctx, u->name, &left) != MFA_OK) {
+    cp_methods m;
+    if (cp_methods_of(u->name, &m) != 0) {
         a->failed = 1;
-        mfa_free(list);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        active += list[i].status == MFA_FACTOR_ACTIVE;
-    mfa_free(list);
-    int on = active > 0 || u->phone[0];
+    int on = m.apps > 0 || m.passkeys > 0 || m.phone;
     cp_buf_puts(a->b, "<tr data-user=\"");
     cp_buf_esc(a->b, u->name);
     cp_buf_puts(a->b, "\"><td data-label=\"User\">");
@@ -39,10 +34,11 @@ row(const cp_user *u, void *arg)
     cp_buf_printf(a->b,
                   "</td><td data-label=\"Role\">%s</td><td class=\"mfa\" "
                   "data-label=\"MFA\">%s</td><td data-label=\"Authenticators\">"
+                  "%zu</td><td class=\"keys\" data-label=\"Security keys\">"
                   "%zu</td><td data-label=\"Backup codes\">%zu</td>"
                   "<td data-label=\"Phone\">%s</td><td>",
                   u->is_admin ? "Administrator" : "User", on ? "On" : "Off",
-                  active, left, u->phone[0] ? "Yes" : "No");
+                  m.apps, m.passkeys, m.codes_left, m.phone ? "Yes" : "No");
     if (strcmp(u->name, a->r->s->user) != 0 && on) {
         cp_buf_puts(a->b,
                     "<a class=\"button danger\" href=\"/admin/reset?user=");
@@ -62,10 +58,12 @@ cp_admin_page(cp_req *r)
     cp_buf_puts(&b, "<h1>Users</h1>");
     cp_page_notice(&b, r);
     cp_buf_puts(&b, "<p>Resetting a user's MFA removes their authenticators, "
-                    "backup codes and phone number; they set it up again at "
-                    "their next login.</p><table id=\"users\" class=\"stack\">"
+                    "security keys, passkeys, backup codes and phone number; "
+                    "they set it up again at their next login.</p>"
+                    "<table id=\"users\" class=\"stack\">"
                     "<tr><th>User</th><th>Role</th><th>MFA</th>"
-                    "<th>Authenticators</th><th>Backup codes</th>"
+                    "<th>Authenticators</th><th>Security keys</th>"
+                    "<th>Backup codes</th>"
                     "<th>Phone</th><th><span class=\"vh\">Actions</span></th>"
                     "</tr>");
     row_ctx a = {&b, r, 0};
@@ -97,8 +95,9 @@ reset_step(cp_req *r, int submit)
     snprintf(title, sizeof title, "Reset the MFA of %s?", name);
     snprintf(button, sizeof button, "Reset MFA for %s", name);
     cp_confirm c = {title,
-                    "Their authenticators, backup codes and phone number are "
-                    "removed and they are logged out everywhere; they set up "
+                    "Their authenticators, security keys, passkeys, backup "
+                    "codes and phone number are removed and they are logged "
+                    "out everywhere; they set up "
                     "MFA again at their next login. To confirm, enter your "
                     "own password or a current code.",
                     "/admin/reset",

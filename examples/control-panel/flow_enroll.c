@@ -28,7 +28,7 @@ cp_choose_page(cp_req *r)
     cp_buf_puts(&b, "<h1>Choose your multi-factor authentication method</h1>");
     cp_page_notice(&b, r);
     cp_buf_puts(&b, "<p>Your account needs a second step at log in. Choose "
-                    "how you want to get your codes.</p>"
+                    "how you want to prove it is you.</p>"
                     "<form method=\"post\" action=\"/mfa/authenticator\">");
     cp_csrf_input(&b, r);
     cp_buf_puts(&b, "<button type=\"submit\" class=\"method\" "
@@ -39,6 +39,12 @@ cp_choose_page(cp_req *r)
                     "href=\"/mfa/phone\" id=\"use-phone\"><strong>Text message"
                     "</strong>We text a code to your phone each time you log "
                     "in.</a>");
+    if (cp.passkeys)
+        cp_buf_puts(&b, "<a class=\"method\" href=\"/mfa/passkey\" "
+                        "id=\"use-passkey\"><strong>Security key or passkey"
+                        "</strong>Use a security key or passkey: your "
+                        "fingerprint, face or screen lock, or a USB or NFC "
+                        "key you touch. Nothing to type.</a>");
     cp_page_end(&b);
     return cp_send_html(r, MHD_HTTP_OK, &b);
 }
@@ -50,6 +56,14 @@ static const char *
 back_to(const cp_req *r)
 {
     return r->s->state == CP_FULL ? "/settings" : "/mfa/choose";
+}
+
+int
+cp_bad_label(mfa_rc rc)
+{
+    return rc == MFA_ERR_UTF8 || rc == MFA_ERR_TOO_LONG ||
+           rc == MFA_ERR_CONTROL_CHAR || rc == MFA_ERR_FORMAT_CHAR ||
+           rc == MFA_ERR_NONCHARACTER || rc == MFA_ERR_EMPTY;
 }
 
 /* Forget an unconfirmed enrollment, and its pending factor. */
@@ -80,8 +94,7 @@ cp_app_begin(cp_req *r)
                            "have. Remove one first.");
         return cp_redirect(r, back_to(r));
     }
-    if (rc == MFA_ERR_UTF8 || rc == MFA_ERR_TOO_LONG ||
-        rc == MFA_ERR_CONTROL_CHAR || rc == MFA_ERR_INVALID) {
+    if (cp_bad_label(rc) || rc == MFA_ERR_INVALID) {
         cp_notice_error(r, "That device name cannot be used. Choose a "
                            "shorter name of letters, digits and spaces.");
         return cp_redirect(r, back_to(r));
@@ -169,10 +182,11 @@ cp_app_setup_page(cp_req *r)
  * A method is in place: the session is fully logged in, and after the
  * first set-up (no backup codes yet) a set is made to show at once.
  */
-static enum MHD_Result
-method_added(cp_req *r)
+enum MHD_Result
+cp_method_added(cp_req *r, int passkey)
 {
     r->s->setup_first = r->s->state != CP_FULL;
+    r->s->setup_passkey = passkey;
     if (r->s->setup_first) {
         r->s->state = CP_FULL;
         r->s->deadline = 0;
@@ -220,7 +234,7 @@ cp_app_confirm(cp_req *r)
     cp_device_keep(r, &res);
     if (rc == MFA_OK) {
         mfa_enrollment_free(&r->s->enr);
-        return method_added(r);
+        return cp_method_added(r, 0);
     }
     if (rc == MFA_ERR_EXPIRED) {
         mfa_enrollment_free(&r->s->enr);
@@ -345,7 +359,7 @@ cp_phone_confirm(cp_req *r)
             return cp_service_error(r, MFA_ERR_STORE);
         cp_log("phone number confirmed for %s", r->s->user);
         snprintf(r->s->setup_label, sizeof r->s->setup_label, "text messages");
-        return method_added(r);
+        return cp_method_added(r, 0);
     }
     if (!cp_is_refusal(rc))
         return cp_service_error(r, rc);
@@ -400,7 +414,10 @@ cp_done_page(cp_req *r)
     cp_page_begin(&b, r, "Setup complete");
     cp_buf_puts(&b, "<h1>Multi-factor authentication setup completed "
                     "successfully</h1>");
-    if (r->s->setup_first)
+    if (r->s->setup_first && r->s->setup_passkey)
+        cp_buf_puts(&b, "<p>From now on you log in with your password and "
+                        "your security key or passkey.</p>");
+    else if (r->s->setup_first)
         cp_buf_puts(&b, "<p>From now on you log in with your password and a "
                         "code.</p>");
     else {
@@ -411,7 +428,8 @@ cp_done_page(cp_req *r)
     }
     if (r->s->ncodes) {
         cp_buf_puts(&b, "<h2>Save your backup codes</h2><p>If you lose your "
-                        "phone, each of these codes logs you in once. Keep "
+                        "phone or your key, each of these codes logs you in "
+                        "once. Keep "
                         "them somewhere safe: <strong>this is the only time "
                         "they are shown.</strong></p>");
         codes_block(&b, r->s);

@@ -2,10 +2,11 @@
  * Flow: log in (password, then the code), sign up, log out.
  *
  * libmfa calls: mfa_password_check / _failed / _ok (the password's
- * throttle), mfa_account_has_mfa (is a second step due?), mfa_device_check
- * (a remembered device skips it), mfa_verify_device (the code, and
- * "Remember this device"), mfa_oob_begin (a text message at once when the
- * account has only a phone).
+ * throttle), mfa_factors_list and mfa_webauthn_list (is a second step due,
+ * and which?), mfa_device_check (a remembered device skips it),
+ * mfa_verify_device (the code, and "Remember this device"), mfa_oob_begin
+ * (a text message at once when the account has only a phone).  The
+ * passkey as the second step is in flow_passkey.c.
  */
 #include "web.h"
 
@@ -20,6 +21,41 @@ cp_service_error(cp_req *r, mfa_rc rc)
     return cp_error_page(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                          "The sign-in service is not available right now. "
                          "Try again in a minute.");
+}
+
+mfa_rc
+cp_passkeys_list(const char *user, mfa_webauthn_info **list, size_t *n)
+{
+    *list = NULL;
+    *n = 0;
+    if (!cp.passkeys)
+        return MFA_OK;
+    return mfa_webauthn_list(cp.ctx, user, list, n);
+}
+
+int
+cp_methods_of(const char *user, cp_methods *m)
+{
+    memset(m, 0, sizeof *m);
+    mfa_factor_info *apps = NULL;
+    mfa_webauthn_info *keys = NULL;
+    size_t n = 0;
+    cp_user u;
+    if (mfa_factors_list(cp.ctx, user, &apps, &n) != MFA_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        m->apps += apps[i].status == MFA_FACTOR_ACTIVE;
+    mfa_free(apps);
+    if (cp_passkeys_list(user, &keys, &m->passkeys) != MFA_OK)
+        return -1;
+    mfa_free(keys);
+    if (mfa_backup_codes_left(cp.ctx, user, &m->codes_left) != MFA_OK)
+        return -1;
+    int k = cp_users_get(cp.users, user, &u);
+    if (k < 0)
+        return -1;
+    m->phone = k == 0 && u.phone[0] != '\0';
+    return 0;
 }
 
 int
@@ -163,8 +199,19 @@ login_page(cp_req *r, const char *err, const char *name)
                    .autocomplete = "current-password",
                    .extra = "required"};
     cp_field_html(&b, &pw);
-    cp_buf_puts(&b, "<div><button type=\"submit\">Log in</button></div></form>"
-                    "<p class=\"links\"><a href=\"/signup\">Create an account"
+    cp_buf_puts(&b,
+                "<div><button type=\"submit\">Log in</button></div></form>");
+    if (cp.passkeys) {
+        /* flow_passkey.c: the passkey alone, both factors */
+        cp_buf_puts(&b, "<h2>Or sign in with a passkey</h2><p class=\"muted\">"
+                        "No user name or password: your passkey knows your "
+                        "account, and your fingerprint, face, screen lock or "
+                        "PIN unlocks it.</p>");
+        cp_passkey_box_begin(&b, r, "signin", "/login/passkey/options",
+                             "/login/passkey/finish");
+        cp_passkey_box_end(&b, "Sign in with a passkey", "passkey-signin");
+    }
+    cp_buf_puts(&b, "<p class=\"links\"><a href=\"/signup\">Create an account"
                     "</a></p>");
     cp_page_end(&b);
     return cp_send_html(r, err ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK, &b);
@@ -187,15 +234,11 @@ cp_login_submit(cp_req *r)
     if (k > 0)
         return login_page(r, msg, cp_valid_username(name) ? name : "");
 
-    int has_app = 0;
-    cp_user u;
-    mfa_rc rc = mfa_account_has_mfa(cp.ctx, name, &has_app);
-    if (rc != MFA_OK)
-        return cp_service_error(r, rc);
-    if (cp_users_get(cp.users, name, &u) != 0)
+    cp_methods m;
+    mfa_rc rc;
+    if (cp_methods_of(name, &m) != 0)
         return cp_service_error(r, MFA_ERR_STORE);
-    int has_phone = u.phone[0] != '\0';
-    cp_state st = has_app || has_phone ? CP_CODE : CP_ENROLL;
+    cp_state st = m.apps || m.passkeys || m.phone ? CP_CODE : CP_ENROLL;
     if (st == CP_CODE && cp_device_token(r)) {
         /* A remembered device skips the code until its trust ends. */
         rc = mfa_device_check(cp.ctx, name, cp_device_token(r), NULL);
@@ -219,7 +262,10 @@ cp_login_submit(cp_req *r)
         return cp_redirect(r, "/mfa/choose");
     }
     cp_log("password accepted for %s: second factor pending", name);
-    if (has_app)
+    /* The passkey first when there is one: nothing to type. */
+    if (m.passkeys)
+        return cp_redirect(r, "/login/key");
+    if (m.apps)
         return cp_redirect(r, "/login/code");
     /* Only a phone: the text goes out now, not after another click. */
     return cp_sms_send(r);
@@ -307,26 +353,24 @@ cp_logout(cp_req *r)
  */
 
 /* The other ways in: only those the account has. */
-static void
-other_ways(cp_buf *b, cp_req *r, const char *here)
+void
+cp_other_ways(cp_buf *b, cp_req *r, const char *here)
 {
-    cp_user u;
-    int has_phone = cp_users_get(cp.users, r->s->user, &u) == 0 && u.phone[0];
-    int has_app = 0;
-    size_t left = 0;
-    if (mfa_account_has_mfa(cp.ctx, r->s->user, &has_app) != MFA_OK)
-        has_app = 0;
-    if (mfa_backup_codes_left(cp.ctx, r->s->user, &left) != MFA_OK)
-        left = 0;
+    cp_methods m;
+    if (cp_methods_of(r->s->user, &m) != 0)
+        memset(&m, 0, sizeof m);
     cp_buf_puts(b, "<h2 class=\"vh\">Other ways to log in</h2>"
                    "<div class=\"links\">");
-    if (has_app && strcmp(here, "code") != 0)
+    if (m.passkeys && strcmp(here, "key") != 0)
+        cp_buf_puts(b, "<a href=\"/login/key\" id=\"use-key\">Use your "
+                       "security key or passkey</a>");
+    if (m.apps && strcmp(here, "code") != 0)
         cp_buf_puts(b, "<a href=\"/login/code\" id=\"use-app\">Use your "
                        "authenticator app</a>");
-    if (left > 0 && strcmp(here, "backup") != 0)
+    if (m.codes_left > 0 && strcmp(here, "backup") != 0)
         cp_buf_puts(b, "<a href=\"/login/backup\" id=\"use-backup\">Use a "
                        "backup code</a>");
-    if (has_phone && strcmp(here, "sms") != 0) {
+    if (m.phone && strcmp(here, "sms") != 0) {
         cp_buf_puts(b, "<form method=\"post\" action=\"/login/sms/send\">");
         cp_csrf_input(b, r);
         cp_buf_puts(b, "<button type=\"submit\" class=\"secondary\" "
@@ -353,7 +397,7 @@ code_page(cp_req *r, const char *err)
     cp_remember_box(&b);
     cp_buf_puts(&b, "<div><button type=\"submit\">Verify code</button></div>"
                     "</form>");
-    other_ways(&b, r, "code");
+    cp_other_ways(&b, r, "code");
     cp_page_end(&b);
     return cp_send_html(r, err ? CP_HTTP_UNPROCESSABLE : MHD_HTTP_OK, &b);
 }
@@ -391,9 +435,9 @@ cp_login_done(cp_req *r, const char *how)
 enum MHD_Result
 cp_code_form(cp_req *r)
 {
-    int has_app = 0;
-    if (mfa_account_has_mfa(cp.ctx, r->s->user, &has_app) == MFA_OK && !has_app)
-        return cp_redirect(r, "/login/sms");
+    cp_methods m;
+    if (cp_methods_of(r->s->user, &m) == 0 && !m.apps)
+        return cp_redirect(r, m.passkeys ? "/login/key" : "/login/sms");
     return code_page(r, NULL);
 }
 

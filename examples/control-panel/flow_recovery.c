@@ -14,17 +14,17 @@
 static void
 back_links(cp_buf *b, cp_req *r, int to_backup)
 {
-    int has_app = 0;
-    size_t left = 0;
-    if (mfa_account_has_mfa(cp.ctx, r->s->user, &has_app) != MFA_OK)
-        has_app = 0;
-    if (mfa_backup_codes_left(cp.ctx, r->s->user, &left) != MFA_OK)
-        left = 0;
+    cp_methods m;
+    if (cp_methods_of(r->s->user, &m) != 0)
+        memset(&m, 0, sizeof m);
     cp_buf_puts(b, "<div class=\"links\">");
-    if (has_app)
+    if (m.passkeys)
+        cp_buf_puts(b, "<a href=\"/login/key\" id=\"use-key\">Use your "
+                       "security key or passkey</a>");
+    if (m.apps)
         cp_buf_puts(b, "<a href=\"/login/code\" id=\"use-app\">Use your "
                        "authenticator app</a>");
-    if (to_backup && left > 0)
+    if (to_backup && m.codes_left > 0)
         cp_buf_puts(b, "<a href=\"/login/backup\" id=\"use-backup\">Use a "
                        "backup code</a>");
     cp_buf_puts(b, "</div>");

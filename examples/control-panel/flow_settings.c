@@ -1,10 +1,12 @@
 /*
- * Flow: the logged-in user's own security settings: the methods, removing
+ * Flow: the logged-in user's own security settings: the methods
+ * (authenticator apps, security keys and passkeys), renaming or removing
  * one, new backup codes, the phone number.  Every destructive action asks
  * again for the password or a current code first.
  *
- * libmfa calls: mfa_factors_list, mfa_backup_codes_left, mfa_devices_list,
- * mfa_verify_device (the confirmation), mfa_factor_remove,
+ * libmfa calls: mfa_factors_list, mfa_webauthn_list, mfa_backup_codes_left,
+ * mfa_devices_list, mfa_verify_device (the confirmation), mfa_factor_rename
+ * and mfa_factor_remove (apps and passkeys alike: one factor id space),
  * mfa_backup_codes_new, mfa_device_forget.
  */
 #include "web.h"
@@ -60,9 +62,10 @@ cp_confirm_identity(cp_req *r, char *msg, size_t size)
 enum MHD_Result
 cp_confirm_page(cp_req *r, const cp_confirm *c, const char *error)
 {
-    int has_app = 0;
-    if (mfa_account_has_mfa(cp.ctx, r->s->user, &has_app) != MFA_OK)
-        has_app = 0;
+    cp_methods m;
+    if (cp_methods_of(r->s->user, &m) != 0)
+        m.apps = 0;
+    int has_app = m.apps > 0;
     cp_buf b = {0};
     cp_page_begin(&b, r, c->title);
     cp_buf_puts(&b, "<h1>");
@@ -189,6 +192,73 @@ devices_section(cp_buf *b, cp_req *r)
     mfa_free(list);
 }
 
+/* What kind of passkey: synced (backup eligible, the BE flag of its
+ * registration) or bound to one device or key. */
+static const char *
+passkey_kind(const mfa_webauthn_info *k)
+{
+    if (k->flags & MFA_WEBAUTHN_FLAG_BE)
+        return "Synced passkey";
+    if (k->transports &
+        (MFA_WEBAUTHN_TRANSPORT_INTERNAL | MFA_WEBAUTHN_TRANSPORT_HYBRID))
+        return "Passkey on one device, not synced";
+    return "Security key, not synced";
+}
+
+/* "Rename" and "Remove", heard as "Rename Blue key", "Remove Blue key". */
+static void
+factor_actions(cp_buf *b, const char *id, const char *label)
+{
+    cp_buf_puts(b, "<div class=\"actions\"><a class=\"button secondary\" "
+                   "href=\"/settings/rename?factor=");
+    cp_buf_esc(b, id);
+    cp_buf_puts(b, "\">Rename<span class=\"vh\"> ");
+    cp_buf_esc(b, label);
+    cp_buf_puts(b, "</span></a><a class=\"button danger\" "
+                   "href=\"/settings/remove?factor=");
+    cp_buf_esc(b, id);
+    cp_buf_puts(b, "\">Remove<span class=\"vh\"> ");
+    cp_buf_esc(b, label);
+    cp_buf_puts(b, "</span></a></div>");
+}
+
+static void
+passkeys_section(cp_buf *b, cp_req *r)
+{
+    if (!cp.passkeys)
+        return;
+    mfa_webauthn_info *keys = NULL;
+    size_t n = 0;
+    cp_buf_puts(b, "<h2>Security keys and passkeys</h2>");
+    if (cp_passkeys_list(r->s->user, &keys, &n) != MFA_OK) {
+        cp_buf_puts(b, "<p>The list of security keys is not available now."
+                       "</p>");
+        return;
+    }
+    cp_buf_puts(b, "<table id=\"passkeys\" class=\"stack\"><tr><th>Name</th>"
+                   "<th>Kind</th><th>Added</th><th>Last used</th><th><span "
+                   "class=\"vh\">Actions</span></th></tr>");
+    for (size_t i = 0; i < n; i++) {
+        char added[40], used[40];
+        cp_fmt_time(keys[i].created, added, sizeof added);
+        cp_fmt_time(keys[i].last_used, used, sizeof used);
+        cp_buf_puts(b, "<tr><td class=\"label\" data-label=\"Name\">");
+        cp_buf_esc(b, keys[i].label);
+        cp_buf_printf(b,
+                      "</td><td class=\"kind\" data-label=\"Kind\">%s</td>"
+                      "<td data-label=\"Added\">%s</td>"
+                      "<td data-label=\"Last used\">%s</td><td>",
+                      passkey_kind(&keys[i]), added, used);
+        factor_actions(b, keys[i].factor_id, keys[i].label);
+        cp_buf_puts(b, "</td></tr>");
+    }
+    if (n == 0)
+        cp_buf_puts(b, "<tr><td colspan=\"5\">None yet.</td></tr>");
+    cp_buf_puts(b, "</table><p><a class=\"button\" href=\"/mfa/passkey\" "
+                   "id=\"add-passkey\">Add a security key or passkey</a></p>");
+    mfa_free(keys);
+}
+
 enum MHD_Result
 cp_settings(cp_req *r)
 {
@@ -227,13 +297,8 @@ cp_settings(cp_req *r)
                       list[i].status == MFA_FACTOR_ACTIVE ? "Active"
                                                           : "Not finished",
                       added, used);
-        /* Visible "Remove", heard as "Remove Tablet". */
-        cp_buf_puts(&b, "<a class=\"button danger\" "
-                        "href=\"/settings/remove?factor=");
-        cp_buf_esc(&b, list[i].id);
-        cp_buf_puts(&b, "\">Remove<span class=\"vh\"> ");
-        cp_buf_esc(&b, list[i].label);
-        cp_buf_puts(&b, "</span></a></td></tr>");
+        factor_actions(&b, list[i].id, list[i].label);
+        cp_buf_puts(&b, "</td></tr>");
     }
     if (n == 0)
         cp_buf_puts(&b, "<tr><td colspan=\"5\">None yet.</td></tr>");
@@ -249,6 +314,7 @@ cp_settings(cp_req *r)
     cp_field_html(&b, &label);
     cp_buf_puts(&b, "<div><button type=\"submit\" id=\"add-authenticator\">Add "
                     "another authenticator</button></div></form>");
+    passkeys_section(&b, r);
 
     cp_buf_printf(&b,
                   "<h2>Backup codes</h2><p id=\"codes-left\">You have %zu "
@@ -280,20 +346,27 @@ cp_settings(cp_req *r)
     return cp_send_html(r, MHD_HTTP_OK, &b);
 }
 
-/* ---- remove an authenticator ------------------------------------------------
+/* ---- remove or rename an authenticator or a passkey ------------------------
  */
 
-/* The factor's label, and whether it is the last way in; 0 found, 1 not,
- * -1 error. */
+/* The factor's label (an authenticator app's or a passkey's), whether it
+ * is a passkey, and whether it is the last way in; 0 found, 1 not, -1
+ * error. */
 static int
 find_factor(const char *user, const char *id, char label[MFA_LABEL_MAX + 1],
-            int *last)
+            int *is_key, int *last)
 {
     mfa_factor_info *list = NULL;
-    size_t n = 0, active = 0;
+    mfa_webauthn_info *keys = NULL;
+    size_t n = 0, nk = 0, active = 0;
     int found = 0, target_active = 0;
     if (mfa_factors_list(cp.ctx, user, &list, &n) != MFA_OK)
         return -1;
+    if (cp_passkeys_list(user, &keys, &nk) != MFA_OK) {
+        mfa_free(list);
+        return -1;
+    }
+    *is_key = 0;
     for (size_t i = 0; i < n; i++) {
         int act = list[i].status == MFA_FACTOR_ACTIVE;
         active += (size_t)act;
@@ -303,7 +376,14 @@ find_factor(const char *user, const char *id, char label[MFA_LABEL_MAX + 1],
             snprintf(label, MFA_LABEL_MAX + 1, "%s", list[i].label);
         }
     }
+    active += nk; /* a passkey is active once registered */
+    for (size_t i = 0; i < nk && !found; i++)
+        if (strcmp(keys[i].factor_id, id) == 0) {
+            found = target_active = *is_key = 1;
+            snprintf(label, MFA_LABEL_MAX + 1, "%s", keys[i].label);
+        }
     mfa_free(list);
+    mfa_free(keys);
     cp_user u;
     int has_phone = cp_users_get(cp.users, user, &u) == 0 && u.phone[0];
     *last = target_active && active == 1 && !has_phone;
@@ -311,14 +391,19 @@ find_factor(const char *user, const char *id, char label[MFA_LABEL_MAX + 1],
 }
 
 static enum MHD_Result
-remove_page(cp_req *r, const char *id, const char *label, const char *err)
+remove_page(cp_req *r, const char *id, const char *label, int is_key,
+            const char *err)
 {
     char title[MFA_LABEL_MAX + 32], button[MFA_LABEL_MAX + 16];
     snprintf(title, sizeof title, "Remove %s?", label);
     snprintf(button, sizeof button, "Remove %s", label);
     cp_confirm c = {title,
-                    "Its codes will no longer work. To confirm, enter your "
-                    "password or a current code.",
+                    is_key ? "It will no longer log you in, and the key "
+                             "itself may keep it until you delete it there. "
+                             "To confirm, enter your password or a current "
+                             "code."
+                           : "Its codes will no longer work. To confirm, "
+                             "enter your password or a current code.",
                     "/settings/remove",
                     "factor",
                     id,
@@ -332,9 +417,9 @@ remove_step(cp_req *r, int submit)
 {
     const char *id = submit ? cp_form(r, "factor") : cp_query(r, "factor");
     char label[MFA_LABEL_MAX + 1] = "";
-    int last = 0;
+    int last = 0, is_key = 0;
     int k = strlen(id) == MFA_FACTOR_ID_LEN
-                ? find_factor(r->s->user, id, label, &last)
+                ? find_factor(r->s->user, id, label, &is_key, &last)
                 : 1;
     if (k < 0)
         return cp_service_error(r, MFA_ERR_STORE);
@@ -344,22 +429,24 @@ remove_step(cp_req *r, int submit)
     }
     if (last) {
         cp_notice_error(r, "This is your only way to log in with a second "
-                           "step. Add another authenticator or a phone "
-                           "number before you remove it.");
+                           "step. Add another authenticator, a security key "
+                           "or a phone number before you remove it.");
         return cp_redirect(r, "/settings");
     }
     if (!submit)
-        return remove_page(r, id, label, NULL);
+        return remove_page(r, id, label, is_key, NULL);
     char msg[160];
     k = cp_confirm_identity(r, msg, sizeof msg);
     if (k < 0)
         return cp_service_error(r, MFA_ERR_STORE);
     if (k > 0)
-        return remove_page(r, id, label, msg);
+        return remove_page(r, id, label, is_key, msg);
     mfa_rc rc = mfa_factor_remove(cp.ctx, r->s->user, id);
     if (rc != MFA_OK && rc != MFA_ERR_NOT_FOUND)
         return cp_service_error(r, rc);
-    snprintf(msg, sizeof msg, "%s has been removed. Its codes no longer work.",
+    snprintf(msg, sizeof msg,
+             is_key ? "%s has been removed. It no longer logs you in."
+                    : "%s has been removed. Its codes no longer work.",
              label);
     cp_notice(r, msg);
     return cp_redirect(r, "/settings");
@@ -375,6 +462,86 @@ enum MHD_Result
 cp_remove_submit(cp_req *r)
 {
     return remove_step(r, 1);
+}
+
+static enum MHD_Result
+rename_page(cp_req *r, const char *id, const char *label, const char *value,
+            const char *err)
+{
+    char title[MFA_LABEL_MAX + 16];
+    snprintf(title, sizeof title, "Rename %s", label);
+    cp_buf b = {0};
+    cp_page_begin(&b, r, title);
+    cp_buf_puts(&b, "<h1>");
+    cp_buf_esc(&b, title);
+    cp_buf_puts(&b, "</h1><form method=\"post\" action=\"/settings/rename\" "
+                    "novalidate>");
+    cp_csrf_input(&b, r);
+    cp_buf_puts(&b, "<input type=\"hidden\" name=\"factor\" value=\"");
+    cp_buf_esc(&b, id);
+    cp_buf_puts(&b, "\">");
+    cp_input in = {.id = "label",
+                   .label = "New name",
+                   .value = value,
+                   .error = err,
+                   .extra = "maxlength=\"64\" required autofocus"};
+    cp_field_html(&b, &in);
+    cp_buf_puts(&b, "<div class=\"actions\"><button type=\"submit\" "
+                    "id=\"rename-save\">Save</button><a href=\"/settings\">"
+                    "Cancel</a></div></form>");
+    cp_page_end(&b);
+    return cp_send_html(r, err ? CP_HTTP_UNPROCESSABLE : MHD_HTTP_OK, &b);
+}
+
+/* Not destructive: no confirmation, the CSRF token is enough. */
+static enum MHD_Result
+rename_step(cp_req *r, int submit)
+{
+    const char *id = submit ? cp_form(r, "factor") : cp_query(r, "factor");
+    char label[MFA_LABEL_MAX + 1] = "";
+    int last = 0, is_key = 0;
+    int k = strlen(id) == MFA_FACTOR_ID_LEN
+                ? find_factor(r->s->user, id, label, &is_key, &last)
+                : 1;
+    if (k < 0)
+        return cp_service_error(r, MFA_ERR_STORE);
+    if (k > 0) {
+        cp_notice_error(r, "No such authenticator or key.");
+        return cp_redirect(r, "/settings");
+    }
+    if (!submit)
+        return rename_page(r, id, label, label, NULL);
+    const char *name = cp_form(r, "label");
+    if (!name[0])
+        return rename_page(r, id, label, "", "Enter a name.");
+    mfa_rc rc = mfa_factor_rename(cp.ctx, r->s->user, id, name);
+    if (cp_bad_label(rc) || rc == MFA_ERR_INVALID)
+        return rename_page(r, id, label,
+                           strlen(name) <= MFA_LABEL_MAX ? name : "",
+                           "That name cannot be used. Choose a shorter name "
+                           "of letters, digits and spaces.");
+    if (rc == MFA_ERR_NOT_FOUND) {
+        cp_notice_error(r, "No such authenticator or key.");
+        return cp_redirect(r, "/settings");
+    }
+    if (rc != MFA_OK)
+        return cp_service_error(r, rc);
+    char msg[MFA_LABEL_MAX * 2 + 40];
+    snprintf(msg, sizeof msg, "%s is now called %s.", label, name);
+    cp_notice(r, msg);
+    return cp_redirect(r, "/settings");
+}
+
+enum MHD_Result
+cp_rename_form(cp_req *r)
+{
+    return rename_step(r, 0);
+}
+
+enum MHD_Result
+cp_rename_submit(cp_req *r)
+{
+    return rename_step(r, 1);
 }
 
 /* ---- new backup codes -------------------------------------------------------
@@ -435,10 +602,10 @@ static const cp_confirm phone_remove = {
 static int
 phone_is_last(cp_req *r, int *last)
 {
-    int has_app = 0;
-    if (mfa_account_has_mfa(cp.ctx, r->s->user, &has_app) != MFA_OK)
+    cp_methods m;
+    if (cp_methods_of(r->s->user, &m) != 0)
         return -1;
-    *last = !has_app;
+    *last = !m.apps && !m.passkeys;
     return 0;
 }
 
@@ -449,8 +616,8 @@ cp_phone_remove_form(cp_req *r)
     if (phone_is_last(r, &last) != 0)
         return cp_service_error(r, MFA_ERR_STORE);
     if (last) {
-        cp_notice_error(r, "Add an authenticator before you remove your "
-                           "only phone number.");
+        cp_notice_error(r, "Add an authenticator or a security key before "
+                           "you remove your only phone number.");
         return cp_redirect(r, "/settings");
     }
     return cp_confirm_page(r, &phone_remove, NULL);

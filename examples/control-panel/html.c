@@ -107,6 +107,22 @@ cp_buf_esc(cp_buf *b, const char *s)
 }
 
 void
+cp_buf_json_str(cp_buf *b, const char *s)
+{
+    cp_buf_puts(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            cp_buf_printf(b, "\\%c", c);
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&')
+            cp_buf_printf(b, "\\u%04x", c); /* inert even inside HTML */
+        else
+            cp_buf_putn(b, s, 1);
+    }
+    cp_buf_puts(b, "\"");
+}
+
+void
 cp_buf_free(cp_buf *b)
 {
     if (b->p) {
@@ -282,6 +298,12 @@ enum MHD_Result
 cp_error_page(cp_req *r, unsigned status, const char *msg)
 {
     cp_buf b = {0};
+    if (r->json) {
+        cp_buf_puts(&b, "{\"error\":");
+        cp_buf_json_str(&b, msg);
+        cp_buf_puts(&b, "}");
+        return cp_send_json(r, status, &b);
+    }
     cp_page_begin(&b, r, "Error");
     cp_buf_puts(&b, "<h1>Something went wrong</h1>");
     notice_html(&b, msg, 1);
@@ -315,85 +337,7 @@ cp_phone_tail(const char *phone, char out[8])
     snprintf(out, 8, "%s", n >= 2 ? digits + n - 2 : digits);
 }
 
-/* ---- the style sheet: one column on a phone, nothing wider than the screen */
-
-const char cp_style_css[] =
-    "*{box-sizing:border-box}"
-    "html{-webkit-text-size-adjust:100%}"
-    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;"
-    "margin:0;background:#f3f5f8;color:#1d2330;overflow-wrap:anywhere}"
-    "header{background:#1f3a5f;color:#fff;padding:.6em 1em;display:flex;"
-    "flex-wrap:wrap;align-items:center;gap:.4em 1.2em}"
-    "header .brand{font-weight:600;font-size:1.1em}"
-    "header nav{display:flex;flex-wrap:wrap;gap:.3em 1.2em;flex:1 1 auto}"
-    "header a{color:#dfe8f5;text-decoration:none}"
-    "header a:focus,header a:hover{text-decoration:underline}"
-    "header form.logout{margin:0 0 0 auto}"
-    "header button{background:none;border:1px solid #8aa4c8;color:#fff;"
-    "padding:.3em .8em;border-radius:4px;cursor:pointer;margin:0;"
-    "white-space:nowrap}"
-    "main{max-width:54em;margin:1.5em auto;background:#fff;padding:1.5em 2em;"
-    "border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.12)}"
-    "@media (max-width:40em){main{margin:0;border-radius:0;padding:1em}}"
-    "h1{font-size:1.5em;margin-top:0}"
-    "label{display:block;margin:.9em 0 .3em;font-weight:600}"
-    "input[type=text],input[type=password],input[type=tel]{width:100%;"
-    "max-width:22em;padding:.5em;font-size:1em;border:1px solid #b6bfcc;"
-    "border-radius:4px}"
-    "input[aria-invalid=true]{border:2px solid #b42828}"
-    ":focus-visible{outline:3px solid #f0a500;outline-offset:2px}"
-    "input.code{font-family:ui-monospace,monospace;font-size:1.4em;"
-    "letter-spacing:.2em;max-width:9em}"
-    "button,.button{display:inline-block;margin-top:1em;background:#2860b5;"
-    "color:#fff;border:0;padding:.6em 1.2em;font-size:1em;border-radius:4px;"
-    "cursor:pointer;text-decoration:none}"
-    "button.secondary,.button.secondary{background:#e4e9f0;color:#1d2330}"
-    "button.danger,.button.danger{background:#b42828;color:#fff}"
-    ".error{background:#fde8e8;border:1px solid #e6a3a3;color:#7a1414;"
-    "padding:.7em 1em;border-radius:4px}"
-    ".notice{background:#e7f4ea;border:1px solid #9cc9a7;color:#134d22;"
-    "padding:.7em 1em;border-radius:4px}"
-    ".method{display:block;border:1px solid #c9d2de;border-radius:6px;"
-    "padding:1em;margin:1em 0;width:100%;text-align:left;background:#fff;"
-    "color:#1d2330;text-decoration:none;font-size:1em}"
-    ".method strong{display:block;font-size:1.1em;color:#2860b5}"
-    "ol.steps{list-style:none;padding:0}ol.steps>li{margin:1.2em 0}"
-    "ol.steps h2{font-size:1.1em;margin:0 0 .4em}"
-    ".qr img{image-rendering:pixelated;border:1px solid #dde2e9;"
-    "max-width:100%;height:auto}"
-    ".key{font-family:ui-monospace,monospace;font-size:1.2em;"
-    "letter-spacing:.05em;background:#f3f5f8;padding:.4em .6em;"
-    "border-radius:4px;display:inline-block;word-spacing:.3em;"
-    "overflow-wrap:normal;white-space:normal}"
-    "input.copy{font-family:ui-monospace,monospace;width:100%;max-width:26em}"
-    "dl.details{display:grid;grid-template-columns:max-content minmax(0,1fr);"
-    "gap:.3em 1em}dl.details dt{font-weight:600}dl.details dd{margin:0;"
-    "min-width:0}@media (max-width:30em){dl.details{grid-template-columns:"
-    "minmax(0,1fr)}dl.details dd{margin-bottom:.4em}}"
-    "table{border-collapse:collapse;width:100%}"
-    "th,td{text-align:left;padding:.5em;border-bottom:1px solid #e1e6ed}"
-    "@media (max-width:40em){table.stack,table.stack tbody,table.stack tr,"
-    "table.stack td{display:block;width:100%}table.stack tr:first-child"
-    "{display:none}table.stack tr{border-bottom:1px solid #c9d2de;"
-    "padding:.4em 0}table.stack td{border:0;padding:.2em 0}"
-    "table.stack td[data-label]::before{content:attr(data-label) \": \";"
-    "font-weight:600}}"
-    "ul.codes{columns:2;font-family:ui-monospace,monospace;font-size:1.15em;"
-    "padding-left:1.2em}"
-    "@media (max-width:26em){ul.codes{columns:1}}"
-    ".actions{display:flex;flex-wrap:wrap;gap:0 .8em;align-items:baseline}"
-    ".links{margin-top:1.5em;display:flex;flex-wrap:wrap;gap:.5em 1.5em}"
-    ".demo{border:2px dashed #c98a00;background:#fff8e5;padding:.7em 1em}"
-    "td form{margin:0}td .button,td button{margin:0;padding:.35em .8em}"
-    ".vh{position:absolute;width:1px;height:1px;overflow:hidden;"
-    "clip:rect(0 0 0 0);white-space:nowrap}"
-    "textarea.copy{position:absolute;left:-9999px}"
-    ".muted{color:#5b6575}"
-    ".check{display:flex;gap:.5em;align-items:center;margin-top:1em}"
-    ".check label{display:inline;margin:0;font-weight:normal}"
-    ".check input{width:1.2em;height:1.2em;margin:0}"
-    "@media print{header,.noprint,.links,script{display:none}"
-    "main{box-shadow:none;margin:0}}";
+/* The style sheet is style.css, embedded at build time (embed.py). */
 
 /* Served as a file: the Content-Security-Policy forbids inline script. */
 const char cp_app_js[] =

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +101,13 @@ usage(FILE *f)
             "created with mode 0600)\n"
             "  --issuer NAME        issuer shown in authenticator apps "
             "(default \"Control Panel\")\n"
+            "  --rp-id ID           passkeys: the relying party id, the site's "
+            "domain (default\n"
+            "                       localhost)\n"
+            "  --origin URL         passkeys: an origin the browser may use, "
+            "repeatable (default\n"
+            "                       http://localhost:PORT for localhost, else "
+            "https://ID)\n"
             "  --tls-cert FILE --tls-key FILE   serve HTTPS (Secure cookies)\n"
             "  --secure-cookies     Secure cookies behind a TLS proxy\n"
             "  --no-demo-admin      do not (re)set the demo administrator\n"
@@ -145,6 +154,124 @@ parse_listen(const char *s, char *host, size_t hostsize, uint16_t *port)
     return 0;
 }
 
+/*
+ * The listening socket, bound before the daemon starts so that the port
+ * (port 0 picks one) is known to the passkey origin, which must be set on
+ * the ctx before any request runs.
+ */
+static int
+listen_socket(const struct sockaddr_in *sa, unsigned *bound)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    struct sockaddr_in got;
+    socklen_t len = sizeof got;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 ||
+        listen(fd, 256) != 0 ||
+        getsockname(fd, (struct sockaddr *)&got, &len) != 0 ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+        close(fd);
+        return -1;
+    }
+    *bound = ntohs(got.sin_port);
+    return fd;
+}
+
+/*
+ * Passkeys: the relying party, from --rp-id and --origin, checked before
+ * anything is created.  The browser checks that the page's origin belongs
+ * to the rp id; libmfa checks the origin in every response against this
+ * list.  rp_uv is the same one requiring user verification, for the
+ * sign-in without a password.  0 ok, 2 a bad option (the message printed).
+ */
+static int
+passkeys_rp(const char *rp_id, const char *const *origins, size_t n, int asked,
+            int tls, unsigned port)
+{
+    mfa_rc rc = mfa_webauthn_rp_new(&cp.rp, rp_id, cp.issuer);
+    if (rc == MFA_ERR_UNSUPPORTED && !asked) {
+        cp_log("passkeys off: libmfa was built without WebAuthn");
+        return 0;
+    }
+    if (rc == MFA_ERR_UNSUPPORTED) {
+        fprintf(stderr, "mfa-control-panel: --rp-id and --origin need a "
+                        "libmfa built with WebAuthn (-Dwebauthn=enabled)\n");
+        return 2;
+    }
+    if (rc == MFA_OK)
+        rc = mfa_webauthn_rp_new(&cp.rp_uv, rp_id, cp.issuer);
+    if (rc != MFA_OK) {
+        fprintf(stderr,
+                "mfa-control-panel: bad --rp-id \"%s\": %s (a domain name "
+                "such as example.com, or localhost)\n",
+                rp_id, mfa_strerror(rc));
+        return 2;
+    }
+    char def[64];
+    const char *one[1];
+    if (n == 0 && strcmp(rp_id, "localhost") == 0) {
+        /* localhost is a secure context for browsers even over http */
+        snprintf(def, sizeof def, "%s://localhost:%u", tls ? "https" : "http",
+                 port);
+        one[0] = def;
+        origins = one;
+        n = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = mfa_webauthn_rp_add_origin(cp.rp, origins[i]);
+        if (rc == MFA_OK)
+            rc = mfa_webauthn_rp_add_origin(cp.rp_uv, origins[i]);
+        if (rc != MFA_OK) {
+            fprintf(stderr,
+                    "mfa-control-panel: bad --origin \"%s\": %s (https://HOST"
+                    "[:PORT] with HOST the rp id \"%s\" or under it, or "
+                    "http://localhost:PORT)\n",
+                    origins[i], mfa_strerror(rc), rp_id);
+            return 2;
+        }
+    }
+    rc = mfa_webauthn_rp_set_user_verification(cp.rp_uv,
+                                               MFA_WEBAUTHN_UV_REQUIRED);
+    if (rc != MFA_OK) {
+        fprintf(stderr, "mfa-control-panel: passkeys: %s\n", mfa_strerror(rc));
+        return 2;
+    }
+    cp.passkeys = 1;
+    printf("mfa-control-panel: passkeys for rp id %s from ", rp_id);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", origins[i]);
+    if (n == 0)
+        printf("https://%s", rp_id);
+    printf("\n");
+    return 0;
+}
+
+/* The relying parties on the ctx, and the second ctx (same store, key
+ * ring, clock and events) for the sign-in without a password. */
+static int
+passkeys_ctx(void)
+{
+    if (!cp.passkeys)
+        return 0;
+    mfa_rc rc = mfa_ctx_set_webauthn(cp.ctx, cp.rp);
+    if (rc == MFA_OK)
+        rc = mfa_ctx_new(&cp.ctx_uv, cp.store, cp.keyring);
+    if (rc == MFA_OK)
+        rc = mfa_ctx_set_issuer(cp.ctx_uv, cp.issuer);
+    if (rc == MFA_OK)
+        rc = mfa_ctx_set_webauthn(cp.ctx_uv, cp.rp_uv);
+    if (rc != MFA_OK) {
+        fprintf(stderr, "mfa-control-panel: passkeys: %s\n", mfa_strerror(rc));
+        return 1;
+    }
+    mfa_ctx_set_clock(cp.ctx_uv, clock_fn, NULL);
+    mfa_ctx_set_event_cb(cp.ctx_uv, on_event, NULL);
+    return 0;
+}
+
 /* A readable random password for the demo administrator. */
 static void
 demo_password(char out[20])
@@ -178,8 +305,10 @@ main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8080", *data = NULL, *store_spec = NULL,
                *keyring_path = NULL, *tls_cert = NULL, *tls_key = NULL,
-               *pg_schema = NULL;
-    int demo_admin = 1;
+               *pg_schema = NULL, *rp_id = "localhost";
+    const char *origins[MFA_WEBAUTHN_ORIGINS_MAX];
+    size_t n_origins = 0;
+    int demo_admin = 1, rp_asked = 0;
     cp.issuer = "Control Panel";
     enum {
         O_LISTEN = 256,
@@ -195,7 +324,9 @@ main(int argc, char **argv)
         O_PGSCHEMA,
         O_THREADS,
         O_PERIP,
-        O_TIMEOUT
+        O_TIMEOUT,
+        O_RPID,
+        O_ORIGIN
     };
     unsigned threads = 4, per_ip = 32, timeout = 15;
     static const struct option opts[] = {
@@ -213,6 +344,8 @@ main(int argc, char **argv)
         {"threads", required_argument, NULL, O_THREADS},
         {"per-ip-limit", required_argument, NULL, O_PERIP},
         {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"rp-id", required_argument, NULL, O_RPID},
+        {"origin", required_argument, NULL, O_ORIGIN},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -234,6 +367,19 @@ main(int argc, char **argv)
             break;
         case O_ISSUER:
             cp.issuer = optarg;
+            break;
+        case O_RPID:
+            rp_id = optarg;
+            rp_asked = 1;
+            break;
+        case O_ORIGIN:
+            if (n_origins == MFA_WEBAUTHN_ORIGINS_MAX) {
+                fprintf(stderr, "mfa-control-panel: at most %d --origin\n",
+                        MFA_WEBAUTHN_ORIGINS_MAX);
+                return 2;
+            }
+            origins[n_origins++] = optarg;
+            rp_asked = 1;
             break;
         case O_CERT:
             tls_cert = optarg;
@@ -279,10 +425,30 @@ main(int argc, char **argv)
         fprintf(stderr, "mfa-control-panel: bad --listen %s\n", listen);
         return 2;
     }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "mfa-control-panel: --listen needs an IPv4 address\n");
+        return 2;
+    }
     if (mfa_init() != MFA_OK || sodium_init() < 0) {
         fprintf(stderr, "mfa-control-panel: cannot initialise libmfa\n");
         return 1;
     }
+    unsigned bound = 0;
+    int lfd = listen_socket(&sa, &bound);
+    if (lfd < 0) {
+        fprintf(stderr, "mfa-control-panel: cannot listen on %s: %s\n", listen,
+                strerror(errno));
+        return 1;
+    }
+    int k = passkeys_rp(rp_id, origins, n_origins, rp_asked, tls_cert != NULL,
+                        bound);
+    if (k != 0)
+        return k;
+
     /* The databases and the key ring are nobody else's business. */
     umask(077);
     cp_test_hooks_init();
@@ -357,6 +523,8 @@ main(int argc, char **argv)
     mfa_ctx_set_clock(cp.ctx, clock_fn, NULL);
     mfa_ctx_set_event_cb(cp.ctx, on_event, NULL);
     mfa_ctx_set_oob_sender(cp.ctx, oob_send, NULL);
+    if (passkeys_ctx() != 0)
+        return 1;
     /* ---- end of the libmfa context ---- */
 
     if (cp_users_open(&cp.users, path) != 0)
@@ -369,15 +537,6 @@ main(int argc, char **argv)
                             "administrator\n");
             return 1;
         }
-    }
-
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        fprintf(stderr, "mfa-control-panel: --listen needs an IPv4 address\n");
-        return 2;
     }
 
     /* Signals are taken by sigwait below, not by the daemon's thread. */
@@ -413,18 +572,16 @@ main(int argc, char **argv)
                                         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
                                         {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, cp_handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_NOTIFY_COMPLETED, cp_request_completed, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        timeout, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_ARRAY,
+        flags, (uint16_t)bound, NULL, NULL, cp_handle, NULL,
+        MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_NOTIFY_COMPLETED,
+        cp_request_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_ARRAY,
         tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "mfa-control-panel: cannot listen on %s\n", listen);
         return 1;
     }
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned bound = info ? info->port : port;
     printf("mfa-control-panel: listening on %s://%s:%u/\n",
            tls_cert ? "https" : "http", host, bound);
     printf("mfa-control-panel: data in %s, store %s\n", datadir,
@@ -432,7 +589,13 @@ main(int argc, char **argv)
     if (demo_admin)
         printf("Demo administrator: user name \"admin\", password \"%s\"\n",
                password);
-    printf("Open the address above in a browser; Ctrl-C stops the server.\n");
+    if (cp.passkeys && strcmp(rp_id, "localhost") == 0)
+        printf("Open %s://localhost:%u/ in a browser (passkeys need the name "
+               "localhost); Ctrl-C stops the server.\n",
+               tls_cert ? "https" : "http", bound);
+    else
+        printf("Open the address above in a browser; Ctrl-C stops the "
+               "server.\n");
     fflush(stdout);
     sodium_memzero(password, sizeof password);
 
@@ -442,7 +605,10 @@ main(int argc, char **argv)
     MHD_stop_daemon(d);
     cp_sessions_free_all();
     cp_outbox_clear();
+    mfa_ctx_free(&cp.ctx_uv);
     mfa_ctx_free(&cp.ctx);
+    mfa_webauthn_rp_free(&cp.rp_uv);
+    mfa_webauthn_rp_free(&cp.rp);
     mfa_store_free(&cp.store);
     mfa_keyring_free(&cp.keyring);
     cp_users_close(&cp.users);

@@ -11,11 +11,34 @@
 #include <strings.h>
 
 #define BODY_MAX 16384
+/* A passkey endpoint's form: the browser's response JSON (at most
+ * MFA_WEBAUTHN_JSON_MAX, and decoding only shrinks it) with the CSRF token
+ * and a label around it. */
+#define JSON_BODY_MAX (MFA_WEBAUTHN_JSON_MAX + 1024)
 
+/* connect-src: the passkey script's fetch() to this origin only. */
 static const char csp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'";
+    "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'";
+
+/*
+ * The endpoints the passkey script calls with fetch(): forms like every
+ * other POST (the CSRF token included), answered with JSON.
+ */
+static const char *const json_paths[] = {
+    "/mfa/passkey/options", "/mfa/passkey/finish",    "/login/key/options",
+    "/login/key/finish",    "/login/passkey/options", "/login/passkey/finish",
+};
+
+static int
+json_endpoint(const char *url)
+{
+    for (size_t i = 0; i < sizeof json_paths / sizeof json_paths[0]; i++)
+        if (strcmp(url, json_paths[i]) == 0)
+            return 1;
+    return 0;
+}
 
 static int
 hexval(char c)
@@ -200,6 +223,29 @@ cp_send_html(cp_req *r, unsigned status, cp_buf *html)
 }
 
 enum MHD_Result
+cp_send_json(cp_req *r, unsigned status, cp_buf *json)
+{
+    cp_buf *b = malloc(sizeof *b);
+    if (!b || json->oom) {
+        free(b);
+        cp_buf_free(json);
+        return MHD_NO;
+    }
+    *b = *json;
+    memset(json, 0, sizeof *json);
+    if (!b->p)
+        cp_buf_puts(b, "{}");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(
+            b->len, b->p, free_response_buf, b);
+    if (!resp) {
+        free_response_buf(b);
+        return MHD_NO;
+    }
+    return queue(r, status, resp, "application/json");
+}
+
+enum MHD_Result
 cp_send_static(cp_req *r, const char *body, const char *type)
 {
     r->is_static = 1;
@@ -213,6 +259,14 @@ cp_send_static(cp_req *r, const char *body, const char *type)
 enum MHD_Result
 cp_redirect(cp_req *r, const char *location)
 {
+    if (r->json) {
+        /* fetch() would follow a 303 to a page: the script goes there */
+        cp_buf b = {0};
+        cp_buf_puts(&b, "{\"next\":");
+        cp_buf_json_str(&b, location);
+        cp_buf_puts(&b, "}");
+        return cp_send_json(r, MHD_HTTP_OK, &b);
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT);
     if (resp)
@@ -364,11 +418,17 @@ static const route routes[] = {
     {"POST", "/login", ANON, cp_login_submit},
     {"GET", "/signup", ANON, cp_signup_form},
     {"POST", "/signup", ANON, cp_signup_submit},
+    /* a passkey alone: both factors (flow_passkey.c) */
+    {"POST", "/login/passkey/options", ANON, cp_passkey_signin_options},
+    {"POST", "/login/passkey/finish", ANON, cp_passkey_signin},
     {"POST", "/logout", ANYONE, cp_logout},
     {"GET", "/outbox", ANYONE, cp_outbox_page},
     /* the second step */
     {"GET", "/login/code", CODE, cp_code_form},
     {"POST", "/login/code", CODE, cp_code_submit},
+    {"GET", "/login/key", CODE, cp_key_login_page},
+    {"POST", "/login/key/options", CODE, cp_key_login_options},
+    {"POST", "/login/key/finish", CODE, cp_key_login_submit},
     {"GET", "/login/backup", CODE, cp_backup_form},
     {"POST", "/login/backup", CODE, cp_backup_submit},
     {"GET", "/login/sms", CODE, cp_sms_form},
@@ -383,6 +443,9 @@ static const route routes[] = {
     {"POST", "/mfa/phone", ENROLL, cp_phone_begin},
     {"GET", "/mfa/phone/verify", ENROLL, cp_phone_verify_form},
     {"POST", "/mfa/phone/verify", ENROLL, cp_phone_confirm},
+    {"GET", "/mfa/passkey", ENROLL, cp_passkey_page},
+    {"POST", "/mfa/passkey/options", ENROLL, cp_passkey_options},
+    {"POST", "/mfa/passkey/finish", ENROLL, cp_passkey_register},
     {"GET", "/mfa/done", FULL, cp_done_page},
     {"GET", "/backup-codes", FULL, cp_codes_page},
     {"GET", "/backup-codes.txt", FULL, cp_codes_download},
@@ -392,6 +455,8 @@ static const route routes[] = {
     {"GET", "/settings", FULL, cp_settings},
     {"GET", "/settings/remove", FULL, cp_remove_form},
     {"POST", "/settings/remove", FULL, cp_remove_submit},
+    {"GET", "/settings/rename", FULL, cp_rename_form},
+    {"POST", "/settings/rename", FULL, cp_rename_submit},
     {"GET", "/settings/backup-codes", FULL, cp_newcodes_form},
     {"POST", "/settings/backup-codes", FULL, cp_newcodes_submit},
     {"GET", "/settings/phone/remove", FULL, cp_phone_remove_form},
@@ -469,11 +534,13 @@ cp_handle(void *cls, struct MHD_Connection *conn, const char *url,
         if (!r)
             return MHD_NO;
         r->body.secret = 1; /* passwords and codes pass through it */
+        r->json = json_endpoint(url);
         *con_cls = r;
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (r->body.len + *upload_data_size > BODY_MAX)
+        if (r->body.len + *upload_data_size >
+            (r->json ? JSON_BODY_MAX : BODY_MAX))
             r->too_big = 1;
         else
             cp_buf_putn(&r->body, upload_data, *upload_data_size);
@@ -494,6 +561,9 @@ cp_handle(void *cls, struct MHD_Connection *conn, const char *url,
         return cp_send_static(r, cp_style_css, "text/css; charset=utf-8");
     if (strcmp(url, "/static/app.js") == 0)
         return cp_send_static(r, cp_app_js, "text/javascript; charset=utf-8");
+    if (strcmp(url, "/static/passkey.js") == 0)
+        return cp_send_static(r, cp_passkey_js,
+                              "text/javascript; charset=utf-8");
 
     const char *cookie =
         MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, cookie_name());

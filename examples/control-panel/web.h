@@ -43,7 +43,8 @@ typedef struct cp_session {
     /* Backup codes shown until "Got it" (sodium_malloc'ed, wiped). */
     char *codes;
     size_t ncodes;
-    int setup_first; /* the done page follows the first set-up */
+    int setup_first;   /* the done page follows the first set-up */
+    int setup_passkey; /* ... and the method was a passkey */
     char setup_label[MFA_LABEL_MAX + 1]; /* the method just added */
     char notice[200];                    /* shown once on the next page */
     int notice_is_error;
@@ -90,6 +91,7 @@ typedef struct cp_req {
     cp_buf body; /* the raw form, decoded in place */
     int too_big;
     int is_static;
+    int json; /* a passkey endpoint: answers are JSON, not pages */
     cp_field fields[CP_FIELDS_MAX];
     size_t nfields;
     char cookie_in[2 * CP_SESSION_IDBYTES + 1]; /* as the browser sent it */
@@ -111,8 +113,10 @@ enum MHD_Result cp_send_html(cp_req *r, unsigned status, cp_buf *html);
 /* A download: text/plain, attachment with the file name; wiped after. */
 enum MHD_Result cp_send_download(cp_req *r, cp_buf *text, const char *file);
 enum MHD_Result cp_send_static(cp_req *r, const char *body, const char *type);
-/* 303 See Other. */
+/* 303 See Other; on a JSON endpoint {"next": location} for the script. */
 enum MHD_Result cp_redirect(cp_req *r, const char *location);
+/* Queue a JSON answer (application/json); takes over json. */
+enum MHD_Result cp_send_json(cp_req *r, unsigned status, cp_buf *json);
 void cp_csrf_input(cp_buf *b, cp_req *r);
 /* The notice shown on the next page (a session's, or a fixed one by key
  * in the query for an anonymous visitor: see html.c). */
@@ -156,6 +160,7 @@ typedef struct cp_input {
 void cp_field_html(cp_buf *b, const cp_input *in);
 /* A six-digit code field named "code". */
 void cp_code_field(cp_buf *b, const char *label, const char *error);
+/* The error page; on a JSON endpoint {"error": msg} with the status. */
 enum MHD_Result cp_error_page(cp_req *r, unsigned status, const char *msg);
 void cp_fmt_time(int64_t t, char *out, size_t size);
 /* "ending in 34": never the whole number on a page. */
@@ -182,10 +187,19 @@ enum MHD_Result cp_phone_form(cp_req *r);
 enum MHD_Result cp_phone_begin(cp_req *r);
 enum MHD_Result cp_phone_verify_form(cp_req *r);
 enum MHD_Result cp_phone_confirm(cp_req *r);
+enum MHD_Result cp_passkey_page(cp_req *r);
+enum MHD_Result cp_passkey_options(cp_req *r);
+enum MHD_Result cp_passkey_register(cp_req *r);
 enum MHD_Result cp_done_page(cp_req *r);
 enum MHD_Result cp_codes_page(cp_req *r);
 enum MHD_Result cp_codes_download(cp_req *r);
 enum MHD_Result cp_codes_done(cp_req *r);
+
+enum MHD_Result cp_key_login_page(cp_req *r);
+enum MHD_Result cp_key_login_options(cp_req *r);
+enum MHD_Result cp_key_login_submit(cp_req *r);
+enum MHD_Result cp_passkey_signin_options(cp_req *r);
+enum MHD_Result cp_passkey_signin(cp_req *r);
 
 enum MHD_Result cp_backup_form(cp_req *r);
 enum MHD_Result cp_backup_submit(cp_req *r);
@@ -197,6 +211,8 @@ enum MHD_Result cp_dashboard(cp_req *r);
 enum MHD_Result cp_settings(cp_req *r);
 enum MHD_Result cp_remove_form(cp_req *r);
 enum MHD_Result cp_remove_submit(cp_req *r);
+enum MHD_Result cp_rename_form(cp_req *r);
+enum MHD_Result cp_rename_submit(cp_req *r);
 enum MHD_Result cp_newcodes_form(cp_req *r);
 enum MHD_Result cp_newcodes_submit(cp_req *r);
 enum MHD_Result cp_phone_remove_form(cp_req *r);
@@ -210,7 +226,35 @@ enum MHD_Result cp_admin_reset_submit(cp_req *r);
 
 enum MHD_Result cp_outbox_page(cp_req *r);
 
+/* What an account can log in with (flow_login.c): active authenticator
+ * apps, passkeys, backup codes left, a confirmed phone; 0 ok, -1 error. */
+typedef struct cp_methods {
+    size_t apps;
+    size_t passkeys;
+    size_t codes_left;
+    int phone;
+} cp_methods;
+int cp_methods_of(const char *user, cp_methods *m);
+/* The account's passkeys (an empty list when passkeys are off). */
+mfa_rc cp_passkeys_list(const char *user, mfa_webauthn_info **list, size_t *n);
+/* The passkey box (flow_passkey.c): passkey.js wires its button to the
+ * begin and finish endpoints, and posts the box's inputs (the CSRF token,
+ * a label, "remember") with the response; kind "register", "login" or
+ * "signin".  Fields go between begin and end. */
+void cp_passkey_box_begin(cp_buf *b, cp_req *r, const char *kind,
+                          const char *begin, const char *finish);
+void cp_passkey_box_end(cp_buf *b, const char *button, const char *id);
+/* A method is in place (flow_enroll.c): fully logged in, backup codes made
+ * after the first set-up, then the done page. */
+enum MHD_Result cp_method_added(cp_req *r, int passkey);
+/* Whether libmfa refused a label as text (too long, bad UTF-8, control
+ * or format characters): the user's to fix (flow_enroll.c). */
+int cp_bad_label(mfa_rc rc);
+
 /* Shared by the flows (flow_login.c). */
+/* The links to the other ways through the second step (here: the page's
+ * own: "key", "code", "backup", "sms"). */
+void cp_other_ways(cp_buf *b, cp_req *r, const char *here);
 enum MHD_Result cp_service_error(cp_req *r, mfa_rc rc);
 /* A refused code is the user's business; anything else the service's. */
 int cp_is_refusal(mfa_rc rc);
