@@ -4,8 +4,10 @@
  * and log in with it once, so that `mfa passkeys`, `rename` and `remove`
  * have one to show.
  *
- *   passkey-helper STORE-SPEC KEYRING ACCOUNT UNIX-SECONDS LABEL
+ *   passkey-helper STORE-SPEC KEYRING ACCOUNT UNIX-SECONDS LABEL [SCHEMA]
  *
+ * SCHEMA: the PostgreSQL schema of a postgres:CONNINFO store (as the
+ * CLI's --schema).
  * Prints the passkey's factor id; exit 0, or 1 with the error on stderr.
  */
 #include <stdio.h>
@@ -47,9 +49,13 @@ main(int argc, char **argv)
     mfa_rc rc;
     int out = 1;
 
-    if (argc != 6) {
+    if (argc != 6 && argc != 7) {
         fprintf(stderr, "usage: passkey-helper STORE KEYRING ACCOUNT TIME "
-                        "LABEL\n");
+                        "LABEL [SCHEMA]\n");
+        return 2;
+    }
+    if (argc == 7 && strncmp(argv[1], "postgres:", 9) != 0) {
+        fprintf(stderr, "passkey-helper: a schema is for a postgres: store\n");
         return 2;
     }
     now = strtoll(argv[4], NULL, 10);
@@ -57,7 +63,9 @@ main(int argc, char **argv)
         return die("init", rc);
     if ((rc = mfa_keyring_load(&kr, argv[2])) != MFA_OK)
         return die("key ring", rc);
-    if ((rc = mfa_store_open(&store, argv[1])) != MFA_OK) {
+    rc = argc == 7 ? mfa_store_postgres_open(&store, argv[1] + 9, argv[6])
+                   : mfa_store_open(&store, argv[1]);
+    if (rc != MFA_OK) {
         mfa_keyring_free(&kr);
         return die("store", rc);
     }
