@@ -97,10 +97,10 @@ typedef enum mfa_event_type {
     MFA_EV_RESET,
     MFA_EV_KEY_ROTATE,
     MFA_EV_STORE_ERROR,
-    MFA_EV_FACTOR_IMPORT, /* one per factor stored by mfa_factor_import */
-    MFA_EV_DEVICE_FORGET, /* one device or all (mfa/device.h) */
-    MFA_EV_PASSWORD_FAIL, /* mfa_password_failed counted one */
-    MFA_EV_GC,            /* mfa_gc ran (rows removed in `failures`) */
+    MFA_EV_FACTOR_IMPORT,     /* one per factor stored by mfa_factor_import */
+    MFA_EV_DEVICE_FORGET,     /* one device or all (mfa/device.h) */
+    MFA_EV_PASSWORD_FAIL,     /* mfa_password_failed counted one */
+    MFA_EV_GC,                /* mfa_gc ran (rows removed in `failures`) */
     MFA_EV_WEBAUTHN_REGISTER, /* a passkey registered (mfa/webauthn.h) */
     MFA_EV_WEBAUTHN_OK,       /* a passkey login accepted */
     MFA_EV_WEBAUTHN_FAIL,     /* a passkey registration or login refused */

@@ -301,8 +301,8 @@ MFA_API mfa_rc mfa_webauthn_login_verify(
  * MFA_ERR_STATE).  The ctx does not own rp: it must outlive the ctx and no
  * setter of rp may run while flows do.
  */
-MFA_API mfa_rc mfa_ctx_set_webauthn(mfa_ctx_t *ctx,
-                                    const mfa_webauthn_rp_t *rp) MFA_WARN_UNUSED;
+MFA_API mfa_rc mfa_ctx_set_webauthn(mfa_ctx_t *ctx, const mfa_webauthn_rp_t *rp)
+    MFA_WARN_UNUSED;
 
 /* What a settings page shows of a passkey or security key. */
 typedef struct mfa_webauthn_info {

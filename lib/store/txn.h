@@ -87,9 +87,9 @@ mfa_rc mfa_int_txn_webauthn_handle_put(mfa_int_txn *x, const uint8_t *handle,
 mfa_rc mfa_int_txn_webauthn_handle_find(mfa_int_txn *x, const uint8_t *handle,
                                         size_t len,
                                         char account[MFA_ACCOUNT_MAX + 1]);
-mfa_rc mfa_int_txn_webauthn_spend(
-    mfa_int_txn *x, const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
-    int64_t expires);
+mfa_rc mfa_int_txn_webauthn_spend(mfa_int_txn *x,
+                                  const uint8_t nonce[MFA_WEBAUTHN_NONCE_BYTES],
+                                  int64_t expires);
 /* The transaction's account, or every account in a store-wide one. */
 mfa_rc mfa_int_txn_webauthn_spent_expire(mfa_int_txn *x, int64_t before,
                                          size_t *n);
