@@ -712,16 +712,6 @@ account_of_handle(const mfa_ctx_t *ctx, const uint8_t *h, size_t len,
 }
 
 mfa_rc
-mfa_webauthn_login_finish(mfa_ctx_t *ctx, const char *account,
-                          const char *response, size_t response_len,
-                          char account_out[MFA_ACCOUNT_MAX + 1],
-                          mfa_result *res)
-{
-    return mfa_webauthn_login_finish_device(
-        ctx, account, response, response_len, NULL, account_out, res);
-}
-
-mfa_rc
 mfa_webauthn_login_finish_device(mfa_ctx_t *ctx, const char *account,
                                  const char *response, size_t response_len,
                                  const mfa_device_opts *dev,
@@ -931,16 +921,6 @@ mfa_webauthn_login_begin(mfa_ctx_t *ctx, const char *account,
 }
 
 mfa_rc
-mfa_webauthn_login_finish(mfa_ctx_t *ctx, const char *account,
-                          const char *response, size_t response_len,
-                          char account_out[MFA_ACCOUNT_MAX + 1],
-                          mfa_result *res)
-{
-    return mfa_webauthn_login_finish_device(
-        ctx, account, response, response_len, NULL, account_out, res);
-}
-
-mfa_rc
 mfa_webauthn_login_finish_device(mfa_ctx_t *ctx, const char *account,
                                  const char *response, size_t response_len,
                                  const mfa_device_opts *dev,
@@ -975,3 +955,13 @@ mfa_webauthn_list(mfa_ctx_t *ctx, const char *account, mfa_webauthn_info **list,
 }
 
 #endif /* MFA_HAVE_WEBAUTHN */
+
+mfa_rc
+mfa_webauthn_login_finish(mfa_ctx_t *ctx, const char *account,
+                          const char *response, size_t response_len,
+                          char account_out[MFA_ACCOUNT_MAX + 1],
+                          mfa_result *res)
+{
+    return mfa_webauthn_login_finish_device(
+        ctx, account, response, response_len, NULL, account_out, res);
+}

@@ -199,19 +199,22 @@ queue(cp_req *r, unsigned status, struct MHD_Response *resp, const char *type)
     return ret;
 }
 
-enum MHD_Result
-cp_send_html(cp_req *r, unsigned status, cp_buf *html)
+/* Send the buffer's bytes (taken over: *body is left empty) as `type`;
+ * an empty buffer sends `empty`. */
+static enum MHD_Result
+send_buf(cp_req *r, unsigned status, cp_buf *body, const char *empty,
+         const char *type)
 {
     cp_buf *b = malloc(sizeof *b);
-    if (!b || html->oom) {
+    if (!b || body->oom) {
         free(b);
-        cp_buf_free(html);
+        cp_buf_free(body);
         return MHD_NO;
     }
-    *b = *html;
-    memset(html, 0, sizeof *html);
+    *b = *body;
+    memset(body, 0, sizeof *body);
     if (!b->p)
-        cp_buf_puts(b, "");
+        cp_buf_puts(b, empty);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(
             b->len, b->p, free_response_buf, b);
@@ -219,30 +222,19 @@ cp_send_html(cp_req *r, unsigned status, cp_buf *html)
         free_response_buf(b);
         return MHD_NO;
     }
-    return queue(r, status, resp, "text/html; charset=utf-8");
+    return queue(r, status, resp, type);
+}
+
+enum MHD_Result
+cp_send_html(cp_req *r, unsigned status, cp_buf *html)
+{
+    return send_buf(r, status, html, "", "text/html; charset=utf-8");
 }
 
 enum MHD_Result
 cp_send_json(cp_req *r, unsigned status, cp_buf *json)
 {
-    cp_buf *b = malloc(sizeof *b);
-    if (!b || json->oom) {
-        free(b);
-        cp_buf_free(json);
-        return MHD_NO;
-    }
-    *b = *json;
-    memset(json, 0, sizeof *json);
-    if (!b->p)
-        cp_buf_puts(b, "{}");
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback_cls(
-            b->len, b->p, free_response_buf, b);
-    if (!resp) {
-        free_response_buf(b);
-        return MHD_NO;
-    }
-    return queue(r, status, resp, "application/json");
+    return send_buf(r, status, json, "{}", "application/json");
 }
 
 enum MHD_Result
